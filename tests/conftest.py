@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from raas import RaasClient, RetryPolicy, TangoSettings
+from sandbox import SandboxConfig, SandboxServer
+from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
+from tests.helpers import ACCOUNT, CUSTOMER
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """One real sandbox over HTTP for the whole session (fast fulfilment)."""
+    db = tmp_path_factory.mktemp("sandbox") / "sandbox.db"
+    with SandboxServer(SandboxConfig(db_path=db, fulfil_latency_s=0.01)) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "sandbox" in request.fixturenames:
+        server: SandboxServer = request.getfixturevalue("sandbox")
+        httpx.post(server.url + "/sandbox/faults", json={})
+
+
+def make_settings(server: SandboxServer, **kw: object) -> TangoSettings:
+    values: dict[str, object] = {
+        "base_url": server.base_url,
+        "platform_name": DEFAULT_PLATFORM_NAME,
+        "platform_key": DEFAULT_PLATFORM_KEY,
+        "customer_identifier": CUSTOMER,
+        "account_identifier": ACCOUNT,
+        "timeout_seconds": 5.0,
+    }
+    values.update(kw)
+    return TangoSettings(**values)  # type: ignore[arg-type]
+
+
+def fast_retry(attempts: int = 5) -> RetryPolicy:
+    return RetryPolicy(max_attempts=attempts, base_delay=0.01, max_delay=0.5)
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[RaasClient]:
+    with RaasClient(make_settings(sandbox), retry=fast_retry()) as c:
+        yield c
+
+
+@pytest.fixture
+def fresh_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
+    """A sandbox of a test's own, for settings that would disturb the shared one."""
+    with SandboxServer(SandboxConfig(db_path=tmp_path / "own.db", fulfil_latency_s=0.01)) as s:
+        yield s
