@@ -48,7 +48,9 @@ class OAuthClientCredentials(httpx.Auth):
         self.tokens_fetched = 0
 
     def __repr__(self) -> str:
-        return f"OAuthClientCredentials(token_url={self._token_url!r}, client_id={self._client_id!r})"
+        return (
+            f"OAuthClientCredentials(token_url={self._token_url!r}, client_id={self._client_id!r})"
+        )
 
     def _fetch(self) -> None:
         response = httpx.post(

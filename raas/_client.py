@@ -147,7 +147,9 @@ class RaasClient:
             may_retry = (not sent) or repeatable
             if not may_retry or attempt >= self.retry.max_attempts:
                 raise failure
-            retry_after = failure.retry_after if isinstance(failure, errors.RateLimitError) else None
+            retry_after = (
+                failure.retry_after if isinstance(failure, errors.RateLimitError) else None
+            )
             pause = self.retry.delay(attempt, retry_after)
             log.info("retrying %s %s in %.2fs after: %s", method, path, pause, failure)
             time.sleep(pause)
@@ -234,8 +236,9 @@ class RaasClient:
         body = order.model_dump(mode="json", exclude_none=True)
         response = self._send("POST", "/asyncOrders", body=body, repeatable=True)
         entity = AsyncOrderEntity.model_validate(_loads(response.content))
-        return OrderSubmission(entity, created=response.status_code == 202,
-                               http_code=response.status_code)
+        return OrderSubmission(
+            entity, created=response.status_code == 202, http_code=response.status_code
+        )
 
     def _order_path(self, external_ref_id: str, customer: str | None, account: str | None) -> str:
         c, a = self._ids(customer, account)
@@ -285,9 +288,7 @@ class RaasClient:
         """One page of ``GET /asyncOrders``. Filters use Tango's query names
         (``accountIdentifier``, ``externalRefID``, ``orderStatus``, ``nextCursor``, ...).
         Tango leaves FAILED orders out of this list: fetch those by ``externalRefID``."""
-        return AsyncOrderListView.model_validate(
-            self._json("GET", "/asyncOrders", params=filters)
-        )
+        return AsyncOrderListView.model_validate(self._json("GET", "/asyncOrders", params=filters))
 
     def iter_async_orders(self, **filters: Any) -> Iterator[AsyncOrderView]:
         cursor = filters.pop("nextCursor", None)
@@ -324,7 +325,10 @@ class RaasClient:
             cursor = p.nextCursor
 
     def cancel_line_item(
-        self, reference_line_item_id: str, reason_code: str = "OTHER", other_reason: str | None = None
+        self,
+        reference_line_item_id: str,
+        reason_code: str = "OTHER",
+        other_reason: str | None = None,
     ) -> None:
         body: dict[str, Any] = {"reasonCode": reason_code}
         if other_reason:

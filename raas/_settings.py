@@ -56,6 +56,8 @@ class TangoSettings(BaseSettings):
 
     @property
     def uses_oauth(self) -> bool:
-        return self.client_id is not None and self.client_secret is not None and not (
-            self.platform_name and self.platform_key
+        return (
+            self.client_id is not None
+            and self.client_secret is not None
+            and not (self.platform_name and self.platform_key)
         )

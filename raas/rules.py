@@ -16,7 +16,9 @@ from ._models import CatalogItem
 SCHEDULE_MIN_DAYS = 7  # Tango: deliveryDate at least 7 days ahead
 SCHEDULE_MAX_DAYS = 90  # Tango's portal: at most 90 days ahead
 SCHEDULABLE_REWARD_TYPES = frozenset({"reward link", "choice"})
-DIGITAL_METHODS = frozenset({"EMAIL", "PHONE", "EMBEDDED", "EMBEDDED_COMPONENT", "NONE", "WHATSAPP"})
+DIGITAL_METHODS = frozenset(
+    {"EMAIL", "PHONE", "EMBEDDED", "EMBEDDED_COMPONENT", "NONE", "WHATSAPP"}
+)
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -57,9 +59,13 @@ def amount_problem(item: CatalogItem, amount: Decimal) -> str | None:
             return f"{item.rewardName} has a fixed value of {item.faceValue} {item.currencyCode}"
         return None
     if item.minValue is not None and amount < item.minValue:
-        return f"amount is below the minimum {item.minValue} {item.currencyCode} for {item.rewardName}"
+        return (
+            f"amount is below the minimum {item.minValue} {item.currencyCode} for {item.rewardName}"
+        )
     if item.maxValue is not None and amount > item.maxValue:
-        return f"amount is above the maximum {item.maxValue} {item.currencyCode} for {item.rewardName}"
+        return (
+            f"amount is above the maximum {item.maxValue} {item.currencyCode} for {item.rewardName}"
+        )
     if item.isWholeAmountValueRequired and amount != amount.to_integral_value():
         return f"{item.rewardName} needs a whole amount"
     return None

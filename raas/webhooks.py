@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 from datetime import datetime
@@ -49,14 +50,10 @@ def verify_hmac(body: bytes, signature: str | None, shared_secret_key: str) -> N
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
     expected = hmac.new(_hmac_key(shared_secret_key), body, hashlib.sha256).digest()
     candidates = []
-    try:
+    with contextlib.suppress(binascii.Error):
         candidates.append(base64.b64decode(signature.strip(), validate=True))
-    except binascii.Error:
-        pass
-    try:
+    with contextlib.suppress(ValueError):
         candidates.append(bytes.fromhex(signature.strip()))
-    except ValueError:
-        pass
     # compare_digest on every candidate, so timing does not reveal which form matched
     matched = [hmac.compare_digest(c, expected) for c in candidates]
     if not any(matched):

@@ -22,15 +22,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faults", default=None, help="JSON, e.g. '{\"server_error_rate\": 0.1}'")
     args = parser.parse_args(argv)
     config = SandboxConfig()
-    overrides = {"db_path": args.db, "fulfil_latency_s": args.latency,
-                 "failure_rate": args.failure_rate, "requests_per_second": args.rps}
+    overrides = {
+        "db_path": args.db,
+        "fulfil_latency_s": args.latency,
+        "failure_rate": args.failure_rate,
+        "requests_per_second": args.rps,
+    }
     for name, value in overrides.items():
         if value is not None:
             setattr(config, name, value)
     if args.faults:
         config.faults = Faults.model_validate_json(args.faults)
-    print(f"Tango sandbox on http://{args.host}:{args.port}/raas/v2 "
-          f"(platform {config.platform_name!r}, state in {config.db_path})", flush=True)
+    print(
+        f"Tango sandbox on http://{args.host}:{args.port}/raas/v2 "
+        f"(platform {config.platform_name!r}, state in {config.db_path})",
+        flush=True,
+    )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
 
 

@@ -71,8 +71,12 @@ class Workers:
 
     def start(self) -> None:
         self._threads = [
-            threading.Thread(target=self._loop, args=(self._fulfil,), name="sandbox-fulfil", daemon=True),
-            threading.Thread(target=self._loop, args=(self._deliver,), name="sandbox-webhooks", daemon=True),
+            threading.Thread(
+                target=self._loop, args=(self._fulfil,), name="sandbox-fulfil", daemon=True
+            ),
+            threading.Thread(
+                target=self._loop, args=(self._deliver,), name="sandbox-webhooks", daemon=True
+            ),
         ]
         for t in self._threads:
             t.start()
@@ -115,24 +119,35 @@ def create_app(config: SandboxConfig) -> FastAPI:
         workers.stop()
         engine.store.close()
 
-    app = FastAPI(title="Tango RaaS sandbox", lifespan=lifespan, docs_url="/sandbox/docs",
-                  openapi_url="/sandbox/openapi.json")
+    app = FastAPI(
+        title="Tango RaaS sandbox",
+        lifespan=lifespan,
+        docs_url="/sandbox/docs",
+        openapi_url="/sandbox/openapi.json",
+    )
     app.state.engine = engine
 
-    def fail(request: Request, status: int, message: str, errors: list[Any] | None = None,
-             headers: dict[str, str] | None = None) -> Response:
+    def fail(
+        request: Request,
+        status: int,
+        message: str,
+        errors: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         rid = request.state.request_id if hasattr(request.state, "request_id") else None
         body = error_info(status, message, request.url.path, errors, rid)
-        return TangoJSON(body, status_code=status,
-                         headers={"X-Request-Id": body["requestId"], **(headers or {})})
+        return TangoJSON(
+            body, status_code=status, headers={"X-Request-Id": body["requestId"], **(headers or {})}
+        )
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         return fail(request, exc.status, exc.message, exc.errors, exc.headers)
 
     @app.middleware("http")
-    async def tango_gate(request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def tango_gate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request.state.request_id = str(uuid.uuid4())
         if not request.url.path.startswith(PREFIX):
             return await call_next(request)
@@ -150,14 +165,18 @@ def create_app(config: SandboxConfig) -> FastAPI:
             return fail(request, 503, "Service Unavailable (sandbox fault injection)")
         response = await call_next(request)
         response.headers["X-Request-Id"] = request.state.request_id
-        if (request.method in ("POST", "PATCH", "DELETE") and response.status_code < 300
-                and engine.drop_answer()):
+        if (
+            request.method in ("POST", "PATCH", "DELETE")
+            and response.status_code < 300
+            and engine.drop_answer()
+        ):
             # the work is committed; the caller never learns it
             if faults.commit_then_drop_mode == "delay":
                 await asyncio.sleep(faults.drop_delay_s)
                 return response
-            return fail(request, 504, "Gateway Timeout (sandbox fault injection: committed, "
-                        "answer dropped)")
+            return fail(
+                request, 504, "Gateway Timeout (sandbox fault injection: committed, answer dropped)"
+            )
         return response
 
     async def body_of(request: Request) -> Any:
@@ -183,11 +202,13 @@ def create_app(config: SandboxConfig) -> FastAPI:
         if form.get("grant_type") != "client_credentials":
             return TangoJSON({"error": "unsupported_grant_type"}, status_code=400)
         try:
-            token = await call(engine.issue_token, form.get("client_id", ""),
-                               form.get("client_secret", ""))
+            token = await call(
+                engine.issue_token, form.get("client_id", ""), form.get("client_secret", "")
+            )
         except ApiError:
-            return TangoJSON({"error": "access_denied",
-                              "error_description": "Unauthorized"}, status_code=401)
+            return TangoJSON(
+                {"error": "access_denied", "error_description": "Unauthorized"}, status_code=401
+            )
         return TangoJSON(token)
 
     # --- catalog, customers, accounts ------------------------------------------------------
@@ -202,7 +223,9 @@ def create_app(config: SandboxConfig) -> FastAPI:
 
     @app.post(PREFIX + "/customers")
     async def create_customer(request: Request) -> Response:
-        return TangoJSON(await call(engine.create_customer, await body_of(request)), status_code=201)
+        return TangoJSON(
+            await call(engine.create_customer, await body_of(request)), status_code=201
+        )
 
     @app.get(PREFIX + "/customers/{customer}")
     async def customer(customer: str) -> Response:
@@ -214,8 +237,9 @@ def create_app(config: SandboxConfig) -> FastAPI:
 
     @app.post(PREFIX + "/customers/{customer}/accounts")
     async def create_account(customer: str, request: Request) -> Response:
-        return TangoJSON(await call(engine.create_account, customer, await body_of(request)),
-                         status_code=201)
+        return TangoJSON(
+            await call(engine.create_account, customer, await body_of(request)), status_code=201
+        )
 
     @app.get(PREFIX + "/accounts")
     async def accounts() -> Response:
@@ -246,8 +270,9 @@ def create_app(config: SandboxConfig) -> FastAPI:
 
     @app.post(PREFIX + "/lineItems/{ref_li}/cancel")
     async def cancel_line_item(ref_li: str, request: Request) -> Response:
-        return TangoJSON(await call(engine.cancel_line_item, ref_li, await body_of(request)),
-                         status_code=202)
+        return TangoJSON(
+            await call(engine.cancel_line_item, ref_li, await body_of(request)), status_code=202
+        )
 
     # --- webhooks --------------------------------------------------------------------------
 
@@ -256,8 +281,15 @@ def create_app(config: SandboxConfig) -> FastAPI:
         from .engine import EVENT_CATEGORIES
 
         items = [{"category": c, "eventTypes": t} for c, t in EVENT_CATEGORIES.items()]
-        return TangoJSON({"numberOfElements": len(items), "maxResults": 200, "items": items,
-                          "prevPageAvailable": False, "nextPageAvailable": False})
+        return TangoJSON(
+            {
+                "numberOfElements": len(items),
+                "maxResults": 200,
+                "items": items,
+                "prevPageAvailable": False,
+                "nextPageAvailable": False,
+            }
+        )
 
     @app.post(PREFIX + "/webhooks")
     async def create_webhook(request: Request) -> Response:
@@ -292,11 +324,13 @@ def create_app(config: SandboxConfig) -> FastAPI:
     async def replay(webhook_id: str, request: Request) -> Response:
         params = q(request)
         if not params.get("fromRevision"):
-            raise ApiError(400, "fromRevision is required",
-                           [{"path": "fromRevision", "message": "required"}])
+            raise ApiError(
+                400, "fromRevision is required", [{"path": "fromRevision", "message": "required"}]
+            )
         to = params.get("toRevision")
-        await call(engine.replay_events, webhook_id, int(params["fromRevision"]),
-                   int(to) if to else None)
+        await call(
+            engine.replay_events, webhook_id, int(params["fromRevision"]), int(to) if to else None
+        )
         return Response(status_code=200)
 
     @app.post(PREFIX + "/webhooks/{webhook_id}/tests")
@@ -333,7 +367,9 @@ def create_app(config: SandboxConfig) -> FastAPI:
     @app.post("/sandbox/accounts/{account}/fund")
     async def fund(account: str, request: Request) -> Response:
         body = await body_of(request) or {}
-        return TangoJSON(await call(engine.fund_account, account, Decimal(str(body.get("amount", 0)))))
+        return TangoJSON(
+            await call(engine.fund_account, account, Decimal(str(body.get("amount", 0))))
+        )
 
     @app.post("/sandbox/tokens/revoke")
     async def revoke() -> Response:

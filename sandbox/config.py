@@ -22,7 +22,8 @@ class Faults(BaseModel):
         0.0, ge=0, le=1, description="mutating request processed, then its answer is lost"
     )
     commit_then_drop_mode: str = Field(
-        "error", pattern="^(error|delay)$",
+        "error",
+        pattern="^(error|delay)$",
         description="'error': answer 504 after committing; 'delay': answer after drop_delay_s",
     )
     drop_delay_s: float = 2.0

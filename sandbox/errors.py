@@ -24,7 +24,10 @@ class ApiError(Exception):
 
 
 def error_info(
-    status: int, message: str, path: str, errors: list[dict[str, Any]] | None = None,
+    status: int,
+    message: str,
+    path: str,
+    errors: list[dict[str, Any]] | None = None,
     request_id: str | None = None,
 ) -> dict[str, Any]:
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"

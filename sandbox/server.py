@@ -27,12 +27,15 @@ class SandboxServer:
         self.host = host
         self.port = port or free_port()
         self.app = create_app(config)
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app, host=host, port=self.port, log_level="warning", access_log=False))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host=host, port=self.port, log_level="warning", access_log=False
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, name="sandbox-http", daemon=True)
 
     @property
-    def engine(self):  # noqa: ANN201 - the Engine, for tests and the chaos campaign
+    def engine(self):
         return self.app.state.engine
 
     @property
@@ -63,6 +66,7 @@ class SandboxServer:
     def __enter__(self) -> SandboxServer:
         return self.start()
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -56,3 +56,10 @@ def fresh_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
     """A sandbox of a test's own, for settings that would disturb the shared one."""
     with SandboxServer(SandboxConfig(db_path=tmp_path / "own.db", fulfil_latency_s=0.01)) as s:
         yield s
+
+
+def free_port_url() -> str:
+    """A URL on which nothing listens."""
+    from sandbox.server import free_port
+
+    return f"http://127.0.0.1:{free_port()}/raas/v2"

@@ -38,17 +38,26 @@ def line(ref: str, **kw: Any) -> dict[str, Any]:
     return base
 
 
-def order(ref: str, lines: list[dict[str, Any]], account: str = ACCOUNT, **kw: Any) -> CreateAsyncOrderCriteria:
-    return CreateAsyncOrderCriteria.model_validate({
-        "externalRefID": ref, "customerIdentifier": CUSTOMER, "accountIdentifier": account,
-        "lineItems": lines, **kw,
-    })
+def order(
+    ref: str, lines: list[dict[str, Any]], account: str = ACCOUNT, **kw: Any
+) -> CreateAsyncOrderCriteria:
+    return CreateAsyncOrderCriteria.model_validate(
+        {
+            "externalRefID": ref,
+            "customerIdentifier": CUSTOMER,
+            "accountIdentifier": account,
+            "lineItems": lines,
+            **kw,
+        }
+    )
 
 
 def wait_final(client: RaasClient, ref: str, account: str = ACCOUNT, timeout: float = 10.0):
     return wait_for(
-        lambda: (s := client.get_async_order_summary(ref, account=account)).orderStatus != "PENDING"
-        and s,
+        lambda: (
+            (s := client.get_async_order_summary(ref, account=account)).orderStatus != "PENDING"
+            and s
+        ),
         timeout,
     )
 
@@ -63,7 +72,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status = outer.statuses.pop(0) if outer.statuses else 200

@@ -16,7 +16,9 @@ from raas._resilience import RetryPolicy
 
 def test_error_info_maps_to_the_right_class_and_message_names_status_and_request_id() -> None:
     body = {
-        "requestId": "req-123", "httpCode": 400, "message": "Validation failed",
+        "requestId": "req-123",
+        "httpCode": 400,
+        "message": "Validation failed",
         "errors": [{"path": "lineItems[0].utid", "code": "Pattern", "message": "bad utid"}],
     }
     err = from_response(400, body, path="/asyncOrders")
@@ -27,16 +29,27 @@ def test_error_info_maps_to_the_right_class_and_message_names_status_and_request
 
 
 def test_error_code_variant_is_understood() -> None:
-    err = from_response(404, {"errorCode": "NOT_FOUND", "errorMessage": "no such order"},
-                        path="/x", header_request_id="hdr-9")
+    err = from_response(
+        404,
+        {"errorCode": "NOT_FOUND", "errorMessage": "no such order"},
+        path="/x",
+        header_request_id="hdr-9",
+    )
     assert isinstance(err, NotFoundError)
     assert "NOT_FOUND: no such order" in str(err) and "hdr-9" in str(err)
 
 
-@pytest.mark.parametrize(("status", "cls"), [
-    (401, AuthenticationError), (402, InsufficientFundsError), (429, RateLimitError),
-    (500, ServerError), (503, ServerError), (422, InvalidRequestError),
-])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (401, AuthenticationError),
+        (402, InsufficientFundsError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (503, ServerError),
+        (422, InvalidRequestError),
+    ],
+)
 def test_status_classes(status: int, cls: type) -> None:
     err = from_response(status, None, path="/p", retry_after=1.5)
     assert isinstance(err, cls)
@@ -66,9 +79,13 @@ def test_settings_need_one_auth_method_and_hide_secrets(monkeypatch: pytest.Monk
 
 
 def test_oauth_settings_default_to_the_matching_token_url() -> None:
-    s = TangoSettings(base_url="https://api.tangocard.com/raas/v2", client_id="id",
-                      client_secret="s3cret")
+    s = TangoSettings(
+        base_url="https://api.tangocard.com/raas/v2", client_id="id", client_secret="s3cret"
+    )
     assert s.uses_oauth and s.token_url == "https://auth.tangocard.com/oauth/token"
-    s = TangoSettings(base_url="https://integration-api.tangocard.com/raas/v2", client_id="id",
-                      client_secret="s3cret")
+    s = TangoSettings(
+        base_url="https://integration-api.tangocard.com/raas/v2",
+        client_id="id",
+        client_secret="s3cret",
+    )
     assert s.token_url == "https://sandbox-auth.tangocard.com/oauth/token"

@@ -67,13 +67,24 @@ def test_x509_signature_round_trip_and_rejections() -> None:
 
 def _event(**data_overrides: object) -> dict:
     data = {
-        "externalRefID": "batch-1", "status": "PARTIALFAILED", "totalLineItems": 3,
-        "failedLineItems": 1, "successfulLineItems": 2, "referenceOrderId": "RA1",
-        "accountIdentifier": "acct1", "customerIdentifier": "cust1",
+        "externalRefID": "batch-1",
+        "status": "PARTIALFAILED",
+        "totalLineItems": 3,
+        "failedLineItems": 1,
+        "successfulLineItems": 2,
+        "referenceOrderId": "RA1",
+        "accountIdentifier": "acct1",
+        "customerIdentifier": "cust1",
     }
     data.update(data_overrides)
-    return {"eventId": "e-1", "revision": 7, "eventType": "AsyncOrderStatus",
-            "categories": ["orders"], "eventOccurredAt": "2026-11-28T10:00:00Z", "eventData": data}
+    return {
+        "eventId": "e-1",
+        "revision": 7,
+        "eventType": "AsyncOrderStatus",
+        "categories": ["orders"],
+        "eventOccurredAt": "2026-11-28T10:00:00Z",
+        "eventData": data,
+    }
 
 
 def test_parse_async_order_event_current_shape() -> None:
@@ -95,8 +106,13 @@ def test_parse_async_order_event_older_variant() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [[], {"eventId": "x", "revision": 1}, {**_event(), "eventType": "LowBalance"},
-     {**_event(), "revision": None}, _event(status=None)],
+    [
+        [],
+        {"eventId": "x", "revision": 1},
+        {**_event(), "eventType": "LowBalance"},
+        {**_event(), "revision": None},
+        _event(status=None),
+    ],
     ids=["not-object", "no-data", "other-type", "no-revision", "no-status"],
 )
 def test_parse_async_order_event_rejects(raw: object) -> None:

@@ -34,13 +34,20 @@ def test_customers_with_their_accounts(client: RaasClient) -> None:
     assert {"sandbox-usd", "sandbox-gbp"} <= accounts
 
 
-def test_new_customer_and_account_start_at_zero_and_can_be_funded(client: RaasClient, sandbox) -> None:
+def test_new_customer_and_account_start_at_zero_and_can_be_funded(
+    client: RaasClient, sandbox
+) -> None:
     cust = f"cust-{uuid4().hex[:8]}"
     client.create_customer(cust, "New Customer Ltd")
     with pytest.raises(ConflictError, match="HTTP 409"):
         client.create_customer(cust, "New Customer Ltd")
-    client.create_account(cust, f"{cust}-eur", display_name="EUR pot",
-                          contact_email="a@example.com", currency_code="EUR")
+    client.create_account(
+        cust,
+        f"{cust}-eur",
+        display_name="EUR pot",
+        contact_email="a@example.com",
+        currency_code="EUR",
+    )
     account = client.get_account(f"{cust}-eur")
     assert account.currentBalance == 0 and account.currencyCode == "EUR"
     httpx.post(f"{sandbox.url}/sandbox/accounts/{cust}-eur/fund", json={"amount": "250.25"})
@@ -52,8 +59,10 @@ def test_new_customer_and_account_start_at_zero_and_can_be_funded(client: RaasCl
 
 def test_wrong_credentials_are_an_authentication_error(sandbox) -> None:
     settings = make_settings(sandbox, platform_key="wrong")
-    with RaasClient(settings, retry=fast_retry()) as bad, \
-            pytest.raises(AuthenticationError, match="HTTP 401") as info:
+    with (
+        RaasClient(settings, retry=fast_retry()) as bad,
+        pytest.raises(AuthenticationError, match="HTTP 401") as info,
+    ):
         bad.get_account()
     assert info.value.request_id
     assert "wrong" not in str(info.value)

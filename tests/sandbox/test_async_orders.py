@@ -30,15 +30,22 @@ def test_new_order_202_then_same_ref_200_with_the_original(client: RaasClient) -
 def test_fulfilment_moves_money_exactly_and_refunds_failures(client: RaasClient) -> None:
     before = client.get_account().currentBalance
     r = ref()
-    client.create_async_order(order(r, [
-        line("ok1", amount="12.34"),
-        line("ok2", utid="U100002", amount="100"),  # 2% fee -> 102.00
-        line("fails", amount="7", recipient={"email": "x@fail.example.com"}),
-    ]))
+    client.create_async_order(
+        order(
+            r,
+            [
+                line("ok1", amount="12.34"),
+                line("ok2", utid="U100002", amount="100"),  # 2% fee -> 102.00
+                line("fails", amount="7", recipient={"email": "x@fail.example.com"}),
+            ],
+        )
+    )
     summary = wait_final(client, r)
     assert summary.orderStatus == "PARTIAL"
     status = {li.externalRefLineItemID: li for li in summary.lineItems}
-    assert status["ok1"].lineItemStatus == "COMPLETE" and status["ok1"].deliveryStatus == "DELIVERED"
+    assert (
+        status["ok1"].lineItemStatus == "COMPLETE" and status["ok1"].deliveryStatus == "DELIVERED"
+    )
     assert status["fails"].lineItemStatus == "FAILED"
     assert status["fails"].lineItemErrors[0].errorCode == "DELIVERY_FAILED"
     assert status["ok2"].amountCharged.fee == Decimal("2.00")
@@ -49,27 +56,42 @@ def test_fulfilment_moves_money_exactly_and_refunds_failures(client: RaasClient)
 
 def test_request_level_problems_are_400_with_field_errors(client: RaasClient) -> None:
     raw = client._http  # bypass the model to send what a careless caller might
-    resp = raw.post("/asyncOrders", json={"customerIdentifier": "sandbox-customer",
-                                          "accountIdentifier": ACCOUNT,
-                                          "lineItems": [{"utid": "X1", "amount": -1}]})
+    resp = raw.post(
+        "/asyncOrders",
+        json={
+            "customerIdentifier": "sandbox-customer",
+            "accountIdentifier": ACCOUNT,
+            "lineItems": [{"utid": "X1", "amount": -1}],
+        },
+    )
     assert resp.status_code == 400
     body = resp.json()
     paths = {e["path"] for e in body["errors"]}
-    assert {"externalRefID", "lineItems[0].utid", "lineItems[0].amount",
-            "lineItems[0].recipient", "lineItems[0].deliveryMethod"} <= paths
+    assert {
+        "externalRefID",
+        "lineItems[0].utid",
+        "lineItems[0].amount",
+        "lineItems[0].recipient",
+        "lineItems[0].deliveryMethod",
+    } <= paths
     assert body["requestId"] and body["httpCode"] == 400
-    malformed = raw.post("/asyncOrders", content=b"{not json",
-                         headers={"Content-Type": "application/json"})
+    malformed = raw.post(
+        "/asyncOrders", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert malformed.status_code == 400 and "Malformed JSON" in malformed.json()["message"]
 
 
-@pytest.mark.parametrize(("customer", "account", "field"), [
-    ("nobody-here", ACCOUNT, "customerIdentifier"),
-    ("sandbox-customer", "acme-usd", "accountIdentifier"),  # exists, but not this customer's
-])
+@pytest.mark.parametrize(
+    ("customer", "account", "field"),
+    [
+        ("nobody-here", ACCOUNT, "customerIdentifier"),
+        ("sandbox-customer", "acme-usd", "accountIdentifier"),  # exists, but not this customer's
+    ],
+)
 def test_unknown_customer_or_account_is_400(client: RaasClient, customer, account, field) -> None:
     bad = order(ref(), [line("a")]).model_copy(
-        update={"customerIdentifier": customer, "accountIdentifier": account})
+        update={"customerIdentifier": customer, "accountIdentifier": account}
+    )
     with pytest.raises(InvalidRequestError) as info:
         client.create_async_order(bad)
     assert [e.field for e in info.value.errors] == [field]
@@ -87,21 +109,55 @@ LINE_FAILURES = [
     ("not-face", {"utid": "U100003", "amount": "11"}, "amount", "INVALID_AMOUNT"),
     ("fractional", {"utid": "U100010", "amount": "10.5"}, "amount", "INVALID_AMOUNT"),
     ("no-email-item", {"utid": "U100007"}, "deliveryMethod", "DELIVERY_METHOD_NOT_SUPPORTED"),
-    ("physical-by-email", {"utid": "U100006", "amount": "50"}, "deliveryMethod",
-     "DELIVERY_METHOD_NOT_SUPPORTED"),
-    ("email-missing", {"recipient": {"firstName": "No", "mobileNumber": "+14155550100"}},
-     "recipient.email", "INVALID_RECIPIENT"),
-    ("phone-not-e164", {"deliveryMethod": "PHONE", "recipient": {"mobileNumber": "4155550100"}},
-     "recipient.mobileNumber", "INVALID_RECIPIENT"),
-    ("address-no-shipping", {"utid": "U100006", "amount": "50", "deliveryMethod": "ADDRESS",
-                             "recipient": {"address": {"streetLine1": "1 Main St", "city": "Reno",
-                                                       "stateOrProvince": "NV",
-                                                       "postalCode": "89501", "country": "US"}}},
-     "shippingMethod", "INVALID_RECIPIENT"),
-    ("too-soon", {"utid": "U100008", "deliveryDate": _in(3)}, "deliveryDate",
-     "INVALID_DELIVERY_DATE"),
-    ("too-late", {"utid": "U100008", "deliveryDate": _in(120)}, "deliveryDate",
-     "INVALID_DELIVERY_DATE"),
+    (
+        "physical-by-email",
+        {"utid": "U100006", "amount": "50"},
+        "deliveryMethod",
+        "DELIVERY_METHOD_NOT_SUPPORTED",
+    ),
+    (
+        "email-missing",
+        {"recipient": {"firstName": "No", "mobileNumber": "+14155550100"}},
+        "recipient.email",
+        "INVALID_RECIPIENT",
+    ),
+    (
+        "phone-not-e164",
+        {"deliveryMethod": "PHONE", "recipient": {"mobileNumber": "4155550100"}},
+        "recipient.mobileNumber",
+        "INVALID_RECIPIENT",
+    ),
+    (
+        "address-no-shipping",
+        {
+            "utid": "U100006",
+            "amount": "50",
+            "deliveryMethod": "ADDRESS",
+            "recipient": {
+                "address": {
+                    "streetLine1": "1 Main St",
+                    "city": "Reno",
+                    "stateOrProvince": "NV",
+                    "postalCode": "89501",
+                    "country": "US",
+                }
+            },
+        },
+        "shippingMethod",
+        "INVALID_RECIPIENT",
+    ),
+    (
+        "too-soon",
+        {"utid": "U100008", "deliveryDate": _in(3)},
+        "deliveryDate",
+        "INVALID_DELIVERY_DATE",
+    ),
+    (
+        "too-late",
+        {"utid": "U100008", "deliveryDate": _in(120)},
+        "deliveryDate",
+        "INVALID_DELIVERY_DATE",
+    ),
     ("not-schedulable", {"deliveryDate": _in(10)}, "deliveryDate", "INVALID_DELIVERY_DATE"),
     ("other-currency", {"utid": "U100009"}, "utid", "CURRENCY_MISMATCH"),
 ]
@@ -125,10 +181,14 @@ def test_line_level_problems_fail_only_their_line(client: RaasClient) -> None:
 def test_duplicate_line_ids_within_an_order_fail_the_repeats(client: RaasClient) -> None:
     result = client.create_async_order(order(ref(), [line("same"), line("same"), line("other")]))
     assert result.order.duplicateLineItemRefIds == {"same": 2}
-    assert [f.errors[0].errorCodeName for f in result.order.failedLineItems] == ["DUPLICATE_LINE_ITEM"]
+    assert [f.errors[0].errorCodeName for f in result.order.failedLineItems] == [
+        "DUPLICATE_LINE_ITEM"
+    ]
 
 
-def test_an_order_whose_every_line_fails_is_failed_and_left_out_of_the_list(client: RaasClient) -> None:
+def test_an_order_whose_every_line_fails_is_failed_and_left_out_of_the_list(
+    client: RaasClient,
+) -> None:
     r = ref()
     result = client.create_async_order(order(r, [line("x", utid="U999998")]))
     assert result.order.status == "FAILED"
@@ -139,7 +199,9 @@ def test_an_order_whose_every_line_fails_is_failed_and_left_out_of_the_list(clie
 def test_scheduled_line_stays_pending_and_can_be_cancelled(client: RaasClient) -> None:
     r = ref()
     when = _in(10)
-    client.create_async_order(order(r, [line("now"), line("later", utid="U100008", deliveryDate=when)]))
+    client.create_async_order(
+        order(r, [line("now"), line("later", utid="U100008", deliveryDate=when)])
+    )
     summary = wait_final(client, r)
     later = next(li for li in summary.lineItems if li.externalRefLineItemID == "later")
     assert summary.orderStatus == "COMPLETE"
@@ -147,7 +209,10 @@ def test_scheduled_line_stays_pending_and_can_be_cancelled(client: RaasClient) -
     before = client.get_account().currentBalance
     client.cancel_line_item(later.referenceLineItemId, "RECIPIENT_REQUESTED")
     after = client.get_async_order(r)
-    assert next(li for li in after.lineItems if li.externalRefLineItemID == "later").lineItemStatus == "CANCELLED"
+    assert (
+        next(li for li in after.lineItems if li.externalRefLineItemID == "later").lineItemStatus
+        == "CANCELLED"
+    )
     assert client.get_account().currentBalance == before + Decimal("10.00")
 
 
@@ -155,8 +220,9 @@ def test_insufficient_balance_is_402_and_changes_nothing(client: RaasClient) -> 
     r = ref()
     before = client.get_account("sandbox-low").currentBalance
     with pytest.raises(InsufficientFundsError, match="HTTP 402") as info:
-        client.create_async_order(order(r, [line("a", amount="40"), line("b", amount="40")],
-                                        account="sandbox-low"))
+        client.create_async_order(
+            order(r, [line("a", amount="40"), line("b", amount="40")], account="sandbox-low")
+        )
     assert info.value.request_id
     assert client.get_account("sandbox-low").currentBalance == before
     with pytest.raises(NotFoundError):
@@ -191,9 +257,21 @@ def test_list_orders_filters_and_pages(client: RaasClient) -> None:
 
 def test_summary_never_contains_a_credential(client: RaasClient) -> None:
     r = ref()
-    client.create_async_order(order(r, [line("c1"), line("c2", utid="U100005", amount="30"),
-                                        line("c3", utid="U100007", deliveryMethod="PHONE",
-                                             recipient={"mobileNumber": "+14155550100"})]))
+    client.create_async_order(
+        order(
+            r,
+            [
+                line("c1"),
+                line("c2", utid="U100005", amount="30"),
+                line(
+                    "c3",
+                    utid="U100007",
+                    deliveryMethod="PHONE",
+                    recipient={"mobileNumber": "+14155550100"},
+                ),
+            ],
+        )
+    )
     wait_final(client, r)
     with_secrets = client.get_line_items_with_credentials(r)
     secrets = [c.value for li in with_secrets for rw in li.rewards for c in rw.credentialList]
@@ -215,8 +293,10 @@ def test_state_survives_a_restart(tmp_path) -> None:
         c.create_async_order(order(r, [line("a")]))
         wait_final(c, r)
         balance = c.get_account().currentBalance
-    with SandboxServer(SandboxConfig(db_path=tmp_path / "persist.db")) as second, \
-            RaasClient(make_settings(second), retry=fast_retry()) as c:
+    with (
+        SandboxServer(SandboxConfig(db_path=tmp_path / "persist.db")) as second,
+        RaasClient(make_settings(second), retry=fast_retry()) as c,
+    ):
         assert c.get_async_order(r).orderStatus == "COMPLETE"
         assert c.get_account().currentBalance == balance
         assert c.create_async_order(order(r, [line("a")])).http_code == 200

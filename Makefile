@@ -1,0 +1,34 @@
+# The few commands people use. Each one sets up .venv/ on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint format sandbox clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job on the embedded default (local sandbox)
+	$(PY) -m sandbox.demo
+
+test: $(STAMP)  ## lint + the whole test suite
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+sandbox: $(STAMP)  ## a standalone sandbox on :8765
+	$(PY) -m sandbox --port 8765 --db sandbox.db
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

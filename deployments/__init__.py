@@ -1,0 +1,1 @@
+"""Deployments: how flows are served, scheduled and triggered."""

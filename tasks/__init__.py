@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over the Prefect-free core, one step each."""
