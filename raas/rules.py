@@ -56,7 +56,9 @@ def amount_problem(item: CatalogItem, amount: Decimal) -> str | None:
         return "amount must be greater than 0"
     if item.valueType.upper() == "FIXED_VALUE":
         if item.faceValue is not None and amount != item.faceValue:
-            return f"{item.rewardName} has a fixed value of {item.faceValue} {item.currencyCode}"
+            return (
+                f"{item.rewardName} has a fixed value of {item.faceValue:.2f} {item.currencyCode}"
+            )
         return None
     if item.minValue is not None and amount < item.minValue:
         return (

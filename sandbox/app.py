@@ -161,6 +161,12 @@ def create_app(config: SandboxConfig) -> FastAPI:
             await asyncio.sleep(faults.latency_ms / 1000)
         if engine.chance(faults.rate_limit_burst_rate):
             return fail(request, 429, "Exceeded the allowable TPS rate limit")
+        if (
+            request.method == "POST"
+            and request.url.path == PREFIX + "/asyncOrders"
+            and engine.outage()
+        ):
+            return fail(request, 503, "Service Unavailable (sandbox outage after N orders)")
         if engine.chance(faults.server_error_rate):
             return fail(request, 503, "Service Unavailable (sandbox fault injection)")
         response = await call_next(request)

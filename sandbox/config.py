@@ -28,6 +28,9 @@ class Faults(BaseModel):
     )
     drop_delay_s: float = 2.0
     drop_next: int = Field(0, ge=0, description="drop the answers of the next N mutating requests")
+    orders_before_outage: int | None = Field(
+        None, ge=0, description="after N more orders are created, POST /asyncOrders answers 503"
+    )
     rate_limit_burst_rate: float = Field(0.0, ge=0, le=1, description="spurious 429s")
     webhook_drop_rate: float = Field(0.0, ge=0, le=1)
     webhook_duplicate_rate: float = Field(0.0, ge=0, le=1)

@@ -174,6 +174,17 @@ class Engine:
                 return True
         return self.chance(faults.commit_then_drop_rate)
 
+    def outage(self) -> bool:
+        """True once ``orders_before_outage`` orders have gone through since it was set."""
+        with self._fault_lock:
+            faults = self.config.faults
+            if faults.orders_before_outage is None:
+                return False
+            if faults.orders_before_outage == 0:
+                return True
+            faults.orders_before_outage -= 1
+            return False
+
     def uniform(self, hi: float) -> float:
         with self._fault_lock:
             return self._rng.uniform(0, hi)

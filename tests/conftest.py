@@ -1,5 +1,15 @@
 from __future__ import annotations
 
+import os
+import tempfile
+
+# Prefect reads these at import: keep its home (results, caches) and telemetry out of the way.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="prefect-tests-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# ruff: noqa: E402  (the imports below must see those variables)
+
 from collections.abc import Iterator
 from pathlib import Path
 

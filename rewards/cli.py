@@ -1,0 +1,111 @@
+"""``rewards``: the command line.
+
+``rewards validate FILE``  check a spreadsheet against the catalog (no Prefect, sends nothing)
+``rewards run FILE``       run the fulfil-rewards flow on it
+``rewards demo``           the sandbox + a temporary Prefect server + the sample file
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import RewardsError
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from tasks.tango import tango_client
+
+    from .reading import read_recipients
+    from .validation import ValidationOptions, validate
+
+    sheet = read_recipients(args.file, args.sheet)
+    client = tango_client(args.customer, args.account)
+    account = client.get_account()
+    result = validate(
+        sheet.frame,
+        client.get_catalog(),
+        account.currencyCode,
+        ValidationOptions(default_phone_country=args.phone_country, default_campaign=args.campaign),
+    )
+    print(
+        f"{Path(args.file).name}: {result.rows_in} rows, {len(result.valid)} valid, "
+        f"{len(result.rejected)} rejected"
+    )
+    for p in result.problems.head(50).itertuples():
+        print(f"  row {p.row_number}: {p.column}: {p.reason}")
+    if len(result.problems) > 50:
+        print(f"  ... and {len(result.problems) - 50} more")
+    return 1 if len(result.rejected) else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from flows.fulfil_rewards import fulfil_rewards
+
+    from .params import FulfilParams
+
+    params = FulfilParams(
+        source_path=args.file,
+        sheet_name=args.sheet,
+        campaign=args.campaign,
+        customer_identifier=args.customer,
+        account_identifier=args.account,
+        dry_run=args.dry_run,
+        all_or_nothing=args.all_or_nothing,
+        default_phone_country=args.phone_country,
+    )
+    state = fulfil_rewards(params, return_state=True)
+    data = state.result(raise_on_failure=False)
+    print(f"\n{state.name}: {state.message or ''}".rstrip())
+    if isinstance(data, dict):
+        for key in (
+            "batch",
+            "rows_in",
+            "rejected",
+            "already_sent",
+            "submitted",
+            "complete",
+            "failed",
+            "pending",
+            "scheduled",
+            "report_dir",
+        ):
+            if key in data:
+                print(f"  {key:13} {data[key]}")
+    return 0 if state.is_completed() else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rewards", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("validate", "run"):
+        p = sub.add_parser(name)
+        p.add_argument("file")
+        p.add_argument("--sheet", default=None)
+        p.add_argument("--customer", default=None)
+        p.add_argument("--account", default=None)
+        p.add_argument("--campaign", default=None)
+        p.add_argument("--phone-country", default="US")
+        if name == "run":
+            p.add_argument("--dry-run", action="store_true")
+            p.add_argument("--all-or-nothing", action="store_true")
+    sub.add_parser("demo")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "run":
+            return _run(args)
+        from .demo import main as demo
+
+        return demo()
+    except RewardsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,254 @@
+"""Read a recipient spreadsheet (CSV or XLSX) into a DataFrame of trimmed text.
+
+Every cell is text (leading zeros survive), canonical column names replace the headers it
+recognises (unknown columns are kept), fully blank rows are dropped, and ``row_number`` holds
+the spreadsheet row (header = row 1). Anything that makes the file unusable raises
+:class:`InputError` with the file's name and what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from .columns import BY_NAME, REQUIRED, ROW, match_headers
+from .errors import InputError
+
+SNIFF_BYTES = 64 * 1024
+DELIMITERS = ",;\t|"
+_EMPTY_LINE = re.compile(rb"(\r?\n|\r)[ \t]*(\r?\n|\r)")
+
+
+@dataclass
+class Sheet:
+    """What was read: the rows, and how the file was understood."""
+
+    frame: pd.DataFrame
+    source: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet_name: str | None = None
+    unknown_columns: list[str] = field(default_factory=list)
+    header_map: dict[str, str] = field(default_factory=dict)  # original header -> column
+
+
+def read_recipients(path: str | Path, sheet_name: str | None = None) -> Sheet:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a spreadsheet")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
+        raw, sheet = _read_workbook(path, sheet_name)
+        return _finish(raw, path, sheet_name=sheet)
+    if suffix not in (".csv", ".txt", ".tsv", ""):
+        raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .xlsx")
+    raw, encoding, delimiter = _read_csv(path)
+    return _finish(raw, path, encoding=encoding, delimiter=delimiter)
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def _detect_encoding(data: bytes, name: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = data[:SNIFF_BYTES]
+    # UTF-16 without a BOM: ASCII text leaves a NUL in every other byte
+    if len(sample) >= 4 and sample.count(b"\x00") > len(sample) // 4:
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        return "utf-16-be" if even > odd else "utf-16-le"
+    if b"\x00" in sample:
+        raise InputError(
+            f"{name}: this is not a text CSV file (it contains binary data); "
+            "export the spreadsheet as CSV or upload the .xlsx itself"
+        )
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def _sniff_delimiter(text: str) -> str:
+    try:
+        return csv.Sniffer().sniff(text, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        first = text.splitlines()[0] if text else ""
+        counts = {d: first.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str]:
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(
+            f"{path.name}: the file is empty; it needs a header row and at least one recipient row"
+        )
+    if data[:4] == b"PK\x03\x04":
+        raise InputError(
+            f"{path.name}: this is a ZIP or Excel file named like a CSV; "
+            "rename it to .xlsx or export it as CSV"
+        )
+    encoding = _detect_encoding(data, path.name)
+    if encoding != "utf-8":
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")  # cp1252 leaves 5 bytes undefined
+            encoding = "latin-1"
+        data = text.lstrip("\ufeff").encode("utf-8")
+        if "\x00" in text:
+            raise InputError(
+                f"{path.name}: this is not a text CSV file (it contains binary "
+                "data); export the spreadsheet as CSV"
+            )
+    sample = data[:SNIFF_BYTES].decode("utf-8", errors="ignore")
+    delimiter = _sniff_delimiter(sample)
+    options = dict(sep=delimiter, header=None, dtype=str, keep_default_na=False)
+    frame: pd.DataFrame | None = None
+    if not _EMPTY_LINE.search(data):  # pyarrow skips empty lines, which would shift row numbers
+        try:
+            frame = pd.read_csv(io.BytesIO(data), engine="pyarrow", **options)
+        except Exception:
+            frame = None
+    if frame is None:
+        try:
+            frame = pd.read_csv(io.BytesIO(data), engine="c", skip_blank_lines=False, **options)
+        except pd.errors.ParserError as exc:
+            detail = str(exc).replace("Error tokenizing data. C error: ", "")
+            raise InputError(
+                f"{path.name}: the CSV is malformed ({detail}); check for a "
+                "stray delimiter or an unclosed quote on that line"
+            ) from exc
+        except (ValueError, MemoryError) as exc:
+            raise InputError(f"{path.name}: the CSV cannot be read ({exc})") from exc
+    return frame, encoding, delimiter
+
+
+# --- XLSX -----------------------------------------------------------------------------------
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value)
+
+
+def _read_workbook(path: Path, sheet_name: str | None) -> tuple[pd.DataFrame, str]:
+    from python_calamine import CalamineWorkbook
+
+    if not zipfile.is_zipfile(path) and path.suffix.lower() in (".xlsx", ".xlsm"):
+        raise InputError(
+            f"{path.name}: this is not an Excel .xlsx file (it may be encrypted "
+            "with a password or damaged); save it again from Excel without a "
+            "password, or export it as CSV"
+        )
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:
+        raise InputError(
+            f"{path.name}: the workbook cannot be opened ({type(exc).__name__}: "
+            f"{exc}); it may be damaged or password-protected"
+        ) from exc
+    names = list(book.sheet_names)
+    if not names:
+        raise InputError(f"{path.name}: the workbook has no sheets")
+    chosen = sheet_name or names[0]
+    if chosen not in names:
+        raise InputError(
+            f"{path.name}: there is no sheet {chosen!r}; the workbook has "
+            f"{', '.join(repr(n) for n in names)}"
+        )
+    try:
+        rows = book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise InputError(f"{path.name}: sheet {chosen!r} cannot be read ({exc})") from exc
+    if not any(any(_cell_text(c).strip() for c in row) for row in rows[:1000]):
+        others = [n for n in names if n != chosen]
+        hint = (
+            (
+                f"; the workbook also has {', '.join(repr(n) for n in others)}: choose one "
+                "with the sheet name option"
+            )
+            if others
+            else ""
+        )
+        raise InputError(f"{path.name}: sheet {chosen!r} is empty{hint}")
+    width = max((len(r) for r in rows), default=0)
+    text = [[_cell_text(c) for c in row] + [""] * (width - len(row)) for row in rows]
+    return pd.DataFrame(text, dtype="str"), chosen
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+def _finish(raw: pd.DataFrame, path: Path, **how: str | None) -> Sheet:
+    raw = raw.fillna("")
+    # the header is the first row that is not blank
+    head = raw.head(1000)
+    nonblank = head.apply(lambda col: col.str.strip() != "").any(axis=1)
+    if not nonblank.any():
+        raise InputError(f"{path.name}: the file has no header row and no data")
+    header_at = int(nonblank.idxmax())
+    headers = [str(h).strip() for h in raw.iloc[header_at].tolist()]
+    body = raw.iloc[header_at + 1 :]
+    body.columns = pd.RangeIndex(len(headers))
+    mapping, clashes = match_headers(headers)
+    if clashes:
+        detail = "; ".join(f"{a!r} and {b!r} both mean {col}" for col, a, b in clashes)
+        raise InputError(f"{path.name}: duplicated columns ({detail}); keep one of each")
+    seen: dict[str, int] = {}
+    names: list[str] = []
+    for i, header in enumerate(headers):
+        name = mapping.get(header) or header or f"column_{i + 1}"
+        if name in seen and name not in mapping.values():
+            name = f"{name} ({i + 1})"
+        seen[name] = i
+        names.append(name)
+    missing = [c for c in REQUIRED if c not in mapping.values()]
+    if missing:
+        wanted = ", ".join(f"{c} ({BY_NAME[c].description})" for c in missing)
+        found = ", ".join(repr(h) for h in headers if h) or "none"
+        raise InputError(
+            f"{path.name}: missing required column(s) {wanted}. Columns found: "
+            f"{found}. Rename the headers or start from data/templates/"
+        )
+    body.columns = names
+    frame = body.apply(lambda col: col.str.strip())
+    frame.insert(0, ROW, frame.index.to_numpy() + 1)  # 0-based position -> spreadsheet row
+    keep = (frame.drop(columns=[ROW]) != "").any(axis=1)
+    frame = frame[keep].reset_index(drop=True)
+    if frame.empty:
+        raise InputError(f"{path.name}: the file has a header row but no recipient rows")
+    unknown = [n for h, n in zip(headers, names, strict=True) if h not in mapping]
+    return Sheet(
+        frame=frame,
+        source=str(path),
+        unknown_columns=unknown,
+        header_map={h: mapping[h] for h in headers if h in mapping},
+        **how,
+    )

@@ -1,0 +1,432 @@
+"""What a valid recipient row is: one declaration, checked lazily over the whole DataFrame.
+
+Every failing (row, column, reason) is collected; a bad row never stops the good ones.
+Checks are vectorised; Tango's item rules (amount, method, schedule, fees) come from
+:mod:`raas.rules` and are applied once per distinct (item, value) pair, then mapped back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pandas as pd
+import phonenumbers
+
+from raas import rules
+from raas._models import Catalog
+
+from .columns import ROW
+
+SHIPPING_METHODS = frozenset(
+    {
+        "upsground",
+        "upsgroundsignature",
+        "ups2ndday",
+        "ups2nddaysignature",
+        "upsnextday",
+        "upsnextdaysignature",
+        "uspspriority",
+        "uspsprioritysig",
+        "usps1stclass",
+    }
+)
+METHOD_ALIASES: dict[str, str] = {
+    **{a: "EMAIL" for a in ("email", "e-mail", "e mail", "mail to inbox", "inbox")},
+    **{a: "PHONE" for a in ("phone", "sms", "text", "text message", "mobile", "sms/text")},
+    **{
+        a: "ADDRESS"
+        for a in (
+            "address",
+            "mail",
+            "postal",
+            "post",
+            "postal mail",
+            "ship",
+            "shipping",
+            "mailed",
+            "physical",
+        )
+    },
+    **{a: "EMBEDDED" for a in ("embedded", "link", "url", "embedded link", "reward link")},
+    **{a: "NONE" for a in ("none", "no delivery", "code only", "no")},
+}
+TEXT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "message",
+    "email_subject",
+    "campaign",
+    "street_line_1",
+    "street_line_2",
+    "city",
+    "state_or_province",
+)
+PROBLEM_COLUMNS = [ROW, "column", "reason"]
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    default_phone_country: str | None = "US"
+    default_campaign: str | None = None
+    today: date | None = None
+
+
+@dataclass
+class Validated:
+    """``valid``: normalised rows ready to plan. ``problems``: one line per failing check.
+    ``rejected``: the original cells of each failing row, its row number and its problems."""
+
+    valid: pd.DataFrame
+    rejected: pd.DataFrame
+    problems: pd.DataFrame
+    rows_in: int
+    extra_columns: list[str] = field(default_factory=list)
+
+
+def _by_unique(keys: list[pd.Series], fn: Callable[..., object]) -> pd.Series:
+    """Apply ``fn`` once per distinct combination of ``keys`` and map the results back."""
+    frame = pd.concat(keys, axis=1, keys=range(len(keys)))
+    uniq = frame.drop_duplicates()
+    results: dict[tuple[Hashable, ...], object] = {
+        row: fn(*row) for row in uniq.itertuples(index=False, name=None)
+    }
+    index = pd.MultiIndex.from_frame(frame) if len(keys) > 1 else frame[0]
+    mapper = pd.Series(
+        list(results.values()),
+        index=pd.MultiIndex.from_tuples(list(results))
+        if len(keys) > 1
+        else [k[0] for k in results],
+        dtype=object,
+    )
+    out = mapper.reindex(index)
+    out.index = keys[0].index
+    return out
+
+
+class _Problems:
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.parts: list[pd.DataFrame] = []
+        self.bad = pd.Series(False, index=frame.index)
+
+    def flag(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        rows = self.frame.loc[mask, ROW]
+        why = reason[mask] if isinstance(reason, pd.Series) else reason
+        self.parts.append(pd.DataFrame({ROW: rows, "column": column, "reason": why}))
+        self.bad |= mask
+
+    def table(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=PROBLEM_COLUMNS)
+        out = pd.concat(self.parts)
+        order = out.index.to_series().rank(method="first")
+        return (
+            out.assign(_o=order).sort_values([ROW, "_o"]).drop(columns="_o").reset_index(drop=True)
+        )
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame:
+        return frame[name].astype("str")
+    return pd.Series("", index=frame.index, dtype="str")
+
+
+def normalise_phone(raw: pd.Series, default_country: str | None) -> pd.Series:
+    """E.164 where the number allows it; '' where it cannot be made one."""
+    digits = raw.str.replace(r"[\s\-\.\(\)/]", "", regex=True)
+    plus = digits.str.startswith("+")
+    intl = digits.str.startswith("00")
+    body = digits.str.lstrip("+").where(~intl, digits.str[2:])
+    out = ("+" + body).where(plus | intl, "")
+    if default_country:
+        code = str(phonenumbers.country_code_for_region(default_country.upper()) or "")
+        if code:
+            national = (~plus) & (~intl) & (digits != "")
+            local = body.str.lstrip("0")
+            has_code = local.str.startswith(code) & (
+                local.str.len() > 10 if code == "1" else local.str.len() > 9 + len(code) - 1
+            )
+            out = out.where(~national, ("+" + local).where(has_code, "+" + code + local))
+    return out.where(out.str.fullmatch(r"\+[1-9]\d{6,14}"), "")
+
+
+def validate(
+    frame: pd.DataFrame,
+    catalog: Catalog,
+    account_currency: str,
+    options: ValidationOptions | None = None,
+) -> Validated:
+    options = options or ValidationOptions()
+    today = options.today or datetime.now(UTC).date()
+    df = frame
+    p = _Problems(df)
+
+    # --- the reward -------------------------------------------------------------------
+    utid = _col(df, "utid").str.upper()
+    p.flag(utid == "", "utid", "utid is empty: use a reward id from the catalog, e.g. U100001")
+    shaped = utid.str.fullmatch(r"U\d+")
+    p.flag((utid != "") & ~shaped, "utid", "utid must be U followed by digits, e.g. U100001")
+    items = {i.utid.upper(): i for i in catalog.items()}
+    known = utid.isin(list(items))
+    p.flag(shaped & ~known, "utid", "utid " + utid + " is not in the account's catalog")
+    item_problem = _by_unique(
+        [utid.where(known, "")], lambda u: rules.item_problem(items[u], u) if u else None
+    )
+    p.flag(known & item_problem.notna(), "utid", item_problem)
+    currency = utid.map({u: i.currencyCode for u, i in items.items()}).fillna("").astype("str")
+    p.flag(
+        known & (currency != account_currency),
+        "utid",
+        "the reward is in " + currency + ", the account in " + account_currency,
+    )
+    usable = known & item_problem.isna() & (currency == account_currency)
+
+    # --- amount and quantity ----------------------------------------------------------
+    amount = _col(df, "amount")
+    plain = amount.str.fullmatch(r"\d{1,9}(\.\d{1,2})?")
+    p.flag(amount == "", "amount", "amount is empty")
+    p.flag(
+        (amount != "") & ~plain,
+        "amount",
+        "amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
+        "(no currency sign, thousands separator or exponent)",
+    )
+    cents = (pd.to_numeric(amount.where(plain, "0")) * 100).round().astype("int64")
+    p.flag(plain & (cents <= 0), "amount", "amount must be greater than 0")
+    norm_amount = (cents // 100).astype("str") + "." + (cents % 100).astype("str").str.zfill(2)
+    check = usable & plain & (cents > 0)
+    amount_problem = _by_unique(
+        [utid.where(check, ""), norm_amount.where(check, "")],
+        lambda u, a: rules.amount_problem(items[u], Decimal(a)) if u else None,
+    )
+    p.flag(check & amount_problem.notna(), "amount", amount_problem)
+
+    qty_raw = _col(df, "quantity")
+    qty_ok = (qty_raw == "") | qty_raw.str.fullmatch(r"[1-9]\d{0,3}")
+    p.flag(~qty_ok, "quantity", "quantity must be a whole number from 1")
+    quantity = pd.to_numeric(qty_raw.where(qty_ok & (qty_raw != ""), "1")).astype("int64")
+    qmin = utid.map(
+        {
+            u: (i.quantityConstraints.minQuantity if i.quantityConstraints else 1)
+            for u, i in items.items()
+        }
+    )
+    qmax = utid.map(
+        {
+            u: (i.quantityConstraints.maxQuantity if i.quantityConstraints else 10**6)
+            for u, i in items.items()
+        }
+    )
+    p.flag(
+        usable & qty_ok & ((quantity < qmin) | (quantity > qmax)),
+        "quantity",
+        "quantity must be between "
+        + qmin.astype("Int64").astype("str")
+        + " and "
+        + qmax.astype("Int64").astype("str")
+        + " for this reward",
+    )
+
+    # --- delivery method and contact --------------------------------------------------
+    method_raw = _col(df, "delivery_method")
+    method = method_raw.str.lower().str.replace(r"\s+", " ", regex=True).map(METHOD_ALIASES)
+    method = method.fillna(
+        method_raw.str.upper().where(
+            method_raw.str.upper().isin(["EMBEDDED_COMPONENT", "WHATSAPP"])
+        )
+    ).fillna("")
+    p.flag(
+        method_raw == "",
+        "delivery_method",
+        "delivery method is empty: EMAIL, PHONE, ADDRESS, EMBEDDED or NONE",
+    )
+    p.flag(
+        (method_raw != "") & (method == ""),
+        "delivery_method",
+        "unknown delivery method "
+        + method_raw.str.slice(0, 40)
+        + ": use EMAIL, PHONE (sms), ADDRESS (mail), EMBEDDED (link) or NONE",
+    )
+    method_problem = _by_unique(
+        [utid.where(usable & (method != ""), ""), method.where(usable, "")],
+        lambda u, m: rules.method_problem(items[u], m) if u and m else None,
+    )
+    p.flag(method_problem.notna(), "delivery_method", method_problem)
+
+    email = _col(df, "email").str.lower()
+    email_bad = ~email.str.fullmatch(rules.EMAIL.pattern.strip("^$"))
+    is_email = method == "EMAIL"
+    p.flag(is_email & (email == ""), "email", "EMAIL delivery needs an email address")
+    p.flag((email != "") & email_bad, "email", "not a valid email address")
+
+    phone_raw = _col(df, "mobile_number")
+    phone = normalise_phone(phone_raw, options.default_phone_country)
+    sci = phone_raw.str.contains(r"\d[eE]\+?\d", regex=True)
+    needs_phone = method.isin(["PHONE", "WHATSAPP"])
+    p.flag(needs_phone & (phone_raw == ""), "mobile_number", "PHONE delivery needs a mobile number")
+    p.flag(
+        (phone_raw != "") & sci,
+        "mobile_number",
+        "the number was turned into scientific notation by Excel (digits are lost); "
+        "format the column as text and type the number again",
+    )
+    p.flag(
+        (phone_raw != "") & ~sci & (phone == ""),
+        "mobile_number",
+        "not a valid mobile number: use +country code and number, e.g. +14155550100",
+    )
+
+    street, city = _col(df, "street_line_1"), _col(df, "city")
+    postal, country = _col(df, "postal_code"), _col(df, "country").str.upper()
+    shipping = _col(df, "shipping_method").str.lower().str.replace(r"[\s_-]", "", regex=True)
+    is_address = method == "ADDRESS"
+    for name, values in (
+        ("street_line_1", street),
+        ("city", city),
+        ("postal_code", postal),
+        ("country", country),
+    ):
+        p.flag(is_address & (values == ""), name, f"ADDRESS delivery needs {name}")
+    p.flag(
+        (country != "") & ~country.str.fullmatch(r"[A-Z]{2}"),
+        "country",
+        "country must be a two-letter code, e.g. US or GB",
+    )
+    p.flag(
+        is_address & (shipping == ""),
+        "shipping_method",
+        "ADDRESS delivery needs a shipping method, e.g. upsground or usps1stclass",
+    )
+    p.flag(
+        (shipping != "") & ~shipping.isin(SHIPPING_METHODS),
+        "shipping_method",
+        "unknown shipping method; use one of " + ", ".join(sorted(SHIPPING_METHODS)),
+    )
+
+    # --- scheduled delivery -----------------------------------------------------------
+    when_raw = _col(df, "delivery_date")
+    when = when_raw.str.slice(0, 10)
+    date_shape = when.str.fullmatch(r"\d{4}-\d{2}-\d{2}") & (
+        (when_raw.str.len() == 10) | when_raw.str.slice(10, 11).isin([" ", "T"])
+    )
+    parsed = pd.to_datetime(when.where(date_shape, None), format="%Y-%m-%d", errors="coerce")
+    p.flag(
+        (when_raw != "") & parsed.isna(),
+        "delivery_date",
+        "delivery date must be a date written YYYY-MM-DD",
+    )
+    dated = usable & parsed.notna()
+    date_problem = _by_unique(
+        [utid.where(dated, ""), when.where(dated, "")],
+        lambda u, d: (
+            rules.delivery_date_problem(items[u], date.fromisoformat(d), today) if u else None
+        ),
+    )
+    p.flag(dated & date_problem.notna(), "delivery_date", date_problem)
+
+    # --- text that a spreadsheet would execute ---------------------------------------
+    for name in TEXT_COLUMNS:
+        values = _col(df, name)
+        p.flag(
+            values.str.startswith("="),
+            name,
+            "looks like a spreadsheet formula; type the value itself",
+        )
+
+    # --- repeats within the file -----------------------------------------------------
+    campaign = _col(df, "campaign")
+    if options.default_campaign:
+        campaign = campaign.where(campaign != "", options.default_campaign)
+    row_key = _col(df, "client_row_key")
+    recipient = (
+        email
+        + "|"
+        + phone
+        + "|"
+        + street.str.lower()
+        + "|"
+        + postal.str.lower()
+        + "|"
+        + _col(df, "first_name").str.lower()
+        + "|"
+        + _col(df, "last_name").str.lower()
+    )
+    dup_key = recipient + "|" + utid + "|" + norm_amount + "|" + campaign + "|" + row_key
+    clean = ~p.bad
+    first_row = df[ROW].where(clean).groupby(dup_key.where(clean)).transform("min")
+    repeat = clean & dup_key.where(clean).duplicated(keep="first")
+    p.flag(
+        repeat,
+        "row",
+        "same recipient, reward, amount and campaign as row "
+        + first_row.astype("Int64").astype("str")
+        + " (give it a client_row_key or another campaign if both are meant)",
+    )
+
+    problems = p.table()
+    good = ~p.bad
+    valid = pd.DataFrame(
+        {
+            ROW: df[ROW],
+            "utid": utid,
+            "reward_name": utid.map({u: i.rewardName for u, i in items.items()}),
+            "currency": currency,
+            "amount": norm_amount,
+            "amount_cents": cents,
+            "quantity": quantity,
+            "delivery_method": method,
+            "first_name": _col(df, "first_name"),
+            "last_name": _col(df, "last_name"),
+            "email": email,
+            "mobile_number": phone,
+            "street_line_1": street,
+            "street_line_2": _col(df, "street_line_2"),
+            "city": city,
+            "state_or_province": _col(df, "state_or_province"),
+            "postal_code": postal,
+            "country": country,
+            "shipping_method": shipping,
+            "delivery_date": when.where(parsed.notna(), ""),
+            "message": _col(df, "message"),
+            "email_subject": _col(df, "email_subject"),
+            "campaign": campaign,
+            "client_row_key": row_key,
+        }
+    )[good].reset_index(drop=True)
+    if len(valid):
+        fees = _by_unique(
+            [valid["utid"], valid["amount"], valid["quantity"]],
+            lambda u, a, q: f"{rules.line_cost(items[u], Decimal(a), int(q))[1]:.2f}",
+        )
+        valid["fee"] = fees.astype("str").to_numpy()
+    else:
+        valid["fee"] = pd.Series(dtype="str")
+    rejected = df[~good].copy()
+    if len(rejected):
+        joined = (
+            (problems["column"] + ": " + problems["reason"]).groupby(problems[ROW]).agg("; ".join)
+        )
+        rejected["problems"] = rejected[ROW].map(joined)
+    else:
+        rejected["problems"] = pd.Series(dtype="str")
+    known_cols = {ROW, *(c for c in valid.columns)} | {"mobile_number", "quantity"}
+    extra = [c for c in df.columns if c not in known_cols and c not in _all_known()]
+    return Validated(
+        valid=valid,
+        rejected=rejected.reset_index(drop=True),
+        problems=problems,
+        rows_in=len(df),
+        extra_columns=extra,
+    )
+
+
+def _all_known() -> set[str]:
+    from .columns import BY_NAME
+
+    return set(BY_NAME)

@@ -1,0 +1,391 @@
+"""The fulfil-rewards steps as Prefect tasks: thin wrappers over ``rewards`` and ``raas``.
+
+No Prefect retries here: the client already retries what is safe to retry (Tango's rules),
+and stacking retries would only multiply attempts. Caching is off: the ledger, not Prefect,
+decides what has been done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+
+from raas import (
+    Account,
+    Catalog,
+    CreateAsyncOrderCriteria,
+    InsufficientFundsError,
+    InvalidRequestError,
+)
+from rewards import export
+from rewards.errors import GateError
+from rewards.identity import batch_id, line_item_ids
+from rewards.planning import Plan, plan_batch
+from rewards.reading import Sheet, read_recipients
+from rewards.reconcile import Reconciliation, reconcile
+from rewards.validation import Validated, ValidationOptions, validate
+
+from .tango import ledger, tango_client
+
+ARTIFACT_ROWS = 500  # the UI struggles with huge tables; the files hold everything
+
+
+@task(name="load-spreadsheet", cache_policy=NO_CACHE)
+def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet:
+    sheet = read_recipients(path, sheet_name)
+    get_run_logger().info(
+        "Read %d rows from %s (%s)",
+        len(sheet.frame),
+        Path(path).name,
+        sheet.encoding or f"sheet {sheet.sheet_name!r}",
+    )
+    return sheet
+
+
+@task(name="fetch-account-and-catalog", cache_policy=NO_CACHE)
+def fetch_account_and_catalog(customer: str | None, account: str | None) -> tuple[Account, Catalog]:
+    client = tango_client(customer, account)
+    return client.get_account(), client.get_catalog()
+
+
+@task(name="validate-rows", cache_policy=NO_CACHE)
+def validate_rows(
+    sheet: Sheet, catalog: Catalog, currency: str, options: ValidationOptions
+) -> Validated:
+    result = validate(sheet.frame, catalog, currency, options)
+    get_run_logger().info("%d rows valid, %d rejected", len(result.valid), len(result.rejected))
+    return result
+
+
+@task(name="plan-orders", cache_policy=NO_CACHE)
+def plan_orders(
+    validated: Validated, *, account: str, customer: str, chunk_size: int, ledger_url: str
+) -> Plan:
+    book = ledger(ledger_url)
+    ids = line_item_ids(validated.valid, account)
+    existing = book.batch_orders(batch_id(ids.tolist(), account))
+    plan = plan_batch(
+        validated.valid,
+        account=account,
+        customer=customer,
+        chunk_size=chunk_size,
+        owners=book.owners(account, ids.tolist()),
+        ids=ids,
+        first_chunk=max((o["chunk_index"] for o in existing), default=-1) + 1,
+    )
+    get_run_logger().info(
+        "Batch %s: %d rows to send in %d new orders, %d already sent",
+        plan.batch,
+        len(plan.to_send),
+        len(plan.new_orders),
+        len(plan.already_sent),
+    )
+    return plan
+
+
+@task(name="check-balance", cache_policy=NO_CACHE)
+def check_balance(plan: Plan, account: Account) -> dict[str, Any]:
+    """Stop before sending when the account cannot pay for what this run sends."""
+    cost = plan.costs.get(account.currencyCode, Decimal(0))
+    preview = {
+        "currency": account.currencyCode,
+        "cost": f"{cost:.2f}",
+        "balance": f"{account.currentBalance:.2f}",
+        "shortfall": f"{max(cost - account.currentBalance, Decimal(0)):.2f}",
+    }
+    if cost > account.currentBalance:
+        raise GateError(
+            f"account {account.accountIdentifier} cannot pay for this batch: it costs {cost:.2f} "
+            f"{account.currencyCode}, the balance is {account.currentBalance:.2f}, short by "
+            f"{cost - account.currentBalance:.2f}. Nothing was sent; fund the account and run "
+            "again"
+        )
+    return preview
+
+
+@task(name="record-orders", cache_policy=NO_CACHE)
+def record_orders(plan: Plan, sheet: Sheet, ledger_url: str) -> list[str]:
+    """Write the batch's orders into the ledger before anything is sent; returns every order
+    of the batch still to submit or to await (new and resumed)."""
+    book = ledger(ledger_url)
+    rows = {
+        r["line_id"]: (int(r["row_number"]), r["amount"], r["currency"])
+        for r in plan.to_send[["line_id", "row_number", "amount", "currency"]].to_dict("records")
+    }
+    book.claim(
+        batch=plan.batch,
+        account=plan.account,
+        customer=plan.customer,
+        source_name=Path(sheet.source).name,
+        source_sha256=_sha256(sheet.source),
+        planned=plan.new_orders,
+        rows=rows,
+    )
+    return [
+        o["external_ref_id"]
+        for o in book.batch_orders(plan.batch)
+        if o["state"] in ("planned", "accepted", "final")
+    ]
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@task(name="submit-order", cache_policy=NO_CACHE)
+def submit_order(external_ref_id: str, ledger_url: str) -> str:
+    """POST the order exactly as the ledger holds it. Safe to repeat: the same
+    ``externalRefID`` makes Tango return the original order."""
+    book = ledger(ledger_url)
+    row = book.order(external_ref_id)
+    if row is None or row["state"] != "planned":
+        return row["state"] if row else "missing"
+    body = json.loads(row["request_json"])
+    client = tango_client(row["customer_identifier"], row["account_identifier"])
+    try:
+        result = client.create_async_order(CreateAsyncOrderCriteria.model_validate(body))
+    except InvalidRequestError as exc:
+        book.record_rejection(external_ref_id, exc.http_code or 400, str(exc))
+        get_run_logger().error("Tango rejected order %s: %s", external_ref_id, exc)
+        return "rejected"
+    except InsufficientFundsError as exc:
+        raise GateError(
+            f"Tango refused order {external_ref_id} for lack of funds ({exc}); "
+            "fund the account and run the same file again to send the rest"
+        ) from exc
+    failed = {
+        f.externalRefLineItemID: "; ".join(f"{e.field}: {e.message}" for e in f.errors)
+        for f in result.order.failedLineItems
+        if f.externalRefLineItemID
+    }
+    book.record_acceptance(external_ref_id, result.http_code, failed)
+    return "accepted" if result.created else "accepted (already known to Tango)"
+
+
+def _record_summary(ledger_url: str, external_ref_id: str, customer: str, account: str) -> bool:
+    client = tango_client(customer, account)
+    summary = client.get_async_order_summary(external_ref_id)
+    final = (summary.orderStatus or "PENDING") != "PENDING"
+    lines = []
+    for li in summary.lineItems:
+        charged = (
+            li.amountCharged.total
+            if li.amountCharged and li.amountCharged.total is not None
+            else Decimal(0)
+        )
+        lines.append(
+            {
+                "id": li.externalRefLineItemID,
+                "status": li.lineItemStatus,
+                "delivery": li.deliveryStatus,
+                "reference": li.referenceLineItemId,
+                "charged": f"{charged:.2f}",
+                "scheduled": li.scheduledDeliveryDate,
+                "error": "; ".join(e.errorMessage or e.errorCode or "" for e in li.lineItemErrors)
+                or None,
+            }
+        )
+    total = summary.amountCharged.total if summary.amountCharged else None
+    ledger(ledger_url).record_status(
+        external_ref_id,
+        summary.orderStatus or "PENDING",
+        summary.referenceOrderID,
+        f"{total:.2f}" if total is not None else None,
+        lines,
+        final,
+    )
+    return final
+
+
+@task(name="await-completion", cache_policy=NO_CACHE)
+def await_completion(
+    refs: list[str],
+    *,
+    ledger_url: str,
+    timeout_seconds: float,
+    poll_interval_seconds: float,
+    batch: str,
+) -> dict[str, int]:
+    """Poll each order's summary (backing off) until it is final or the timeout passes,
+    keeping a progress artifact up to date."""
+    logger = get_run_logger()
+    book = ledger(ledger_url)
+    orders = {o["external_ref_id"]: o for o in book.batch_orders(batch)}
+    waiting = [r for r in refs if orders.get(r, {}).get("state") == "accepted"]
+    done_before = sum(1 for r in refs if orders.get(r, {}).get("state") in ("final", "rejected"))
+    total = len(refs)
+    progress = create_progress_artifact(
+        100.0 * done_before / total if total else 100.0,
+        description=f"Orders finished out of {total}",
+    )
+    deadline = time.monotonic() + timeout_seconds
+    pause = poll_interval_seconds
+    while waiting:
+        still = []
+        for ref in waiting:
+            o = orders[ref]
+            if not _record_summary(
+                ledger_url, ref, o["customer_identifier"], o["account_identifier"]
+            ):
+                still.append(ref)
+        waiting = still
+        update_progress_artifact(
+            progress,
+            100.0 * (total - len(waiting)) / total if total else 100.0,
+            description=f"{total - len(waiting)} of {total} orders finished",
+        )
+        if not waiting or time.monotonic() + pause > deadline:
+            break
+        time.sleep(pause)
+        pause = min(pause * 1.5, 30.0)
+    if waiting:
+        logger.warning(
+            "%d orders still pending after %.0f s; run the same file again to refresh the report",
+            len(waiting),
+            timeout_seconds,
+        )
+    return {"orders": total, "pending": len(waiting)}
+
+
+@task(name="reconcile", cache_policy=NO_CACHE)
+def reconcile_batch(
+    sheet: Sheet,
+    validated: Validated,
+    plan: Plan,
+    ledger_url: str,
+    unsent_reason: str = "not submitted",
+) -> Reconciliation:
+    book = ledger(ledger_url)
+    return reconcile(
+        original=sheet.frame,
+        rejected=validated.rejected,
+        to_send=plan.to_send,
+        already_sent=plan.already_sent,
+        ledger_lines=book.batch_lines(plan.batch),
+        ledger_orders=book.batch_orders(plan.batch),
+        extra_columns=sheet.unknown_columns,
+        unsent_reason=unsent_reason,
+    )
+
+
+def summary_markdown(
+    title: str,
+    result: Reconciliation,
+    source: str,
+    folder: Path | None,
+    preview: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> str:
+    c = result.counts
+    lines = [f"# {title}", "", f"Source: `{Path(source).name}`", ""]
+    if note:
+        lines += [f"**{note}**", ""]
+    lines += [
+        "| rows in | rejected | already sent | submitted | complete | failed | pending | "
+        "scheduled |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {c['rows_in']} | {c['rejected']} | {c['already_sent']} | {c['submitted']} | "
+        f"{c['complete']} | {c['failed'] + c['cancelled'] + c['rejected_by_tango'] + c['not_submitted']} | "
+        f"{c['pending']} | {c['scheduled']} |",
+        "",
+    ]
+    if preview:
+        lines += [
+            f"Cost of this run: **{preview['cost']} {preview['currency']}**; balance "
+            f"{preview['balance']}.",
+            "",
+        ]
+    if len(result.money):
+        lines += ["| currency | requested | charged | released |", "|---|---:|---:|---:|"]
+        lines += [
+            f"| {r.currency} | {r.requested:.2f} | {r.charged:.2f} | {r.released:.2f} |"
+            for r in result.money.itertuples()
+        ]
+        lines.append("")
+    lines.append(
+        "Books: **balanced**"
+        if result.balanced
+        else "Books: **DO NOT BALANCE** — " + "; ".join(result.discrepancies)
+    )
+    if folder:
+        lines += ["", f"Full report: `{folder}`"]
+    return "\n".join(lines)
+
+
+@task(name="publish-report", cache_policy=NO_CACHE)
+def publish_report(
+    result: Reconciliation,
+    validated: Validated,
+    source: str,
+    folder: Path,
+    batch: str,
+    *,
+    title: str,
+    preview: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> list[str]:
+    """Files first (the record), then artifacts (the view): summary, problems, results, link."""
+    written = export.write_table(result.report, folder, "report")
+    if len(validated.rejected):
+        written += export.write_table(validated.rejected, folder, "rejected_rows")
+    for name, frame in (
+        ("by_reward", result.by_reward),
+        ("by_method", result.by_method),
+        ("money", result.money),
+    ):
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    markdown = summary_markdown(title, result, source, folder, preview, note)
+    (folder / "summary.md").write_text(markdown)
+    key = f"fulfil-{batch.lower()}"
+    create_markdown_artifact(markdown, key=f"{key}-summary", description="Run summary")
+    problems = validated.problems.head(ARTIFACT_ROWS)
+    if len(problems):
+        create_table_artifact(
+            export.neutralise(problems).to_dict("records"),
+            key=f"{key}-problems",
+            description=f"Rejected rows: first {len(problems)} of "
+            f"{len(validated.problems)} problems",
+        )
+    view = result.report.head(ARTIFACT_ROWS)[
+        [
+            "row_number",
+            "outcome",
+            "email",
+            "utid",
+            "amount_requested",
+            "amount_charged",
+            "currency",
+            "line_item_status",
+            "delivery_status",
+            "reason",
+        ]
+    ].copy()
+    view["email"] = view["email"].map(export.mask_email)
+    create_table_artifact(
+        export.neutralise(view).fillna("").to_dict("records"),
+        key=f"{key}-results",
+        description=f"Results: first {len(view)} of {len(result.report)} rows "
+        "(emails masked; the files hold all rows)",
+    )
+    create_link_artifact(
+        folder.resolve().as_uri(), link_text=f"Report files ({folder})", key=f"{key}-files"
+    )
+    return [str(p) for p in written]

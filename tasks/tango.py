@@ -1,0 +1,32 @@
+"""One Tango client and one ledger per process, built from settings (never from flow
+parameters, so no secret ever reaches the Prefect database)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import ValidationError
+
+from raas import RaasClient, TangoSettings
+from rewards.errors import RewardsError
+from rewards.ledger import Ledger
+
+
+@lru_cache(maxsize=4)
+def tango_client(customer: str | None = None, account: str | None = None) -> RaasClient:
+    try:
+        settings = TangoSettings()
+    except ValidationError as exc:
+        raise RewardsError(
+            "Tango is not configured: set TANGO_BASE_URL and TANGO_PLATFORM_NAME / "
+            "TANGO_PLATFORM_KEY (or TANGO_CLIENT_ID / TANGO_CLIENT_SECRET); see the README"
+        ) from exc
+    updates = {
+        k: v for k, v in (("customer_identifier", customer), ("account_identifier", account)) if v
+    }
+    return RaasClient(settings.model_copy(update=updates))
+
+
+@lru_cache(maxsize=4)
+def ledger(url: str) -> Ledger:
+    return Ledger(url)

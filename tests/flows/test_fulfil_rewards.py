@@ -1,0 +1,216 @@
+"""fulfil-rewards end to end: the Prefect test harness, the sandbox over HTTP, real files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from flows.fulfil_rewards import fulfil_rewards
+from rewards.params import FulfilParams
+from sandbox import SandboxServer
+from tests.flows.conftest import recipients, write_csv
+
+
+def run(path: Path, **params: Any):
+    state = fulfil_rewards(
+        FulfilParams(source_path=str(path), poll_interval_seconds=0.1, **params), return_state=True
+    )
+    return state, state.result(raise_on_failure=False)
+
+
+def sandbox_lines(sandbox: SandboxServer, campaign: str) -> pd.DataFrame:
+    with sandbox.engine.store.tx() as c:
+        rows = c.execute(
+            "SELECT l.external_ref_line_item_id AS id, l.status, o.external_ref_id AS ref "
+            "FROM line_items l JOIN orders o ON o.reference_order_id = l.reference_order_id "
+            "WHERE o.campaign = ?",
+            (campaign,),
+        ).fetchall()
+    return pd.DataFrame([dict(r) for r in rows], columns=["id", "status", "ref"])
+
+
+def balance(sandbox: SandboxServer, account: str = "sandbox-usd") -> str:
+    with sandbox.engine.store.tx() as c:
+        return c.execute(
+            "SELECT balance FROM accounts WHERE account_identifier=?", (account,)
+        ).fetchone()[0]
+
+
+def test_sample_file_end_to_end(env: Path, sandbox: SandboxServer) -> None:
+    from prefect.client.orchestration import get_client
+
+    from rewards.demo import _fresh_sample
+
+    sample = _fresh_sample(env)
+    state, out = run(sample)
+    assert state.is_completed(), state.message
+    assert out["balanced"] is True
+    assert (out["rows_in"], out["rejected"], out["submitted"]) == (50, 4, 46)
+    assert (out["complete"], out["failed"], out["scheduled"]) == (44, 1, 1)
+    report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str)
+    assert len(report) == 50 and report["row_number"].is_unique
+    assert set(report["Department"]) >= {"Sales", "Engineering"}  # unknown column carried
+    rejected = pd.read_csv(Path(out["report_dir"]) / "rejected_rows.csv", dtype=str)
+    assert rejected["row_number"].tolist() == ["48", "49", "50", "51"]
+    assert "email" in rejected.loc[0, "problems"]
+    assert (Path(out["report_dir"]) / "report.xlsx").exists()
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_artifacts() if a.key}
+    batch = out["batch"].lower()
+    assert {
+        f"fulfil-{batch}-summary",
+        f"fulfil-{batch}-results",
+        f"fulfil-{batch}-problems",
+        f"fulfil-{batch}-files",
+    } <= keys
+
+
+def test_same_file_twice_sends_nothing_new(env: Path, sandbox, campaign) -> None:
+    path = write_csv(env / "twice.csv", recipients(campaign, 7))
+    first_state, first = run(path, max_line_items_per_order=3)
+    assert first_state.is_completed() and first["complete"] == 7
+    before = balance(sandbox)
+    second_state, second = run(path, max_line_items_per_order=3)
+    assert second_state.is_completed(), second_state.message
+    assert second["complete"] == 7 and second["balanced"]
+    lines = sandbox_lines(sandbox, campaign)
+    assert len(lines) == 7 and lines["id"].is_unique and lines["ref"].nunique() == 3
+    assert balance(sandbox) == before
+
+
+def test_the_same_rows_in_another_file_are_already_sent(env: Path, sandbox, campaign) -> None:
+    run(write_csv(env / "a.csv", recipients(campaign, 4)))
+    state, out = run(write_csv(env / "b.csv", recipients(campaign, 6)))  # 4 old + 2 new
+    assert state.is_completed()
+    assert (out["already_sent"], out["complete"]) == (4, 2)
+    report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str)
+    reasons = report.loc[report["outcome"] == "already_sent", "reason"]
+    assert reasons.str.contains("a.csv").all()
+    assert len(sandbox_lines(sandbox, campaign)) == 6
+
+
+def test_crash_after_some_orders_then_rerun_sends_each_reward_once(
+    env: Path, sandbox: SandboxServer, campaign: str
+) -> None:
+    path = write_csv(env / "crash.csv", recipients(campaign, 10))
+    httpx.post(sandbox.url + "/sandbox/faults", json={"orders_before_outage": 2})
+    state, _ = run(path, max_line_items_per_order=2, submit_concurrency=1)
+    assert state.is_failed() and "Run the same file again" in state.message
+    assert sandbox_lines(sandbox, campaign)["ref"].nunique() == 2  # 2 of 5 orders got through
+    httpx.post(sandbox.url + "/sandbox/faults", json={})
+    state, out = run(path, max_line_items_per_order=2, submit_concurrency=1)
+    assert state.is_completed(), state.message
+    assert out["complete"] == 10 and out["balanced"]
+    lines = sandbox_lines(sandbox, campaign)
+    assert len(lines) == 10 and lines["id"].is_unique
+
+
+def test_corrected_reupload_sends_only_the_fixed_rows(env: Path, sandbox, campaign) -> None:
+    rows = recipients(campaign, 5)
+    rows[1]["Amount"] = "abc"
+    rows[3]["Email"] = "not-an-email"
+    state, out = run(write_csv(env / "v1.csv", rows))
+    assert state.is_completed() and (out["complete"], out["rejected"]) == (3, 2)
+    rows[1]["Amount"] = "5.00"
+    rows[3]["Email"] = "p3@example.com"
+    state, out = run(write_csv(env / "v2.csv", rows))
+    assert state.is_completed()
+    assert (out["already_sent"], out["complete"], out["rejected"]) == (3, 2, 0)
+    assert len(sandbox_lines(sandbox, campaign)) == 5
+
+
+def test_insufficient_balance_sends_nothing(
+    env: Path, sandbox, campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = balance(sandbox, "sandbox-low")
+    path = write_csv(env / "big.csv", recipients(campaign, 3, Amount="30.00"))
+    state, out = run(path, account_identifier="sandbox-low")
+    assert state.is_failed()
+    assert "costs 90.00 USD" in state.message and "short by" in state.message
+    assert out["would_send"] == 3
+    assert sandbox_lines(sandbox, campaign).empty
+    assert balance(sandbox, "sandbox-low") == before
+
+
+def test_all_or_nothing_stops_on_any_rejection(env: Path, sandbox, campaign) -> None:
+    rows = recipients(campaign, 4)
+    rows[2]["UTID"] = "U999999"
+    state, out = run(write_csv(env / "aon.csv", rows), all_or_nothing=True)
+    assert state.is_failed() and "all_or_nothing" in state.message
+    assert out["rejected"] == 1
+    assert sandbox_lines(sandbox, campaign).empty
+    assert (Path(out["report_dir"]) / "rejected_rows.csv").exists()
+
+
+def test_dry_run_previews_and_lists_already_sent(env: Path, sandbox, campaign) -> None:
+    run(write_csv(env / "first.csv", recipients(campaign, 2)))
+    state, out = run(write_csv(env / "next.csv", recipients(campaign, 5)), dry_run=True)
+    assert state.is_completed()
+    assert (out["would_send"], out["already_sent"]) == (3, 2)
+    assert out["cost"]["cost"] == "15.00"
+    assert len(sandbox_lines(sandbox, campaign)) == 2
+    report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str)
+    assert (report["outcome"] == "already_sent").sum() == 2
+    assert report["reason"].str.contains("dry run: would be sent").sum() == 3
+
+
+def test_scheduled_and_failed_rows_are_reported(env: Path, sandbox, campaign) -> None:
+    when = (datetime.now(UTC).date() + timedelta(days=12)).isoformat()
+    rows = recipients(campaign, 3)
+    rows[0].update({"UTID": "U100008", "Delivery Date": when})
+    rows[1]["Email"] = "nobody@fail.example.com"
+    header = [*list(rows[0].keys())]
+    state, out = run(write_csv(env / "mix.csv", rows, header=header))
+    assert state.is_completed()
+    assert (out["scheduled"], out["failed"], out["complete"]) == (1, 1, 1)
+    report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str)
+    failed = report[report["outcome"] == "failed"].iloc[0]
+    assert failed["amount_charged"] == "0.00" or float(failed["amount_charged"]) == 0
+    assert "fail.example.com" in failed["reason"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"UTID,Amount,Delivery Method\n", "header row but no recipient rows"),
+        (b"Name,Email\nAda,ada@example.com\n", "missing required column"),
+        (b"PK\x03\x04garbage", "ZIP or Excel file"),
+    ],
+)
+def test_unusable_files_fail_with_a_clear_message(
+    env: Path, sandbox, content: bytes, message: str
+) -> None:
+    path = env / "bad.csv"
+    path.write_bytes(content)
+    state, _ = run(path)
+    assert state.is_failed()
+    assert message in state.message and "bad.csv" in state.message
+
+
+def test_utf16_and_cp1252_files_are_read(env: Path, sandbox, campaign) -> None:
+    rows = recipients(campaign, 2, **{"First Name": "Zoë"})
+    plain = write_csv(env / "plain.csv", rows).read_text(encoding="utf-8")
+    (env / "u16.csv").write_text(plain, encoding="utf-16")
+    state, out = run(env / "u16.csv")
+    assert state.is_completed() and out["complete"] == 2
+    rows = recipients(campaign, 2, start=10, **{"First Name": "Renée"})
+    (env / "win.csv").write_bytes(write_csv(env / "tmp.csv", rows).read_text().encode("cp1252"))
+    state, out = run(env / "win.csv")
+    assert state.is_completed() and out["complete"] == 2
+
+
+def test_xlsx_with_several_sheets_reads_the_named_one(env: Path, sandbox, campaign) -> None:
+    path = env / "book.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame({"Notes": ["read me"]}).to_excel(xl, sheet_name="Notes", index=False)
+        pd.DataFrame(recipients(campaign, 3)).to_excel(xl, sheet_name="Recipients", index=False)
+    state, _ = run(path)
+    assert state.is_failed() and "missing required column" in state.message
+    state, out = run(path, sheet_name="Recipients")
+    assert state.is_completed() and out["complete"] == 3
