@@ -61,13 +61,9 @@ def amount_problem(item: CatalogItem, amount: Decimal) -> str | None:
             )
         return None
     if item.minValue is not None and amount < item.minValue:
-        return (
-            f"amount is below the minimum {item.minValue} {item.currencyCode} for {item.rewardName}"
-        )
+        return f"amount is below the minimum {item.minValue:.2f} {item.currencyCode} for {item.rewardName}"
     if item.maxValue is not None and amount > item.maxValue:
-        return (
-            f"amount is above the maximum {item.maxValue} {item.currencyCode} for {item.rewardName}"
-        )
+        return f"amount is above the maximum {item.maxValue:.2f} {item.currencyCode} for {item.rewardName}"
     if item.isWholeAmountValueRequired and amount != amount.to_integral_value():
         return f"{item.rewardName} needs a whole amount"
     return None

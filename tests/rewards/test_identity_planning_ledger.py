@@ -1,0 +1,208 @@
+"""Identifiers, chunking, the ledger's claims, reconciliation and exported files."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from raas import Catalog
+from rewards import export
+from rewards.columns import ROW
+from rewards.errors import BooksDoNotBalanceError
+from rewards.identity import batch_id, line_item_ids, order_ref
+from rewards.ledger import Ledger
+from rewards.planning import plan_batch
+from rewards.reconcile import assert_balanced, reconcile
+from rewards.validation import ValidationOptions, validate
+
+CATALOG = Catalog.model_validate(
+    json.loads((Path(__file__).resolve().parents[2] / "data/sandbox/catalog.json").read_text())
+)
+
+
+def valid_rows(n: int, campaign: str = "c1", **over: str) -> pd.DataFrame:
+    df = pd.DataFrame(
+        [
+            {
+                "utid": "U100002",
+                "amount": "10",
+                "delivery_method": "email",
+                "email": f"p{i}@example.com",
+                "campaign": campaign,
+                **over,
+            }
+            for i in range(n)
+        ]
+    ).astype("str")
+    df.insert(0, ROW, range(2, 2 + n))
+    return validate(df, CATALOG, "USD", ValidationOptions(today=date(2026, 11, 28))).valid
+
+
+def test_line_ids_depend_on_content_not_on_position() -> None:
+    rows = valid_rows(3)
+    ids = line_item_ids(rows, "acct-1")
+    assert ids.str.fullmatch(r"li-[0-9a-f]{32}").all() and ids.is_unique
+    shuffled = rows.iloc[::-1].reset_index(drop=True)
+    assert set(line_item_ids(shuffled, "acct-1")) == set(ids)
+    assert set(line_item_ids(rows, "acct-2")).isdisjoint(ids)  # per account
+    again = valid_rows(3, campaign="c2")
+    assert set(line_item_ids(again, "acct-1")).isdisjoint(ids)  # a new campaign is a new reward
+    assert batch_id(list(ids), "acct-1") == batch_id(list(ids)[::-1], "acct-1")
+    assert order_ref("b123", 7) == "rw-b123-00007" and len(order_ref("b" * 24, 99999)) <= 100
+
+
+def test_plan_chunks_by_campaign_and_costs_include_fees() -> None:
+    rows = pd.concat([valid_rows(5, "a"), valid_rows(3, "b")], ignore_index=True)
+    plan = plan_batch(rows, account="acct", customer="cust", chunk_size=2)
+    sizes = [(o.body.get("campaign"), len(o.body["lineItems"])) for o in plan.new_orders]
+    assert sizes == [("a", 2), ("a", 2), ("a", 1), ("b", 2), ("b", 1)]
+    refs = [o.external_ref_id for o in plan.new_orders]
+    assert refs == [order_ref(plan.batch, i) for i in range(5)]
+    line = plan.new_orders[0].body["lineItems"][0]
+    assert line == {
+        "externalRefLineItemID": line["externalRefLineItemID"],
+        "utid": "U100002",
+        "amount": 10.0,
+        "deliveryMethod": "EMAIL",
+        "recipient": {"email": "p0@example.com"},
+    }
+    assert plan.costs == {"USD": pd.Series(["10.20"] * 8).map(__import__("decimal").Decimal).sum()}
+
+
+def _claim(book: Ledger, plan, name: str) -> list:
+    rows = {
+        r["line_id"]: (r[ROW], r["amount"], r["currency"]) for r in plan.to_send.to_dict("records")
+    }
+    return book.claim(
+        batch=plan.batch,
+        account=plan.account,
+        customer=plan.customer,
+        source_name=name,
+        source_sha256="0" * 64,
+        planned=plan.new_orders,
+        rows=rows,
+    )
+
+
+def test_ledger_claims_once_and_reports_where(tmp_path: Path) -> None:
+    book = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    first = plan_batch(valid_rows(4), account="acct", customer="cust", chunk_size=10)
+    assert len(_claim(book, first, "first.csv")) == 1
+    bigger = valid_rows(6)
+    ids = line_item_ids(bigger, "acct")
+    owners = book.owners("acct", ids.tolist())
+    second = plan_batch(bigger, account="acct", customer="cust", chunk_size=10, owners=owners)
+    assert len(second.already_sent) == 4 and len(second.to_send) == 2
+    assert set(second.already_sent["sent_from_file"]) == {"first.csv"}
+    assert (
+        sum(second.costs.values())
+        == pd.Series(["10.20"] * 2).map(__import__("decimal").Decimal).sum()
+    )
+    recorded = _claim(book, second, "second.csv")
+    assert [len(o.body["lineItems"]) for o in recorded] == [2]
+
+
+def test_concurrent_claims_of_the_same_lines_give_each_line_one_owner(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    rows = valid_rows(40)
+    plans = [
+        plan_batch(
+            rows.iloc[i:].reset_index(drop=True), account="acct", customer="cust", chunk_size=7
+        )
+        for i in range(0, 8, 2)
+    ]  # four overlapping batches
+    results: list[list] = []
+    errors: list[BaseException] = []
+
+    def worker(plan) -> None:
+        try:  # each worker opens the ledger itself, as separate processes would
+            results.append(_claim(Ledger(url), plan, f"{plan.batch}.csv"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in plans]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    claimed = [
+        li["externalRefLineItemID"]
+        for orders in results
+        for o in orders
+        for li in o.body["lineItems"]
+    ]
+    assert len(claimed) == len(set(claimed)) == 40
+
+
+def _report(tmp_path: Path, charged: str = "10.20", tango_total: str = "10.20"):
+    rows = valid_rows(1)
+    plan = plan_batch(rows, account="acct", customer="cust", chunk_size=5)
+    lid = plan.to_send["line_id"].iloc[0]
+    ref = plan.new_orders[0].external_ref_id
+    lines = [
+        {
+            "external_ref_line_item_id": lid,
+            "external_ref_id": ref,
+            "state": "submitted",
+            "line_item_status": "COMPLETE",
+            "delivery_status": "DELIVERED",
+            "reference_line_item_id": "R-1",
+            "scheduled_delivery_date": None,
+            "charged": charged,
+            "error": None,
+        }
+    ]
+    orders = [{"external_ref_id": ref, "reference_order_id": "R", "charged_total": tango_total}]
+    original = pd.DataFrame({ROW: [2, 3], "Team": ["x", "y"]})
+    rejected = pd.DataFrame({ROW: [3], "problems": ["amount: bad"], "amount": ["abc"]})
+    return reconcile(
+        original=original,
+        rejected=rejected,
+        to_send=plan.to_send,
+        already_sent=plan.already_sent,
+        ledger_lines=lines,
+        ledger_orders=orders,
+        extra_columns=["Team"],
+    )
+
+
+def test_reconciliation_balances_and_carries_unknown_columns(tmp_path: Path) -> None:
+    result = _report(tmp_path)
+    assert result.balanced, result.discrepancies
+    assert result.report["outcome"].tolist() == ["complete", "rejected"]
+    assert result.report["Team"].tolist() == ["x", "y"]
+    assert result.counts["rows_in"] == 2 and result.counts["submitted"] == 1
+    assert str(result.money.loc[0, "charged"]) == "10.20"
+
+
+@pytest.mark.parametrize(
+    ("charged", "tango", "needle"),
+    [
+        ("9.00", "9.00", "charged 9.00"),
+        ("10.20", "99.00", "Tango's orders to 99.00"),
+    ],
+)
+def test_unbalanced_books_fail_loudly_and_say_where(tmp_path, charged, tango, needle) -> None:
+    result = _report(tmp_path, charged, tango)
+    assert not result.balanced
+    with pytest.raises(BooksDoNotBalanceError, match=needle):
+        assert_balanced(result)
+
+
+def test_exported_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"a": ["=1+1", "+cmd", "-2", "@SUM(A1)", "plain", None], "n": [1, 2, 3, 4, 5, 6]}
+    )
+    files = export.write_table(frame, tmp_path, "out")
+    text = (tmp_path / "out.csv").read_text()
+    for cell in ("'=1+1", "'+cmd", "'-2", "'@SUM(A1)"):
+        assert cell in text
+    back = pd.read_excel(files[1], dtype=str)
+    assert back["a"].iloc[0] == "'=1+1"
+    assert export.mask_email("ada@example.com") == "a***@example.com"

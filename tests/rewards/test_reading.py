@@ -1,0 +1,140 @@
+"""Reading spreadsheets: encodings, delimiters, headers, row numbers, clear errors."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rewards.errors import InputError
+from rewards.reading import read_recipients
+
+BASIC = "Email Address,Reward Amount,UTID,Delivery Method,Team\na@x.com,10,U1,email,007\n"
+
+
+def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return path
+
+
+def test_synonyms_case_and_punctuation_find_columns(tmp_path: Path) -> None:
+    sheet = read_recipients(write(tmp_path, "a.csv", BASIC))
+    assert list(sheet.frame.columns) == [
+        "row_number",
+        "email",
+        "amount",
+        "utid",
+        "delivery_method",
+        "Team",
+    ]
+    assert sheet.unknown_columns == ["Team"]
+    assert sheet.frame.loc[0, "Team"] == "007"  # text: leading zeros survive
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_delimiters_are_sniffed(tmp_path: Path, sep: str) -> None:
+    sheet = read_recipients(write(tmp_path, "a.csv", BASIC.replace(",", sep)))
+    assert sheet.delimiter == sep and sheet.frame.loc[0, "email"] == "a@x.com"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"])
+def test_encodings(tmp_path: Path, encoding: str) -> None:
+    text = BASIC.replace("a@x.com", "zoë@x.com")
+    sheet = read_recipients(write(tmp_path, "a.csv", text.encode(encoding)))
+    assert sheet.frame.loc[0, "email"] == "zoë@x.com"
+
+
+def test_row_numbers_count_the_header_and_skipped_blank_rows(tmp_path: Path) -> None:
+    data = BASIC + "\n,,,,\n  b@x.com , 20 ,U1,email,\r\n"
+    sheet = read_recipients(write(tmp_path, "a.csv", data))
+    assert sheet.frame["row_number"].tolist() == [2, 5]
+    assert sheet.frame.loc[1, "email"] == "b@x.com" and sheet.frame.loc[1, "amount"] == "20"
+
+
+def test_quoted_newlines_and_na_text_survive(tmp_path: Path) -> None:
+    data = 'UTID,Amount,Delivery Method,Message,Last Name\nU1,5,email,"two\nlines",NA\n'
+    sheet = read_recipients(write(tmp_path, "a.csv", data))
+    assert sheet.frame.loc[0, "message"] == "two\nlines"
+    assert sheet.frame.loc[0, "last_name"] == "NA"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"", "the file is empty"),
+        (b"   \n\n", "the file is empty"),
+        (b"UTID,Amount,Delivery Method\n", "header row but no recipient rows"),
+        (b"Name,Email\nA,a@x.com\n", "missing required column(s) utid"),
+        (b"UTID,utid,Amount,Delivery Method\nU1,U1,5,email\n", "duplicated columns"),
+        (b"\x00\x01\x02\x03binary\x00\x00garbage" * 10, "not a text CSV"),
+        (b"PK\x03\x04 not really a zip", "ZIP or Excel"),
+    ],
+)
+def test_unusable_csv_files(tmp_path: Path, data: bytes, needle: str) -> None:
+    with pytest.raises(InputError) as info:
+        read_recipients(write(tmp_path, "input.csv", data))
+    assert needle in str(info.value) and "input.csv" in str(info.value)
+
+
+def test_missing_columns_message_names_what_was_found(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        read_recipients(write(tmp_path, "a.csv", "Name,Email\nA,a@x.com\n"))
+    message = str(info.value)
+    assert "amount" in message and "delivery_method" in message and "'Name', 'Email'" in message
+
+
+def test_xlsx_first_sheet_named_sheet_and_excel_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame({"About": ["this workbook"]}).to_excel(xl, sheet_name="Cover", index=False)
+        pd.DataFrame(columns=["x"]).to_excel(xl, sheet_name="Empty", index=False)
+        pd.DataFrame(
+            {
+                "UTID": ["U1"],
+                "Amount": [25.5],
+                "Delivery Method": ["sms"],
+                "Phone": [14155550100],
+                "Zip": ["02134"],
+            }
+        ).to_excel(xl, sheet_name="Recipients", index=False)
+    with pytest.raises(InputError, match="missing required column"):
+        read_recipients(path)
+    sheet = read_recipients(path, "Recipients")
+    row = sheet.frame.iloc[0]
+    assert (row["amount"], row["mobile_number"], row["postal_code"]) == (
+        "25.5",
+        "14155550100",
+        "02134",
+    )
+    with pytest.raises(InputError, match="no sheet 'Nope'.*'Cover', 'Empty', 'Recipients'"):
+        read_recipients(path, "Nope")
+
+
+def test_empty_first_sheet_points_at_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame().to_excel(xl, sheet_name="Blank", index=False)
+        pd.DataFrame({"UTID": ["U1"]}).to_excel(xl, sheet_name="Data", index=False)
+    with pytest.raises(InputError, match="'Blank' is empty.*'Data'"):
+        read_recipients(path)
+
+
+def test_broken_workbooks(tmp_path: Path) -> None:
+    not_zip = write(tmp_path, "locked.xlsx", b"\xd0\xcf\x11\xe0 encrypted container")
+    with pytest.raises(InputError, match="password"):
+        read_recipients(not_zip)
+    other_zip = tmp_path / "other.xlsx"
+    with zipfile.ZipFile(other_zip, "w") as z:
+        z.writestr("hello.txt", "not a workbook")
+    with pytest.raises(InputError, match="cannot be opened"):
+        read_recipients(other_zip)
+
+
+def test_missing_file_and_wrong_type(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_recipients(tmp_path / "nope.csv")
+    with pytest.raises(InputError, match="unsupported file type"):
+        read_recipients(write(tmp_path, "a.pdf", b"%PDF"))

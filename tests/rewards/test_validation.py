@@ -1,0 +1,181 @@
+"""One declaration of a valid row, every failing check reported with row, column and reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from raas import Catalog
+from rewards.columns import ROW
+from rewards.validation import ValidationOptions, normalise_phone, validate
+
+CATALOG = Catalog.model_validate(
+    json.loads((Path(__file__).resolve().parents[2] / "data/sandbox/catalog.json").read_text())
+)
+TODAY = date(2026, 11, 28)
+
+
+def frame(*rows: dict[str, str]) -> pd.DataFrame:
+    base = {"utid": "U100001", "amount": "10", "delivery_method": "email", "email": "a@example.com"}
+    records = [{**base, **r} for r in rows]
+    df = pd.DataFrame(records).fillna("").astype("str")
+    df.insert(0, ROW, range(2, 2 + len(df)))
+    return df
+
+
+def check(*rows: dict[str, str], **opts: object):
+    return validate(frame(*rows), CATALOG, "USD", ValidationOptions(today=TODAY, **opts))
+
+
+def reasons(result, row: int) -> dict[str, str]:
+    p = result.problems[result.problems[ROW] == row]
+    return dict(zip(p["column"], p["reason"], strict=True))
+
+
+def test_a_good_row_is_normalised() -> None:
+    result = check(
+        {"amount": "7.5", "delivery_method": "E-Mail", "email": "A@Example.COM", "utid": "u100001"}
+    )
+    assert result.problems.empty and len(result.valid) == 1
+    row = result.valid.iloc[0]
+    assert (row["utid"], row["amount"], row["delivery_method"], row["email"]) == (
+        "U100001",
+        "7.50",
+        "EMAIL",
+        "a@example.com",
+    )
+    assert row["currency"] == "USD" and row["fee"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    ("override", "column", "needle"),
+    [
+        ({"utid": ""}, "utid", "utid is empty"),
+        ({"utid": "X12"}, "utid", "U followed by digits"),
+        ({"utid": "U424242"}, "utid", "not in the account's catalog"),
+        ({"utid": "U100011"}, "utid", "not active"),
+        ({"utid": "U100009"}, "utid", "in GBP, the account in USD"),
+        ({"amount": ""}, "amount", "amount is empty"),
+        ({"amount": "$1,000.50"}, "amount", "plain number"),
+        ({"amount": "1.000,50"}, "amount", "plain number"),
+        ({"amount": "1e3"}, "amount", "plain number"),
+        ({"amount": "-5"}, "amount", "plain number"),
+        ({"amount": "NaN"}, "amount", "plain number"),
+        ({"amount": "10.001"}, "amount", "plain number"),
+        ({"amount": "0"}, "amount", "greater than 0"),
+        ({"amount": "2500"}, "amount", "above the maximum 2000.00 USD"),
+        ({"utid": "U100003", "amount": "11"}, "amount", "fixed value of 10.00"),
+        ({"utid": "U100010", "amount": "10.50"}, "amount", "whole amount"),
+        ({"quantity": "0"}, "quantity", "whole number"),
+        ({"quantity": "11"}, "quantity", "between 1 and 10"),
+        ({"delivery_method": "pigeon"}, "delivery_method", "unknown delivery method pigeon"),
+        ({"delivery_method": ""}, "delivery_method", "delivery method is empty"),
+        ({"utid": "U100007"}, "delivery_method", "cannot be delivered by EMAIL"),
+        ({"email": ""}, "email", "needs an email address"),
+        ({"email": "a@b"}, "email", "not a valid email"),
+        ({"delivery_method": "sms", "mobile_number": ""}, "mobile_number", "needs a mobile number"),
+        (
+            {"delivery_method": "sms", "mobile_number": "1.4155550100E10"},
+            "mobile_number",
+            "scientific notation",
+        ),
+        ({"delivery_method": "sms", "mobile_number": "12"}, "mobile_number", "not a valid mobile"),
+        (
+            {"delivery_method": "mail", "utid": "U100006", "email": ""},
+            "street_line_1",
+            "needs street_line_1",
+        ),
+        (
+            {
+                "delivery_method": "mail",
+                "utid": "U100006",
+                "street_line_1": "1 Main",
+                "city": "X",
+                "postal_code": "1",
+                "country": "USA",
+                "shipping_method": "upsground",
+            },
+            "country",
+            "two-letter",
+        ),
+        ({"shipping_method": "carrier pigeon"}, "shipping_method", "unknown shipping method"),
+        ({"delivery_date": "12/10/2026"}, "delivery_date", "YYYY-MM-DD"),
+        ({"delivery_date": "2026-12-10"}, "delivery_date", "cannot be scheduled"),
+        ({"utid": "U100008", "delivery_date": "2026-11-30"}, "delivery_date", "at least 7 days"),
+        ({"utid": "U100008", "delivery_date": "2027-06-01"}, "delivery_date", "at most 90 days"),
+        ({"first_name": '=HYPERLINK("http://x","click")'}, "first_name", "spreadsheet formula"),
+    ],
+)
+def test_each_problem_names_its_column_and_reason(override, column, needle) -> None:
+    result = check({}, override)
+    assert len(result.valid) == 1, "the good row goes on"
+    found = reasons(result, 3)
+    assert column in found, found
+    assert needle in found[column]
+    assert result.rejected[ROW].tolist() == [3]
+    assert needle in result.rejected.loc[0, "problems"]
+
+
+def test_every_problem_of_a_row_is_reported() -> None:
+    result = check({"utid": "U424242", "amount": "abc", "delivery_method": "fax"})
+    assert set(reasons(result, 2)) == {"utid", "amount", "delivery_method"}
+
+
+def test_scheduled_link_in_the_window_is_valid() -> None:
+    result = check({"utid": "U100008", "delivery_date": "2026-12-10 00:00:00"})
+    assert result.problems.empty and result.valid.loc[0, "delivery_date"] == "2026-12-10"
+
+
+def test_address_delivery_with_everything() -> None:
+    result = check(
+        {
+            "utid": "U100006",
+            "amount": "50",
+            "delivery_method": "Postal Mail",
+            "email": "",
+            "street_line_1": "1 Main St",
+            "city": "Reno",
+            "postal_code": "89501",
+            "country": "us",
+            "shipping_method": "UPS Ground",
+        }
+    )
+    assert result.problems.empty
+    row = result.valid.iloc[0]
+    assert (row["delivery_method"], row["country"], row["shipping_method"], row["fee"]) == (
+        "ADDRESS",
+        "US",
+        "upsground",
+        "3.95",
+    )
+
+
+def test_duplicate_rows_point_at_the_first() -> None:
+    result = check({}, {"amount": "20"}, {}, {"client_row_key": "second-award"})
+    assert result.valid[ROW].tolist() == [2, 3, 5]
+    assert "as row 2" in reasons(result, 4)["row"]
+
+
+def test_default_campaign_fills_blanks_only() -> None:
+    result = check({"campaign": ""}, {"campaign": "spring"}, default_campaign="q4")
+    assert result.valid["campaign"].tolist() == ["q4", "spring"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "e164"),
+    [
+        ("+1 (415) 555-0100", "US", "+14155550100"),
+        ("(415) 555-0100", "US", "+14155550100"),
+        ("14155550100", "US", "+14155550100"),
+        ("0044 7700 900123", "US", "+447700900123"),
+        ("07700 900123", "GB", "+447700900123"),
+        ("4155550100", None, ""),
+        ("+0123", "US", ""),
+    ],
+)
+def test_phone_normalisation(raw: str, country: str | None, e164: str) -> None:
+    assert normalise_phone(pd.Series([raw], dtype="str"), country).iloc[0] == e164
