@@ -109,7 +109,7 @@ def test_xlsx_first_sheet_named_sheet_and_excel_numbers(tmp_path: Path) -> None:
         "14155550100",
         "02134",
     )
-    with pytest.raises(InputError, match="no sheet 'Nope'.*'Cover', 'Empty', 'Recipients'"):
+    with pytest.raises(InputError, match=r"no sheet 'Nope'.*'Cover', 'Empty', 'Recipients'"):
         read_recipients(path, "Nope")
 
 
@@ -118,7 +118,7 @@ def test_empty_first_sheet_points_at_the_others(tmp_path: Path) -> None:
     with pd.ExcelWriter(path) as xl:
         pd.DataFrame().to_excel(xl, sheet_name="Blank", index=False)
         pd.DataFrame({"UTID": ["U1"]}).to_excel(xl, sheet_name="Data", index=False)
-    with pytest.raises(InputError, match="'Blank' is empty.*'Data'"):
+    with pytest.raises(InputError, match=r"'Blank' is empty.*'Data'"):
         read_recipients(path)
 
 
