@@ -23,7 +23,8 @@ from .errors import InputError
 
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
-_EMPTY_LINE = re.compile(rb"(\r?\n|\r)[ \t]*(\r?\n|\r)")
+# a line break, optional blanks, another line break (a lone \r never counts as half of \r\n)
+_EMPTY_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))[ \t]*(?:\r\n|\n|\r)")
 
 
 @dataclass

@@ -7,16 +7,19 @@ Checks are vectorised; Tango's item rules (amount, method, schedule, fees) come 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute
 
 from raas import rules
-from raas._models import Catalog
+from raas._models import Catalog, CatalogItem
 
 from .columns import ROW
 
@@ -86,24 +89,33 @@ class Validated:
     extra_columns: list[str] = field(default_factory=list)
 
 
-def _by_unique(keys: list[pd.Series], fn: Callable[..., object]) -> pd.Series:
-    """Apply ``fn`` once per distinct combination of ``keys`` and map the results back."""
-    frame = pd.concat(keys, axis=1, keys=range(len(keys)))
-    uniq = frame.drop_duplicates()
-    results: dict[tuple[Hashable, ...], object] = {
-        row: fn(*row) for row in uniq.itertuples(index=False, name=None)
-    }
-    index = pd.MultiIndex.from_frame(frame) if len(keys) > 1 else frame[0]
-    mapper = pd.Series(
-        list(results.values()),
-        index=pd.MultiIndex.from_tuples(list(results))
-        if len(keys) > 1
-        else [k[0] for k in results],
-        dtype=object,
-    )
-    out = mapper.reindex(index)
-    out.index = keys[0].index
-    return out
+class _Keys:
+    """Integer codes of a column's values, computed once and reused by every check."""
+
+    def __init__(self, values: pd.Series | np.ndarray) -> None:
+        # a Series keeps its Arrow storage, so pyarrow hashes it (no Python objects)
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        self.codes, self.uniques = np.asarray(codes), np.asarray(uniques, dtype=object)
+
+
+def _by_unique(
+    keys: list[_Keys], fn: Callable[..., object], index: pd.Index, where: pd.Series | None = None
+) -> pd.Series:
+    """Apply ``fn`` once per distinct combination of ``keys`` (rows in ``where`` only) and
+    map the results back to every row; other rows get None."""
+    combined = np.zeros(len(index), dtype=np.int64)
+    for key in keys:
+        combined = combined * max(len(key.uniques), 1) + key.codes
+    rows = np.flatnonzero(where.to_numpy()) if where is not None else np.arange(len(index))
+    out = np.full(len(index), None, dtype=object)
+    if not len(rows):
+        return pd.Series(out, index=index)
+    uniq, first, inverse = np.unique(combined[rows], return_index=True, return_inverse=True)
+    results = np.empty(len(uniq), dtype=object)
+    for n, row in enumerate(rows[first]):
+        results[n] = fn(*(key.uniques[key.codes[row]] for key in keys))
+    out[rows] = results[inverse.ravel()]
+    return pd.Series(out, index=index)
 
 
 class _Problems:
@@ -112,12 +124,22 @@ class _Problems:
         self.parts: list[pd.DataFrame] = []
         self.bad = pd.Series(False, index=frame.index)
 
-    def flag(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
+    def flag(
+        self,
+        mask: pd.Series,
+        column: str,
+        reason: str | pd.Series | Callable[[pd.Series], pd.Series],
+    ) -> None:
+        """``reason``: one text, one per row, or a function of the mask (built only for the
+        flagged rows, which are few)."""
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return
         rows = self.frame.loc[mask, ROW]
-        why = reason[mask] if isinstance(reason, pd.Series) else reason
+        if callable(reason):
+            why = reason(mask)
+        else:
+            why = reason[mask] if isinstance(reason, pd.Series) else reason
         self.parts.append(pd.DataFrame({ROW: rows, "column": column, "reason": why}))
         self.bad |= mask
 
@@ -131,6 +153,17 @@ class _Problems:
         )
 
 
+def _to_cents(text: pd.Series) -> pd.Series:
+    """Plain decimal text (already checked) to integer cents, parsed by pyarrow."""
+    values = pa.compute.cast(pa.array(text.array), pa.float64()).to_numpy(zero_copy_only=False)
+    return pd.Series(np.round(values * 100).astype(np.int64), index=text.index)
+
+
+def _to_int(text: pd.Series) -> pd.Series:
+    values = pa.compute.cast(pa.array(text.array), pa.int64()).to_numpy(zero_copy_only=False)
+    return pd.Series(values, index=text.index)
+
+
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     if name in frame:
         return frame[name].astype("str")
@@ -139,7 +172,7 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
 
 def normalise_phone(raw: pd.Series, default_country: str | None) -> pd.Series:
     """E.164 where the number allows it; '' where it cannot be made one."""
-    digits = raw.str.replace(r"[\s\-\.\(\)/]", "", regex=True)
+    digits = raw.str.replace(r"[ \t.()/-]", "", regex=True)  # a class pyarrow runs natively
     plus = digits.str.startswith("+")
     intl = digits.str.startswith("00")
     body = digits.str.lstrip("+").where(~intl, digits.str[2:])
@@ -173,17 +206,25 @@ def validate(
     shaped = utid.str.fullmatch(r"U\d+")
     p.flag((utid != "") & ~shaped, "utid", "utid must be U followed by digits, e.g. U100001")
     items = {i.utid.upper(): i for i in catalog.items()}
-    known = utid.isin(list(items))
-    p.flag(shaped & ~known, "utid", "utid " + utid + " is not in the account's catalog")
-    item_problem = _by_unique(
-        [utid.where(known, "")], lambda u: rules.item_problem(items[u], u) if u else None
+    u = _Keys(utid)
+    item_of = [items.get(v) for v in u.uniques]
+
+    def per_item(get: Callable[[CatalogItem], object], missing: object) -> np.ndarray:
+        table = np.array([get(i) if i else missing for i in item_of] or [missing], dtype=object)
+        return table[u.codes]
+
+    known = pd.Series(per_item(lambda i: True, False).astype(bool), index=df.index)
+    p.flag(
+        shaped & ~known, "utid", lambda m: "utid " + utid[m] + " is not in the account's catalog"
     )
+    problem_of = per_item(lambda i: rules.item_problem(i, i.utid), None)
+    item_problem = pd.Series(problem_of, index=df.index)
     p.flag(known & item_problem.notna(), "utid", item_problem)
-    currency = utid.map({u: i.currencyCode for u, i in items.items()}).fillna("").astype("str")
+    currency = pd.Series(per_item(lambda i: i.currencyCode, ""), index=df.index).astype("str")
     p.flag(
         known & (currency != account_currency),
         "utid",
-        "the reward is in " + currency + ", the account in " + account_currency,
+        lambda m: "the reward is in " + currency[m] + ", the account in " + account_currency,
     )
     usable = known & item_problem.isna() & (currency == account_currency)
 
@@ -197,45 +238,47 @@ def validate(
         "amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
         "(no currency sign, thousands separator or exponent)",
     )
-    cents = (pd.to_numeric(amount.where(plain, "0")) * 100).round().astype("int64")
+    cents = _to_cents(amount.where(plain, "0"))
     p.flag(plain & (cents <= 0), "amount", "amount must be greater than 0")
-    norm_amount = (cents // 100).astype("str") + "." + (cents % 100).astype("str").str.zfill(2)
+    c = _Keys(cents)
     check = usable & plain & (cents > 0)
     amount_problem = _by_unique(
-        [utid.where(check, ""), norm_amount.where(check, "")],
-        lambda u, a: rules.amount_problem(items[u], Decimal(a)) if u else None,
+        [u, c],
+        lambda code, cts: rules.amount_problem(items[code], Decimal(int(cts)) / 100),
+        df.index,
+        check,
     )
     p.flag(check & amount_problem.notna(), "amount", amount_problem)
 
     qty_raw = _col(df, "quantity")
     qty_ok = (qty_raw == "") | qty_raw.str.fullmatch(r"[1-9]\d{0,3}")
     p.flag(~qty_ok, "quantity", "quantity must be a whole number from 1")
-    quantity = pd.to_numeric(qty_raw.where(qty_ok & (qty_raw != ""), "1")).astype("int64")
-    qmin = utid.map(
-        {
-            u: (i.quantityConstraints.minQuantity if i.quantityConstraints else 1)
-            for u, i in items.items()
-        }
-    )
-    qmax = utid.map(
-        {
-            u: (i.quantityConstraints.maxQuantity if i.quantityConstraints else 10**6)
-            for u, i in items.items()
-        }
-    )
+    quantity = _to_int(qty_raw.where(qty_ok & (qty_raw != ""), "1"))
+    qmin = pd.Series(
+        per_item(lambda i: i.quantityConstraints.minQuantity if i.quantityConstraints else 1, 1),
+        index=df.index,
+    ).astype("int64")
+    qmax = pd.Series(
+        per_item(
+            lambda i: i.quantityConstraints.maxQuantity if i.quantityConstraints else 10**6, 10**6
+        ),
+        index=df.index,
+    ).astype("int64")
     p.flag(
         usable & qty_ok & ((quantity < qmin) | (quantity > qmax)),
         "quantity",
-        "quantity must be between "
-        + qmin.astype("Int64").astype("str")
-        + " and "
-        + qmax.astype("Int64").astype("str")
-        + " for this reward",
+        lambda m: (
+            "quantity must be between "
+            + qmin[m].astype("str")
+            + " and "
+            + qmax[m].astype("str")
+            + " for this reward"
+        ),
     )
 
     # --- delivery method and contact --------------------------------------------------
     method_raw = _col(df, "delivery_method")
-    method = method_raw.str.lower().str.replace(r"\s+", " ", regex=True).map(METHOD_ALIASES)
+    method = method_raw.str.lower().str.replace(r"[ \t]+", " ", regex=True).map(METHOD_ALIASES)
     method = method.fillna(
         method_raw.str.upper().where(
             method_raw.str.upper().isin(["EMBEDDED_COMPONENT", "WHATSAPP"])
@@ -249,18 +292,23 @@ def validate(
     p.flag(
         (method_raw != "") & (method == ""),
         "delivery_method",
-        "unknown delivery method "
-        + method_raw.str.slice(0, 40)
-        + ": use EMAIL, PHONE (sms), ADDRESS (mail), EMBEDDED (link) or NONE",
+        lambda m: (
+            "unknown delivery method "
+            + method_raw[m].str.slice(0, 40)
+            + ": use EMAIL, PHONE (sms), ADDRESS (mail), EMBEDDED (link) or NONE"
+        ),
     )
     method_problem = _by_unique(
-        [utid.where(usable & (method != ""), ""), method.where(usable, "")],
-        lambda u, m: rules.method_problem(items[u], m) if u and m else None,
+        [u, _Keys(method)],
+        lambda code, m: rules.method_problem(items[code], m),
+        df.index,
+        usable & (method != ""),
     )
     p.flag(method_problem.notna(), "delivery_method", method_problem)
 
     email = _col(df, "email").str.lower()
-    email_bad = ~email.str.fullmatch(rules.EMAIL.pattern.strip("^$"))
+    # rules.EMAIL with \s spelled out, so pyarrow runs it natively (no per-row Python)
+    email_bad = ~email.str.fullmatch(r"[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+")
     is_email = method == "EMAIL"
     p.flag(is_email & (email == ""), "email", "EMAIL delivery needs an email address")
     p.flag((email != "") & email_bad, "email", "not a valid email address")
@@ -284,7 +332,7 @@ def validate(
 
     street, city = _col(df, "street_line_1"), _col(df, "city")
     postal, country = _col(df, "postal_code"), _col(df, "country").str.upper()
-    shipping = _col(df, "shipping_method").str.lower().str.replace(r"[\s_-]", "", regex=True)
+    shipping = _col(df, "shipping_method").str.lower().str.replace(r"[ \t_-]", "", regex=True)
     is_address = method == "ADDRESS"
     for name, values in (
         ("street_line_1", street),
@@ -323,10 +371,10 @@ def validate(
     )
     dated = usable & parsed.notna()
     date_problem = _by_unique(
-        [utid.where(dated, ""), when.where(dated, "")],
-        lambda u, d: (
-            rules.delivery_date_problem(items[u], date.fromisoformat(d), today) if u else None
-        ),
+        [u, _Keys(when)],
+        lambda code, d: rules.delivery_date_problem(items[code], date.fromisoformat(d), today),
+        df.index,
+        dated,
     )
     p.flag(dated & date_problem.notna(), "delivery_date", date_problem)
 
@@ -344,30 +392,34 @@ def validate(
     if options.default_campaign:
         campaign = campaign.where(campaign != "", options.default_campaign)
     row_key = _col(df, "client_row_key")
-    recipient = (
-        email
-        + "|"
-        + phone
-        + "|"
-        + street.str.lower()
-        + "|"
-        + postal.str.lower()
-        + "|"
-        + _col(df, "first_name").str.lower()
-        + "|"
-        + _col(df, "last_name").str.lower()
-    )
-    dup_key = recipient + "|" + utid + "|" + norm_amount + "|" + campaign + "|" + row_key
+    parts = [
+        email,
+        phone,
+        street.str.lower(),
+        postal.str.lower(),
+        _col(df, "first_name").str.lower(),
+        _col(df, "last_name").str.lower(),
+        utid,
+        campaign,
+        row_key,
+    ]
+    joined = pa.compute.binary_join_element_wise(
+        *(pa.array(x.astype("str").array).cast(pa.large_string()) for x in parts),
+        pa.scalar("\x1f", pa.large_string()))
+    dup_key = pd.Series(joined.to_numpy(zero_copy_only=False), index=df.index)
+    dup_key = dup_key + "\x1f" + cents.astype("str")
     clean = ~p.bad
-    first_row = df[ROW].where(clean).groupby(dup_key.where(clean)).transform("min")
     repeat = clean & dup_key.where(clean).duplicated(keep="first")
-    p.flag(
-        repeat,
-        "row",
-        "same recipient, reward, amount and campaign as row "
-        + first_row.astype("Int64").astype("str")
-        + " (give it a client_row_key or another campaign if both are meant)",
-    )
+
+    def first_of(mask: pd.Series) -> pd.Series:
+        firsts = df.loc[clean, ROW].groupby(dup_key[clean]).min()
+        return (
+            "same recipient, reward, amount and campaign as row "
+            + dup_key[mask].map(firsts).astype("str")
+            + " (give it a client_row_key or another campaign if both are meant)"
+        )
+
+    p.flag(repeat, "row", first_of)
 
     problems = p.table()
     good = ~p.bad
@@ -375,9 +427,9 @@ def validate(
         {
             ROW: df[ROW],
             "utid": utid,
-            "reward_name": utid.map({u: i.rewardName for u, i in items.items()}),
+            "reward_name": per_item(lambda i: i.rewardName, ""),
             "currency": currency,
-            "amount": norm_amount,
+            "amount": (cents // 100).astype("str") + "." + (cents % 100).astype("str").str.zfill(2),
             "amount_cents": cents,
             "quantity": quantity,
             "delivery_method": method,
@@ -399,20 +451,29 @@ def validate(
             "client_row_key": row_key,
         }
     )[good].reset_index(drop=True)
+    # built after filtering: only valid rows pay for it
     if len(valid):
         fees = _by_unique(
-            [valid["utid"], valid["amount"], valid["quantity"]],
-            lambda u, a, q: f"{rules.line_cost(items[u], Decimal(a), int(q))[1]:.2f}",
+            [_Keys(valid["utid"]), _Keys(valid["amount_cents"]), _Keys(valid["quantity"])],
+            lambda code, cts, q: (
+                f"{rules.line_cost(items[code], Decimal(int(cts)) / 100, int(q))[1]:.2f}"
+            ),
+            valid.index,
         )
         valid["fee"] = fees.astype("str").to_numpy()
     else:
         valid["fee"] = pd.Series(dtype="str")
     rejected = df[~good].copy()
     if len(rejected):
-        joined = (
-            (problems["column"] + ": " + problems["reason"]).groupby(problems[ROW]).agg("; ".join)
+        text = problems["column"] + ": " + problems["reason"]
+        once = ~problems[ROW].duplicated(keep=False)  # most rows have one problem: no join
+        by_row = pd.concat(
+            [
+                pd.Series(text[once].to_numpy(), index=problems.loc[once, ROW].to_numpy()),
+                text[~once].groupby(problems.loc[~once, ROW]).agg("; ".join),
+            ]
         )
-        rejected["problems"] = rejected[ROW].map(joined)
+        rejected["problems"] = rejected[ROW].map(by_row)
     else:
         rejected["problems"] = pd.Series(dtype="str")
     known_cols = {ROW, *(c for c in valid.columns)} | {"mobile_number", "quantity"}
