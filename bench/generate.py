@@ -8,13 +8,31 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-HEADER = ["First Name", "Last Name", "Email", "Mobile Number", "Street Line 1", "City", "State",
-          "Postal Code", "Country", "UTID", "Amount", "Delivery Method", "Delivery Date",
-          "Shipping Method", "Message", "Campaign", "Client Row Key", "Department"]
+HEADER = [
+    "First Name",
+    "Last Name",
+    "Email",
+    "Mobile Number",
+    "Street Line 1",
+    "City",
+    "State",
+    "Postal Code",
+    "Country",
+    "UTID",
+    "Amount",
+    "Delivery Method",
+    "Delivery Date",
+    "Shipping Method",
+    "Message",
+    "Campaign",
+    "Client Row Key",
+    "Department",
+]
 
 
-def generate(path: Path, rows: int, seed: int = 1, campaign: str = "bench",
-             bad_rate: float = 0.01) -> Path:
+def generate(
+    path: Path, rows: int, seed: int = 1, campaign: str = "bench", bad_rate: float = 0.01
+) -> Path:
     rng = random.Random(seed)
     when = (datetime.now(UTC).date() + timedelta(days=20)).isoformat()
     with path.open("w", newline="") as fh:
@@ -23,16 +41,41 @@ def generate(path: Path, rows: int, seed: int = 1, campaign: str = "bench",
         for i in range(rows):
             kind = rng.random()
             first, last = f"First{i % 997}", f"Last{i % 991}"
-            row = [first, last, f"user{i}@example.com", "", "", "", "", "", "", "U100001",
-                   f"{rng.choice([10, 25, 50, 100])}.00", "email", "", "", "Thank you!",
-                   campaign, str(i), f"dept-{i % 7}"]
+            row = [
+                first,
+                last,
+                f"user{i}@example.com",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "U100001",
+                f"{rng.choice([10, 25, 50, 100])}.00",
+                "email",
+                "",
+                "",
+                "Thank you!",
+                campaign,
+                str(i),
+                f"dept-{i % 7}",
+            ]
             if kind < 0.15:
-                row[2], row[3], row[9], row[11] = "", f"+1415{rng.randrange(10**7):07d}", \
-                    "U100007", "sms"
+                row[2], row[3], row[9], row[11] = (
+                    "",
+                    f"+1415{rng.randrange(10**7):07d}",
+                    "U100007",
+                    "sms",
+                )
             elif kind < 0.20:
                 row[2], row[4:9], row[9], row[11], row[13] = (
-                    "", [f"{i} Main St", "Reno", "NV", "89501", "US"], "U100006", "mail",
-                    "upsground")
+                    "",
+                    [f"{i} Main St", "Reno", "NV", "89501", "US"],
+                    "U100006",
+                    "mail",
+                    "upsground",
+                )
             elif kind < 0.22:
                 row[9], row[12] = "U100008", when
             if rng.random() < bad_rate:

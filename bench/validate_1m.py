@@ -50,30 +50,48 @@ def pandera_checks(path: Path) -> tuple[float, int]:
     email_ok = rules.EMAIL.pattern.strip("^$")
     schema = pa.DataFrameSchema(
         {
-            "UTID": pa.Column(str, [pa.Check.str_matches(r"^[uU]\d+$"),
-                                    pa.Check.isin(list(items))]),
+            "UTID": pa.Column(
+                str, [pa.Check.str_matches(r"^[uU]\d+$"), pa.Check.isin(list(items))]
+            ),
             "Amount": pa.Column(str, pa.Check.str_matches(r"^\d{1,9}(\.\d{1,2})?$")),
-            "Delivery Method": pa.Column(str, pa.Check(
-                lambda s: s.str.lower().isin(list(METHOD_ALIASES)))),
+            "Delivery Method": pa.Column(
+                str, pa.Check(lambda s: s.str.lower().isin(list(METHOD_ALIASES)))
+            ),
             "Email": pa.Column(str, pa.Check(lambda s: (s == "") | s.str.fullmatch(email_ok))),
-            "Mobile Number": pa.Column(str, pa.Check(
-                lambda s: (s == "") | s.str.fullmatch(r"\+[1-9]\d{6,14}"))),
+            "Mobile Number": pa.Column(
+                str, pa.Check(lambda s: (s == "") | s.str.fullmatch(r"\+[1-9]\d{6,14}"))
+            ),
             "Country": pa.Column(str, pa.Check(lambda s: (s == "") | s.str.fullmatch("[A-Z]{2}"))),
-            "Delivery Date": pa.Column(str, pa.Check(
-                lambda s: (s == "") | s.str.fullmatch(r"\d{4}-\d{2}-\d{2}"))),
+            "Delivery Date": pa.Column(
+                str, pa.Check(lambda s: (s == "") | s.str.fullmatch(r"\d{4}-\d{2}-\d{2}"))
+            ),
         },
         checks=[
-            pa.Check(lambda df: (df["Delivery Method"].str.lower() != "email")
-                     | (df["Email"] != ""), name="email_for_email_delivery"),
-            pa.Check(lambda df: (df["Delivery Method"].str.lower() != "sms")
-                     | (df["Mobile Number"] != ""), name="phone_for_sms"),
-            pa.Check(lambda df: pd.to_numeric(df["Amount"], errors="coerce").between(
-                df["UTID"].map({u: float(i.minValue or 0) for u, i in items.items()}),
-                df["UTID"].map({u: float(i.maxValue or 1e9) for u, i in items.items()})),
-                name="amount_in_item_range"),
-            pa.Check(lambda df: ~df.duplicated(["Email", "Mobile Number", "UTID", "Amount",
-                                                "Campaign", "Client Row Key"]),
-                     name="no_repeats"),
+            pa.Check(
+                lambda df: (df["Delivery Method"].str.lower() != "email") | (df["Email"] != ""),
+                name="email_for_email_delivery",
+            ),
+            pa.Check(
+                lambda df: (
+                    (df["Delivery Method"].str.lower() != "sms") | (df["Mobile Number"] != "")
+                ),
+                name="phone_for_sms",
+            ),
+            pa.Check(
+                lambda df: pd.to_numeric(df["Amount"], errors="coerce").between(
+                    df["UTID"].map({u: float(i.minValue or 0) for u, i in items.items()}),
+                    df["UTID"].map({u: float(i.maxValue or 1e9) for u, i in items.items()}),
+                ),
+                name="amount_in_item_range",
+            ),
+            pa.Check(
+                lambda df: (
+                    ~df.duplicated(
+                        ["Email", "Mobile Number", "UTID", "Amount", "Campaign", "Client Row Key"]
+                    )
+                ),
+                name="no_repeats",
+            ),
         ],
     )
     start = time.perf_counter()
@@ -94,8 +112,9 @@ def main() -> None:
     if args.child:  # peak memory of ours alone
         seconds, valid, rejected = ours(args.file)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"seconds": seconds, "valid": valid, "rejected": rejected,
-                          "peak_mib": peak}))
+        print(
+            json.dumps({"seconds": seconds, "valid": valid, "rejected": rejected, "peak_mib": peak})
+        )
         return
 
     import pandas as pd
@@ -106,21 +125,29 @@ def main() -> None:
     if not path.exists():
         t = time.perf_counter()
         generate(path, args.rows)
-        print(f"generated {args.rows:,} rows ({path.stat().st_size / 2**20:.0f} MiB) in "
-              f"{time.perf_counter() - t:.1f}s")
+        print(
+            f"generated {args.rows:,} rows ({path.stat().st_size / 2**20:.0f} MiB) in "
+            f"{time.perf_counter() - t:.1f}s"
+        )
     start = time.perf_counter()
     pd.read_csv(path, dtype=str, engine="pyarrow")
     t_read = time.perf_counter() - start
     t_ours, valid, rejected = ours(path)
     t_pandera, failures = pandera_checks(path)
-    child = subprocess.run([sys.executable, __file__, "--file", str(path), "--child", "ours"],
-                           capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, __file__, "--file", str(path), "--child", "ours"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     mem = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"rows                              {args.rows:>12,}")
     print(f"pandas.read_csv(pyarrow, str)     {t_read:>10.2f} s")
     print(f"ours: read + validate (all checks){t_ours:>10.2f} s   ratio {t_ours / t_read:.2f}x")
-    print(f"pandera: same kind of checks      {t_pandera:>10.2f} s   ratio "
-          f"{t_pandera / t_read:.2f}x (checks only, read not included)")
+    print(
+        f"pandera: same kind of checks      {t_pandera:>10.2f} s   ratio "
+        f"{t_pandera / t_read:.2f}x (checks only, read not included)"
+    )
     print(f"ours: valid / rejected            {valid:>12,} / {rejected:,}")
     print(f"pandera failure cases             {failures:>12,}")
     print(f"ours: peak RSS (own process)      {mem['peak_mib']:>10.0f} MiB")

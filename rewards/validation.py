@@ -405,7 +405,8 @@ def validate(
     ]
     joined = pa.compute.binary_join_element_wise(
         *(pa.array(x.astype("str").array).cast(pa.large_string()) for x in parts),
-        pa.scalar("\x1f", pa.large_string()))
+        pa.scalar("\x1f", pa.large_string()),
+    )
     dup_key = pd.Series(joined.to_numpy(zero_copy_only=False), index=df.index)
     dup_key = dup_key + "\x1f" + cents.astype("str")
     clean = ~p.bad

@@ -151,6 +151,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
         request.state.request_id = str(uuid.uuid4())
         if not request.url.path.startswith(PREFIX):
             return await call_next(request)
+        engine.requests_seen += 1
         if not authorised(engine, request.headers.get("authorization", "")):
             return fail(request, 401, "Full authentication is required to access this resource")
         if bucket and (wait := bucket.take()) is not None:

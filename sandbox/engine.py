@@ -120,6 +120,7 @@ class Engine:
         )
         self._fault_lock = threading.Lock()
         self._rng = random.Random(config.faults.seed)
+        self.requests_seen = 0  # API requests received (benchmarks, rate-limit checks)
         self._seed()
 
     # --- set-up ---------------------------------------------------------------------------

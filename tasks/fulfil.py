@@ -8,7 +8,6 @@ decides what has been done.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -27,11 +26,8 @@ from prefect.cache_policies import NO_CACHE
 from raas import (
     Account,
     Catalog,
-    CreateAsyncOrderCriteria,
-    InsufficientFundsError,
-    InvalidRequestError,
 )
-from rewards import export
+from rewards import export, sending
 from rewards.errors import GateError
 from rewards.identity import batch_id, line_item_ids
 from rewards.planning import Plan, plan_batch
@@ -152,67 +148,13 @@ def _sha256(path: str) -> str:
 
 @task(name="submit-order", cache_policy=NO_CACHE)
 def submit_order(external_ref_id: str, ledger_url: str) -> str:
-    """POST the order exactly as the ledger holds it. Safe to repeat: the same
-    ``externalRefID`` makes Tango return the original order."""
+    """POST one recorded order (safe to repeat; see :func:`rewards.sending.submit`)."""
     book = ledger(ledger_url)
     row = book.order(external_ref_id)
-    if row is None or row["state"] != "planned":
-        return row["state"] if row else "missing"
-    body = json.loads(row["request_json"])
+    if row is None:
+        return "missing"
     client = tango_client(row["customer_identifier"], row["account_identifier"])
-    try:
-        result = client.create_async_order(CreateAsyncOrderCriteria.model_validate(body))
-    except InvalidRequestError as exc:
-        book.record_rejection(external_ref_id, exc.http_code or 400, str(exc))
-        get_run_logger().error("Tango rejected order %s: %s", external_ref_id, exc)
-        return "rejected"
-    except InsufficientFundsError as exc:
-        raise GateError(
-            f"Tango refused order {external_ref_id} for lack of funds ({exc}); "
-            "fund the account and run the same file again to send the rest"
-        ) from exc
-    failed = {
-        f.externalRefLineItemID: "; ".join(f"{e.field}: {e.message}" for e in f.errors)
-        for f in result.order.failedLineItems
-        if f.externalRefLineItemID
-    }
-    book.record_acceptance(external_ref_id, result.http_code, failed)
-    return "accepted" if result.created else "accepted (already known to Tango)"
-
-
-def _record_summary(ledger_url: str, external_ref_id: str, customer: str, account: str) -> bool:
-    client = tango_client(customer, account)
-    summary = client.get_async_order_summary(external_ref_id)
-    final = (summary.orderStatus or "PENDING") != "PENDING"
-    lines = []
-    for li in summary.lineItems:
-        charged = (
-            li.amountCharged.total
-            if li.amountCharged and li.amountCharged.total is not None
-            else Decimal(0)
-        )
-        lines.append(
-            {
-                "id": li.externalRefLineItemID,
-                "status": li.lineItemStatus,
-                "delivery": li.deliveryStatus,
-                "reference": li.referenceLineItemId,
-                "charged": f"{charged:.2f}",
-                "scheduled": li.scheduledDeliveryDate,
-                "error": "; ".join(e.errorMessage or e.errorCode or "" for e in li.lineItemErrors)
-                or None,
-            }
-        )
-    total = summary.amountCharged.total if summary.amountCharged else None
-    ledger(ledger_url).record_status(
-        external_ref_id,
-        summary.orderStatus or "PENDING",
-        summary.referenceOrderID,
-        f"{total:.2f}" if total is not None else None,
-        lines,
-        final,
-    )
-    return final
+    return sending.submit(client, book, external_ref_id)
 
 
 @task(name="await-completion", cache_policy=NO_CACHE)
@@ -242,9 +184,8 @@ def await_completion(
         still = []
         for ref in waiting:
             o = orders[ref]
-            if not _record_summary(
-                ledger_url, ref, o["customer_identifier"], o["account_identifier"]
-            ):
+            client = tango_client(o["customer_identifier"], o["account_identifier"])
+            if not sending.refresh(client, book, ref):
                 still.append(ref)
         waiting = still
         update_progress_artifact(

@@ -1,0 +1,156 @@
+"""10,000 rows end to end through the sandbox (zero fulfilment latency): the fulfil-rewards
+flow on a temporary Prefect server, then the same work with the Prefect-free core alone.
+Prints wall time and the HTTP requests the sandbox received for each.
+
+    .venv/bin/python bench/e2e_10k.py [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+os.environ.update(
+    {
+        "PREFECT_HOME": str(WORK / "prefect"),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+)
+
+
+def plain(path: Path, ledger_url: str, chunk: int) -> dict:
+    """The flow's steps, without Prefect."""
+    from rewards.identity import batch_id, line_item_ids
+    from rewards.ledger import Ledger
+    from rewards.planning import plan_batch
+    from rewards.reading import read_recipients
+    from rewards.reconcile import reconcile
+    from rewards.sending import refresh, submit
+    from rewards.validation import validate
+    from tasks.tango import tango_client
+
+    client = tango_client()
+    book = Ledger(ledger_url)
+    sheet = read_recipients(path)
+    account = client.get_account()
+    valid = validate(sheet.frame, client.get_catalog(), account.currencyCode)
+    ids = line_item_ids(valid.valid, account.accountIdentifier)
+    plan = plan_batch(
+        valid.valid,
+        account=account.accountIdentifier,
+        customer=client.settings.customer_identifier,
+        chunk_size=chunk,
+        owners=book.owners(account.accountIdentifier, ids.tolist()),
+        ids=ids,
+    )
+    rows = {
+        r["line_id"]: (r["row_number"], r["amount"], r["currency"])
+        for r in plan.to_send.to_dict("records")
+    }
+    orders = book.claim(
+        batch=plan.batch,
+        account=plan.account,
+        customer=plan.customer,
+        source_name=path.name,
+        source_sha256="-",
+        planned=plan.new_orders,
+        rows=rows,
+    )
+    refs = [o.external_ref_id for o in orders]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda r: submit(client, book, r), refs))
+    waiting, pause = refs, 0.1
+    while waiting:
+        waiting = [r for r in waiting if not refresh(client, book, r)]
+        if waiting:
+            time.sleep(pause)
+            pause = min(pause * 1.5, 30)
+    result = reconcile(
+        original=sheet.frame,
+        rejected=valid.rejected,
+        to_send=plan.to_send,
+        already_sent=plan.already_sent,
+        ledger_lines=book.batch_lines(plan.batch),
+        ledger_orders=book.batch_orders(batch_id(ids.tolist(), account.accountIdentifier)),
+    )
+    return result.counts | {"balanced": result.balanced}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--chunk", type=int, default=250)
+    args = parser.parse_args()
+
+    from bench.generate import generate
+    from sandbox import SandboxConfig, SandboxServer
+    from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
+
+    config = SandboxConfig(db_path=WORK / "sandbox.db", fulfil_latency_s=0.0)
+    with SandboxServer(config) as sandbox:
+        sandbox.engine.fund_account("sandbox-usd", __import__("decimal").Decimal(10**8))
+        os.environ.update(
+            {
+                "TANGO_BASE_URL": sandbox.base_url,
+                "TANGO_PLATFORM_NAME": DEFAULT_PLATFORM_NAME,
+                "TANGO_PLATFORM_KEY": DEFAULT_PLATFORM_KEY,
+                "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
+                "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
+                "REWARDS_LEDGER_URL": f"sqlite:///{WORK / 'ledger.db'}",
+                "REWARDS_REPORTS_DIR": str(WORK / "reports"),
+            }
+        )
+        with_prefect = generate(
+            WORK / "with_prefect.csv", args.rows, seed=1, campaign="a", bad_rate=0
+        )
+        without = generate(
+            WORK / "without_prefect.csv", args.rows, seed=1, campaign="b", bad_rate=0
+        )
+
+        from prefect.testing.utilities import prefect_test_harness
+
+        from flows.fulfil_rewards import fulfil_rewards
+        from rewards.params import FulfilParams
+
+        with prefect_test_harness(server_startup_timeout=90):
+            before = sandbox.engine.requests_seen
+            start = time.perf_counter()
+            state = fulfil_rewards(
+                FulfilParams(
+                    source_path=str(with_prefect),
+                    max_line_items_per_order=args.chunk,
+                    poll_interval_seconds=0.1,
+                ),
+                return_state=True,
+            )
+            t_flow = time.perf_counter() - start
+            flow_requests = sandbox.engine.requests_seen - before
+            out = state.result(raise_on_failure=False)
+        before = sandbox.engine.requests_seen
+        start = time.perf_counter()
+        bare = plain(without, os.environ["REWARDS_LEDGER_URL"], args.chunk)
+        t_plain = time.perf_counter() - start
+        plain_requests = sandbox.engine.requests_seen - before
+    print(f"rows                         {args.rows:>10,}  ({args.chunk} per order)")
+    print(
+        f"flow (Prefect)               {t_flow:>10.2f} s   {flow_requests:>6} HTTP requests   "
+        f"complete {out.get('complete')}  balanced {out.get('balanced')}  state {state.name}"
+    )
+    print(
+        f"same work without Prefect    {t_plain:>10.2f} s   {plain_requests:>6} HTTP requests   "
+        f"complete {bare['complete']}  balanced {bare['balanced']}"
+    )
+    print(f"Prefect overhead             {t_flow - t_plain:>10.2f} s ({t_flow / t_plain:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
