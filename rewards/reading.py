@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -23,8 +22,6 @@ from .errors import InputError
 
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
-# a line break, optional blanks, another line break (a lone \r never counts as half of \r\n)
-_EMPTY_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))[ \t]*(?:\r\n|\n|\r)")
 
 
 @dataclass
@@ -91,9 +88,37 @@ def _sniff_delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
+def _read_fast(data: bytes, delimiter: str, sample: str) -> pd.DataFrame | None:
+    """pyarrow's reader, every column as text, keeping empty lines (they would shift row
+    numbers): an empty line breaks the column count and sends the file to pandas' careful
+    parser instead. None when pyarrow cannot read the file."""
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    try:
+        width = len(next(csv.reader(io.StringIO(sample), delimiter=delimiter)))
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(width)},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (StopIteration, csv.Error, pa.ArrowException):
+        return None
+    return table.to_pandas(
+        types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=float("nan"))}.get
+    ).set_axis(range(table.num_columns), axis=1)
+
+
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str]:
     data = path.read_bytes()
-    if not data.strip():
+    if not data or (len(data) < 1 << 16 and not data.strip()):
         raise InputError(
             f"{path.name}: the file is empty; it needs a header row and at least one recipient row"
         )
@@ -118,12 +143,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str]:
     sample = data[:SNIFF_BYTES].decode("utf-8", errors="ignore")
     delimiter = _sniff_delimiter(sample)
     options = dict(sep=delimiter, header=None, dtype=str, keep_default_na=False)
-    frame: pd.DataFrame | None = None
-    if not _EMPTY_LINE.search(data):  # pyarrow skips empty lines, which would shift row numbers
-        try:
-            frame = pd.read_csv(io.BytesIO(data), engine="pyarrow", **options)
-        except Exception:
-            frame = None
+    frame = _read_fast(data, delimiter, sample)
     if frame is None:
         try:
             frame = pd.read_csv(io.BytesIO(data), engine="c", skip_blank_lines=False, **options)

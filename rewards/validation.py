@@ -164,6 +164,20 @@ def _to_int(text: pd.Series) -> pd.Series:
     return pd.Series(values, index=text.index)
 
 
+def _lowcard(values: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
+    """``fn`` over a column with few distinct values: once per value, then mapped back."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    table = np.array([fn(str(u)) or "" for u in uniques] or [""], dtype=object)
+    return pd.Series(table[np.asarray(codes)], index=values.index, dtype="str")
+
+
+def _method_name(raw: str) -> str | None:
+    spaced = " ".join(raw.lower().split())
+    if spaced in METHOD_ALIASES:
+        return METHOD_ALIASES[spaced]
+    return raw.upper() if raw.upper() in ("EMBEDDED_COMPONENT", "WHATSAPP") else None
+
+
 def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     if name in frame:
         return frame[name].astype("str")
@@ -201,7 +215,7 @@ def validate(
     p = _Problems(df)
 
     # --- the reward -------------------------------------------------------------------
-    utid = _col(df, "utid").str.upper()
+    utid = _lowcard(_col(df, "utid"), str.upper)
     p.flag(utid == "", "utid", "utid is empty: use a reward id from the catalog, e.g. U100001")
     shaped = utid.str.fullmatch(r"U\d+")
     p.flag((utid != "") & ~shaped, "utid", "utid must be U followed by digits, e.g. U100001")
@@ -278,12 +292,7 @@ def validate(
 
     # --- delivery method and contact --------------------------------------------------
     method_raw = _col(df, "delivery_method")
-    method = method_raw.str.lower().str.replace(r"[ \t]+", " ", regex=True).map(METHOD_ALIASES)
-    method = method.fillna(
-        method_raw.str.upper().where(
-            method_raw.str.upper().isin(["EMBEDDED_COMPONENT", "WHATSAPP"])
-        )
-    ).fillna("")
+    method = _lowcard(method_raw, _method_name)
     p.flag(
         method_raw == "",
         "delivery_method",
@@ -314,7 +323,10 @@ def validate(
     p.flag((email != "") & email_bad, "email", "not a valid email address")
 
     phone_raw = _col(df, "mobile_number")
-    phone = normalise_phone(phone_raw, options.default_phone_country)
+    has_phone = phone_raw != ""  # most rows have none: normalise only the others
+    phone = pd.Series("", index=df.index, dtype="str")
+    if has_phone.any():
+        phone[has_phone] = normalise_phone(phone_raw[has_phone], options.default_phone_country)
     sci = phone_raw.str.contains(r"\d[eE]\+?\d", regex=True)
     needs_phone = method.isin(["PHONE", "WHATSAPP"])
     p.flag(needs_phone & (phone_raw == ""), "mobile_number", "PHONE delivery needs a mobile number")
@@ -331,8 +343,11 @@ def validate(
     )
 
     street, city = _col(df, "street_line_1"), _col(df, "city")
-    postal, country = _col(df, "postal_code"), _col(df, "country").str.upper()
-    shipping = _col(df, "shipping_method").str.lower().str.replace(r"[ \t_-]", "", regex=True)
+    postal, country = _col(df, "postal_code"), _lowcard(_col(df, "country"), str.upper)
+    shipping = _lowcard(
+        _col(df, "shipping_method"),
+        lambda v: v.lower().replace(" ", "").replace("_", "").replace("-", ""),
+    )
     is_address = method == "ADDRESS"
     for name, values in (
         ("street_line_1", street),
@@ -405,18 +420,23 @@ def validate(
     ]
     joined = pa.compute.binary_join_element_wise(
         *(pa.array(x.astype("str").array).cast(pa.large_string()) for x in parts),
+        pa.compute.cast(pa.array(cents.to_numpy()), pa.large_string()),
         pa.scalar("\x1f", pa.large_string()),
     )
-    dup_key = pd.Series(joined.to_numpy(zero_copy_only=False), index=df.index)
-    dup_key = dup_key + "\x1f" + cents.astype("str")
+    if isinstance(joined, pa.ChunkedArray):  # one dictionary for the whole column
+        joined = joined.combine_chunks()
+    # one integer per distinct key: duplicates are then found on integers, not strings
+    key_code = pd.Series(
+        pa.compute.dictionary_encode(joined).indices.to_numpy(zero_copy_only=False), index=df.index
+    )
     clean = ~p.bad
-    repeat = clean & dup_key.where(clean).duplicated(keep="first")
+    repeat = clean & key_code.where(clean).duplicated(keep="first")
 
     def first_of(mask: pd.Series) -> pd.Series:
-        firsts = df.loc[clean, ROW].groupby(dup_key[clean]).min()
+        firsts = df.loc[clean, ROW].groupby(key_code[clean]).min()
         return (
             "same recipient, reward, amount and campaign as row "
-            + dup_key[mask].map(firsts).astype("str")
+            + key_code[mask].map(firsts).astype("str")
             + " (give it a client_row_key or another campaign if both are meant)"
         )
 
