@@ -73,3 +73,13 @@ def free_port_url() -> str:
     from sandbox.server import free_port
 
     return f"http://127.0.0.1:{free_port()}/raas/v2"
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """One temporary Prefect server for the whole session; yields its API URL."""
+    from prefect.settings import get_current_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield str(get_current_settings().api.url)

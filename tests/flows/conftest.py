@@ -4,7 +4,6 @@ and a fresh ledger and report folder per test."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -24,14 +23,6 @@ HEADER = [
     "Campaign",
     "Team",
 ]
-
-
-@pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
 
 
 @pytest.fixture

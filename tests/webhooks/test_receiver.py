@@ -1,0 +1,208 @@
+"""The webhook receiver over real HTTP: verification, limits, persistence before 200,
+deduplication, revision order, and emission to a real Prefect server."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from raas.webhooks import SIGNATURE_HEADER, new_hmac_key, new_x509_pair, sign_hmac, sign_x509
+from sandbox.server import ThreadedServer, free_port
+from tests.helpers import wait_for
+from webhooks import ReceiverSettings
+from webhooks.app import create_app
+
+KEY = new_hmac_key()
+
+
+def event(
+    ref: str = "rw-b1-00000",
+    revision: int = 1,
+    status: str = "SUCCESSFUL",
+    event_id: str | None = None,
+) -> bytes:
+    return json.dumps(
+        {
+            "eventId": event_id or str(uuid.uuid4()),
+            "revision": revision,
+            "eventType": "AsyncOrderStatus",
+            "categories": ["orders"],
+            "eventOccurredAt": datetime.now(UTC).isoformat(),
+            "eventData": {
+                "externalRefID": ref,
+                "status": status,
+                "totalLineItems": 2,
+                "failedLineItems": 0,
+                "successfulLineItems": 2,
+                "referenceOrderId": "RA1",
+                "accountIdentifier": "sandbox-usd",
+                "customerIdentifier": "sandbox-customer",
+            },
+        }
+    ).encode()
+
+
+def post(
+    rx: ThreadedServer, body: bytes, signature: str | None = "sign", key: str = KEY
+) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        headers[SIGNATURE_HEADER] = sign_hmac(body, key)
+    elif signature is not None:
+        headers[SIGNATURE_HEADER] = signature
+    return httpx.post(rx.url + "/tango/webhooks", content=body, headers=headers)
+
+
+def counts(rx: ThreadedServer) -> dict[str, Any]:
+    return httpx.get(rx.url + "/health").json()
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[ThreadedServer]:
+    settings = ReceiverSettings(db_path=tmp_path / "events.db", hmac_key=KEY, max_body_bytes=4096)
+    with ThreadedServer(create_app(settings, emit=False)) as server:
+        yield server
+
+
+def test_a_signed_event_is_stored_before_200(receiver) -> None:
+    response = post(receiver, event())
+    assert response.status_code == 200 and response.json()["message"] == "accepted"
+    assert counts(receiver) == {"status": "ok", "stored": 1, "to_emit": 1, "emitted": 0}
+
+
+@pytest.mark.parametrize(
+    ("make", "status"),
+    [
+        (
+            lambda b: post_args(b, signature=sign_hmac(b.replace(b"SUCCESSFUL", b"FAILED"), KEY)),
+            401,
+        ),
+        (
+            lambda b: post_args(b.replace(b"SUCCESSFUL", b"FAILED"), signature=sign_hmac(b, KEY)),
+            401,
+        ),
+        (lambda b: post_args(b, key=new_hmac_key()), 401),
+        (lambda b: post_args(b, signature=None), 401),
+        (lambda b: post_args(b, signature="Zm9yZ2Vk"), 401),
+        (lambda b: post_args(b"{not json", signature=sign_hmac(b"{not json", KEY)), 400),
+        (lambda b: post_args(b"[]", signature=sign_hmac(b"[]", KEY)), 400),
+        (lambda b: post_args(b + b" " * 5000), 413),
+    ],
+    ids=[
+        "forged",
+        "tampered",
+        "wrong-key",
+        "unsigned",
+        "garbage-signature",
+        "malformed",
+        "not-an-event",
+        "oversized",
+    ],
+)
+def test_rejected_requests_store_and_emit_nothing(receiver, make, status) -> None:
+    args = make(event())
+    assert post(receiver, **args).status_code == status
+    assert counts(receiver)["stored"] == 0
+
+
+def post_args(body: bytes, signature: str | None = "sign", key: str = KEY) -> dict[str, Any]:
+    return {"body": body, "signature": signature, "key": key}
+
+
+def test_duplicates_and_older_revisions_change_nothing(receiver) -> None:
+    first = event(revision=5, status="SUCCESSFUL", event_id="e-5")
+    assert post(receiver, first).json()["message"] == "accepted"
+    assert post(receiver, first).json()["message"] == "duplicate"
+    older = event(revision=3, status="RETRYING", event_id="e-3")
+    assert post(receiver, older).json()["message"] == "stale (older revision)"
+    assert counts(receiver) == {"status": "ok", "stored": 2, "to_emit": 1, "emitted": 0}
+
+
+def test_other_event_types_are_acknowledged_and_ignored(receiver) -> None:
+    body = json.dumps(
+        {"eventId": "c1", "revision": 1, "eventType": "ConnectivityTest", "eventData": {}}
+    ).encode()
+    assert post(receiver, body).status_code == 200
+    assert counts(receiver)["stored"] == 0
+
+
+def test_x509_verification(tmp_path: Path) -> None:
+    key_pem, cert = new_x509_pair()
+    settings = ReceiverSettings(
+        db_path=tmp_path / "e.db", verification="X509", certificate_pem=cert
+    )
+    with ThreadedServer(create_app(settings, emit=False)) as rx:
+        body = event()
+        assert post(rx, body, signature=sign_x509(body, key_pem)).status_code == 200
+        other_key, _ = new_x509_pair()
+        assert post(rx, event(), signature=sign_x509(body, other_key)).status_code == 401
+
+
+def _prefect_events(api: str, ref: str) -> list[dict[str, Any]]:
+    response = httpx.post(
+        api.rstrip("/") + "/events/filter",
+        json={
+            "filter": {
+                "event": {"name": ["tango.async-order.status"]},
+                "resource": {"id": [f"tango.async-order.{ref}"]},
+                "occurred": {"since": "2000-01-01T00:00:00Z"},
+            },
+            "limit": 50,
+        },
+    )
+    response.raise_for_status()
+    return response.json()["events"]
+
+
+def test_events_reach_prefect_and_survive_a_prefect_outage(
+    tmp_path: Path, prefect_server: str
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}/api"  # nothing listens here
+    settings = ReceiverSettings(
+        db_path=tmp_path / "e.db", hmac_key=KEY, emit_interval_s=0.1, prefect_api_url=down
+    )
+    app = create_app(settings)
+    ref = f"rw-outage-{uuid.uuid4().hex[:6]}"
+    with ThreadedServer(app) as rx:
+        for rev in (1, 2):
+            assert (
+                post(
+                    rx, event(ref, revision=rev, status=["RETRYING", "SUCCESSFUL"][rev - 1])
+                ).status_code
+                == 200
+            )
+        time.sleep(0.5)
+        assert counts(rx)["emitted"] == 0  # Prefect is down: kept, not lost
+        app.state.emitter.explicit_url = prefect_server  # Prefect is back
+        wait_for(lambda: counts(rx)["emitted"] == 2)
+    events = wait_for(lambda: (e := _prefect_events(prefect_server, ref)) and len(e) == 2 and e)
+    statuses = sorted(e["resource"]["tango.status"] for e in events)
+    assert statuses == ["RETRYING", "SUCCESSFUL"]
+    assert all(e["resource"]["tango.account"] == "sandbox-usd" for e in events)
+    assert {e["payload"]["eventData"]["externalRefID"] for e in events} == {ref}
+
+
+def test_sandbox_webhooks_flow_into_prefect(
+    tmp_path: Path, prefect_server: str, client, sandbox
+) -> None:
+    from tests.helpers import line, order, wait_final
+
+    settings = ReceiverSettings(
+        db_path=tmp_path / "e.db", hmac_key=KEY, emit_interval_s=0.1, prefect_api_url=prefect_server
+    )
+    with ThreadedServer(create_app(settings)) as rx:
+        sub = client.create_webhook(rx.url + "/tango/webhooks", hmac_shared_secret_key=KEY)
+        ref = f"wh-{uuid.uuid4().hex[:8]}"
+        client.create_async_order(order(ref, [line("a"), line("b")]))
+        wait_final(client, ref)
+        events = wait_for(lambda: _prefect_events(prefect_server, ref), timeout=15)
+        assert events[0]["resource"]["tango.status"] == "SUCCESSFUL"
+        client.delete_webhook(sub.webhookId)
