@@ -84,6 +84,7 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
         ledger_url=settings.ledger_url,
         timeout_seconds=params.timeout_seconds,
         poll_interval_seconds=params.poll_interval_seconds,
+        mode=_completion_mode(params, settings),
         batch=plan.batch,
     )
 
@@ -113,6 +114,12 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
             message="the books do not balance: " + "; ".join(result.discrepancies), data=summary
         )
     return summary
+
+
+def _completion_mode(params: FulfilParams, settings: RewardsSettings) -> str:
+    if params.completion_mode == "auto":
+        return "webhook" if settings.webhook_receiver else "poll"
+    return params.completion_mode
 
 
 def _identifiers(params: FulfilParams) -> tuple[str, str]:

@@ -25,6 +25,11 @@ class RewardsSettings(BaseSettings):
         description="SQLAlchemy URL of the ledger (SQLite or PostgreSQL)",
     )
     reports_dir: Path = Field(Path("data/reports"), description="where report folders go")
+    webhook_receiver: bool = Field(
+        False,
+        description="a webhook receiver (python -m webhooks) feeds Prefect events; "
+        "completion_mode 'auto' then waits on them",
+    )
 
 
 class FulfilParams(BaseModel):
@@ -47,12 +52,18 @@ class FulfilParams(BaseModel):
         DEFAULT_CHUNK, ge=1, le=5000, description="Line items per async order"
     )
     submit_concurrency: int = Field(4, ge=1, le=32, description="Orders submitted at once")
-    completion_mode: Literal["poll"] = Field(
-        "poll", description="How to learn that orders finished"
+    completion_mode: Literal["auto", "poll", "webhook"] = Field(
+        "auto",
+        description="How to learn that orders finished: 'webhook' waits on the receiver's "
+        "Prefect events (with a fallback poll), 'poll' polls, 'auto' uses webhooks when "
+        "REWARDS_WEBHOOK_RECEIVER is set",
     )
     timeout_seconds: float = Field(3600, gt=0, description="Give up waiting after this long")
     poll_interval_seconds: float = Field(
-        2.0, gt=0, description="First pause between polls (grows to 30 s)"
+        2.0,
+        gt=0,
+        description="Polling: first pause between polls (grows to 30 s); webhook mode: the "
+        "fallback poll interval",
     )
     dry_run: bool = Field(False, description="Validate and preview the cost; send nothing")
     all_or_nothing: bool = Field(

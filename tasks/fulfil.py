@@ -157,6 +157,87 @@ def submit_order(external_ref_id: str, ledger_url: str) -> str:
     return sending.submit(client, book, external_ref_id)
 
 
+class _Waiter:
+    """The orders of a batch still to finish, refreshed from Tango's summary endpoint, with
+    the progress artifact kept up to date."""
+
+    def __init__(self, refs: list[str], ledger_url: str, batch: str) -> None:
+        self.book = ledger(ledger_url)
+        self.orders = {o["external_ref_id"]: o for o in self.book.batch_orders(batch)}
+        self.waiting = {r for r in refs if self.orders.get(r, {}).get("state") == "accepted"}
+        self.total = len(refs)
+        self.progress = create_progress_artifact(
+            self._percent(), description=f"Orders finished out of {self.total}"
+        )
+
+    def _percent(self) -> float:
+        return 100.0 * (self.total - len(self.waiting)) / self.total if self.total else 100.0
+
+    def refresh(self, refs: set[str] | list[str]) -> None:
+        for ref in [r for r in refs if r in self.waiting]:
+            o = self.orders[ref]
+            client = tango_client(o["customer_identifier"], o["account_identifier"])
+            if sending.refresh(client, self.book, ref):
+                self.waiting.discard(ref)
+        update_progress_artifact(
+            self.progress,
+            self._percent(),
+            description=f"{self.total - len(self.waiting)} of {self.total} orders finished",
+        )
+
+
+def _poll(waiter: _Waiter, deadline: float, pause: float) -> None:
+    while waiter.waiting:
+        waiter.refresh(set(waiter.waiting))
+        if not waiter.waiting or time.monotonic() + pause > deadline:
+            return
+        time.sleep(pause)
+        pause = min(pause * 1.5, 30.0)
+
+
+async def _listen(waiter: _Waiter, batch: str, deadline: float, fallback_s: float) -> None:
+    """Each ``tango.async-order.status`` event for the batch is a hint: GET that order's
+    summary (the authority). A fallback poll runs all the while, so a lost webhook only
+    delays completion."""
+    import asyncio
+
+    from prefect.events.clients import get_events_subscriber
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    from webhooks.config import EVENT_NAME, RESOURCE_PREFIX
+
+    hints: asyncio.Queue[str] = asyncio.Queue()
+    wanted = EventFilter(
+        event=EventNameFilter(name=[EVENT_NAME]),
+        resource=EventResourceFilter(id_prefix=[f"{RESOURCE_PREFIX}rw-{batch}-"]),
+    )
+
+    async def read(subscriber: object) -> None:
+        async for event in subscriber:  # type: ignore[attr-defined]
+            await hints.put(event.resource.id.removeprefix(RESOURCE_PREFIX))
+
+    async with get_events_subscriber(filter=wanted) as subscriber:
+        reader = asyncio.create_task(read(subscriber))
+        try:
+            await asyncio.to_thread(
+                waiter.refresh, set(waiter.waiting)
+            )  # events before we listened
+            next_poll = time.monotonic() + fallback_s
+            while waiter.waiting and time.monotonic() < deadline:
+                wait = max(0.0, min(next_poll, deadline) - time.monotonic())
+                try:
+                    ref = await asyncio.wait_for(hints.get(), wait)
+                    refs = {ref}
+                    while not hints.empty():
+                        refs.add(hints.get_nowait())
+                except TimeoutError:
+                    refs = set(waiter.waiting)
+                    next_poll = time.monotonic() + fallback_s
+                await asyncio.to_thread(waiter.refresh, refs)
+        finally:
+            reader.cancel()
+
+
 @task(name="await-completion", cache_policy=NO_CACHE)
 def await_completion(
     refs: list[str],
@@ -165,45 +246,26 @@ def await_completion(
     timeout_seconds: float,
     poll_interval_seconds: float,
     batch: str,
+    mode: str = "poll",
 ) -> dict[str, int]:
-    """Poll each order's summary (backing off) until it is final or the timeout passes,
-    keeping a progress artifact up to date."""
-    logger = get_run_logger()
-    book = ledger(ledger_url)
-    orders = {o["external_ref_id"]: o for o in book.batch_orders(batch)}
-    waiting = [r for r in refs if orders.get(r, {}).get("state") == "accepted"]
-    done_before = sum(1 for r in refs if orders.get(r, {}).get("state") in ("final", "rejected"))
-    total = len(refs)
-    progress = create_progress_artifact(
-        100.0 * done_before / total if total else 100.0,
-        description=f"Orders finished out of {total}",
-    )
+    """Wait until every order of the batch is final or the timeout passes: by polling with
+    backoff, or (``mode="webhook"``) on Prefect events from the webhook receiver with a
+    fallback poll every ``poll_interval_seconds``."""
+    import asyncio
+
+    waiter = _Waiter(refs, ledger_url, batch)
     deadline = time.monotonic() + timeout_seconds
-    pause = poll_interval_seconds
-    while waiting:
-        still = []
-        for ref in waiting:
-            o = orders[ref]
-            client = tango_client(o["customer_identifier"], o["account_identifier"])
-            if not sending.refresh(client, book, ref):
-                still.append(ref)
-        waiting = still
-        update_progress_artifact(
-            progress,
-            100.0 * (total - len(waiting)) / total if total else 100.0,
-            description=f"{total - len(waiting)} of {total} orders finished",
-        )
-        if not waiting or time.monotonic() + pause > deadline:
-            break
-        time.sleep(pause)
-        pause = min(pause * 1.5, 30.0)
-    if waiting:
-        logger.warning(
+    if mode == "webhook":
+        asyncio.run(_listen(waiter, batch, deadline, poll_interval_seconds))
+    else:
+        _poll(waiter, deadline, poll_interval_seconds)
+    if waiter.waiting:
+        get_run_logger().warning(
             "%d orders still pending after %.0f s; run the same file again to refresh the report",
-            len(waiting),
+            len(waiter.waiting),
             timeout_seconds,
         )
-    return {"orders": total, "pending": len(waiting)}
+    return {"orders": waiter.total, "pending": len(waiter.waiting)}
 
 
 @task(name="reconcile", cache_policy=NO_CACHE)
