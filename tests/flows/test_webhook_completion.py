@@ -51,7 +51,7 @@ def run(path: Path, **params: Any):
 
 
 def test_webhooks_complete_the_run_long_before_any_poll(slow_tango, env, campaign) -> None:
-    sandbox, rx = slow_tango
+    _, rx = slow_tango
     path = write_csv(env / "wh.csv", recipients(campaign, 4))
     # the fallback poll would come after the timeout: only webhooks can finish this run
     state, out = run(
