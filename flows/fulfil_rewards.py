@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.states import Completed, Failed, State
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run, resume_flow_run
+from prefect.input import RunInput
+from prefect.states import Cancelled, Completed, Failed, State
+from pydantic import Field
 
 from raas import RaasError
 from rewards.errors import RewardsError
@@ -42,6 +50,8 @@ def fulfil_rewards(params: FulfilParams) -> State[dict[str, Any]] | dict[str, An
 def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
     settings = RewardsSettings()
     sheet = load_spreadsheet(params.source_path, params.sheet_name)
+    if isinstance(sheet, RewardsError):
+        raise sheet
     account, catalog = fetch_account_and_catalog(
         params.customer_identifier, params.account_identifier
     )
@@ -68,10 +78,22 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
         )
     preview: dict[str, Any] | None = None
     if stop is None:
-        try:
-            preview = check_balance(plan, account)
-        except RewardsError as exc:
-            stop = str(exc)
+        preview = check_balance(plan, account)
+        stop = preview.pop("stop")
+    approval = None
+    if stop is None and not params.dry_run and preview and _needs_approval(params, preview):
+        approval = _ask_approval(params, plan, preview, len(validated.rejected))
+        if not approval.approve:
+            return _stopped(
+                sheet,
+                validated,
+                plan,
+                folder,
+                settings,
+                preview,
+                approval.summary(),
+                cancelled=True,
+            )
     if stop or params.dry_run:
         return _stopped(sheet, validated, plan, folder, settings, preview, stop)
 
@@ -89,9 +111,10 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
     )
 
     result = reconcile_batch(sheet, validated, plan, settings.ledger_url)
-    note = (
-        f"{waited['pending']} order(s) still pending at the timeout" if waited["pending"] else None
-    )
+    notes = [approval.summary()] if approval else []
+    if waited["pending"]:
+        notes.append(f"{waited['pending']} order(s) still pending at the timeout")
+    note = "; ".join(notes) or None
     files = publish_report(
         result,
         validated,
@@ -116,6 +139,60 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
     return summary
 
 
+class Approval(RunInput):
+    """The form shown in the Prefect UI when a batch needs approval."""
+
+    approve: bool = Field(False, description="Send these rewards?")
+    approver: str = Field("", description="Your name, recorded in the report")
+    note: str = Field("", description="Why (recorded in the report)")
+    timed_out: bool = Field(False, description="Set by the flow when nobody answered in time")
+
+    def summary(self) -> str:
+        if self.timed_out:
+            return "approval timed out: nothing was sent"
+        verdict = "approved" if self.approve else "rejected"
+        who = f" by {self.approver}" if self.approver else ""
+        return f"{verdict}{who}" + (f": {self.note}" if self.note else "")
+
+
+def _needs_approval(params: FulfilParams, preview: dict[str, Any]) -> bool:
+    threshold = params.approval_threshold
+    return threshold is not None and Decimal(preview["cost"]) > threshold
+
+
+def _ask_approval(
+    params: FulfilParams, plan: Any, preview: dict[str, Any], rejected: int
+) -> Approval:
+    """Pause until someone approves or rejects in the UI (or the timeout passes)."""
+    description = (
+        f"**Approve sending {len(plan.to_send)} rewards for {preview['cost']} "
+        f"{preview['currency']}?** (balance {preview['balance']}; {rejected} rows rejected, "
+        f"{len(plan.already_sent)} already sent; batch `{plan.batch}`; approval threshold "
+        f"{params.approval_threshold})"
+    )
+    get_run_logger().info("Waiting for approval: %s", description)
+    # Our own deadline answers "no" through the same form, so the run ends cleanly with a
+    # report; Prefect's pause deadline (a minute later) only matters if this process dies.
+    run_id = FlowRunContext.get().flow_run.id  # type: ignore[union-attr]
+    timer = threading.Timer(params.approval_timeout_seconds, _answer_timeout, args=(run_id,))
+    timer.start()
+    try:
+        return pause_flow_run(
+            wait_for_input=Approval.with_initial_data(description=description),
+            timeout=params.approval_timeout_seconds + 60,
+            poll_interval=1,
+        )
+    except FlowPauseTimeout:
+        return Approval(approve=False, timed_out=True)
+    finally:
+        timer.cancel()
+
+
+def _answer_timeout(run_id: Any) -> None:
+    with contextlib.suppress(Exception):  # already answered: nothing to do
+        resume_flow_run(run_id, run_input={"approve": False, "timed_out": True})
+
+
 def _completion_mode(params: FulfilParams, settings: RewardsSettings) -> str:
     if params.completion_mode == "auto":
         return "webhook" if settings.webhook_receiver else "poll"
@@ -135,7 +212,7 @@ def _identifiers(params: FulfilParams) -> tuple[str, str]:
     return settings.customer_identifier, settings.account_identifier
 
 
-def _stopped(sheet, validated, plan, folder, settings, preview, stop) -> Any:
+def _stopped(sheet, validated, plan, folder, settings, preview, stop, cancelled=False) -> Any:
     """Dry run or a gate: publish what would happen (nothing sent) and stop."""
     result = reconcile_batch(
         sheet,
@@ -158,6 +235,8 @@ def _stopped(sheet, validated, plan, folder, settings, preview, stop) -> Any:
         "rejected": len(validated.rejected),
         "cost": preview,
     }
+    if cancelled:
+        return Cancelled(message=stop, data=summary)
     if stop:
         return Failed(message=stop, data=summary)
     return Completed(message=f"dry run: {len(plan.to_send)} rows would be sent", data=summary)

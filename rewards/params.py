@@ -3,6 +3,7 @@ deployment-wide settings that are not per run (where the ledger and reports live
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -68,6 +69,12 @@ class FulfilParams(BaseModel):
     dry_run: bool = Field(False, description="Validate and preview the cost; send nothing")
     all_or_nothing: bool = Field(
         False, description="Any rejected row stops the run before anything is sent"
+    )
+    approval_threshold: Decimal | None = Field(
+        None, ge=0, description="Pause for approval in the UI when the cost is above this"
+    )
+    approval_timeout_seconds: int = Field(
+        3600, ge=1, description="Without an answer by then, nothing is sent"
     )
     default_phone_country: str | None = Field(
         "US", description="Country for phone numbers written without +country code"

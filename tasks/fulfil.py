@@ -28,7 +28,7 @@ from raas import (
     Catalog,
 )
 from rewards import export, sending
-from rewards.errors import GateError
+from rewards.errors import InputError
 from rewards.identity import batch_id, line_item_ids
 from rewards.planning import Plan, plan_batch
 from rewards.reading import Sheet, read_recipients
@@ -41,8 +41,13 @@ ARTIFACT_ROWS = 500  # the UI struggles with huge tables; the files hold everyth
 
 
 @task(name="load-spreadsheet", cache_policy=NO_CACHE)
-def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet:
-    sheet = read_recipients(path, sheet_name)
+def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet | InputError:
+    """The sheet, or the :class:`InputError` that explains why it cannot be used (returned,
+    not raised: an expected mistake gets a message, not a traceback in the task log)."""
+    try:
+        sheet = read_recipients(path, sheet_name)
+    except InputError as exc:
+        return exc
     get_run_logger().info(
         "Read %d rows from %s (%s)",
         len(sheet.frame),
@@ -95,20 +100,21 @@ def plan_orders(
 
 @task(name="check-balance", cache_policy=NO_CACHE)
 def check_balance(plan: Plan, account: Account) -> dict[str, Any]:
-    """Stop before sending when the account cannot pay for what this run sends."""
+    """The cost preview; ``stop`` says why not to send when the account cannot pay."""
     cost = plan.costs.get(account.currencyCode, Decimal(0))
-    preview = {
+    short = cost - account.currentBalance
+    preview: dict[str, Any] = {
         "currency": account.currencyCode,
         "cost": f"{cost:.2f}",
         "balance": f"{account.currentBalance:.2f}",
-        "shortfall": f"{max(cost - account.currentBalance, Decimal(0)):.2f}",
+        "shortfall": f"{max(short, Decimal(0)):.2f}",
+        "stop": None,
     }
-    if cost > account.currentBalance:
-        raise GateError(
-            f"account {account.accountIdentifier} cannot pay for this batch: it costs {cost:.2f} "
-            f"{account.currencyCode}, the balance is {account.currentBalance:.2f}, short by "
-            f"{cost - account.currentBalance:.2f}. Nothing was sent; fund the account and run "
-            "again"
+    if short > 0:
+        preview["stop"] = (
+            f"account {account.accountIdentifier} cannot pay for this batch: it costs "
+            f"{cost:.2f} {account.currencyCode}, the balance is {account.currentBalance:.2f}, "
+            f"short by {short:.2f}. Nothing was sent; fund the account and run again"
         )
     return preview
 
