@@ -3,6 +3,8 @@
 ``rewards validate FILE``  check a spreadsheet against the catalog (no Prefect, sends nothing)
 ``rewards run FILE``       run the fulfil-rewards flow on it
 ``rewards demo``           the sandbox + a temporary Prefect server + the sample file
+``rewards serve``          serve the deployments (manual, on-upload, scheduled inbox scan)
+``rewards watch``          announce spreadsheets within seconds of landing in the inbox
 """
 
 from __future__ import annotations
@@ -93,12 +95,30 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--dry-run", action="store_true")
             p.add_argument("--all-or-nothing", action="store_true")
     sub.add_parser("demo")
+    serve = sub.add_parser("serve")
+    serve.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
+    serve.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
+    watch = sub.add_parser("watch")
+    watch.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
     args = parser.parse_args(argv)
     try:
         if args.command == "validate":
             return _validate(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "serve":
+            from deployments.serve import serve
+
+            serve(args.cron, args.inbox)
+            return 0
+        if args.command == "watch":
+            from deployments.watch import watch
+
+            from .params import RewardsSettings
+
+            settings = RewardsSettings()
+            watch(Path(args.inbox) if args.inbox else settings.inbox_dir, settings.ledger_url)
+            return 0
         from .demo import main as demo
 
         return demo()

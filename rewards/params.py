@@ -26,6 +26,7 @@ class RewardsSettings(BaseSettings):
         description="SQLAlchemy URL of the ledger (SQLite or PostgreSQL)",
     )
     reports_dir: Path = Field(Path("data/reports"), description="where report folders go")
+    inbox_dir: Path = Field(Path("data/inbox"), description="where spreadsheets are dropped")
     webhook_receiver: bool = Field(
         False,
         description="a webhook receiver (python -m webhooks) feeds Prefect events; "

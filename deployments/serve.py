@@ -1,0 +1,49 @@
+"""The deployments, served by one process (``rewards serve``) against a Prefect server.
+
+- ``fulfil-rewards/manual``: no schedule; start it from the UI's parameter form.
+- ``fulfil-rewards/on-upload``: started by each ``rewards.upload.created`` event, with the
+  file's path from the event.
+- ``scan-inbox/scheduled``: a cron schedule (hourly by default) that announces new files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.events import DeploymentEventTrigger
+
+from flows.fulfil_rewards import fulfil_rewards
+from flows.scan_inbox import UPLOAD_EVENT, scan_inbox
+
+ON_UPLOAD_PARAMETERS = {"params": {"source_path": "{{ event.payload.path }}"}}
+
+
+def build(cron: str = "0 * * * *", inbox: str | None = None) -> list[Any]:
+    manual = fulfil_rewards.to_deployment(
+        name="manual", description="Send the rewards of one spreadsheet; fill in the form."
+    )
+    on_upload = fulfil_rewards.to_deployment(
+        name="on-upload",
+        description="Started by a rewards.upload.created event (scan-inbox or rewards watch).",
+        triggers=[
+            DeploymentEventTrigger(
+                name="new spreadsheet",
+                expect={UPLOAD_EVENT},
+                match={"prefect.resource.id": "rewards.upload.*"},
+                parameters=ON_UPLOAD_PARAMETERS,
+            )
+        ],
+    )
+    scheduled = scan_inbox.to_deployment(
+        name="scheduled",
+        cron=cron,
+        parameters={"inbox": inbox} if inbox else {},
+        description="Announce spreadsheets that landed in the inbox.",
+    )
+    return [manual, on_upload, scheduled]
+
+
+def serve(cron: str = "0 * * * *", inbox: str | None = None) -> None:
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*build(cron, inbox))

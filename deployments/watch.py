@@ -1,0 +1,39 @@
+"""``rewards watch``: announce spreadsheets within seconds of landing (instead of hourly)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flows.scan_inbox import announce
+from rewards.inbox import Inbox
+
+log = logging.getLogger("rewards")
+
+
+def watch(folder: Path, ledger_url: str, settle_seconds: float = 2.0) -> None:
+    from watchfiles import watch as watch_files
+
+    inbox = Inbox(folder, ledger_url, settle_seconds)
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"Watching {folder} for spreadsheets (Ctrl-C to stop)", flush=True)
+    # the first pass takes what is already there; then each change, once files settle
+    for _ in _ticks(watch_files, folder, settle_seconds):
+        for upload in inbox.scan():
+            if upload.duplicate:
+                log.warning("%s repeats a file taken before; set aside", upload.name)
+                continue
+            announce(upload)
+            print(f"announced {upload.name} -> {upload.path}", flush=True)
+
+
+def _ticks(watch_files, folder: Path, settle_seconds: float):
+    yield None
+    # rust_timeout makes watch yield periodically, so files still settling are retried
+    for _changes in watch_files(
+        folder,
+        recursive=False,
+        yield_on_timeout=True,
+        rust_timeout=int(settle_seconds * 1000) + 500,
+    ):
+        yield None

@@ -1,0 +1,84 @@
+"""The inbox takes each file once; an upload event starts the on-upload deployment."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from rewards.inbox import Inbox
+from tests.helpers import wait_for
+
+CSV = "UTID,Amount,Delivery Method,Email,Campaign\nU100001,5,email,a@example.com,{}\n"
+
+
+def drop(folder: Path, name: str, text: str, age_seconds: float = 60) -> Path:
+    """A file as if it had landed ``age_seconds`` ago."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    past = time.time() - age_seconds
+    os.utime(path, (past, past))
+    return path
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Inbox:
+    return Inbox(tmp_path / "inbox", f"sqlite:///{tmp_path / 'ledger.db'}", settle_seconds=5)
+
+
+def test_a_settled_file_is_taken_once(inbox: Inbox) -> None:
+    path = drop(inbox.folder, "march.csv", CSV.format("m"), age_seconds=0)
+    assert inbox.scan() == []  # just written: it may still be copying
+    os.utime(path, (time.time() - 60, time.time() - 60))
+    (taken,) = inbox.scan()
+    assert not taken.duplicate and taken.path.parent.name == "processed"
+    assert taken.path.read_text().startswith("UTID") and not path.exists()
+    assert inbox.scan() == []
+
+
+def test_same_content_under_another_name_is_set_aside(inbox: Inbox) -> None:
+    drop(inbox.folder, "a.csv", CSV.format("x"))
+    drop(inbox.folder, "copy of a.csv", CSV.format("x"))
+    first, second = inbox.scan()
+    assert (first.duplicate, second.duplicate) == (False, True)
+    assert second.path.parent.name == "duplicates"
+
+
+def test_other_files_are_ignored(inbox: Inbox) -> None:
+    for name in ("notes.pdf", ".hidden.csv", "~$lock.xlsx"):
+        drop(inbox.folder, name, "x")
+    assert inbox.scan() == []
+
+
+def test_upload_event_starts_the_on_upload_deployment(env: Path, prefect_server: str) -> None:
+    from prefect.client.orchestration import get_client
+
+    from deployments.serve import build
+    from flows.scan_inbox import scan_inbox
+
+    for deployment in build():
+        deployment.apply()
+    name = f"upload-{uuid.uuid4().hex[:6]}.csv"
+    drop(env / "inbox", name, CSV.format(name))
+    announced = scan_inbox(inbox=str(env / "inbox"), settle_seconds=1)
+    assert len(announced) == 1
+    assert scan_inbox(inbox=str(env / "inbox"), settle_seconds=1) == []
+
+    def runs() -> list:
+        with get_client(sync_client=True) as client:
+            dep = client.read_deployment_by_name("fulfil-rewards/on-upload")
+            return [
+                r
+                for r in client.read_flow_runs()
+                if r.deployment_id == dep.id
+                and r.parameters.get("params", {}).get("source_path") == announced[0]
+            ]
+
+    (run,) = wait_for(runs, timeout=30)
+    assert run.parameters["params"]["source_path"].endswith(name)
+    time.sleep(2)
+    assert len(runs()) == 1  # one file, one run
