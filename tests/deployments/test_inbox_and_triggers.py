@@ -82,3 +82,42 @@ def test_upload_event_starts_the_on_upload_deployment(env: Path, prefect_server:
     assert run.parameters["params"]["source_path"].endswith(name)
     time.sleep(2)
     assert len(runs()) == 1  # one file, one run
+
+
+def test_the_watcher_announces_a_new_file_within_seconds(env: Path, prefect_server: str) -> None:
+    import threading
+
+    import httpx
+
+    from deployments.watch import watch
+
+    folder = env / "watched"
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch, args=(folder, f"sqlite:///{env / 'w.db'}", 0.5, stop), daemon=True
+    )
+    thread.start()
+    try:
+        wait_for(folder.exists)
+        name = f"watched-{uuid.uuid4().hex[:6]}.csv"
+        (folder / name).write_text(CSV.format(name))
+        taken = wait_for(lambda: list((folder / "processed").glob(f"*-{name}")), timeout=20)
+
+        def announced() -> list:
+            response = httpx.post(
+                prefect_server.rstrip("/") + "/events/filter",
+                json={
+                    "filter": {
+                        "event": {"name": ["rewards.upload.created"]},
+                        "occurred": {"since": "2000-01-01T00:00:00Z"},
+                    },
+                    "limit": 50,
+                },
+            )
+            return [e for e in response.json()["events"] if e["payload"].get("name") == name]
+
+        (event,) = wait_for(announced, timeout=20)
+        assert event["payload"]["path"] == str(taken[0].resolve())
+    finally:
+        stop.set()
+        thread.join(10)
