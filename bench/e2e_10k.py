@@ -12,7 +12,6 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,60 +28,12 @@ os.environ.update(
 
 def plain(path: Path, ledger_url: str, chunk: int) -> dict:
     """The flow's steps, without Prefect."""
-    from rewards.identity import batch_id, line_item_ids
     from rewards.ledger import Ledger
-    from rewards.planning import plan_batch
-    from rewards.reading import read_recipients
-    from rewards.reconcile import reconcile
-    from rewards.sending import refresh, submit
-    from rewards.validation import validate
+    from rewards.pipeline import run_plain
     from tasks.tango import tango_client
 
-    client = tango_client()
-    book = Ledger(ledger_url)
-    sheet = read_recipients(path)
-    account = client.get_account()
-    valid = validate(sheet.frame, client.get_catalog(), account.currencyCode)
-    ids = line_item_ids(valid.valid, account.accountIdentifier)
-    plan = plan_batch(
-        valid.valid,
-        account=account.accountIdentifier,
-        customer=client.settings.customer_identifier,
-        chunk_size=chunk,
-        owners=book.owners(account.accountIdentifier, ids.tolist()),
-        ids=ids,
-    )
-    rows = {
-        r["line_id"]: (r["row_number"], r["amount"], r["currency"])
-        for r in plan.to_send.to_dict("records")
-    }
-    orders = book.claim(
-        batch=plan.batch,
-        account=plan.account,
-        customer=plan.customer,
-        source_name=path.name,
-        source_sha256="-",
-        planned=plan.new_orders,
-        rows=rows,
-    )
-    refs = [o.external_ref_id for o in orders]
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda r: submit(client, book, r), refs))
-    waiting, pause = refs, 0.1
-    while waiting:
-        waiting = [r for r in waiting if not refresh(client, book, r)]
-        if waiting:
-            time.sleep(pause)
-            pause = min(pause * 1.5, 30)
-    result = reconcile(
-        original=sheet.frame,
-        rejected=valid.rejected,
-        to_send=plan.to_send,
-        already_sent=plan.already_sent,
-        ledger_lines=book.batch_lines(plan.batch),
-        ledger_orders=book.batch_orders(batch_id(ids.tolist(), account.accountIdentifier)),
-    )
-    return result.counts | {"balanced": result.balanced}
+    run = run_plain(path, tango_client(), Ledger(ledger_url), chunk=chunk)
+    return run.result.counts | {"balanced": run.result.balanced}
 
 
 def main() -> None:

@@ -49,8 +49,8 @@ def read_recipients(path: str | Path, sheet_name: str | None = None) -> Sheet:
         return _finish(raw, path, sheet_name=sheet)
     if suffix not in (".csv", ".txt", ".tsv", ""):
         raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .xlsx")
-    raw, encoding, delimiter = _read_csv(path)
-    return _finish(raw, path, encoding=encoding, delimiter=delimiter)
+    raw, encoding, delimiter, skipped = _read_csv(path)
+    return _finish(raw, path, first_row=skipped + 1, encoding=encoding, delimiter=delimiter)
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -116,7 +116,21 @@ def _read_fast(data: bytes, delimiter: str, sample: str) -> pd.DataFrame | None:
     ).set_axis(range(table.num_columns), axis=1)
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str]:
+def _skip_blank_head(data: bytes) -> tuple[bytes, int]:
+    """Drop the blank lines above the header (a parser would take the first as the header);
+    returns how many, so row numbers still match the spreadsheet."""
+    skipped = 0
+    while data:
+        end = data.find(b"\n")
+        line = data if end < 0 else data[: end + 1]
+        if line.strip(b" \t\r\n,;|"):
+            break
+        data = data[len(line) :]
+        skipped += 1
+    return data, skipped
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str, int]:
     data = path.read_bytes()
     if not data or (len(data) < 1 << 16 and not data.strip()):
         raise InputError(
@@ -140,6 +154,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str]:
                 f"{path.name}: this is not a text CSV file (it contains binary "
                 "data); export the spreadsheet as CSV"
             )
+    data, skipped = _skip_blank_head(data)
     sample = data[:SNIFF_BYTES].decode("utf-8", errors="ignore")
     delimiter = _sniff_delimiter(sample)
     options = dict(sep=delimiter, header=None, dtype=str, keep_default_na=False)
@@ -148,14 +163,14 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str]:
         try:
             frame = pd.read_csv(io.BytesIO(data), engine="c", skip_blank_lines=False, **options)
         except pd.errors.ParserError as exc:
-            detail = str(exc).replace("Error tokenizing data. C error: ", "")
+            detail = " ".join(str(exc).replace("Error tokenizing data. C error: ", "").split())
             raise InputError(
                 f"{path.name}: the CSV is malformed ({detail}); check for a "
                 "stray delimiter or an unclosed quote on that line"
             ) from exc
         except (ValueError, MemoryError) as exc:
             raise InputError(f"{path.name}: the CSV cannot be read ({exc})") from exc
-    return frame, encoding, delimiter
+    return frame, encoding, delimiter, skipped
 
 
 # --- XLSX -----------------------------------------------------------------------------------
@@ -227,7 +242,7 @@ def _read_workbook(path: Path, sheet_name: str | None) -> tuple[pd.DataFrame, st
 # --- shared -----------------------------------------------------------------------------------
 
 
-def _finish(raw: pd.DataFrame, path: Path, **how: str | None) -> Sheet:
+def _finish(raw: pd.DataFrame, path: Path, first_row: int = 1, **how: str | None) -> Sheet:
     raw = raw.fillna("")
     # the header is the first row that is not blank
     head = raw.head(1000)
@@ -260,7 +275,8 @@ def _finish(raw: pd.DataFrame, path: Path, **how: str | None) -> Sheet:
         )
     body.columns = names
     frame = body.apply(lambda col: col.str.strip())
-    frame.insert(0, ROW, frame.index.to_numpy() + 1)  # 0-based position -> spreadsheet row
+    # 0-based position -> spreadsheet row (``first_row`` is the row the parsed data starts on)
+    frame.insert(0, ROW, frame.index.to_numpy() + first_row)
     keep = (frame.drop(columns=[ROW]) != "").any(axis=1)
     frame = frame[keep].reset_index(drop=True)
     if frame.empty:

@@ -138,3 +138,9 @@ def test_missing_file_and_wrong_type(tmp_path: Path) -> None:
         read_recipients(tmp_path / "nope.csv")
     with pytest.raises(InputError, match="unsupported file type"):
         read_recipients(write(tmp_path, "a.pdf", b"%PDF"))
+
+
+def test_blank_lines_above_the_header_keep_row_numbers(tmp_path: Path) -> None:
+    sheet = read_recipients(write(tmp_path, "a.csv", "\r\n,,,\r\n" + BASIC))
+    assert sheet.frame.loc[0, "email"] == "a@x.com"
+    assert sheet.frame["row_number"].tolist() == [4]  # header on row 3

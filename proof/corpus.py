@@ -1,0 +1,262 @@
+"""A corpus of hostile or broken recipient files, generated (never hand-edited binaries).
+
+Each entry: a file name and a function writing it; ``expect`` says what a user should get:
+``error`` (one clear message naming the file) or ``rows`` (processing, with bad rows rejected).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+HEADER = ["First Name", "Last Name", "Email", "UTID", "Amount", "Delivery Method"]
+GOOD = ["Ada", "Lovelace", "ada@example.com", "U100001", "25", "email"]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    expect: str  # "error" or "rows"
+    write: Callable[[Path], None]
+    send: bool = True  # the million-row file is validated only (sending it takes minutes)
+
+
+def _csv(rows: list[list[str]], **kw: object) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, **kw).writerows(rows)  # type: ignore[arg-type]
+    return buf.getvalue().encode("utf-8")
+
+
+def _rows(*extra: list[str], good: int = 3) -> list[list[str]]:
+    body = [[f"P{i}", "Test", f"p{i}@example.com", "U100001", "10", "email"] for i in range(good)]
+    return [HEADER, *body, *extra]
+
+
+def _bytes(data: bytes) -> Callable[[Path], None]:
+    return lambda p: p.write_bytes(data)
+
+
+def _xlsx(sheets: dict[str, list[list[object]]]) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        with pd.ExcelWriter(path, engine="openpyxl") as xl:
+            for name, rows in sheets.items():
+                pd.DataFrame(rows[1:], columns=rows[0] if rows else None).to_excel(
+                    xl, sheet_name=name, index=False
+                )
+
+    return write
+
+
+def _formula_xlsx(path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    ws.append(
+        ["Eve", "Formula", '=HYPERLINK("http://evil.example","click")', "U100001", "=5*5", "email"]
+    )
+    ws.append(GOOD)
+    wb.save(path)
+
+
+def _amount(value: str) -> Callable[[Path], None]:
+    return _bytes(_csv(_rows(["Bad", "Amount", "bad@example.com", "U100001", value, "email"])))
+
+
+def _big(rows: int) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(HEADER)
+            for i in range(rows - 1):
+                w.writerow([f"P{i}", "Big", f"p{i}@example.com", "U100001", "10", "email"])
+            w.writerow(["Last", "Row", "last@example.com", "U100001", "ten", "email"])
+
+    return write
+
+
+def cases(big_rows: int = 1_000_000) -> list[Case]:
+    text = _csv(_rows()).decode()
+    return [
+        Case("empty.csv", "error", _bytes(b"")),
+        Case("whitespace_only.csv", "error", _bytes(b"  \n \r\n\t\n")),
+        Case("header_only.csv", "error", _bytes(_csv([HEADER]))),
+        Case("unknown_columns_only.csv", "error", _bytes(_csv([["foo", "bar"], ["1", "2"]]))),
+        Case(
+            "missing_required.csv",
+            "error",
+            _bytes(_csv([["Email", "Amount"], ["a@example.com", "5"]])),
+        ),
+        Case(
+            "duplicated_headers.csv",
+            "error",
+            _bytes(
+                _csv(
+                    [
+                        ["Email", "E-mail", "UTID", "Amount", "Delivery Method"],
+                        ["a@x.com", "b@x.com", "U100001", "5", "email"],
+                    ]
+                )
+            ),
+        ),
+        Case("utf8_bom.csv", "rows", _bytes(b"\xef\xbb\xbf" + text.encode())),
+        Case("utf16_bom.csv", "rows", _bytes(text.encode("utf-16"))),
+        Case("utf16le_no_bom.csv", "rows", _bytes(text.encode("utf-16-le"))),
+        Case("utf16be_no_bom.csv", "rows", _bytes(text.encode("utf-16-be"))),
+        Case(
+            "cp1252.csv",
+            "rows",
+            _bytes(
+                _csv(_rows(["Renée", "Müller", "rm@example.com", "U100001", "5", "email"]))
+                .decode()
+                .encode("cp1252")
+            ),
+        ),
+        Case("mixed_line_endings.csv", "rows", _bytes(text.replace("\r\n", "\n", 2).encode())),
+        Case("old_mac_cr.csv", "rows", _bytes(text.replace("\r\n", "\r").encode())),
+        Case("semicolon.csv", "rows", _bytes(_csv(_rows(), delimiter=";"))),
+        Case("tab.tsv", "rows", _bytes(_csv(_rows(), delimiter="\t"))),
+        Case("pipe.txt", "rows", _bytes(_csv(_rows(), delimiter="|"))),
+        Case(
+            "quoted_newlines.csv",
+            "rows",
+            _bytes(_csv(_rows(["Multi\nLine", "Name", "ml@example.com", "U100001", "5", "email"]))),
+        ),
+        Case("ragged_row.csv", "error", _bytes(text.encode() + b"a,b,c,d,e,f,g,h,i\r\n")),
+        Case("unclosed_quote.csv", "error", _bytes(text.encode() + b'"Open,Quote,x@x.com\r\n')),
+        Case("blank_lines_first.csv", "rows", _bytes(b"\r\n,,,\r\n" + text.encode())),
+        Case(
+            "huge_cell.csv",
+            "rows",
+            _bytes(
+                _csv(_rows(["X" * 10_000_000, "Huge", "huge@example.com", "U100001", "5", "email"]))
+            ),
+        ),
+        Case("binary.csv", "error", _bytes(bytes(range(256)) * 64)),
+        Case("zip_not_xlsx.xlsx", "error", _zip_not_xlsx),
+        Case("zip_named_csv.csv", "error", _zip_not_xlsx),
+        Case("encrypted.xlsx", "error", _bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 4096)),
+        Case("truncated.xlsx", "error", _truncated_xlsx),
+        Case(
+            "third_sheet.xlsx",
+            "error",
+            _xlsx(
+                {
+                    "Cover": [["About"], ["read me"]],
+                    "Notes": [["x"], ["y"]],
+                    "Recipients": [HEADER, GOOD],
+                }
+            ),
+        ),
+        Case(
+            "xlsx_numbers_and_dates.xlsx",
+            "rows",
+            _xlsx(
+                {
+                    "Sheet1": [
+                        [
+                            "Email",
+                            "UTID",
+                            "Amount",
+                            "Delivery Method",
+                            "Mobile Number",
+                            "Delivery Date",
+                        ],
+                        ["a@example.com", "U100001", 25.5, "email", None, None],
+                        [None, "U100007", 20, "sms", 14155550100, None],
+                        ["b@example.com", "U100008", 30, "email", None, pd.Timestamp("2030-01-01")],
+                    ]
+                }
+            ),
+        ),
+        Case(
+            "formulas.csv",
+            "rows",
+            _bytes(
+                _csv(
+                    _rows(
+                        [
+                            '=HYPERLINK("http://evil.example","x")',
+                            "Formula",
+                            "f@example.com",
+                            "U100001",
+                            "5",
+                            "email",
+                        ]
+                    )
+                )
+            ),
+        ),
+        Case("formulas.xlsx", "rows", _formula_xlsx),
+        Case("amount_dollar_thousands.csv", "rows", _amount("$1,000.50")),
+        Case("amount_european.csv", "rows", _amount("1.000,50")),
+        Case("amount_exponent.csv", "rows", _amount("1e3")),
+        Case("amount_negative.csv", "rows", _amount("-5")),
+        Case("amount_nan.csv", "rows", _amount("NaN")),
+        Case("amount_nbsp.csv", "rows", _amount("10\u00a0")),
+        Case(
+            "phone_excel_number.csv",
+            "rows",
+            _bytes(
+                _csv(
+                    [
+                        [*HEADER, "Mobile"],
+                        ["Sam", "Sms", "", "U100007", "20", "sms", "1.4155550100E10"],
+                        [*GOOD, ""],
+                    ]
+                )
+            ),
+        ),
+        Case(
+            "date_excel_serial.csv",
+            "rows",
+            _bytes(
+                _csv(
+                    [
+                        [*HEADER, "Delivery Date"],
+                        [*GOOD[:3], "U100008", "30", "email", "46000"],
+                        [*GOOD, ""],
+                    ]
+                )
+            ),
+        ),
+        Case(
+            "emoji_rtl_names.csv",
+            "rows",
+            _bytes(_csv(_rows(["🎉 Zoë", "محمد", "emoji@example.com", "U100001", "5", "email"]))),
+        ),
+        Case(
+            "nul_in_cell.csv", "error", _bytes(text.encode() + b"A\x00B,x,y@x.com,U1,5,email\r\n")
+        ),
+        Case(
+            "html_named_csv.csv",
+            "error",
+            _bytes(b"<!DOCTYPE html><html><body><table><tr><td>x</td></tr></table></body></html>"),
+        ),
+        Case("json_named_csv.csv", "error", _bytes(b'[{"email": "a@x.com", "amount": 5}]')),
+        Case("wrong_extension.pdf", "error", _bytes(b"%PDF-1.4\n")),
+        Case(
+            "many_columns.csv",
+            "rows",
+            _bytes(_csv([[*HEADER, *[f"extra{i}" for i in range(1000)]], [*GOOD, *["v"] * 1000]])),
+        ),
+        Case(f"big_{big_rows}_last_row_bad.csv", "rows", _big(big_rows), send=big_rows <= 20_000),
+    ]
+
+
+def _zip_not_xlsx(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("readme.txt", "not a workbook")
+
+
+def _truncated_xlsx(path: Path) -> None:
+    _xlsx({"Sheet1": [HEADER, GOOD]})(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
