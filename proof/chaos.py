@@ -1,0 +1,283 @@
+"""Chaos campaign: the fulfil-rewards flow, many times, on generated spreadsheets, against the
+sandbox with faults switched on at random (5xx, latency, 429 bursts, commit-then-drop) and the
+flow's process killed at a random moment, then started again on the same file until it
+completes. After each file it checks the sandbox's own state, the ledger and the report.
+
+    .venv/bin/python -m proof.chaos [--runs 50] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunRecord:
+    run: int
+    rows: int
+    valid: int
+    faults: dict[str, float]
+    attempts: int = 0
+    killed: int = 0
+    completed: bool = False
+    lines_at_tango: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    unbalanced: int = 0
+    money_mismatch: int = 0
+    charged: Decimal = Decimal(0)
+    notes: list[str] = field(default_factory=list)
+
+
+def make_file(path: Path, rng: random.Random, campaign: str) -> tuple[int, int]:
+    rows = rng.randint(20, 160)
+    bad = 0
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Email", "Mobile", "UTID", "Amount", "Delivery Method", "Campaign"])
+        for i in range(rows):
+            kind = rng.random()
+            if kind < 0.1:
+                w.writerow([f"c{i}@example.com", "", "U999999", "10", "email", campaign])
+                bad += 1
+            elif kind < 0.2:
+                w.writerow(
+                    ["", f"+1415{rng.randrange(10**7):07d}", "U100007", "20", "sms", campaign]
+                )
+            elif kind < 0.25:
+                w.writerow([f"c{i}@fail.example.com", "", "U100001", "5", "email", campaign])
+            else:
+                w.writerow(
+                    [
+                        f"c{i}@example.com",
+                        "",
+                        rng.choice(["U100001", "U100002"]),
+                        rng.choice(["5", "10", "25"]),
+                        "email",
+                        campaign,
+                    ]
+                )
+    return rows, rows - bad
+
+
+def random_faults(rng: random.Random) -> dict[str, float]:
+    return {
+        "seed": rng.randrange(10**6),
+        "server_error_rate": round(rng.uniform(0, 0.15), 3),
+        "latency_ms": rng.choice([0, 0, 5, 20, 50]),
+        "rate_limit_burst_rate": round(rng.uniform(0, 0.1), 3),
+        "commit_then_drop_rate": round(rng.uniform(0, 0.3), 3),
+    }
+
+
+def tango_state(sandbox_db: Path, campaign: str) -> pd.DataFrame:
+    import sqlite3
+
+    with sqlite3.connect(sandbox_db) as c:
+        return pd.read_sql_query(
+            "SELECT l.external_ref_line_item_id AS id, l.status, l.charged, o.account_identifier "
+            "FROM line_items l JOIN orders o ON o.reference_order_id = l.reference_order_id "
+            "WHERE o.campaign = ?",
+            c,
+            params=(campaign,),
+        )
+
+
+def run_once(
+    record: RunRecord, rng: random.Random, path: Path, env: dict[str, str], sandbox_url: str
+) -> None:
+    """Start the flow; kill it at a random moment on most attempts; repeat until it completes."""
+    cmd = [sys.executable, "-m", "rewards.cli", "run", str(path)]
+    for attempt in range(1, 8):
+        record.attempts = attempt
+        faults = record.faults if attempt <= 3 else {}  # chaos first, then let it finish
+        httpx.post(sandbox_url + "/sandbox/faults", json=faults).raise_for_status()
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        # the process spends ~3 s starting; kills land before, during or after submitting
+        kill_at = rng.uniform(2.0, 9.0) if attempt <= 2 and rng.random() < 0.7 else None
+        try:
+            output, _ = proc.communicate(timeout=kill_at or 300)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            record.killed += 1
+            continue
+        if proc.returncode == 0:
+            record.completed = True
+            return
+        record.notes.append(
+            output.decode(errors="replace").strip().splitlines()[-1][:120]
+            if output
+            else f"exit {proc.returncode}"
+        )
+
+
+def check(record: RunRecord, sandbox_db: Path, campaign: str, ledger_url: str) -> None:
+    """Tango's own state against the file and the ledger."""
+    from rewards.ledger import Ledger
+
+    tango = tango_state(sandbox_db, campaign)
+    record.lines_at_tango = len(tango)
+    record.duplicates = int(tango["id"].duplicated().sum())
+    record.lost = max(record.valid - tango["id"].nunique(), 0)
+    charged = sum((Decimal(x) for x in tango["charged"]), Decimal(0))
+    book = Ledger(ledger_url)
+    ids = set(tango["id"])
+    lines = [li for li in _ledger_lines(book) if li["external_ref_line_item_id"] in ids]
+    ledger_charged = sum((Decimal(li["charged"] or "0") for li in lines), Decimal(0))
+    if ledger_charged != charged:
+        record.money_mismatch += 1
+        record.notes.append(f"ledger charged {ledger_charged}, Tango {charged}")
+    record.charged = charged
+
+
+def _ledger_lines(book) -> list[dict]:
+    from sqlalchemy import select
+
+    from rewards.ledger import line_items
+
+    with book.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(line_items))]
+
+
+def campaign(runs: int, seed: int, sandbox, prefect_api_url: str, work: Path) -> list[RunRecord]:
+    from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
+
+    rng = random.Random(seed)
+    ledger_url = f"sqlite:///{work / 'ledger.db'}"
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api_url,
+        "PREFECT_LOGGING_LEVEL": "ERROR",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "TANGO_BASE_URL": sandbox.base_url,
+        "TANGO_PLATFORM_NAME": DEFAULT_PLATFORM_NAME,
+        "TANGO_PLATFORM_KEY": DEFAULT_PLATFORM_KEY,
+        "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
+        "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
+        "TANGO_TIMEOUT_SECONDS": "3",
+        "REWARDS_LEDGER_URL": ledger_url,
+        "REWARDS_REPORTS_DIR": str(work / "reports"),
+    }
+    records = []
+    for n in range(runs):
+        name = f"chaos-{seed}-{n}"
+        path = work / f"{name}.csv"
+        rows, valid = make_file(path, rng, name)
+        record = RunRecord(n, rows, valid, random_faults(rng))
+        before = Decimal(str(sandbox.engine.get_account("sandbox-usd")["currentBalance"]))
+        run_once(record, rng, path, env, sandbox.url)
+        httpx.post(sandbox.url + "/sandbox/faults", json={}).raise_for_status()
+        check(record, sandbox.config.db_path, name, ledger_url)
+        after = Decimal(str(sandbox.engine.get_account("sandbox-usd")["currentBalance"]))
+        if before - after != record.charged:
+            record.money_mismatch += 1
+            record.notes.append(f"balance moved {before - after}, charged {record.charged}")
+        if not record.completed:
+            record.unbalanced += 1  # never reached a balanced report
+        records.append(record)
+        print(
+            f"run {n:3} rows {rows:4} valid {valid:4} attempts {record.attempts} killed "
+            f"{record.killed} lines {record.lines_at_tango:4} dup {record.duplicates} lost "
+            f"{record.lost} ok {record.completed} {'; '.join(record.notes)[:100]}",
+            flush=True,
+        )
+    return records
+
+
+def table(records: list[RunRecord]) -> dict[str, int]:
+    faults: Counter[str] = Counter()
+    for r in records:
+        for k, v in r.faults.items():
+            if k != "seed" and v:
+                faults[k] += 1
+    return {
+        "runs": len(records),
+        "process attempts": sum(r.attempts for r in records),
+        "crashes (killed)": sum(r.killed for r in records),
+        **{f"runs with {k}": v for k, v in sorted(faults.items())},
+        "duplicates found": sum(r.duplicates for r in records),
+        "rows lost": sum(r.lost for r in records),
+        "unbalanced / unfinished": sum(r.unbalanced for r in records),
+        "money mismatches": sum(r.money_mismatch for r in records),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    from sandbox import SandboxConfig, SandboxServer
+    from sandbox.server import free_port
+
+    work = Path(tempfile.mkdtemp(prefix="chaos-"))
+    port = free_port()
+    server_env = {
+        **os.environ,
+        "PREFECT_HOME": str(work / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(api + "/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        config = SandboxConfig(db_path=work / "sandbox.db", fulfil_latency_s=0.02)
+        with SandboxServer(config) as sandbox:
+            records = campaign(args.runs, args.seed, sandbox, api, work)
+    finally:
+        server.terminate()
+        server.wait(30)
+    print()
+    for key, value in table(records).items():
+        print(f"{key:34} {value:>6}")
+
+
+if __name__ == "__main__":
+    main()
