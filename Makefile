@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format sandbox clean
+.PHONY: demo test lint format sandbox bench proof clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+bench: $(STAMP)  ## speed and memory figures
+	$(PY) bench/validate_1m.py
+	$(PY) bench/e2e_10k.py
+
+proof: $(STAMP)  ## the full campaigns: bad inputs, chaos, webhook abuse (tens of minutes)
+	$(PY) -m proof.bad_inputs
+	$(PY) -m proof.chaos --runs 50
+	$(PY) -m proof.webhook_abuse --burst 10000
 
 sandbox: $(STAMP)  ## a standalone sandbox on :8765
 	$(PY) -m sandbox --port 8765 --db sandbox.db

@@ -1,0 +1,56 @@
+"""A slice of the webhook abuse campaign: hostile requests emit nothing; a burst of valid
+events (and a replayed one) is persisted and emitted exactly once."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+from proof.webhook_abuse import KEY, abuse
+from sandbox.server import ThreadedServer
+from tests.helpers import wait_for
+from webhooks import ReceiverSettings
+from webhooks.app import create_app
+
+
+def test_abuse_slice(tmp_path: Path, prefect_server: str) -> None:
+    settings = ReceiverSettings(
+        db_path=tmp_path / "e.db", hmac_key=KEY, emit_interval_s=0.1, prefect_api_url=prefect_server
+    )
+    prefix = f"abuse-{uuid.uuid4().hex[:6]}"
+    with ThreadedServer(create_app(settings)) as rx:
+        results = abuse(rx.url + settings.path, 200, prefix)
+        health = wait_for(
+            lambda: (h := httpx.get(rx.url + "/health").json())["emitted"] == 201 and h, timeout=30
+        )
+    assert [
+        results[k]
+        for k in (
+            "forged signature",
+            "tampered body",
+            "wrong key",
+            "unsigned",
+            "oversized",
+            "malformed JSON",
+        )
+    ] == [401, 401, 401, 401, 413, 400]
+    assert results["valid then replayed"] == [200, 200, 200]
+    assert results["burst 200s"] == 200
+    assert (health["stored"], health["to_emit"]) == (201, 201)
+
+    def received() -> int:
+        return httpx.post(
+            prefect_server.rstrip("/") + "/events/filter",
+            json={
+                "filter": {
+                    "event": {"name": ["tango.async-order.status"]},
+                    "resource": {"id_prefix": [f"tango.async-order.{prefix}"]},
+                    "occurred": {"since": "2000-01-01T00:00:00Z"},
+                },
+                "limit": 1,
+            },
+        ).json()["total"]
+
+    assert wait_for(lambda: received() == 201, timeout=30)
