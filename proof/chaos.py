@@ -100,10 +100,34 @@ def tango_state(sandbox_db: Path, campaign: str) -> pd.DataFrame:
         )
 
 
+def _orders_at_tango(sandbox_db: Path, campaign: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(sandbox_db) as c:
+        return c.execute("SELECT COUNT(*) FROM orders WHERE campaign=?", (campaign,)).fetchone()[0]
+
+
+def _kill_after_first_order(proc: subprocess.Popen, sandbox_db: Path, campaign: str) -> bool:
+    """SIGKILL the flow as soon as Tango holds one of its orders (mid-submission)."""
+    while proc.poll() is None:
+        if _orders_at_tango(sandbox_db, campaign):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def run_once(
-    record: RunRecord, rng: random.Random, path: Path, env: dict[str, str], sandbox_url: str
+    record: RunRecord,
+    rng: random.Random,
+    path: Path,
+    env: dict[str, str],
+    sandbox_url: str,
+    kill_mid_submission: tuple[Path, str] | None = None,
 ) -> None:
-    """Start the flow; kill it at a random moment on most attempts; repeat until it completes."""
+    """Start the flow; kill it at a random moment on most attempts (or, given
+    ``kill_mid_submission``, once Tango holds its first order); repeat until it completes."""
     cmd = [sys.executable, "-m", "rewards.cli", "run", str(path)]
     for attempt in range(1, 8):
         record.attempts = attempt
@@ -119,6 +143,11 @@ def run_once(
         )
         # the process spends ~3 s starting; kills land before, during or after submitting
         kill_at = rng.uniform(2.0, 9.0) if attempt <= 2 and rng.random() < 0.7 else None
+        if kill_mid_submission and attempt == 1:
+            if _kill_after_first_order(proc, *kill_mid_submission):
+                record.killed += 1
+                continue
+            kill_at = None
         try:
             output, _ = proc.communicate(timeout=kill_at or 300)
         except subprocess.TimeoutExpired:
@@ -164,7 +193,14 @@ def _ledger_lines(book) -> list[dict]:
         return [dict(r._mapping) for r in conn.execute(select(line_items))]
 
 
-def campaign(runs: int, seed: int, sandbox, prefect_api_url: str, work: Path) -> list[RunRecord]:
+def campaign(
+    runs: int,
+    seed: int,
+    sandbox,
+    prefect_api_url: str,
+    work: Path,
+    kill_mid_submission: bool = False,
+) -> list[RunRecord]:
     from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
 
     rng = random.Random(seed)
@@ -190,7 +226,15 @@ def campaign(runs: int, seed: int, sandbox, prefect_api_url: str, work: Path) ->
         rows, valid = make_file(path, rng, name)
         record = RunRecord(n, rows, valid, random_faults(rng))
         before = Decimal(str(sandbox.engine.get_account("sandbox-usd")["currentBalance"]))
-        run_once(record, rng, path, env, sandbox.url)
+        run_once(
+            record,
+            rng,
+            path,
+            env,
+            sandbox.url,
+            # every other run dies right after Tango took its first order; the rest at random
+            (sandbox.config.db_path, name) if kill_mid_submission or n % 2 == 0 else None,
+        )
         httpx.post(sandbox.url + "/sandbox/faults", json={}).raise_for_status()
         check(record, sandbox.config.db_path, name, ledger_url)
         after = Decimal(str(sandbox.engine.get_account("sandbox-usd")["currentBalance"]))

@@ -19,7 +19,9 @@ def test_chaos_slice(tmp_path: Path, prefect_server: str) -> None:
             3, seed=7, sandbox=sandbox, prefect_api_url=prefect_server, work=tmp_path
         )
     totals = table(records)
-    assert totals["runs"] == 3 and totals["crashes (killed)"] >= 1
+    assert totals["runs"] == 3
+    # each first attempt is killed once Tango holds its first order (unless it finished first)
+    assert sum(r.killed for r in records) >= 2
     assert totals["duplicates found"] == 0
     assert totals["rows lost"] == 0
     assert totals["unbalanced / unfinished"] == 0
