@@ -181,8 +181,8 @@ def main() -> None:
         f"{health['emitted']}"
     )
     print(
-        f"{'Prefect events received':28} {total} (expected {args.burst + 1}: the burst and "
-        "the one valid event that was replayed)"
+        f"{'Prefect events received':28} {total} (expected {args.burst + 2}: the burst, the "
+        "replayed event once, and the one sent beside the slow client)"
     )
 
 
