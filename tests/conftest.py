@@ -111,3 +111,21 @@ def env(
 def campaign() -> str:
     """A campaign of the test's own, so its rewards are new to the shared sandbox."""
     return f"t-{uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session (the machine's server, trust auth)."""
+    import psycopg
+
+    admin = os.environ.get("REWARDS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"rewards_test_{uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {admin}: {exc}")
+    base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    yield f"{base}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
