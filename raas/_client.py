@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -60,9 +60,13 @@ class RaasClient:
         *,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        pace: Callable[[], None] | None = None,
     ) -> None:
+        """``pace`` is called before every request: a shared limiter (e.g. a Prefect global
+        concurrency limit used as a rate limit) on top of the client's own pacing."""
         self.settings = settings
         self.retry = retry or RetryPolicy(max_attempts=settings.max_attempts)
+        self._pace = pace
         self._limiter = (
             RateLimiter(settings.requests_per_second) if settings.requests_per_second else None
         )
@@ -120,6 +124,8 @@ class RaasClient:
             attempt += 1
             if self._limiter:
                 self._limiter.acquire()
+            if self._pace:
+                self._pace()
             self.requests_sent += 1
             try:
                 response = self._http.request(method, path, params=clean_params, json=body)

@@ -5,6 +5,7 @@
 ``rewards demo``           the sandbox + a temporary Prefect server + the sample file
 ``rewards serve``          serve the deployments (manual, on-upload, scheduled inbox scan)
 ``rewards watch``          announce spreadsheets within seconds of landing in the inbox
+``rewards deploy --pool P`` register the deployments to a process work pool (for workers)
 """
 
 from __future__ import annotations
@@ -98,6 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve")
     serve.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
     serve.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
+    dep = sub.add_parser("deploy")
+    dep.add_argument("--pool", required=True, help="process work pool (created if absent)")
+    dep.add_argument("--cron", default="0 * * * *")
+    dep.add_argument("--inbox", default=None)
+    dep.add_argument(
+        "--rate-limit-name",
+        default="tango-api",
+        help="global concurrency limit pacing Tango requests (set "
+        "REWARDS_GLOBAL_RATE_LIMIT to it on the workers)",
+    )
+    dep.add_argument("--per-second", type=float, default=10.0)
     watch = sub.add_parser("watch")
     watch.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
     args = parser.parse_args(argv)
@@ -110,6 +122,21 @@ def main(argv: list[str] | None = None) -> int:
             from deployments.serve import serve
 
             serve(args.cron, args.inbox)
+            return 0
+        if args.command == "deploy":
+            from deployments.pool import deploy
+
+            ids = deploy(
+                args.pool,
+                cron=args.cron,
+                inbox=args.inbox,
+                limit_name=args.rate_limit_name,
+                per_second=args.per_second,
+            )
+            print(
+                f"{len(ids)} deployments registered to work pool {args.pool!r}; start "
+                f"workers with: prefect worker start --pool {args.pool}"
+            )
             return 0
         if args.command == "watch":
             from deployments.watch import watch

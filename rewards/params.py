@@ -26,6 +26,11 @@ class RewardsSettings(BaseSettings):
         description="SQLAlchemy URL of the ledger (SQLite or PostgreSQL)",
     )
     reports_dir: Path = Field(Path("data/reports"), description="where report folders go")
+    global_rate_limit: str | None = Field(
+        None,
+        description="name of a Prefect global concurrency limit every Tango request "
+        "takes a slot of (rewards deploy creates it); shared by all workers",
+    )
     inbox_dir: Path = Field(Path("data/inbox"), description="where spreadsheets are dropped")
     webhook_receiver: bool = Field(
         False,

@@ -152,6 +152,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
         if not request.url.path.startswith(PREFIX):
             return await call_next(request)
         engine.requests_seen += 1
+        engine.request_times.append(time.monotonic())
         if not authorised(engine, request.headers.get("authorization", "")):
             return fail(request, 401, "Full authentication is required to access this resource")
         if bucket and (wait := bucket.take()) is not None:
@@ -384,8 +385,11 @@ def create_app(config: SandboxConfig) -> FastAPI:
         return Response(status_code=204)
 
     @app.get("/sandbox/stats")
-    async def stats() -> Response:
-        return TangoJSON(await call(engine.stats))
+    async def stats(request: Request) -> Response:
+        out = await call(engine.stats)
+        window = float(request.query_params.get("window", 1.0))
+        out["busiest_window"] = {"seconds": window, "requests": engine.busiest_window(window)}
+        return TangoJSON(out)
 
     @app.get("/sandbox/health")
     async def health() -> Response:

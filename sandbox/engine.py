@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -121,6 +122,7 @@ class Engine:
         self._fault_lock = threading.Lock()
         self._rng = random.Random(config.faults.seed)
         self.requests_seen = 0  # API requests received (benchmarks, rate-limit checks)
+        self.request_times: deque[float] = deque(maxlen=100_000)
         self._seed()
 
     # --- set-up ---------------------------------------------------------------------------
@@ -1369,6 +1371,15 @@ class Engine:
             )
 
     # --- introspection for tests and the chaos campaign -----------------------------------
+
+    def busiest_window(self, seconds: float) -> int:
+        """The most API requests received within any ``seconds``-long window."""
+        times, best, lo = list(self.request_times), 0, 0
+        for hi, t in enumerate(times):
+            while t - times[lo] > seconds:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return best
 
     def stats(self) -> dict[str, Any]:
         with self.store.tx() as c:

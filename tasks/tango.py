@@ -3,6 +3,7 @@ parameters, so no secret ever reaches the Prefect database)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from pydantic import ValidationError
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from raas import RaasClient, TangoSettings
 from rewards.errors import RewardsError
 from rewards.ledger import Ledger
+from rewards.params import RewardsSettings
 
 
 @lru_cache(maxsize=4)
@@ -24,7 +26,18 @@ def tango_client(customer: str | None = None, account: str | None = None) -> Raa
     updates = {
         k: v for k, v in (("customer_identifier", customer), ("account_identifier", account)) if v
     }
-    return RaasClient(settings.model_copy(update=updates))
+    return RaasClient(settings.model_copy(update=updates), pace=_shared_pace())
+
+
+def _shared_pace() -> Callable[[], None] | None:
+    """With REWARDS_GLOBAL_RATE_LIMIT set, every Tango request first takes a slot of that Prefect
+    global concurrency limit (slot decay makes it a rate limit shared by all workers)."""
+    name = RewardsSettings().global_rate_limit
+    if not name:
+        return None
+    from prefect.concurrency.sync import rate_limit
+
+    return lambda: rate_limit(name, occupy=1, strict=True)
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,81 @@
+"""Deployments for a Prefect **work pool** (``rewards deploy``): the same three deployments as
+``rewards serve``, registered so that ``prefect worker start --pool NAME`` on any machine with
+this project installed picks their runs up. Also creates the global concurrency limit that
+paces Tango requests across all workers."""
+
+from __future__ import annotations
+
+import contextlib
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import (
+    GlobalConcurrencyLimitCreate,
+    GlobalConcurrencyLimitUpdate,
+    WorkPoolCreate,
+)
+from prefect.deployments.runner import EntrypointType
+from prefect.events import DeploymentEventTrigger
+from prefect.exceptions import ObjectAlreadyExists
+
+from flows.fulfil_rewards import fulfil_rewards
+from flows.scan_inbox import UPLOAD_EVENT, scan_inbox
+
+from .serve import ON_UPLOAD_PARAMETERS
+
+
+def ensure_pool_and_limit(pool: str, limit_name: str | None, per_second: float) -> None:
+    with get_client(sync_client=True) as client:
+        with contextlib.suppress(ObjectAlreadyExists):
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        if limit_name:
+            slots = max(int(per_second), 1)
+            try:
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(
+                        name=limit_name, limit=slots, slot_decay_per_second=per_second
+                    )
+                )
+            except ObjectAlreadyExists:
+                client.update_global_concurrency_limit(
+                    limit_name,
+                    GlobalConcurrencyLimitUpdate(limit=slots, slot_decay_per_second=per_second),
+                )
+
+
+def deploy(
+    pool: str,
+    *,
+    cron: str = "0 * * * *",
+    inbox: str | None = None,
+    limit_name: str | None = "tango-api",
+    per_second: float = 10.0,
+) -> list[str]:
+    """Register the deployments to ``pool`` (workers import the flows from this installed
+    project: no image, no remote storage)."""
+    ensure_pool_and_limit(pool, limit_name, per_second)
+    common = {
+        "work_pool_name": pool,
+        "entrypoint_type": EntrypointType.MODULE_PATH,
+        "build": False,
+        "push": False,
+        "print_next_steps": False,
+    }
+    ids = [
+        fulfil_rewards.deploy(name="manual", **common),
+        fulfil_rewards.deploy(
+            name="on-upload",
+            triggers=[
+                DeploymentEventTrigger(
+                    name="new spreadsheet",
+                    expect={UPLOAD_EVENT},
+                    match={"prefect.resource.id": "rewards.upload.*"},
+                    parameters=ON_UPLOAD_PARAMETERS,
+                )
+            ],
+            **common,
+        ),
+        scan_inbox.deploy(
+            name="scheduled", cron=cron, parameters={"inbox": inbox} if inbox else {}, **common
+        ),
+    ]
+    return [str(i) for i in ids]
