@@ -11,6 +11,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # ruff: noqa: E402  (the imports below must see those variables)
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
@@ -113,19 +114,31 @@ def campaign() -> str:
     return f"t-{uuid4().hex[:10]}"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for the session (the machine's server, trust auth)."""
+ADMIN_POSTGRES = os.environ.get(
+    "REWARDS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@contextmanager
+def fresh_database(driver: str = "psycopg") -> Iterator[str]:
+    """A new PostgreSQL database on the machine's server (trust auth), dropped afterwards."""
     import psycopg
 
-    admin = os.environ.get("REWARDS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
     name = f"rewards_test_{uuid4().hex[:8]}"
     try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(ADMIN_POSTGRES, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {admin}: {exc}")
-    base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    yield f"{base}/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_POSTGRES}: {exc}")
+    base = ADMIN_POSTGRES.rsplit("/", 1)[0].replace("postgresql://", f"postgresql+{driver}://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_POSTGRES, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with fresh_database() as url:
+        yield url

@@ -1,0 +1,175 @@
+"""Outgrowing one machine: a Prefect server on PostgreSQL, a process work pool with two
+workers, the ledger on PostgreSQL, and two batches at once: every line item sent exactly once,
+the shared rate limit respected (measured at the sandbox), both reports balanced."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from sandbox import SandboxConfig, SandboxServer
+from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
+from sandbox.server import free_port
+from tests.conftest import fresh_database
+from tests.flows.conftest import recipients, write_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+PER_SECOND = 5
+
+
+def _wait_healthy(api: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "prefect server exited"
+        try:
+            if httpx.get(api + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("prefect server did not start")
+
+
+def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) -> None:
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    procs: list[subprocess.Popen] = []
+    with (
+        fresh_database("asyncpg") as prefect_db,
+        SandboxServer(SandboxConfig(db_path=tmp_path / "sb.db", fulfil_latency_s=0.3)) as sb,
+    ):
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(tmp_path / "prefect"),
+            "PREFECT_API_URL": api,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db,
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "TANGO_BASE_URL": sb.base_url,
+            "TANGO_PLATFORM_NAME": DEFAULT_PLATFORM_NAME,
+            "TANGO_PLATFORM_KEY": DEFAULT_PLATFORM_KEY,
+            "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
+            "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
+            "REWARDS_LEDGER_URL": postgres_url,
+            "REWARDS_REPORTS_DIR": str(tmp_path / "rep"),
+            "REWARDS_GLOBAL_RATE_LIMIT": "tango-api",
+        }
+        try:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "prefect",
+                        "server",
+                        "start",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            _wait_healthy(api, procs[0])
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "rewards.cli",
+                    "deploy",
+                    "--pool",
+                    "rewards",
+                    "--per-second",
+                    str(PER_SECOND),
+                ],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+            for n in range(2):
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "prefect",
+                            "worker",
+                            "start",
+                            "--pool",
+                            "rewards",
+                            "--name",
+                            f"worker-{n}",
+                            "--limit",
+                            "2",
+                        ],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            files = [
+                write_csv(tmp_path / f"batch{n}.csv", recipients(f"pool-{n}", 24)) for n in range(2)
+            ]
+            with httpx.Client(base_url=api, timeout=30) as http:
+                dep = http.get("/deployments/name/fulfil-rewards/manual").json()["id"]
+                runs = [
+                    http.post(
+                        f"/deployments/{dep}/create_flow_run",
+                        json={
+                            "parameters": {
+                                "params": {
+                                    "source_path": str(f),
+                                    "max_line_items_per_order": 4,
+                                    "poll_interval_seconds": 0.5,
+                                }
+                            }
+                        },
+                    ).json()["id"]
+                    for f in files
+                ]
+                deadline = time.monotonic() + 240
+                states: list[str] = []
+                while time.monotonic() < deadline:
+                    states = [http.get(f"/flow_runs/{r}").json()["state"]["type"] for r in runs]
+                    if all(s in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states):
+                        break
+                    time.sleep(1)
+                workers = {http.get(f"/flow_runs/{r}").json().get("work_queue_name") for r in runs}
+            assert states == ["COMPLETED", "COMPLETED"], states
+            assert workers == {"default"}
+            busiest = httpx.get(sb.url + "/sandbox/stats", params={"window": 2}).json()
+            with sb.engine.store.tx() as c:
+                lines = pd.DataFrame(
+                    [
+                        dict(r)
+                        for r in c.execute(
+                            "SELECT o.campaign, l.external_ref_line_item_id AS id FROM line_items l "
+                            "JOIN orders o ON o.reference_order_id = l.reference_order_id"
+                        ).fetchall()
+                    ]
+                )
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+            for p in procs:
+                p.wait(30)
+    assert lines.groupby("campaign").size().to_dict() == {"pool-0": 24, "pool-1": 24}
+    assert lines["id"].is_unique
+    # a limit of N slots decaying at N/s admits at most N + 2N requests in any 2 s
+    assert busiest["busiest_window"]["requests"] <= 3 * PER_SECOND
+    for report in (tmp_path / "rep").glob("*/summary.md"):
+        assert "Books: **balanced**" in report.read_text()
+    assert len(list((tmp_path / "rep").glob("*/summary.md"))) == 2
