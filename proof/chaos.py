@@ -84,6 +84,10 @@ def random_faults(rng: random.Random) -> dict[str, float]:
         "latency_ms": rng.choice([0, 0, 5, 20, 50]),
         "rate_limit_burst_rate": round(rng.uniform(0, 0.1), 3),
         "commit_then_drop_rate": round(rng.uniform(0, 0.3), 3),
+        # the flow waits on webhooks (with a fallback poll): lose, repeat and shuffle them
+        "webhook_drop_rate": round(rng.uniform(0, 0.5), 3),
+        "webhook_duplicate_rate": round(rng.uniform(0, 0.5), 3),
+        "webhook_reorder_window_s": round(rng.uniform(0, 1.0), 2),
     }
 
 
@@ -201,9 +205,38 @@ def campaign(
     work: Path,
     kill_mid_submission: bool = False,
 ) -> list[RunRecord]:
+    from contextlib import ExitStack
+
+    from raas import RaasClient, TangoSettings
+    from raas.webhooks import new_hmac_key
     from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
+    from sandbox.server import ThreadedServer
+    from webhooks import ReceiverSettings
+    from webhooks.app import create_app
 
     rng = random.Random(seed)
+    stack = ExitStack()
+    key = new_hmac_key()
+    receiver = stack.enter_context(
+        ThreadedServer(
+            create_app(
+                ReceiverSettings(
+                    db_path=work / "webhooks.db",
+                    hmac_key=key,
+                    emit_interval_s=0.2,
+                    prefect_api_url=prefect_api_url,
+                )
+            )
+        )
+    )
+    with RaasClient(
+        TangoSettings(
+            base_url=sandbox.base_url,
+            platform_name=DEFAULT_PLATFORM_NAME,
+            platform_key=DEFAULT_PLATFORM_KEY,
+        )
+    ) as admin:
+        admin.create_webhook(receiver.url + "/tango/webhooks", hmac_shared_secret_key=key)
     ledger_url = f"sqlite:///{work / 'ledger.db'}"
     env = {
         **os.environ,
@@ -218,6 +251,7 @@ def campaign(
         "TANGO_TIMEOUT_SECONDS": "3",
         "REWARDS_LEDGER_URL": ledger_url,
         "REWARDS_REPORTS_DIR": str(work / "reports"),
+        "REWARDS_WEBHOOK_RECEIVER": "true",  # completion_mode auto -> webhooks + fallback poll
     }
     records = []
     for n in range(runs):
@@ -250,6 +284,7 @@ def campaign(
             f"{record.lost} ok {record.completed} {'; '.join(record.notes)[:100]}",
             flush=True,
         )
+    stack.close()
     return records
 
 
