@@ -8,7 +8,7 @@ Checks are vectorised; Tango's item rules (amount, method, schedule, fees) come 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -86,7 +86,6 @@ class Validated:
     rejected: pd.DataFrame
     problems: pd.DataFrame
     rows_in: int
-    extra_columns: list[str] = field(default_factory=list)
 
 
 class _Keys:
@@ -497,18 +496,9 @@ def validate(
         rejected["problems"] = rejected[ROW].map(by_row)
     else:
         rejected["problems"] = pd.Series(dtype="str")
-    known_cols = {ROW, *(c for c in valid.columns)} | {"mobile_number", "quantity"}
-    extra = [c for c in df.columns if c not in known_cols and c not in _all_known()]
     return Validated(
         valid=valid,
         rejected=rejected.reset_index(drop=True),
         problems=problems,
         rows_in=len(df),
-        extra_columns=extra,
     )
-
-
-def _all_known() -> set[str]:
-    from .columns import BY_NAME
-
-    return set(BY_NAME)
