@@ -163,14 +163,20 @@ def _to_int(text: pd.Series) -> pd.Series:
     return pd.Series(values, index=text.index)
 
 
-def _lowcard(values: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
+def _texts(table: list[str], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``table[codes]`` as an Arrow-backed text column (pyarrow's take: no Python objects)."""
+    taken = pa.compute.take(pa.array(table or [""], pa.string()), pa.array(codes))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=index)
+
+
+def _lowcard(values: pd.Series, fn: Callable[[object], str | None]) -> pd.Series:
     """``fn`` over a column with few distinct values: once per value, then mapped back."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    table = np.array([fn(str(u)) or "" for u in uniques] or [""], dtype=object)
-    return pd.Series(table[np.asarray(codes)], index=values.index, dtype="str")
+    return _texts([fn(u) or "" for u in uniques], np.asarray(codes), values.index)
 
 
-def _method_name(raw: str) -> str | None:
+def _method_name(value: object) -> str | None:
+    raw = str(value)
     spaced = " ".join(raw.lower().split())
     if spaced in METHOD_ALIASES:
         return METHOD_ALIASES[spaced]
@@ -214,7 +220,7 @@ def validate(
     p = _Problems(df)
 
     # --- the reward -------------------------------------------------------------------
-    utid = _lowcard(_col(df, "utid"), str.upper)
+    utid = _lowcard(_col(df, "utid"), lambda v: str(v).upper())
     p.flag(utid == "", "utid", "utid is empty: use a reward id from the catalog, e.g. U100001")
     shaped = utid.str.fullmatch(r"U\d+")
     p.flag((utid != "") & ~shaped, "utid", "utid must be U followed by digits, e.g. U100001")
@@ -233,7 +239,7 @@ def validate(
     problem_of = per_item(lambda i: rules.item_problem(i, i.utid), None)
     item_problem = pd.Series(problem_of, index=df.index)
     p.flag(known & item_problem.notna(), "utid", item_problem)
-    currency = pd.Series(per_item(lambda i: i.currencyCode, ""), index=df.index).astype("str")
+    currency = _texts([i.currencyCode if i else "" for i in item_of], u.codes, df.index)
     p.flag(
         known & (currency != account_currency),
         "utid",
@@ -342,10 +348,13 @@ def validate(
     )
 
     street, city = _col(df, "street_line_1"), _col(df, "city")
-    postal, country = _col(df, "postal_code"), _lowcard(_col(df, "country"), str.upper)
+    postal, country = (
+        _col(df, "postal_code"),
+        _lowcard(_col(df, "country"), lambda v: str(v).upper()),
+    )
     shipping = _lowcard(
         _col(df, "shipping_method"),
-        lambda v: v.lower().replace(" ", "").replace("_", "").replace("-", ""),
+        lambda v: str(v).lower().replace(" ", "").replace("_", "").replace("-", ""),
     )
     is_address = method == "ADDRESS"
     for name, values in (
@@ -447,9 +456,9 @@ def validate(
         {
             ROW: df[ROW],
             "utid": utid,
-            "reward_name": per_item(lambda i: i.rewardName, ""),
+            "reward_name": _texts([i.rewardName if i else "" for i in item_of], u.codes, df.index),
             "currency": currency,
-            "amount": (cents // 100).astype("str") + "." + (cents % 100).astype("str").str.zfill(2),
+            "amount": _lowcard(cents, lambda c: f"{int(c) // 100}.{int(c) % 100:02d}"),
             "amount_cents": cents,
             "quantity": quantity,
             "delivery_method": method,
@@ -473,14 +482,17 @@ def validate(
     )[good].reset_index(drop=True)
     # built after filtering: only valid rows pay for it
     if len(valid):
-        fees = _by_unique(
-            [_Keys(valid["utid"]), _Keys(valid["amount_cents"]), _Keys(valid["quantity"])],
-            lambda code, cts, q: (
-                f"{rules.line_cost(items[code], Decimal(int(cts)) / 100, int(q))[1]:.2f}"
-            ),
-            valid.index,
-        )
-        valid["fee"] = fees.astype("str").to_numpy()
+        # fee per distinct (reward, amount, quantity), mapped back by integer codes
+        keys = [_Keys(valid["utid"]), _Keys(valid["amount_cents"]), _Keys(valid["quantity"])]
+        combined = np.zeros(len(valid), dtype=np.int64)
+        for key in keys:
+            combined = combined * max(len(key.uniques), 1) + key.codes
+        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        fees = []
+        for row in first:
+            code, cts, qty = (key.uniques[key.codes[row]] for key in keys)
+            fees.append(f"{rules.line_cost(items[code], Decimal(int(cts)) / 100, int(qty))[1]:.2f}")
+        valid["fee"] = _texts(fees, inverse.ravel(), valid.index)
     else:
         valid["fee"] = pd.Series(dtype="str")
     rejected = df[~good].copy()
