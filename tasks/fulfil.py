@@ -23,10 +23,7 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from raas import (
-    Account,
-    Catalog,
-)
+from raas import Account, Catalog
 from rewards import export, sending
 from rewards.errors import InputError
 from rewards.identity import batch_id, line_item_ids
