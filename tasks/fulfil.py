@@ -169,6 +169,7 @@ class _Waiter:
         self.orders = {o["external_ref_id"]: o for o in self.book.batch_orders(batch)}
         self.waiting = {r for r in refs if self.orders.get(r, {}).get("state") == "accepted"}
         self.total = len(refs)
+        self._last_logged = -1
         self.progress = create_progress_artifact(
             self._percent(), description=f"Orders finished out of {self.total}"
         )
@@ -182,11 +183,11 @@ class _Waiter:
             client = tango_client(o["customer_identifier"], o["account_identifier"])
             if sending.refresh(client, self.book, ref):
                 self.waiting.discard(ref)
-        update_progress_artifact(
-            self.progress,
-            self._percent(),
-            description=f"{self.total - len(self.waiting)} of {self.total} orders finished",
-        )
+        done = f"{self.total - len(self.waiting)} of {self.total} orders finished"
+        update_progress_artifact(self.progress, self._percent(), description=done)
+        if len(self.waiting) != self._last_logged:  # a progress line in the CLI and the UI log
+            self._last_logged = len(self.waiting)
+            get_run_logger().info("%s (%.0f%%)", done, self._percent())
 
 
 def _poll(waiter: _Waiter, deadline: float, pause: float) -> None:
