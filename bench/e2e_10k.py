@@ -44,18 +44,13 @@ def main() -> None:
 
     from bench.generate import generate
     from sandbox import SandboxConfig, SandboxServer
-    from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
 
     config = SandboxConfig(db_path=WORK / "sandbox.db", fulfil_latency_s=0.0)
     with SandboxServer(config) as sandbox:
         sandbox.engine.fund_account("sandbox-usd", __import__("decimal").Decimal(10**8))
         os.environ.update(
             {
-                "TANGO_BASE_URL": sandbox.base_url,
-                "TANGO_PLATFORM_NAME": DEFAULT_PLATFORM_NAME,
-                "TANGO_PLATFORM_KEY": DEFAULT_PLATFORM_KEY,
-                "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
-                "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
+                **sandbox.tango_env(),
                 "REWARDS_LEDGER_URL": f"sqlite:///{WORK / 'ledger.db'}",
                 "REWARDS_REPORTS_DIR": str(WORK / "reports"),
             }

@@ -14,13 +14,12 @@ from prefect.client.schemas.actions import (
     WorkPoolCreate,
 )
 from prefect.deployments.runner import EntrypointType
-from prefect.events import DeploymentEventTrigger
 from prefect.exceptions import ObjectAlreadyExists
 
 from flows.fulfil_rewards import fulfil_rewards
-from flows.scan_inbox import UPLOAD_EVENT, scan_inbox
+from flows.scan_inbox import scan_inbox
 
-from .serve import ON_UPLOAD_PARAMETERS
+from .serve import upload_trigger
 
 
 def ensure_pool_and_limit(pool: str, limit_name: str | None, per_second: float) -> None:
@@ -64,14 +63,7 @@ def deploy(
         fulfil_rewards.deploy(name="manual", **common),
         fulfil_rewards.deploy(
             name="on-upload",
-            triggers=[
-                DeploymentEventTrigger(
-                    name="new spreadsheet",
-                    expect={UPLOAD_EVENT},
-                    match={"prefect.resource.id": "rewards.upload.*"},
-                    parameters=ON_UPLOAD_PARAMETERS,
-                )
-            ],
+            triggers=[upload_trigger()],
             **common,
         ),
         scan_inbox.deploy(

@@ -18,6 +18,16 @@ from flows.scan_inbox import UPLOAD_EVENT, scan_inbox
 ON_UPLOAD_PARAMETERS = {"params": {"source_path": "{{ event.payload.path }}"}}
 
 
+def upload_trigger() -> DeploymentEventTrigger:
+    """Start fulfil-rewards/on-upload for each announced spreadsheet, with its path."""
+    return DeploymentEventTrigger(
+        name="new spreadsheet",
+        expect={UPLOAD_EVENT},
+        match={"prefect.resource.id": "rewards.upload.*"},
+        parameters=ON_UPLOAD_PARAMETERS,
+    )
+
+
 def build(cron: str = "0 * * * *", inbox: str | None = None) -> list[Any]:
     manual = fulfil_rewards.to_deployment(
         name="manual", description="Send the rewards of one spreadsheet; fill in the form."
@@ -25,14 +35,7 @@ def build(cron: str = "0 * * * *", inbox: str | None = None) -> list[Any]:
     on_upload = fulfil_rewards.to_deployment(
         name="on-upload",
         description="Started by a rewards.upload.created event (scan-inbox or rewards watch).",
-        triggers=[
-            DeploymentEventTrigger(
-                name="new spreadsheet",
-                expect={UPLOAD_EVENT},
-                match={"prefect.resource.id": "rewards.upload.*"},
-                parameters=ON_UPLOAD_PARAMETERS,
-            )
-        ],
+        triggers=[upload_trigger()],
     )
     scheduled = scan_inbox.to_deployment(
         name="scheduled",

@@ -243,11 +243,7 @@ def campaign(
         "PREFECT_API_URL": prefect_api_url,
         "PREFECT_LOGGING_LEVEL": "ERROR",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "TANGO_BASE_URL": sandbox.base_url,
-        "TANGO_PLATFORM_NAME": DEFAULT_PLATFORM_NAME,
-        "TANGO_PLATFORM_KEY": DEFAULT_PLATFORM_KEY,
-        "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
-        "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
+        **sandbox.tango_env(),
         "TANGO_TIMEOUT_SECONDS": "3",
         "REWARDS_LEDGER_URL": ledger_url,
         "REWARDS_REPORTS_DIR": str(work / "reports"),
@@ -312,47 +308,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
+    from proof.prefect_server import prefect_server
     from sandbox import SandboxConfig, SandboxServer
-    from sandbox.server import free_port
 
     work = Path(tempfile.mkdtemp(prefix="chaos-"))
-    port = free_port()
-    server_env = {
-        **os.environ,
-        "PREFECT_HOME": str(work / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=server_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(api + "/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    with prefect_server(work / "prefect") as api:
         config = SandboxConfig(db_path=work / "sandbox.db", fulfil_latency_s=0.02)
         with SandboxServer(config) as sandbox:
             records = campaign(args.runs, args.seed, sandbox, api, work)
-    finally:
-        server.terminate()
-        server.wait(30)
     print()
     for key, value in table(records).items():
         print(f"{key:34} {value:>6}")

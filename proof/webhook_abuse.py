@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,11 +21,20 @@ from typing import Any
 import httpx
 
 from raas.webhooks import SIGNATURE_HEADER, new_hmac_key, sign_hmac
+from webhooks.config import EVENT_NAME, RESOURCE_PREFIX
 
 KEY = new_hmac_key()
 
 
-def body(ref: str, revision: int = 1, event_id: str | None = None) -> bytes:
+def body(
+    ref: str,
+    revision: int = 1,
+    event_id: str | None = None,
+    status: str = "SUCCESSFUL",
+    account: str = "acct",
+    customer: str = "cust",
+) -> bytes:
+    """A signed-to-be ``AsyncOrderStatus`` event for order ``ref``."""
     return json.dumps(
         {
             "eventId": event_id or str(uuid.uuid4()),
@@ -38,12 +44,12 @@ def body(ref: str, revision: int = 1, event_id: str | None = None) -> bytes:
             "eventOccurredAt": datetime.now(UTC).isoformat(),
             "eventData": {
                 "externalRefID": ref,
-                "status": "SUCCESSFUL",
+                "status": status,
                 "totalLineItems": 1,
                 "failedLineItems": 0,
                 "successfulLineItems": 1,
-                "accountIdentifier": "acct",
-                "customerIdentifier": "cust",
+                "accountIdentifier": account,
+                "customerIdentifier": customer,
             },
         }
     ).encode()
@@ -106,40 +112,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--burst", type=int, default=10_000)
     args = parser.parse_args()
-    from sandbox.server import ThreadedServer, free_port
+    from proof.prefect_server import events_total, prefect_server
+    from sandbox.server import ThreadedServer
     from webhooks import ReceiverSettings
     from webhooks.app import create_app
 
     work = Path(tempfile.mkdtemp(prefix="abuse-"))
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env={
-            **os.environ,
-            "PREFECT_HOME": str(work / "prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        for _ in range(180):
-            try:
-                if httpx.get(api + "/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    with prefect_server(work / "prefect") as api:
         settings = ReceiverSettings(
             db_path=work / "events.db", hmac_key=KEY, prefect_api_url=api, emit_interval_s=0.2
         )
@@ -160,20 +139,7 @@ def main() -> None:
                 if health["emitted"] >= health["to_emit"]:
                     break
                 time.sleep(1)
-        total = httpx.post(
-            api + "/events/filter",
-            json={
-                "filter": {
-                    "event": {"name": ["tango.async-order.status"]},
-                    "resource": {"id_prefix": [f"tango.async-order.{prefix}"]},
-                    "occurred": {"since": "2000-01-01T00:00:00Z"},
-                },
-                "limit": 1,
-            },
-        ).json()["total"]
-    finally:
-        server.terminate()
-        server.wait(30)
+        total = events_total(api, EVENT_NAME, f"{RESOURCE_PREFIX}{prefix}")
     for key, value in results.items():
         print(f"{key:28} {value}")
     print(

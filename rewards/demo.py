@@ -45,18 +45,9 @@ def main() -> int:
     with ExitStack() as stack:
         if not os.environ.get("TANGO_BASE_URL"):
             from sandbox import SandboxConfig, SandboxServer
-            from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
 
             sandbox = stack.enter_context(SandboxServer(SandboxConfig(db_path=work / "sandbox.db")))
-            os.environ.update(
-                {
-                    "TANGO_BASE_URL": sandbox.base_url,
-                    "TANGO_PLATFORM_NAME": DEFAULT_PLATFORM_NAME,
-                    "TANGO_PLATFORM_KEY": DEFAULT_PLATFORM_KEY,
-                    "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
-                    "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
-                }
-            )
+            os.environ.update(sandbox.tango_env())
             print(f"Local Tango sandbox: {sandbox.base_url}")
         else:
             print(f"Using Tango at {os.environ['TANGO_BASE_URL']}")

@@ -372,15 +372,11 @@ class Engine:
         if amount <= 0:
             raise ApiError(400, "amount must be positive")
         with self.store.tx() as c:
-            row = c.execute(
-                "SELECT balance FROM accounts WHERE account_identifier=?", (account,)
-            ).fetchone()
-            if not row:
+            if not c.execute(
+                "SELECT 1 FROM accounts WHERE account_identifier=?", (account,)
+            ).fetchone():
                 raise ApiError(404, f"Account {account} not found")
-            c.execute(
-                "UPDATE accounts SET balance=? WHERE account_identifier=?",
-                (str(Decimal(row["balance"]) + amount), account),
-            )
+            _credit(c, account, amount)
         return self.get_account(account)
 
     # --- async orders: creation -------------------------------------------------------------
@@ -691,19 +687,11 @@ class Engine:
                 touched.add(row["reference_order_id"])
                 reason = self._fails(row)
                 if reason:
-                    refund = Decimal(row["charged"])
                     order = c.execute(
                         "SELECT account_identifier FROM orders WHERE reference_order_id=?",
                         (row["reference_order_id"],),
                     ).fetchone()
-                    bal = c.execute(
-                        "SELECT balance FROM accounts WHERE account_identifier=?",
-                        (order["account_identifier"],),
-                    ).fetchone()["balance"]
-                    c.execute(
-                        "UPDATE accounts SET balance=? WHERE account_identifier=?",
-                        (str(Decimal(bal) + refund), order["account_identifier"]),
-                    )
+                    _credit(c, order["account_identifier"], Decimal(row["charged"]))  # refund
                     c.execute(
                         "UPDATE line_items SET status='FAILED', delivery_status='FAILED', charged='0', "
                         "errors_json=? WHERE reference_line_item_id=?",
@@ -1034,14 +1022,7 @@ class Engine:
             order = c.execute(
                 "SELECT * FROM orders WHERE reference_order_id=?", (li["reference_order_id"],)
             ).fetchone()
-            bal = c.execute(
-                "SELECT balance FROM accounts WHERE account_identifier=?",
-                (order["account_identifier"],),
-            ).fetchone()["balance"]
-            c.execute(
-                "UPDATE accounts SET balance=? WHERE account_identifier=?",
-                (str(Decimal(bal) + Decimal(li["charged"])), order["account_identifier"]),
-            )
+            _credit(c, order["account_identifier"], Decimal(li["charged"]))  # refund
             c.execute(
                 "UPDATE line_items SET status='CANCELLED', delivery_status='FAILED', "
                 "charged='0' WHERE reference_line_item_id=?",
@@ -1403,6 +1384,17 @@ class Engine:
             "duplicateLineItemIds": dup,
             "deliveries": deliveries,
         }
+
+
+def _credit(c: Any, account: str, amount: Decimal) -> None:
+    """Add ``amount`` (negative to debit) to the account's balance, inside the caller's tx."""
+    bal = c.execute(
+        "SELECT balance FROM accounts WHERE account_identifier=?", (account,)
+    ).fetchone()["balance"]
+    c.execute(
+        "UPDATE accounts SET balance=? WHERE account_identifier=?",
+        (str(Decimal(bal) + amount), account),
+    )
 
 
 IDENTIFIER = re.compile(r"[-a-zA-Z0-9]{5,100}")  # customer/account ids, as the document says

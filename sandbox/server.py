@@ -77,3 +77,15 @@ class SandboxServer(ThreadedServer):
     @property
     def token_url(self) -> str:
         return self.url + "/oauth/token"
+
+    def tango_env(
+        self, customer: str = "sandbox-customer", account: str = "sandbox-usd"
+    ) -> dict[str, str]:
+        """The ``TANGO_*`` variables that point a client (or a flow process) at this sandbox."""
+        return {
+            "TANGO_BASE_URL": self.base_url,
+            "TANGO_PLATFORM_NAME": self.config.platform_name,
+            "TANGO_PLATFORM_KEY": self.config.platform_key,
+            "TANGO_CUSTOMER_IDENTIFIER": customer,
+            "TANGO_ACCOUNT_IDENTIFIER": account,
+        }

@@ -13,9 +13,8 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from proof.prefect_server import prefect_server
 from sandbox import SandboxConfig, SandboxServer
-from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
-from sandbox.server import free_port
 from tests.conftest import fresh_database
 from tests.flows.conftest import recipients, write_csv
 
@@ -23,25 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PER_SECOND = 5
 
 
-def _wait_healthy(api: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "prefect server exited"
-        try:
-            if httpx.get(api + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("prefect server did not start")
-
-
 def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) -> None:
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
     procs: list[subprocess.Popen] = []
     with (
         fresh_database("asyncpg") as prefect_db,
+        prefect_server(
+            tmp_path / "prefect", {"PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db}
+        ) as api,
         SandboxServer(SandboxConfig(db_path=tmp_path / "sb.db", fulfil_latency_s=0.3)) as sb,
     ):
         env = {
@@ -49,38 +36,13 @@ def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) 
             "PREFECT_HOME": str(tmp_path / "prefect"),
             "PREFECT_API_URL": api,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db,
             "PREFECT_LOGGING_LEVEL": "WARNING",
-            "TANGO_BASE_URL": sb.base_url,
-            "TANGO_PLATFORM_NAME": DEFAULT_PLATFORM_NAME,
-            "TANGO_PLATFORM_KEY": DEFAULT_PLATFORM_KEY,
-            "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
-            "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
+            **sb.tango_env(),
             "REWARDS_LEDGER_URL": postgres_url,
             "REWARDS_REPORTS_DIR": str(tmp_path / "rep"),
             "REWARDS_GLOBAL_RATE_LIMIT": "tango-api",
         }
         try:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "server",
-                        "start",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            _wait_healthy(api, procs[0])
             subprocess.run(
                 [
                     sys.executable,

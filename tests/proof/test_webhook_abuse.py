@@ -8,11 +8,13 @@ from pathlib import Path
 
 import httpx
 
+from proof.prefect_server import events_total
 from proof.webhook_abuse import KEY, abuse
 from sandbox.server import ThreadedServer
 from tests.helpers import wait_for
 from webhooks import ReceiverSettings
 from webhooks.app import create_app
+from webhooks.config import EVENT_NAME, RESOURCE_PREFIX
 
 
 def test_abuse_slice(tmp_path: Path, prefect_server: str) -> None:
@@ -41,16 +43,6 @@ def test_abuse_slice(tmp_path: Path, prefect_server: str) -> None:
     assert (health["stored"], health["to_emit"]) == (201, 201)
 
     def received() -> int:
-        return httpx.post(
-            prefect_server.rstrip("/") + "/events/filter",
-            json={
-                "filter": {
-                    "event": {"name": ["tango.async-order.status"]},
-                    "resource": {"id_prefix": [f"tango.async-order.{prefix}"]},
-                    "occurred": {"since": "2000-01-01T00:00:00Z"},
-                },
-                "limit": 1,
-            },
-        ).json()["total"]
+        return events_total(prefect_server, EVENT_NAME, f"{RESOURCE_PREFIX}{prefix}")
 
     assert wait_for(lambda: received() == 201, timeout=30)

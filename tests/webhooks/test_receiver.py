@@ -7,13 +7,13 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from proof.webhook_abuse import body
 from raas.webhooks import SIGNATURE_HEADER, new_hmac_key, new_x509_pair, sign_hmac, sign_x509
 from sandbox.server import ThreadedServer, free_port
 from tests.helpers import wait_for
@@ -29,25 +29,7 @@ def event(
     status: str = "SUCCESSFUL",
     event_id: str | None = None,
 ) -> bytes:
-    return json.dumps(
-        {
-            "eventId": event_id or str(uuid.uuid4()),
-            "revision": revision,
-            "eventType": "AsyncOrderStatus",
-            "categories": ["orders"],
-            "eventOccurredAt": datetime.now(UTC).isoformat(),
-            "eventData": {
-                "externalRefID": ref,
-                "status": status,
-                "totalLineItems": 2,
-                "failedLineItems": 0,
-                "successfulLineItems": 2,
-                "referenceOrderId": "RA1",
-                "accountIdentifier": "sandbox-usd",
-                "customerIdentifier": "sandbox-customer",
-            },
-        }
-    ).encode()
+    return body(ref, revision, event_id, status, "sandbox-usd", "sandbox-customer")
 
 
 def post(
