@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import Column, MetaData, String, Table, Text, create_engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+
+from .ledger import create_tables
 
 SPREADSHEETS = {".csv", ".xlsx", ".xlsm", ".tsv", ".txt"}
 _meta = MetaData()
@@ -63,13 +64,7 @@ class Inbox:
         self.processed = folder / "processed"
         self.settle_seconds = settle_seconds
         self.engine = create_engine(ledger_url)
-        for attempt in range(3):  # several workers may create it at once
-            try:
-                _meta.create_all(self.engine)
-                break
-            except (OperationalError, IntegrityError):
-                if attempt == 2:
-                    raise
+        create_tables(_meta, self.engine)  # several workers may create it at once
 
     def candidates(self) -> list[Path]:
         if not self.folder.is_dir():

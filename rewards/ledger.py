@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     select,
     update,
 )
@@ -122,17 +123,7 @@ class Ledger:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._create_schema()
-
-    def _create_schema(self) -> None:
-        # several workers may start at once: the loser of a CREATE race sees the tables next time
-        for attempt in range(3):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except (OperationalError, ProgrammingError, IntegrityError):
-                if attempt == 2:
-                    raise
+        create_tables(metadata, self.engine)
 
     def __repr__(self) -> str:
         return f"Ledger({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -357,6 +348,17 @@ class Ledger:
                             error=li["error"],
                         )
                     )
+
+
+def create_tables(schema: MetaData, engine: Engine) -> None:
+    """Create what is missing, table by table. Several workers may start at once: losing a
+    CREATE race on a table is fine when the table is there afterwards."""
+    for table in schema.sorted_tables:
+        try:
+            table.create(engine, checkfirst=True)
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if not inspect(engine).has_table(table.name):
+                raise
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
