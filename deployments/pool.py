@@ -1,4 +1,4 @@
-"""Deployments for a Prefect **work pool** (``rewards deploy``): the same three deployments as
+"""Deployments for a Prefect **work pool** (``rewards deploy``): the same four deployments as
 ``rewards serve``, registered so that ``prefect worker start --pool NAME`` on any machine with
 this project installed picks their runs up. Also creates the global concurrency limit that
 paces Tango requests across all workers."""
@@ -18,6 +18,7 @@ from prefect.exceptions import ObjectAlreadyExists
 
 from flows.fulfil_rewards import fulfil_rewards
 from flows.scan_inbox import scan_inbox
+from flows.send_orders import send_orders
 
 from .serve import upload_trigger
 
@@ -69,5 +70,6 @@ def deploy(
         scan_inbox.deploy(
             name="scheduled", cron=cron, parameters={"inbox": inbox} if inbox else {}, **common
         ),
+        send_orders.deploy(name="fan-out", **common),
     ]
     return [str(i) for i in ids]

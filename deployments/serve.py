@@ -4,6 +4,8 @@
 - ``fulfil-rewards/on-upload``: started by each ``rewards.upload.created`` event, with the
   file's path from the event.
 - ``scan-inbox/scheduled``: a cron schedule (hourly by default) that announces new files.
+- ``send-orders/fan-out``: one share of a batch's orders, started by fulfil-rewards when its
+  ``fan_out`` parameter is above 1.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from prefect.events import DeploymentEventTrigger
 
 from flows.fulfil_rewards import fulfil_rewards
 from flows.scan_inbox import UPLOAD_EVENT, scan_inbox
+from flows.send_orders import send_orders
 
 ON_UPLOAD_PARAMETERS = {"params": {"source_path": "{{ event.payload.path }}"}}
 
@@ -43,7 +46,10 @@ def build(cron: str = "0 * * * *", inbox: str | None = None) -> list[Any]:
         parameters={"inbox": inbox} if inbox else {},
         description="Announce spreadsheets that landed in the inbox.",
     )
-    return [manual, on_upload, scheduled]
+    shares = send_orders.to_deployment(
+        name="fan-out", description="One share of a batch's orders (fulfil-rewards fan_out)."
+    )
+    return [manual, on_upload, scheduled, shares]
 
 
 def serve(cron: str = "0 * * * *", inbox: str | None = None) -> None:

@@ -16,12 +16,12 @@ from prefect.input import RunInput
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
 
+from flows.send_orders import fan_out, send_and_await
 from raas import RaasError
 from rewards.errors import RewardsError
 from rewards.params import FulfilParams, RewardsSettings
 from rewards.validation import ValidationOptions
 from tasks.fulfil import (
-    await_completion,
     check_balance,
     fetch_account_and_catalog,
     load_spreadsheet,
@@ -29,7 +29,6 @@ from tasks.fulfil import (
     publish_report,
     reconcile_batch,
     record_orders,
-    submit_order,
     validate_rows,
 )
 
@@ -98,17 +97,15 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
         return _stopped(sheet, validated, plan, folder, settings, preview, stop)
 
     refs = record_orders(plan, sheet, settings.ledger_url)
-    for start in range(0, len(refs), params.submit_concurrency):
-        wave = refs[start : start + params.submit_concurrency]
-        submit_order.map(wave, ledger_url=settings.ledger_url).result()
-    waited = await_completion(
-        refs,
-        ledger_url=settings.ledger_url,
-        timeout_seconds=params.timeout_seconds,
-        poll_interval_seconds=params.poll_interval_seconds,
-        mode=_completion_mode(params, settings),
-        batch=plan.batch,
-    )
+    sending = {
+        "submit_concurrency": params.submit_concurrency,
+        "timeout_seconds": params.timeout_seconds,
+        "poll_interval_seconds": params.poll_interval_seconds,
+        "mode": _completion_mode(params, settings),
+    }
+    if params.fan_out and refs:  # workers share the orders; this run finishes
+        fan_out(plan.batch, min(params.fan_out, len(refs)), **sending)
+    waited = send_and_await(refs, batch=plan.batch, ledger_url=settings.ledger_url, **sending)
 
     result = reconcile_batch(sheet, validated, plan, settings.ledger_url)
     notes = [approval.summary()] if approval else []

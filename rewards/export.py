@@ -8,6 +8,7 @@ import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_MAX_ROWS = 1_048_575
+XLSX_MAX_ROWS = 100_000  # ~15 s to write on a small machine; larger reports get the CSV only
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -22,18 +23,45 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_table(frame: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
-    """``stem.csv`` always, ``stem.xlsx`` while it fits in a sheet."""
+def write_table(
+    frame: pd.DataFrame, folder: Path, stem: str, xlsx_max_rows: int = XLSX_MAX_ROWS
+) -> list[Path]:
+    """``stem.csv`` always, ``stem.xlsx`` too up to ``xlsx_max_rows`` rows (a workbook is
+    for reading; beyond that the CSV is the file to use)."""
     folder.mkdir(parents=True, exist_ok=True)
     safe = neutralise(frame)
     csv_path = folder / f"{stem}.csv"
     safe.to_csv(csv_path, index=False)
     written = [csv_path]
-    if len(safe) <= EXCEL_MAX_ROWS:
-        xlsx_path = folder / f"{stem}.xlsx"
-        safe.to_excel(xlsx_path, index=False, engine="openpyxl")
-        written.append(xlsx_path)
+    if len(safe) <= min(xlsx_max_rows, EXCEL_MAX_ROWS):
+        written.append(_write_xlsx(safe, folder / f"{stem}.xlsx"))
     return written
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:
+    """Straight through xlsxwriter, row by row in constant memory: about three times as fast
+    as ``DataFrame.to_excel``; text stays text (no formulas, links or numbers guessed)."""
+    import xlsxwriter
+
+    options = {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+    }
+    with xlsxwriter.Workbook(str(path), options) as book:
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, [str(c) for c in frame.columns])
+        numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+        for r, row in enumerate(frame.itertuples(index=False, name=None), start=1):
+            for c, value in enumerate(row):
+                if value is None or value is pd.NA or value != value:  # None / NaN / NA
+                    continue
+                if numeric[c]:
+                    sheet.write_number(r, c, float(value))
+                else:
+                    sheet.write_string(r, c, str(value))
+    return path
 
 
 def mask_email(email: object) -> str:

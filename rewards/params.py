@@ -59,6 +59,14 @@ class FulfilParams(BaseModel):
         DEFAULT_CHUNK, ge=1, le=5000, description="Line items per async order"
     )
     submit_concurrency: int = Field(4, ge=1, le=32, description="Orders submitted at once")
+    fan_out: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Spread the orders over this many send-orders runs on the work pool "
+        "(the send-orders/fan-out deployment; set it to the number of workers); 0 sends "
+        "them from this run",
+    )
     completion_mode: Literal["auto", "poll", "webhook"] = Field(
         "auto",
         description="How to learn that orders finished: 'webhook' waits on the receiver's "

@@ -156,6 +156,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
         if not authorised(engine, request.headers.get("authorization", "")):
             return fail(request, 401, "Full authentication is required to access this resource")
         if bucket and (wait := bucket.take()) is not None:
+            engine.rate_limited += 1
             headers = {"Retry-After": f"{wait:.3f}"} if config.send_retry_after else {}
             return fail(request, 429, "Exceeded the allowable TPS rate limit", headers=headers)
         faults = engine.config.faults
@@ -389,6 +390,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
         out = await call(engine.stats)
         window = float(request.query_params.get("window", 1.0))
         out["busiest_window"] = {"seconds": window, "requests": engine.busiest_window(window)}
+        out["requests"] = {"received": engine.requests_seen, "rateLimited": engine.rate_limited}
         return TangoJSON(out)
 
     @app.get("/sandbox/health")

@@ -123,6 +123,7 @@ class Engine:
         self._fault_lock = threading.Lock()
         self._rng = random.Random(config.faults.seed)
         self.requests_seen = 0  # API requests received (benchmarks, rate-limit checks)
+        self.rate_limited = 0  # of which answered 429 by the rate limit
         self.request_times: deque[float] = deque(maxlen=100_000)
         self._seed()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -134,9 +135,15 @@ def record_orders(plan: Plan, sheet: Sheet, ledger_url: str) -> list[str]:
         planned=plan.new_orders,
         rows=rows,
     )
+    return open_orders(plan.batch, ledger_url)
+
+
+def open_orders(batch: str, ledger_url: str) -> list[str]:
+    """The batch's orders still to submit or to await, and those already final, in chunk
+    order (everything the report covers)."""
     return [
         o["external_ref_id"]
-        for o in book.batch_orders(plan.batch)
+        for o in ledger(ledger_url).batch_orders(batch)
         if o["state"] in ("planned", "accepted", "final")
     ]
 
@@ -164,8 +171,9 @@ class _Waiter:
     """The orders of a batch still to finish, refreshed from Tango's summary endpoint, with
     the progress artifact kept up to date."""
 
-    def __init__(self, refs: list[str], ledger_url: str, batch: str) -> None:
+    def __init__(self, refs: list[str], ledger_url: str, batch: str, concurrency: int) -> None:
         self.book = ledger(ledger_url)
+        self.concurrency = concurrency
         self.orders = {o["external_ref_id"]: o for o in self.book.batch_orders(batch)}
         self.waiting = {r for r in refs if self.orders.get(r, {}).get("state") == "accepted"}
         self.total = len(refs)
@@ -177,12 +185,18 @@ class _Waiter:
     def _percent(self) -> float:
         return 100.0 * (self.total - len(self.waiting)) / self.total if self.total else 100.0
 
+    def _refresh_one(self, ref: str) -> bool:
+        o = self.orders[ref]
+        client = tango_client(o["customer_identifier"], o["account_identifier"])
+        return sending.refresh(client, self.book, ref)
+
     def refresh(self, refs: set[str] | list[str]) -> None:
-        for ref in [r for r in refs if r in self.waiting]:
-            o = self.orders[ref]
-            client = tango_client(o["customer_identifier"], o["account_identifier"])
-            if sending.refresh(client, self.book, ref):
-                self.waiting.discard(ref)
+        todo = sorted(r for r in refs if r in self.waiting)
+        # Tango's latency, not our work, is the cost of a poll: ask about several orders at once
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            for ref, final in zip(todo, pool.map(self._refresh_one, todo), strict=True):
+                if final:
+                    self.waiting.discard(ref)
         done = f"{self.total - len(self.waiting)} of {self.total} orders finished"
         update_progress_artifact(self.progress, self._percent(), description=done)
         if len(self.waiting) != self._last_logged:  # a progress line in the CLI and the UI log
@@ -251,13 +265,15 @@ def await_completion(
     poll_interval_seconds: float,
     batch: str,
     mode: str = "poll",
+    concurrency: int = 4,
 ) -> dict[str, int]:
     """Wait until every order of the batch is final or the timeout passes: by polling with
     backoff, or (``mode="webhook"``) on Prefect events from the webhook receiver with a
-    fallback poll every ``poll_interval_seconds``."""
+    fallback poll every ``poll_interval_seconds``; ``concurrency`` orders are asked about at
+    once."""
     import asyncio
 
-    waiter = _Waiter(refs, ledger_url, batch)
+    waiter = _Waiter(refs, ledger_url, batch, concurrency)
     deadline = time.monotonic() + timeout_seconds
     if mode == "webhook":
         asyncio.run(_listen(waiter, batch, deadline, poll_interval_seconds))
@@ -359,6 +375,9 @@ def publish_report(
         ("money", result.money),
     ):
         frame.to_csv(folder / f"{name}.csv", index=False)
+    if len(result.report) > export.XLSX_MAX_ROWS:
+        skipped = f"report.xlsx not written for {len(result.report):,} rows: open report.csv"
+        note = f"{note}; {skipped}" if note else skipped
     markdown = summary_markdown(title, result, source, folder, preview, note)
     (folder / "summary.md").write_text(markdown)
     key = f"fulfil-{batch.lower()}"

@@ -11,13 +11,13 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # ruff: noqa: E402  (the imports below must see those variables)
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
 
+from proof.postgres import fresh_database
 from raas import RaasClient, RetryPolicy, TangoSettings
 from sandbox import SandboxConfig, SandboxServer
 from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
@@ -114,31 +114,7 @@ def campaign() -> str:
     return f"t-{uuid4().hex[:10]}"
 
 
-ADMIN_POSTGRES = os.environ.get(
-    "REWARDS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-@contextmanager
-def fresh_database(driver: str = "psycopg") -> Iterator[str]:
-    """A new PostgreSQL database on the machine's server (trust auth), dropped afterwards."""
-    import psycopg
-
-    name = f"rewards_test_{uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(ADMIN_POSTGRES, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_POSTGRES}: {exc}")
-    base = ADMIN_POSTGRES.rsplit("/", 1)[0].replace("postgresql://", f"postgresql+{driver}://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_POSTGRES, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    with fresh_database() as url:
+    with fresh_database() as url:  # PostgreSQL down: the error says where it was looked for
         yield url

@@ -1,6 +1,7 @@
 """Outgrowing one machine: a Prefect server on PostgreSQL, a process work pool with two
 workers, the ledger on PostgreSQL, and two batches at once: every line item sent exactly once,
-the shared rate limit respected (measured at the sandbox), both reports balanced."""
+the shared rate limit respected (measured at the sandbox), both reports balanced; one batch
+is shared out (``fan_out=2``) to send-orders runs on the workers."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from proof.postgres import fresh_database
 from proof.prefect_server import prefect_server
 from sandbox import SandboxConfig, SandboxServer
-from tests.conftest import fresh_database
 from tests.flows.conftest import recipients, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,11 +97,12 @@ def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) 
                                     "source_path": str(f),
                                     "max_line_items_per_order": 4,
                                     "poll_interval_seconds": 0.5,
+                                    "fan_out": 2 if n == 0 else 0,  # batch 0: shared out
                                 }
                             }
                         },
                     ).json()["id"]
-                    for f in files
+                    for n, f in enumerate(files)
                 ]
                 deadline = time.monotonic() + 240
                 states: list[str] = []
@@ -110,6 +112,21 @@ def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) 
                         break
                     time.sleep(1)
                 workers = {http.get(f"/flow_runs/{r}").json().get("work_queue_name") for r in runs}
+                shares = http.post(
+                    "/flow_runs/filter", json={"flow_runs": {"parent_flow_run_id": {"any_": runs}}}
+                ).json()
+                submitted = {
+                    r: len(
+                        http.post(
+                            "/task_runs/filter",
+                            json={
+                                "flow_runs": {"id": {"any_": [r]}},
+                                "task_runs": {"name": {"like_": "submit-order"}},
+                            },
+                        ).json()
+                    )
+                    for r in [*runs, *(s["id"] for s in shares)]
+                }
             assert states == ["COMPLETED", "COMPLETED"], states
             assert workers == {"default"}
             busiest = httpx.get(sb.url + "/sandbox/stats", params={"window": 2}).json()
@@ -129,6 +146,10 @@ def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) 
             for p in procs:
                 p.wait(30)
     assert lines.groupby("campaign").size().to_dict() == {"pool-0": 24, "pool-1": 24}
+    # batch 0's 6 orders were submitted by its two send-orders runs (3 each), none by itself
+    assert [s["state"]["type"] for s in shares] == ["COMPLETED", "COMPLETED"]
+    assert sorted(submitted[s["id"]] for s in shares) == [3, 3]
+    assert (submitted[runs[0]], submitted[runs[1]]) == (0, 6)
     assert lines["id"].is_unique
     # a limit of N slots decaying at N/s admits at most N + 2N requests in any 2 s
     assert busiest["busiest_window"]["requests"] <= 3 * PER_SECOND
