@@ -14,6 +14,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
 from prefect.states import Cancelled, Completed, Failed, State
+from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.send_orders import fan_out, send_and_await
@@ -57,11 +58,12 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
     options = ValidationOptions(
         default_phone_country=params.default_phone_country, default_campaign=params.campaign
     )
-    validated = validate_rows(sheet, catalog, account.currencyCode, options)
+    # quote(): big inputs pass by reference; Prefect would otherwise walk every cell of them
+    validated = validate_rows(quote(sheet), catalog, account.currencyCode, options)
 
     customer, account_id = _identifiers(params)
     plan = plan_orders(
-        validated,
+        quote(validated),
         account=account_id,
         customer=customer,
         chunk_size=params.max_line_items_per_order,
@@ -77,7 +79,7 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
         )
     preview: dict[str, Any] | None = None
     if stop is None:
-        preview = check_balance(plan, account)
+        preview = check_balance(quote(plan), account)
         stop = preview.pop("stop")
     approval = None
     if stop is None and not params.dry_run and preview and _needs_approval(params, preview):
@@ -96,7 +98,7 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
     if stop or params.dry_run:
         return _stopped(sheet, validated, plan, folder, settings, preview, stop)
 
-    refs = record_orders(plan, sheet, settings.ledger_url)
+    refs = record_orders(quote(plan), quote(sheet), settings.ledger_url)
     sending = {
         "submit_concurrency": params.submit_concurrency,
         "timeout_seconds": params.timeout_seconds,
@@ -107,14 +109,14 @@ def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
         fan_out(plan.batch, min(params.fan_out, len(refs)), **sending)
     waited = send_and_await(refs, batch=plan.batch, ledger_url=settings.ledger_url, **sending)
 
-    result = reconcile_batch(sheet, validated, plan, settings.ledger_url)
+    result = reconcile_batch(quote(sheet), quote(validated), quote(plan), settings.ledger_url)
     notes = [approval.summary()] if approval else []
     if waited["pending"]:
         notes.append(f"{waited['pending']} order(s) still pending at the timeout")
     note = "; ".join(notes) or None
     files = publish_report(
-        result,
-        validated,
+        quote(result),
+        quote(validated),
         sheet.source,
         folder,
         plan.batch,
@@ -212,15 +214,22 @@ def _identifiers(params: FulfilParams) -> tuple[str, str]:
 def _stopped(sheet, validated, plan, folder, settings, preview, stop, cancelled=False) -> Any:
     """Dry run or a gate: publish what would happen (nothing sent) and stop."""
     result = reconcile_batch(
-        sheet,
-        validated,
-        plan,
+        quote(sheet),
+        quote(validated),
+        quote(plan),
         settings.ledger_url,
         unsent_reason="dry run: would be sent" if stop is None else "not sent: " + stop,
     )
     title = "Dry run: nothing sent" if stop is None else "Stopped before sending"
     files = publish_report(
-        result, validated, sheet.source, folder, plan.batch, title=title, preview=preview, note=stop
+        quote(result),
+        quote(validated),
+        sheet.source,
+        folder,
+        plan.batch,
+        title=title,
+        preview=preview,
+        note=stop,
     )
     summary = {
         "batch": plan.batch,

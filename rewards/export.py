@@ -8,7 +8,7 @@ import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_MAX_ROWS = 1_048_575
-XLSX_MAX_ROWS = 100_000  # ~15 s to write on a small machine; larger reports get the CSV only
+XLSX_MAX_ROWS = 50_000  # ~10 s to write on a small machine; larger reports get the CSV only
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:

@@ -203,6 +203,14 @@ def test_exported_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
     text = (tmp_path / "out.csv").read_text()
     for cell in ("'=1+1", "'+cmd", "'-2", "'@SUM(A1)"):
         assert cell in text
-    back = pd.read_excel(files[1], dtype=str, engine="calamine")
-    assert back["a"].iloc[0] == "'=1+1"
+    back = pd.read_excel(files[1], engine="calamine")
+    assert back["a"].iloc[0] == "'=1+1" and pd.isna(back["a"].iloc[5])
+    assert back["n"].tolist() == [1, 2, 3, 4, 5, 6]  # numbers stay numbers, text stays text
+
+
+def test_a_report_too_big_for_a_workbook_is_written_as_csv_only(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": ["x", "y", "z"]})
+    files = export.write_table(frame, tmp_path, "big", xlsx_max_rows=2)
+    assert files == [tmp_path / "big.csv"] and not (tmp_path / "big.xlsx").exists()
+    assert len(pd.read_csv(files[0])) == 3
     assert export.mask_email("ada@example.com") == "a***@example.com"
