@@ -133,8 +133,16 @@ def main() -> None:
         os.environ.update(env)  # this process starts the fulfil-rewards runs
         child_env = {**os.environ, **env}
         subprocess.run(
-            [sys.executable, "-m", "rewards.cli", "deploy", "--pool", "bench"]
-            + ["--per-second", str(args.tango_rps)],
+            [
+                sys.executable,
+                "-m",
+                "rewards.cli",
+                "deploy",
+                "--pool",
+                "bench",
+                "--per-second",
+                str(args.tango_rps),
+            ],
             env=child_env,
             cwd=ROOT,
             check=True,
@@ -147,8 +155,19 @@ def main() -> None:
         for n in args.workers:
             workers = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "prefect", "worker", "start", "--pool", "bench"]
-                    + ["--name", f"w{n}-{i}", "--limit", "1"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "prefect",
+                        "worker",
+                        "start",
+                        "--pool",
+                        "bench",
+                        "--name",
+                        f"w{n}-{i}",
+                        "--limit",
+                        "1",
+                    ],
                     env=child_env,
                     cwd=ROOT,
                     stdout=subprocess.DEVNULL,
@@ -158,9 +177,7 @@ def main() -> None:
             ]
             try:
                 time.sleep(3)  # the workers register and start polling
-                path = generate(
-                    WORK / f"w{n}.csv", args.rows, seed=n, campaign=f"w{n}", bad_rate=0
-                )
+                path = generate(WORK / f"w{n}.csv", args.rows, seed=n, campaign=f"w{n}", bad_rate=0)
                 before = httpx.get(f"{sandbox_url}/sandbox/stats").json()["requests"]
                 start = time.perf_counter()
                 state = fulfil_rewards(
@@ -209,9 +226,7 @@ def main() -> None:
         "run: the whole fulfil-rewards run (read, validate, plan, shares, reconcile, report); "
         "shares: first send-orders start to last end"
     )
-    print(
-        f"busiest 1 s at the sandbox (all rounds): {rows[-1][3]['busiest']['requests']} requests"
-    )
+    print(f"busiest 1 s at the sandbox (all rounds): {rows[-1][3]['busiest']['requests']} requests")
 
 
 if __name__ == "__main__":
