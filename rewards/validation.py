@@ -8,6 +8,7 @@ Checks are vectorised; Tango's item rules (amount, method, schedule, fees) come 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -208,6 +209,19 @@ def normalise_phone(raw: pd.Series, default_country: str | None) -> pd.Series:
     return out.where(out.str.fullmatch(r"\+[1-9]\d{6,14}"), "")
 
 
+def _repeat_keys(parts: list[pd.Series], cents: pd.Series) -> np.ndarray:
+    """One integer per distinct (recipient, reward, amount, campaign, row key): duplicates
+    are then found on integers, not strings."""
+    joined = pa.compute.binary_join_element_wise(
+        *(pa.array(x.astype("str").array).cast(pa.large_string()) for x in parts),
+        pa.compute.cast(pa.array(cents.to_numpy()), pa.large_string()),
+        pa.scalar("\x1f", pa.large_string()),
+    )
+    if isinstance(joined, pa.ChunkedArray):  # one dictionary for the whole column
+        joined = joined.combine_chunks()
+    return pa.compute.dictionary_encode(joined).indices.to_numpy(zero_copy_only=False)
+
+
 def validate(
     frame: pd.DataFrame,
     catalog: Catalog,
@@ -352,6 +366,17 @@ def validate(
         _col(df, "postal_code"),
         _lowcard(_col(df, "country"), lambda v: str(v).upper()),
     )
+    # the repeat key is the slowest step and runs in Arrow (no GIL): start it now, beside
+    # the checks below, and collect it when the repeats are looked for
+    campaign = _col(df, "campaign")
+    if options.default_campaign:
+        campaign = campaign.where(campaign != "", options.default_campaign)
+    row_key = _col(df, "client_row_key")
+    recipient = [email, phone, street.str.lower(), postal.str.lower()]
+    recipient += [_col(df, "first_name").str.lower(), _col(df, "last_name").str.lower()]
+    background = ThreadPoolExecutor(max_workers=1)
+    repeat_keys = background.submit(_repeat_keys, [*recipient, utid, campaign, row_key], cents)
+    background.shutdown(wait=False)
     shipping = _lowcard(
         _col(df, "shipping_method"),
         lambda v: str(v).lower().replace(" ", "").replace("_", "").replace("-", ""),
@@ -411,32 +436,7 @@ def validate(
         )
 
     # --- repeats within the file -----------------------------------------------------
-    campaign = _col(df, "campaign")
-    if options.default_campaign:
-        campaign = campaign.where(campaign != "", options.default_campaign)
-    row_key = _col(df, "client_row_key")
-    parts = [
-        email,
-        phone,
-        street.str.lower(),
-        postal.str.lower(),
-        _col(df, "first_name").str.lower(),
-        _col(df, "last_name").str.lower(),
-        utid,
-        campaign,
-        row_key,
-    ]
-    joined = pa.compute.binary_join_element_wise(
-        *(pa.array(x.astype("str").array).cast(pa.large_string()) for x in parts),
-        pa.compute.cast(pa.array(cents.to_numpy()), pa.large_string()),
-        pa.scalar("\x1f", pa.large_string()),
-    )
-    if isinstance(joined, pa.ChunkedArray):  # one dictionary for the whole column
-        joined = joined.combine_chunks()
-    # one integer per distinct key: duplicates are then found on integers, not strings
-    key_code = pd.Series(
-        pa.compute.dictionary_encode(joined).indices.to_numpy(zero_copy_only=False), index=df.index
-    )
+    key_code = pd.Series(repeat_keys.result(), index=df.index)
     clean = ~p.bad
     repeat = clean & key_code.where(clean).duplicated(keep="first")
 
