@@ -19,6 +19,7 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Cancelling
 
+from rewards import progress
 from rewards.errors import RewardsError
 from rewards.params import RewardsSettings
 from tasks.fulfil import await_completion, open_orders, submit_order
@@ -45,6 +46,7 @@ def send_and_await(
     for start in range(0, len(planned), submit_concurrency):
         wave = planned[start : start + submit_concurrency]
         submit_order.map(wave, ledger_url=ledger_url).result()
+        progress.report("orders submitted", start + len(wave), len(planned))
     return await_completion(
         refs,
         ledger_url=ledger_url,

@@ -46,6 +46,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from flows.fulfil_rewards import fulfil_rewards
 
+    from . import progress
     from .params import FulfilParams
 
     params = FulfilParams(
@@ -58,7 +59,8 @@ def _run(args: argparse.Namespace) -> int:
         all_or_nothing=args.all_or_nothing,
         default_phone_country=args.phone_country,
     )
-    state = fulfil_rewards(params, return_state=True)
+    with progress.watching(progress.TerminalBar()):
+        state = fulfil_rewards(params, return_state=True)
     data = state.result(raise_on_failure=False)
     print(f"\n{state.name}: {state.message or ''}".rstrip())
     if isinstance(data, dict):

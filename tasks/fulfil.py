@@ -25,7 +25,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from raas import Account, Catalog
-from rewards import export, sending
+from rewards import export, progress, sending
 from rewards.errors import InputError
 from rewards.identity import batch_id, line_item_ids
 from rewards.planning import Plan, plan_batch
@@ -197,6 +197,7 @@ class _Waiter:
             for ref, final in zip(todo, pool.map(self._refresh_one, todo), strict=True):
                 if final:
                     self.waiting.discard(ref)
+        progress.report("orders finished", self.total - len(self.waiting), self.total)
         done = f"{self.total - len(self.waiting)} of {self.total} orders finished"
         update_progress_artifact(self.progress, self._percent(), description=done)
         if len(self.waiting) != self._last_logged:  # a progress line in the CLI and the UI log

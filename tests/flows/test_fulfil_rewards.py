@@ -214,3 +214,19 @@ def test_xlsx_with_several_sheets_reads_the_named_one(env: Path, sandbox, campai
     assert state.is_failed() and "missing required column" in state.message
     state, out = run(path, sheet_name="Recipients")
     assert state.is_completed() and out["complete"] == 3
+
+
+def test_progress_is_reported_while_sending(env: Path, sandbox, campaign) -> None:
+    from rewards import progress
+
+    seen: list[tuple[str, int, int]] = []
+    with progress.watching(lambda step, done, total: seen.append((step, done, total))):
+        state, out = run(
+            write_csv(env / "bar.csv", recipients(campaign, 6)), max_line_items_per_order=2
+        )
+    assert state.is_completed() and out["complete"] == 6
+    submitted = [s for s in seen if s[0] == "orders submitted"]
+    finished = [s for s in seen if s[0] == "orders finished"]
+    assert submitted[-1] == ("orders submitted", 3, 3)
+    assert finished[-1] == ("orders finished", 3, 3)
+    assert [d for _, d, _ in finished] == sorted(d for _, d, _ in finished)  # never goes back
