@@ -209,17 +209,32 @@ def normalise_phone(raw: pd.Series, default_country: str | None) -> pd.Series:
     return out.where(out.str.fullmatch(r"\+[1-9]\d{6,14}"), "")
 
 
-def _repeat_keys(parts: list[pd.Series], cents: pd.Series) -> np.ndarray:
-    """One integer per distinct (recipient, reward, amount, campaign, row key): duplicates
-    are then found on integers, not strings."""
+def _repeat_keys(parts: list[pd.Series]) -> np.ndarray:
+    """One integer per distinct (recipient, reward, campaign, row key)."""
     joined = pa.compute.binary_join_element_wise(
         *(pa.array(x.astype("str").array).cast(pa.large_string()) for x in parts),
-        pa.compute.cast(pa.array(cents.to_numpy()), pa.large_string()),
         pa.scalar("\x1f", pa.large_string()),
     )
     if isinstance(joined, pa.ChunkedArray):  # one dictionary for the whole column
         joined = joined.combine_chunks()
     return pa.compute.dictionary_encode(joined).indices.to_numpy(zero_copy_only=False)
+
+
+def _keep_rows(columns: dict[str, pd.Series], keep: np.ndarray) -> pd.DataFrame:
+    """The rows in ``keep`` of these columns, as a new frame: Arrow text columns are filtered
+    by Arrow in two threads (the kernel runs without the GIL), the others by numpy."""
+    mask = pa.array(keep)
+
+    def one(values: pd.Series) -> pd.Series:
+        array = values.array
+        if isinstance(array, pd.arrays.ArrowStringArray):
+            kept = pa.compute.filter(pa.array(array), mask)
+            return pd.Series(pd.arrays.ArrowStringArray(kept), dtype=values.dtype)
+        return pd.Series(values.to_numpy()[keep], dtype=values.dtype)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        kept = dict(zip(columns, pool.map(one, columns.values()), strict=True))
+    return pd.DataFrame(kept, copy=False)
 
 
 def validate(
@@ -235,6 +250,25 @@ def validate(
 
     # --- the reward -------------------------------------------------------------------
     utid = _lowcard(_col(df, "utid"), lambda v: str(v).upper())
+    email = _col(df, "email").str.lower()
+    phone_raw = _col(df, "mobile_number")
+    has_phone = phone_raw != ""  # most rows have none: normalise only the others
+    phone = pd.Series("", index=df.index, dtype="str")
+    if has_phone.any():
+        phone[has_phone] = normalise_phone(phone_raw[has_phone], options.default_phone_country)
+    street, city, postal = (_col(df, c) for c in ("street_line_1", "city", "postal_code"))
+    campaign = _col(df, "campaign")
+    if options.default_campaign:
+        campaign = campaign.where(campaign != "", options.default_campaign)
+    row_key = _col(df, "client_row_key")
+    # the repeat key (who, what, campaign) is the slowest step and runs in Arrow, which
+    # releases the GIL: start it now, beside the checks, and collect it at the end
+    recipient = [email, phone, street.str.lower(), postal.str.lower()]
+    recipient += [_col(df, "first_name").str.lower(), _col(df, "last_name").str.lower()]
+    background = ThreadPoolExecutor(max_workers=1)
+    repeat_keys = background.submit(_repeat_keys, [*recipient, utid, campaign, row_key])
+    background.shutdown(wait=False)
+
     p.flag(utid == "", "utid", "utid is empty: use a reward id from the catalog, e.g. U100001")
     shaped = utid.str.fullmatch(r"U\d+")
     p.flag((utid != "") & ~shaped, "utid", "utid must be U followed by digits, e.g. U100001")
@@ -334,18 +368,12 @@ def validate(
     )
     p.flag(method_problem.notna(), "delivery_method", method_problem)
 
-    email = _col(df, "email").str.lower()
     # rules.EMAIL with \s spelled out, so pyarrow runs it natively (no per-row Python)
     email_bad = ~email.str.fullmatch(r"[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+")
     is_email = method == "EMAIL"
     p.flag(is_email & (email == ""), "email", "EMAIL delivery needs an email address")
     p.flag((email != "") & email_bad, "email", "not a valid email address")
 
-    phone_raw = _col(df, "mobile_number")
-    has_phone = phone_raw != ""  # most rows have none: normalise only the others
-    phone = pd.Series("", index=df.index, dtype="str")
-    if has_phone.any():
-        phone[has_phone] = normalise_phone(phone_raw[has_phone], options.default_phone_country)
     sci = phone_raw.str.contains(r"\d[eE]\+?\d", regex=True)
     needs_phone = method.isin(["PHONE", "WHATSAPP"])
     p.flag(needs_phone & (phone_raw == ""), "mobile_number", "PHONE delivery needs a mobile number")
@@ -361,22 +389,7 @@ def validate(
         "not a valid mobile number: use +country code and number, e.g. +14155550100",
     )
 
-    street, city = _col(df, "street_line_1"), _col(df, "city")
-    postal, country = (
-        _col(df, "postal_code"),
-        _lowcard(_col(df, "country"), lambda v: str(v).upper()),
-    )
-    # the repeat key is the slowest step and runs in Arrow (no GIL): start it now, beside
-    # the checks below, and collect it when the repeats are looked for
-    campaign = _col(df, "campaign")
-    if options.default_campaign:
-        campaign = campaign.where(campaign != "", options.default_campaign)
-    row_key = _col(df, "client_row_key")
-    recipient = [email, phone, street.str.lower(), postal.str.lower()]
-    recipient += [_col(df, "first_name").str.lower(), _col(df, "last_name").str.lower()]
-    background = ThreadPoolExecutor(max_workers=1)
-    repeat_keys = background.submit(_repeat_keys, [*recipient, utid, campaign, row_key], cents)
-    background.shutdown(wait=False)
+    country = _lowcard(_col(df, "country"), lambda v: str(v).upper())
     shipping = _lowcard(
         _col(df, "shipping_method"),
         lambda v: str(v).lower().replace(" ", "").replace("_", "").replace("-", ""),
@@ -436,7 +449,10 @@ def validate(
         )
 
     # --- repeats within the file -----------------------------------------------------
-    key_code = pd.Series(repeat_keys.result(), index=df.index)
+    # ... and the amount: duplicates are then found on integers, not strings
+    c_codes = np.asarray(pd.factorize(cents)[0], dtype=np.int64)
+    key = repeat_keys.result().astype(np.int64) * (int(c_codes.max(initial=0)) + 1) + c_codes
+    key_code = pd.Series(key, index=df.index)
     clean = ~p.bad
     repeat = clean & key_code.where(clean).duplicated(keep="first")
 
@@ -452,7 +468,7 @@ def validate(
 
     problems = p.table()
     good = ~p.bad
-    valid = pd.DataFrame(
+    valid = _keep_rows(
         {
             ROW: df[ROW],
             "utid": utid,
@@ -478,8 +494,9 @@ def validate(
             "email_subject": _col(df, "email_subject"),
             "campaign": campaign,
             "client_row_key": row_key,
-        }
-    )[good].reset_index(drop=True)
+        },
+        good.to_numpy(),
+    )
     # built after filtering: only valid rows pay for it
     if len(valid):
         # fee per distinct (reward, amount, quantity), mapped back by integer codes

@@ -160,6 +160,12 @@ def test_duplicate_rows_point_at_the_first() -> None:
     assert "as row 2" in reasons(result, 4)["row"]
 
 
+def test_the_same_amount_written_differently_is_a_repeat_and_another_campaign_is_not() -> None:
+    result = check({}, {"amount": "10.00"}, {"campaign": "q4"}, {"email": "b@example.com"})
+    assert result.valid[ROW].tolist() == [2, 4, 5]
+    assert "as row 2" in reasons(result, 3)["row"]
+
+
 def test_default_campaign_fills_blanks_only() -> None:
     result = check({"campaign": ""}, {"campaign": "spring"}, default_campaign="q4")
     assert result.valid["campaign"].tolist() == ["q4", "spring"]
