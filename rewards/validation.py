@@ -110,12 +110,21 @@ def _by_unique(
     out = np.full(len(index), None, dtype=object)
     if not len(rows):
         return pd.Series(out, index=index)
-    uniq, first, inverse = np.unique(combined[rows], return_index=True, return_inverse=True)
-    results = np.empty(len(uniq), dtype=object)
+    first, inverse = _distinct(combined[rows])
+    results = np.empty(len(first), dtype=object)
     for n, row in enumerate(rows[first]):
         results[n] = fn(*(key.uniques[key.codes[row]] for key in keys))
-    out[rows] = results[inverse.ravel()]
+    out[rows] = results[inverse]
     return pd.Series(out, index=index)
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For integer keys: the position of each distinct key's first row, and each row's
+    distinct-key number (a hash table, not a sort like ``np.unique``)."""
+    inverse, uniques = pd.factorize(values)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(values) - 1, -1, -1)
+    return first, inverse
 
 
 class _Problems:
@@ -237,6 +246,25 @@ def _keep_rows(columns: dict[str, pd.Series], keep: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(kept, copy=False)
 
 
+def _phones(
+    raw: pd.Series, has_phone: np.ndarray, default_country: str | None
+) -> tuple[pd.Series, pd.Series]:
+    """Each row's number in E.164 ('' when none or invalid), and whether Excel turned it
+    into scientific notation; only the rows that have a number are looked at."""
+    numbers = raw[has_phone]
+    sci = np.zeros(len(raw), dtype=bool)
+    sci[has_phone] = numbers.str.contains(r"\d[eE]\+?\d", regex=True).to_numpy(dtype=bool)
+    normalised = pa.array(normalise_phone(numbers, default_country).array).cast(pa.string())
+    if isinstance(normalised, pa.ChunkedArray):
+        normalised = normalised.combine_chunks()
+    empty = pa.compute.fill_null(pa.nulls(len(raw), pa.string()), "")
+    phone = pa.compute.replace_with_mask(empty, pa.array(has_phone), normalised)
+    return (
+        pd.Series(pd.arrays.ArrowStringArray(phone), index=raw.index, dtype=raw.dtype),
+        pd.Series(sci, index=raw.index),
+    )
+
+
 def validate(
     frame: pd.DataFrame,
     catalog: Catalog,
@@ -253,9 +281,7 @@ def validate(
     email = _col(df, "email").str.lower()
     phone_raw = _col(df, "mobile_number")
     has_phone = phone_raw != ""  # most rows have none: normalise only the others
-    phone = pd.Series("", index=df.index, dtype="str")
-    if has_phone.any():
-        phone[has_phone] = normalise_phone(phone_raw[has_phone], options.default_phone_country)
+    phone, sci = _phones(phone_raw, has_phone.to_numpy(), options.default_phone_country)
     street, city, postal = (_col(df, c) for c in ("street_line_1", "city", "postal_code"))
     campaign = _col(df, "campaign")
     if options.default_campaign:
@@ -374,7 +400,6 @@ def validate(
     p.flag(is_email & (email == ""), "email", "EMAIL delivery needs an email address")
     p.flag((email != "") & email_bad, "email", "not a valid email address")
 
-    sci = phone_raw.str.contains(r"\d[eE]\+?\d", regex=True)
     needs_phone = method.isin(["PHONE", "WHATSAPP"])
     p.flag(needs_phone & (phone_raw == ""), "mobile_number", "PHONE delivery needs a mobile number")
     p.flag(
@@ -504,7 +529,7 @@ def validate(
         combined = np.zeros(len(valid), dtype=np.int64)
         for key in keys:
             combined = combined * max(len(key.uniques), 1) + key.codes
-        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        first, inverse = _distinct(combined)
         fees = []
         for row in first:
             code, cts, qty = (key.uniques[key.codes[row]] for key in keys)
