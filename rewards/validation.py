@@ -98,24 +98,42 @@ class _Keys:
         self.codes, self.uniques = np.asarray(codes), np.asarray(uniques, dtype=object)
 
 
+@dataclass
+class _PerRow:
+    """What a rule said once per distinct key, and which answer each row gets (-1: a row
+    the rule was not asked about)."""
+
+    answers: np.ndarray  # object: None (fine) or a reason
+    which: np.ndarray
+    index: pd.Index
+
+    def found(self) -> pd.Series:
+        """Rows the rule has something to say about."""
+        said = np.array([a is not None for a in self.answers] + [False])
+        return pd.Series(said[self.which], index=self.index)  # -1 picks the False
+
+    def reasons(self, mask: pd.Series) -> pd.Series:
+        rows = mask.to_numpy()
+        return pd.Series(self.answers[self.which[rows]], index=self.index[rows])
+
+
 def _by_unique(
     keys: list[_Keys], fn: Callable[..., object], index: pd.Index, where: pd.Series | None = None
-) -> pd.Series:
-    """Apply ``fn`` once per distinct combination of ``keys`` (rows in ``where`` only) and
-    map the results back to every row; other rows get None."""
+) -> _PerRow:
+    """Apply ``fn`` once per distinct combination of ``keys`` (rows in ``where`` only)."""
     combined = np.zeros(len(index), dtype=np.int64)
     for key in keys:
         combined = combined * max(len(key.uniques), 1) + key.codes
     rows = np.flatnonzero(where.to_numpy()) if where is not None else np.arange(len(index))
-    out = np.full(len(index), None, dtype=object)
+    which = np.full(len(index), -1, dtype=np.int64)
     if not len(rows):
-        return pd.Series(out, index=index)
+        return _PerRow(np.empty(0, dtype=object), which, index)
     first, inverse = _distinct(combined[rows])
-    results = np.empty(len(first), dtype=object)
+    answers = np.empty(len(first), dtype=object)
     for n, row in enumerate(rows[first]):
-        results[n] = fn(*(key.uniques[key.codes[row]] for key in keys))
-    out[rows] = results[inverse]
-    return pd.Series(out, index=index)
+        answers[n] = fn(*(key.uniques[key.codes[row]] for key in keys))
+    which[rows] = inverse
+    return _PerRow(answers, which, index)
 
 
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -341,7 +359,7 @@ def validate(
         df.index,
         check,
     )
-    p.flag(check & amount_problem.notna(), "amount", amount_problem)
+    p.flag(check & amount_problem.found(), "amount", amount_problem.reasons)
 
     qty_raw = _col(df, "quantity")
     qty_ok = (qty_raw == "") | qty_raw.str.fullmatch(r"[1-9]\d{0,3}")
@@ -392,7 +410,7 @@ def validate(
         df.index,
         usable & (method != ""),
     )
-    p.flag(method_problem.notna(), "delivery_method", method_problem)
+    p.flag(method_problem.found(), "delivery_method", method_problem.reasons)
 
     # rules.EMAIL with \s spelled out, so pyarrow runs it natively (no per-row Python)
     email_bad = ~email.str.fullmatch(r"[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+")
@@ -462,7 +480,7 @@ def validate(
         df.index,
         dated,
     )
-    p.flag(dated & date_problem.notna(), "delivery_date", date_problem)
+    p.flag(dated & date_problem.found(), "delivery_date", date_problem.reasons)
 
     # --- text that a spreadsheet would execute ---------------------------------------
     for name in TEXT_COLUMNS:
