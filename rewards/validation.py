@@ -272,15 +272,19 @@ def _phones(
     numbers = raw[has_phone]
     sci = np.zeros(len(raw), dtype=bool)
     sci[has_phone] = numbers.str.contains(r"\d[eE]\+?\d", regex=True).to_numpy(dtype=bool)
-    normalised = pa.array(normalise_phone(numbers, default_country).array).cast(pa.string())
-    if isinstance(normalised, pa.ChunkedArray):
-        normalised = normalised.combine_chunks()
-    empty = pa.compute.fill_null(pa.nulls(len(raw), pa.string()), "")
-    phone = pa.compute.replace_with_mask(empty, pa.array(has_phone), normalised)
-    return (
-        pd.Series(pd.arrays.ArrowStringArray(phone), index=raw.index, dtype=raw.dtype),
-        pd.Series(sci, index=raw.index),
-    )
+    phone = _scatter(normalise_phone(numbers, default_country), has_phone, raw)
+    return phone, pd.Series(sci, index=raw.index)
+
+
+def _scatter(values: pd.Series, rows: np.ndarray, like: pd.Series) -> pd.Series:
+    """Text ``values`` computed for ``rows`` only, placed back in a column shaped ``like``,
+    '' elsewhere (Arrow's replace_with_mask: no per-row Python)."""
+    filled = pa.array(values.array).cast(pa.string())
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    empty = pa.compute.fill_null(pa.nulls(len(like), pa.string()), "")
+    out = pa.compute.replace_with_mask(empty, pa.array(rows), filled)
+    return pd.Series(pd.arrays.ArrowStringArray(out), index=like.index, dtype=like.dtype)
 
 
 def validate(
@@ -362,9 +366,15 @@ def validate(
     p.flag(check & amount_problem.found(), "amount", amount_problem.reasons)
 
     qty_raw = _col(df, "quantity")
-    qty_ok = (qty_raw == "") | qty_raw.str.fullmatch(r"[1-9]\d{0,3}")
+    has_qty = (qty_raw != "").to_numpy()  # most files leave it empty: look only at the others
+    written = qty_raw[has_qty]
+    written_ok = written.str.fullmatch(r"[1-9]\d{0,3}").to_numpy(dtype=bool)
+    qty_ok = pd.Series(True, index=df.index)
+    qty_ok[has_qty] = written_ok
     p.flag(~qty_ok, "quantity", "quantity must be a whole number from 1")
-    quantity = _to_int(qty_raw.where(qty_ok & (qty_raw != ""), "1"))
+    counts = np.ones(len(df), dtype=np.int64)
+    counts[np.flatnonzero(has_qty)[written_ok]] = _to_int(written[written_ok]).to_numpy()
+    quantity = pd.Series(counts, index=df.index)
     qmin = pd.Series(
         per_item(lambda i: i.quantityConstraints.minQuantity if i.quantityConstraints else 1, 1),
         index=df.index,
@@ -463,17 +473,22 @@ def validate(
 
     # --- scheduled delivery -----------------------------------------------------------
     when_raw = _col(df, "delivery_date")
-    when = when_raw.str.slice(0, 10)
-    date_shape = when.str.fullmatch(r"\d{4}-\d{2}-\d{2}") & (
-        (when_raw.str.len() == 10) | when_raw.str.slice(10, 11).isin([" ", "T"])
+    has_date = (when_raw != "").to_numpy()  # most rows are not scheduled: look at the others
+    written = when_raw[has_date]
+    day = written.str.slice(0, 10)
+    shape = day.str.fullmatch(r"\d{4}-\d{2}-\d{2}") & (
+        (written.str.len() == 10) | written.str.slice(10, 11).isin([" ", "T"])
     )
-    parsed = pd.to_datetime(when.where(date_shape, None), format="%Y-%m-%d", errors="coerce")
+    real = pd.to_datetime(day.where(shape, None), format="%Y-%m-%d", errors="coerce").notna()
+    date_ok = pd.Series(False, index=df.index)
+    date_ok[has_date] = real.to_numpy(dtype=bool)
+    when = _scatter(day[real.to_numpy(dtype=bool)], date_ok.to_numpy(), when_raw)  # '' if none
     p.flag(
-        (when_raw != "") & parsed.isna(),
+        pd.Series(has_date, index=df.index) & ~date_ok,
         "delivery_date",
         "delivery date must be a date written YYYY-MM-DD",
     )
-    dated = usable & parsed.notna()
+    dated = usable & date_ok
     date_problem = _by_unique(
         [u, _Keys(when)],
         lambda code, d: rules.delivery_date_problem(items[code], date.fromisoformat(d), today),
@@ -532,7 +547,7 @@ def validate(
             "postal_code": postal,
             "country": country,
             "shipping_method": shipping,
-            "delivery_date": when.where(parsed.notna(), ""),
+            "delivery_date": when,
             "message": _col(df, "message"),
             "email_subject": _col(df, "email_subject"),
             "campaign": campaign,
