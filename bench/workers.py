@@ -98,6 +98,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bench.generate import generate
+    from proof.pool import deploy, workers
     from proof.postgres import fresh_database
     from proof.prefect_server import prefect_server
     from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
@@ -132,50 +133,13 @@ def main() -> None:
         }
         os.environ.update(env)  # this process starts the fulfil-rewards runs
         child_env = {**os.environ, **env}
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rewards.cli",
-                "deploy",
-                "--pool",
-                "bench",
-                "--per-second",
-                str(args.tango_rps),
-            ],
-            env=child_env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        deploy("bench", args.tango_rps, child_env)
         from flows.fulfil_rewards import fulfil_rewards
         from rewards.params import FulfilParams
 
         rows: list[tuple[int, float, dict, dict]] = []
         for n in args.workers:
-            workers = [
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "worker",
-                        "start",
-                        "--pool",
-                        "bench",
-                        "--name",
-                        f"w{n}-{i}",
-                        "--limit",
-                        "1",
-                    ],
-                    env=child_env,
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                for i in range(n)
-            ]
-            try:
+            with workers("bench", n, child_env, limit=1, prefix=f"w{n}"):
                 time.sleep(3)  # the workers register and start polling
                 path = generate(WORK / f"w{n}.csv", args.rows, seed=n, campaign=f"w{n}", bad_rate=0)
                 before = httpx.get(f"{sandbox_url}/sandbox/stats").json()["requests"]
@@ -200,11 +164,6 @@ def main() -> None:
                 )
                 if args.timeline:
                     timeline(api, start)
-            finally:
-                for w in workers:
-                    w.terminate()
-                for w in workers:
-                    w.wait(30)
 
     print(
         f"{args.rows:,} rows, {args.chunk} per order, sandbox latency {args.latency_ms} ms per "

@@ -6,25 +6,22 @@ is shared out (``fan_out=2``) to send-orders runs on the workers."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pandas as pd
 
+from proof import pool
 from proof.postgres import fresh_database
 from proof.prefect_server import prefect_server
 from sandbox import SandboxConfig, SandboxServer
 from tests.flows.conftest import recipients, write_csv
 
-ROOT = Path(__file__).resolve().parents[2]
 PER_SECOND = 5
 
 
 def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) -> None:
-    procs: list[subprocess.Popen] = []
     with (
         fresh_database("asyncpg") as prefect_db,
         prefect_server(
@@ -43,46 +40,8 @@ def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) 
             "REWARDS_REPORTS_DIR": str(tmp_path / "rep"),
             "REWARDS_GLOBAL_RATE_LIMIT": "tango-api",
         }
-        try:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "rewards.cli",
-                    "deploy",
-                    "--pool",
-                    "rewards",
-                    "--per-second",
-                    str(PER_SECOND),
-                ],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                timeout=120,
-            )
-            for n in range(2):
-                procs.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "prefect",
-                            "worker",
-                            "start",
-                            "--pool",
-                            "rewards",
-                            "--name",
-                            f"worker-{n}",
-                            "--limit",
-                            "2",
-                        ],
-                        env=env,
-                        cwd=ROOT,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
+        pool.deploy("rewards", PER_SECOND, env)
+        with pool.workers("rewards", 2, env, limit=2):
             files = [
                 write_csv(tmp_path / f"batch{n}.csv", recipients(f"pool-{n}", 24)) for n in range(2)
             ]
@@ -140,11 +99,6 @@ def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) 
                         ).fetchall()
                     ]
                 )
-        finally:
-            for p in reversed(procs):
-                p.terminate()
-            for p in procs:
-                p.wait(30)
     assert lines.groupby("campaign").size().to_dict() == {"pool-0": 24, "pool-1": 24}
     # batch 0's 6 orders were submitted by its two send-orders runs (3 each), none by itself
     assert [s["state"]["type"] for s in shares] == ["COMPLETED", "COMPLETED"]
