@@ -137,13 +137,20 @@ def _read_fast(data: bytes | pa.Buffer, delimiter: str, sample: str) -> pd.DataF
             table = read(newlines_in_values=True)
     except pa.ArrowException:
         return None
-    # trimmed here, column by column in Arrow: four times as fast as pandas' str.strip
+    # trimmed here, column by column in Arrow: four times as fast as pandas' str.strip; each
+    # untrimmed column is let go as soon as its trimmed copy exists (peak memory)
+    columns = table.columns
+    del table
+
+    def trim(i: int) -> None:
+        columns[i] = pc.utf8_trim_whitespace(columns[i])
+
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow kernels run without the GIL
-        trimmed = list(pool.map(pc.utf8_trim_whitespace, table.columns))
-    table = pa.table(trimmed, names=table.column_names)
-    return table.to_pandas(
-        types_mapper={pa.string(): pd.StringDtype("pyarrow", na_value=float("nan"))}.get
-    ).set_axis(range(table.num_columns), axis=1)
+        list(pool.map(trim, range(len(columns))))
+    text = pd.StringDtype("pyarrow", na_value=float("nan"))  # pandas' "str", in Arrow
+    return pd.DataFrame(
+        {i: pd.arrays.ArrowStringArray(c, dtype=text) for i, c in enumerate(columns)}, copy=False
+    )
 
 
 def _skip_blank_head(data: bytes) -> tuple[bytes, int]:

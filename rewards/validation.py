@@ -170,16 +170,22 @@ class _Coded:
             self.codes = np.full(len(values), len(self.uniques) - 1, dtype=np.int32)
             self.codes[written] = _np(encoded.indices)
         self.values: list[str] = self.uniques.to_pylist()
+        self._kept: tuple[np.ndarray, pa.Array] | None = None
 
     def __len__(self) -> int:
         return len(self.values)
 
     def rows(self, table: np.ndarray | Sequence[object]) -> np.ndarray:
-        return np.asarray(table)[self.codes]
+        table = np.asarray(table)
+        if table.dtype == bool and not table.any():  # the usual answer to a check: no row
+            return np.zeros(len(self.codes), dtype=bool)
+        return table[self.codes]
 
     def texts(self, table: Sequence[str], keep: np.ndarray) -> pa.Array:
         """Per-value texts ``table`` for the rows in ``keep``, by Arrow's take."""
-        return pc.take(pa.array(list(table) or [""], pa.string()), pa.array(self.codes[keep]))
+        if self._kept is None or self._kept[0] is not keep:
+            self._kept = (keep, pa.array(self.codes[keep]))
+        return pc.take(pa.array(list(table) or [""], pa.string()), self._kept[1])
 
     def reasons(self, table: Sequence[str | None]) -> Callable[[np.ndarray], np.ndarray]:
         values = np.array(list(table) or [None], dtype=object)
@@ -203,8 +209,9 @@ def _per_pair(
 ) -> _Answers:
     """``rule(i, j)`` once per distinct (value i of ``a``, value j of ``b``) among the rows in
     ``where``; pairs are numbered densely (len(a) x len(b) is small for such columns)."""
-    pair = a.codes.astype(np.int64) * max(len(b), 1) + b.codes
     size = max(len(a), 1) * max(len(b), 1)
+    wide = np.int32 if size < 1 << 31 else np.int64
+    pair = a.codes.astype(wide) * wide(max(len(b), 1)) + b.codes
     if size > DENSE:  # many distinct values after all: number the pairs seen
         seen_codes, seen = pd.factorize(pair)
         pair, size = np.asarray(seen_codes, dtype=np.int64), len(seen)
@@ -218,6 +225,8 @@ def _per_pair(
         joint = int(lookup[k]) if lookup is not None else int(k)
         said[k] = rule(*divmod(joint, max(len(b), 1)))
     flagged = np.not_equal(said, None)
+    if not flagged.any():  # the usual answer: no row
+        return _Answers(np.zeros(len(pair), dtype=bool), pair, said)
     return _Answers(flagged[pair] & where, pair, said)
 
 
@@ -522,18 +531,16 @@ def _validate(
     )
     p.flag(q.rows(~ok_q), "quantity", "quantity must be a whole number from 1")
     quantity = q.rows(count_q) if len(q) else np.ones(len(df), dtype=np.int64)
-    limits = [i.quantityConstraints if i else None for i in item_of]
-    qmin_u = np.array([c.minQuantity if c else 1 for c in limits] or [1], dtype=np.int64)
-    qmax_u = np.array([c.maxQuantity if c else 10**6 for c in limits] or [1], dtype=np.int64)
-    qmin, qmax = u.rows(qmin_u), u.rows(qmax_u)
-    p.flag(
-        usable & q.rows(ok_q) & ((quantity < qmin) | (quantity > qmax)),
-        "quantity",
-        lambda at: [
-            f"quantity must be between {lo} and {hi} for this reward"
-            for lo, hi in zip(qmin[at], qmax[at], strict=True)
-        ],
-    )
+
+    def quantity_problem(i: int, j: int) -> str | None:
+        limits = item_of[i].quantityConstraints  # type: ignore[union-attr]
+        low, high = (limits.minQuantity, limits.maxQuantity) if limits else (1, 10**6)
+        if low <= count_q[j] <= high:
+            return None
+        return f"quantity must be between {low} and {high} for this reward"
+
+    quantity_limits = _per_pair(u, q, usable & q.rows(ok_q), quantity_problem)
+    p.flag(quantity_limits.found, "quantity", quantity_limits.reasons)
 
     # --- delivery method and contact --------------------------------------------------
     m = coded["delivery_method"].result()

@@ -144,3 +144,18 @@ def test_blank_lines_above_the_header_keep_row_numbers(tmp_path: Path) -> None:
     sheet = read_recipients(write(tmp_path, "a.csv", "\r\n,,,\r\n" + BASIC))
     assert sheet.frame.loc[0, "email"] == "a@x.com"
     assert sheet.frame["row_number"].tolist() == [4]  # header on row 3
+
+
+def test_a_column_named_like_the_row_number_is_kept_beside_it(tmp_path: Path) -> None:
+    sheet = read_recipients(write(tmp_path, "a.csv", "row_number," + BASIC.replace("\na", "\n7,a")))
+    assert sheet.frame["row_number"].tolist() == [2]  # the spreadsheet row, not the cell
+    assert sheet.frame.loc[0, "row_number (1)"] == "7"
+    assert "row_number (1)" in sheet.unknown_columns
+
+
+def test_a_late_non_utf8_byte_still_reads_as_cp1252(tmp_path: Path) -> None:
+    """The fast path checks the first 64 KiB; a cp1252 byte after that is found by the parser."""
+    rows = "".join(f"u{i}@x.com,10,U1,email,\n" for i in range(8000))
+    data = (BASIC + rows).encode() + "zoë@x.com,10,U1,email,\n".encode("cp1252")
+    sheet = read_recipients(write(tmp_path, "a.csv", data))
+    assert sheet.encoding == "cp1252" and sheet.frame["email"].iloc[-1] == "zoë@x.com"
