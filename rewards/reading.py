@@ -121,7 +121,8 @@ def _read_fast(data: bytes | pa.Buffer, delimiter: str, sample: str) -> pd.DataF
                 ignore_empty_lines=False,
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types={f"f{i}": pa.string() for i in range(width)},
+                # large_string: what pandas' "str" dtype holds, so it takes the columns as they are
+                column_types={f"f{i}": pa.large_string() for i in range(width)},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),

@@ -76,6 +76,7 @@ TEXT_COLUMNS = (
 )
 PROBLEM_COLUMNS = [ROW, "column", "reason"]
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default text dtype, kept in Arrow
+TEXT = pa.large_string()  # what that dtype holds: Arrow text made any other way is cast
 # rules.EMAIL with \s spelled out, so Arrow runs it natively (no per-row Python)
 EMAIL_SHAPE = r"^[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+$"
 E164 = r"^\+[1-9]\d{6,14}$"
@@ -108,15 +109,15 @@ def _arrow(frame: pd.DataFrame, name: str) -> pa.ChunkedArray:
     """A column's text as one Arrow array ('' for a missing column or cell); no copy when
     the column is already Arrow-backed, as the reader makes it."""
     if name not in frame:
-        return pa.chunked_array([pc.fill_null(pa.nulls(len(frame), pa.string()), "")])
+        return pa.chunked_array([pc.fill_null(pa.nulls(len(frame), TEXT), "")])
     values = frame[name]
     if not isinstance(values.array, pd.arrays.ArrowStringArray):
         values = values.astype(STR)
     out = pa.array(values.array)
     if isinstance(out, pa.Array):
         out = pa.chunked_array([out], type=out.type)
-    if out.type != pa.string():
-        out = out.cast(pa.string())
+    if out.type != TEXT:
+        out = out.cast(TEXT)
     return pc.fill_null(out, "") if out.null_count else out
 
 
@@ -149,8 +150,8 @@ def _email_shape(emails: pa.ChunkedArray) -> np.ndarray:
 
 def _series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
     """Arrow text as a pandas column, sharing its buffers."""
-    if values.type != pa.string():
-        values = values.cast(pa.string())
+    if values.type != TEXT:
+        values = values.cast(TEXT)
     return pd.Series(pd.arrays.ArrowStringArray(values, dtype=STR))
 
 
@@ -166,7 +167,7 @@ class _Coded:
             self.uniques: pa.Array = encoded.dictionary
         else:  # mostly empty (quantity, country, date...): encode the written cells only
             encoded = pc.dictionary_encode(values.take(pa.array(written)).combine_chunks())
-            self.uniques = pa.concat_arrays([encoded.dictionary, pa.array([""], pa.string())])
+            self.uniques = pa.concat_arrays([encoded.dictionary, pa.array([""], TEXT)])
             self.codes = np.full(len(values), len(self.uniques) - 1, dtype=np.int32)
             self.codes[written] = _np(encoded.indices)
         self.values: list[str] = self.uniques.to_pylist()
@@ -185,7 +186,7 @@ class _Coded:
         """Per-value texts ``table`` for the rows in ``keep``, by Arrow's take."""
         if self._kept is None or self._kept[0] is not keep:
             self._kept = (keep, pa.array(self.codes[keep]))
-        return pc.take(pa.array(list(table) or [""], pa.string()), self._kept[1])
+        return pc.take(pa.array(list(table) or [""], TEXT), self._kept[1])
 
     def reasons(self, table: Sequence[str | None]) -> Callable[[np.ndarray], np.ndarray]:
         values = np.array(list(table) or [None], dtype=object)
@@ -274,7 +275,8 @@ def _no_text() -> pd.Series:
 def _cents(amounts: _Coded) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct amount: whether it is a plain decimal, and its integer cents (0 if not)."""
     plain = _matches(amounts.uniques, r"^\d{1,9}(\.\d{1,2})?$")
-    number = pc.cast(pc.if_else(pa.array(plain), amounts.uniques, "0"), pa.float64())
+    zero = pa.scalar("0", amounts.uniques.type)
+    number = pc.cast(pc.if_else(pa.array(plain), amounts.uniques, zero), pa.float64())
     return plain, np.round(_np(number) * 100).astype(np.int64)
 
 
@@ -326,7 +328,7 @@ def _phones(raw: pa.ChunkedArray, default_country: str | None) -> tuple[pa.Array
     has = ~_empty(raw)
     at = np.flatnonzero(has)
     sci = np.zeros(len(raw), dtype=bool)
-    out = pc.fill_null(pa.nulls(len(raw), pa.string()), "")
+    out = pc.fill_null(pa.nulls(len(raw), TEXT), "")
     if not len(at):
         return out, sci
     numbers = raw.take(pa.array(at)).combine_chunks()
@@ -335,7 +337,7 @@ def _phones(raw: pa.ChunkedArray, default_country: str | None) -> tuple[pa.Array
         others = numbers.filter(pa.array(~ready))
         sci[at[~ready]] = _matches(others, r"\d[eE]\+?\d")
         fixed = pa.array(normalise_phone(_series(others), default_country).array)
-        numbers = pc.replace_with_mask(numbers, pa.array(~ready), fixed.cast(pa.string()))
+        numbers = pc.replace_with_mask(numbers, pa.array(~ready), fixed.cast(TEXT))
     return pc.replace_with_mask(out, pa.array(has), numbers), sci
 
 
@@ -444,7 +446,8 @@ def _validate(
     first_name, last_name = _arrow(df, "first_name"), _arrow(df, "last_name")
     campaign = _arrow(df, "campaign")
     if options.default_campaign:
-        campaign = pc.if_else(_empty(campaign), options.default_campaign, campaign)
+        default = pa.scalar(options.default_campaign, TEXT)
+        campaign = pc.if_else(_empty(campaign), default, campaign)
     row_key = _arrow(df, "client_row_key")
 
     def repeat_key() -> tuple[np.ndarray, _RepeatKey]:
@@ -572,10 +575,11 @@ def _validate(
     )
     p.flag(method_problem.found, "delivery_method", method_problem.reasons)
 
-    method = m.rows(method_u)
     email = email_f.result()
     email_empty = _empty(email)
-    p.flag((method == "EMAIL") & email_empty, "email", "EMAIL delivery needs an email address")
+    p.flag(
+        m.rows(method_u == "EMAIL") & email_empty, "email", "EMAIL delivery needs an email address"
+    )
     p.flag(~email_empty & ~email_ok_f.result(), "email", "not a valid email address")
 
     phone, sci = phones_f.result()
@@ -602,7 +606,7 @@ def _validate(
     country_of = pc.utf8_upper(country.uniques)
     shipping = coded["shipping_method"].result()
     shipping_of = [_shipping_name(v) for v in shipping.values]
-    is_address = method == "ADDRESS"
+    is_address = m.rows(method_u == "ADDRESS")
     for name, empty in (
         ("street_line_1", _empty(street)),
         ("city", _empty(city)),
@@ -762,4 +766,4 @@ def _fees(
         assert item is not None  # valid rows have a known reward
         qty = int(count_q[k]) if len(q) else 1
         fees[slot] = f"{rules.line_cost(item, Decimal(int(cents_a[j])) / 100, qty)[1]:.2f}"
-    return _series(pc.take(pa.array(fees, pa.string()), pa.array(codes)))
+    return _series(pc.take(pa.array(fees, TEXT), pa.array(codes)))
