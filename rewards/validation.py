@@ -75,6 +75,33 @@ TEXT_COLUMNS = (
     "state_or_province",
 )
 PROBLEM_COLUMNS = [ROW, "column", "reason"]
+VALID_COLUMNS = (
+    ROW,
+    "utid",
+    "reward_name",
+    "currency",
+    "amount",
+    "amount_cents",
+    "quantity",
+    "delivery_method",
+    "first_name",
+    "last_name",
+    "email",
+    "mobile_number",
+    "street_line_1",
+    "street_line_2",
+    "city",
+    "state_or_province",
+    "postal_code",
+    "country",
+    "shipping_method",
+    "delivery_date",
+    "message",
+    "email_subject",
+    "campaign",
+    "client_row_key",
+    "fee",
+)
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default text dtype, kept in Arrow
 TEXT = pa.large_string()  # what that dtype holds: Arrow text made any other way is cast
 # rules.EMAIL with \s spelled out, so Arrow runs it natively (no per-row Python)
@@ -707,14 +734,16 @@ def _validate(
         )
     problems = p.table()
 
-    columns: dict[str, object] = {ROW: p.row_numbers[keep]}
-    columns |= {n: _series(cut[n].result()) for n in ("utid", "reward_name", "currency", "amount")}
-    columns |= {"amount_cents": cents[keep], "quantity": quantity[keep]}
-    order = ["delivery_method", *list(per_row)[:9], "country", "shipping_method", "delivery_date"]
-    order += list(per_row)[9:]
-    columns |= {n: _series(cut[n].result()) for n in order}
-    columns["fee"] = fees.result()
-    valid = pd.DataFrame(columns, copy=False)
+    numbers = {ROW: p.row_numbers[keep], "amount_cents": cents[keep], "quantity": quantity[keep]}
+    valid = pd.DataFrame(
+        {
+            name: numbers[name] if name in numbers else _series(cut[name].result())
+            for name in VALID_COLUMNS
+            if name != "fee"
+        }
+        | {"fee": fees.result()},
+        copy=False,
+    )
     if len(again):  # drop the repeats from what was cut before they were known
         valid = valid[~p.bad[keep]].reset_index(drop=True)
 
