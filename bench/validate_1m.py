@@ -155,10 +155,10 @@ def main() -> None:
     )
     mem = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"rows                              {args.rows:>12,}   (best of {args.repeat})")
-    print(f"pandas.read_csv(pyarrow, str)     {t_read:>10.2f} s")
-    print(f"ours: read + validate (all checks){t_ours:>10.2f} s   ratio {t_ours / t_read:.2f}x")
+    print(f"pandas.read_csv(pyarrow, str)     {t_read:>10.3f} s")
+    print(f"ours: read + validate (all checks){t_ours:>10.3f} s   ratio {t_ours / t_read:.2f}x")
     print(
-        f"pandera: same kind of checks      {t_pandera:>10.2f} s   ratio "
+        f"pandera: same kind of checks      {t_pandera:>10.3f} s   ratio "
         f"{t_pandera / t_read:.2f}x (checks only, read not included)"
     )
     print(f"ours: valid / rejected            {valid:>12,} / {rejected:,}")
