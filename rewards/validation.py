@@ -388,13 +388,13 @@ class _RepeatKey:
         }
         return out | {f"n{i}": n[start:stop] for i, n in enumerate(self.numbers)}
 
-    def at(self, positions: np.ndarray) -> pd.DataFrame:
+    def at(self, positions: np.ndarray) -> pa.Table:
         index = pa.array(positions)
         out: dict[str, object] = {}
         for i, (t, low) in enumerate(zip(self.texts, self.caseless, strict=True)):
             taken = t.take(index)
-            out[f"t{i}"] = _series(_lower(taken) if low else taken)
-        return pd.DataFrame(out | {f"n{i}": n[positions] for i, n in enumerate(self.numbers)})
+            out[f"t{i}"] = _lower(taken) if low else taken
+        return pa.table(out | {f"n{i}": n[positions] for i, n in enumerate(self.numbers)})
 
 
 HASH_SLICE = 1 << 18  # rows hashed at a time: polars' copy of them stays small
@@ -423,12 +423,16 @@ def _repeats(candidates: np.ndarray, key: _RepeatKey) -> tuple[np.ndarray, np.nd
     and for each of those the position of the first row with that key."""
     if not len(candidates):
         return candidates, candidates
-    keys = key.at(candidates)
-    group = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
-    first = np.full(group.max() + 1, -1, dtype=np.int64)
-    first[group[::-1]] = candidates[::-1]
-    again = first[group] != candidates
-    return candidates[again], first[group[again]]
+    import polars as pl
+
+    keys = pl.from_arrow(key.at(candidates))
+    assert isinstance(keys, pl.DataFrame)
+    # each candidate's first row with the same values (polars compares values, not hashes)
+    columns = keys.columns
+    keys = keys.with_columns(pl.Series("at", candidates))
+    first = keys.select(pl.col("at").first().over(columns)).to_series().to_numpy()
+    again = first != candidates
+    return candidates[again], first[again]
 
 
 # --- the declaration ---------------------------------------------------------------------------
