@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -164,6 +165,46 @@ def test_the_same_amount_written_differently_is_a_repeat_and_another_campaign_is
     result = check({}, {"amount": "10.00"}, {"campaign": "q4"}, {"email": "b@example.com"})
     assert result.valid[ROW].tolist() == [2, 4, 5]
     assert "as row 2" in reasons(result, 3)["row"]
+
+
+def test_repeats_are_decided_by_values_even_if_every_hash_collided(monkeypatch) -> None:
+    """The row hash only picks candidates; equal values decide. Forcing every row to be a
+    candidate (as if all hashes collided) must flag exactly the true repeats."""
+    import rewards.validation as validation
+
+    rows = (
+        {},
+        {"amount": "10.00"},  # row 2 again
+        {"email": "A@Example.com"},  # row 2 again: emails compare without case
+        {"email": "b@example.com"},
+        {"campaign": "q4"},
+        {"first_name": "Ann"},
+        {"first_name": "ANN"},  # row 7 again
+    )
+    honest = check(*rows)
+    monkeypatch.setattr(validation, "_shared_hashes", lambda key, n: np.ones(n, dtype=bool))
+    collided = check(*rows)
+    for name in ("valid", "problems", "rejected"):
+        pd.testing.assert_frame_equal(getattr(honest, name), getattr(collided, name))
+    assert honest.valid[ROW].tolist() == [2, 5, 6, 7]
+    assert {r: reasons(honest, r)["row"][:43] for r in (3, 4, 8)} == {
+        3: "same recipient, reward, amount and campaign as row 2"[:43],
+        4: "same recipient, reward, amount and campaign as row 2"[:43],
+        8: "same recipient, reward, amount and campaign as row 7"[:43],
+    }
+
+
+def test_many_distinct_amounts_are_checked_one_by_one() -> None:
+    """Past 65,536 (reward, amount) pairs the pairs are numbered as seen, not densely."""
+    amounts = [str(n) for n in range(1, 70_001)]  # U100008 takes 5 to 2000
+    rows = [{"utid": "U100008", "amount": a, "email": f"u{a}@example.com"} for a in amounts]
+    result = check(*rows)
+    out = [int(a) + 1 for a in amounts if not 5 <= int(a) <= 2000]  # row = amount + 1
+    flagged = result.problems[result.problems["column"] == "amount"]
+    assert flagged[ROW].tolist() == out and len(result.valid) == 70_000 - len(out)
+    assert "below the minimum" in reasons(result, 2)["amount"]
+    assert "above the maximum" in reasons(result, 2002)["amount"]
+    assert result.valid["amount"].iloc[0] == "5.00" and set(result.valid["fee"]) == {"0.00"}
 
 
 def test_default_campaign_fills_blanks_only() -> None:
