@@ -1,6 +1,8 @@
 """``rewards``: the command line.
 
-``rewards validate FILE``  check a spreadsheet against the catalog (no Prefect, sends nothing)
+``rewards validate FILE``  check a spreadsheet against the catalog (no Prefect, sends nothing;
+                          ``--catalog saved.json`` works offline, ``--out DIR`` writes the
+                          rejected rows ready to fix)
 ``rewards run FILE``       run the fulfil-rewards flow on it
 ``rewards demo``           the sandbox + a temporary Prefect server + the sample file
 ``rewards serve``          serve the deployments (manual, on-upload, scheduled inbox scan)
@@ -13,34 +15,71 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import RewardsError
 
+if TYPE_CHECKING:
+    from raas import Catalog
+
 
 def _validate(args: argparse.Namespace) -> int:
-    from tasks.tango import tango_client
-
+    from . import export
     from .reading import read_recipients
     from .validation import ValidationOptions, validate
 
     sheet = read_recipients(args.file, args.sheet)
-    client = tango_client(args.customer, args.account)
-    account = client.get_account()
+    if args.catalog:  # offline: a saved copy of the catalog, no Tango settings needed
+        catalog, currency = _catalog_file(Path(args.catalog)), args.currency
+    else:
+        from tasks.tango import tango_client
+
+        client = tango_client(args.customer, args.account)
+        catalog, currency = client.get_catalog(), client.get_account().currencyCode
     result = validate(
         sheet.frame,
-        client.get_catalog(),
-        account.currencyCode,
+        catalog,
+        currency,
         ValidationOptions(default_phone_country=args.phone_country, default_campaign=args.campaign),
     )
     print(
         f"{Path(args.file).name}: {result.rows_in} rows, {len(result.valid)} valid, "
-        f"{len(result.rejected)} rejected"
+        f"{len(result.rejected)} rejected (account currency {currency})"
     )
     for p in result.problems.head(50).itertuples():
         print(f"  row {p.row_number}: {p.column}: {p.reason}")
     if len(result.problems) > 50:
         print(f"  ... and {len(result.problems) - 50} more")
+    if args.out and len(result.rejected):
+        written = export.write_table(result.rejected, Path(args.out), "rejected_rows")
+        print("rejected rows, with their problems, ready to fix: " + ", ".join(map(str, written)))
     return 1 if len(result.rejected) else 0
+
+
+def _catalog_file(path: Path) -> Catalog:
+    """A catalog saved from Tango's GET /catalogs (or the sandbox's data/sandbox/catalog.json)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from raas import Catalog
+
+    try:
+        return Catalog.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise RewardsError(f"{path}: no such catalog file") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "top level"
+        raise RewardsError(
+            f"{path}: not a Tango catalog ({where}: {error['msg']}); save the answer of "
+            "GET /catalogs as JSON"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise RewardsError(
+            f"{path}: not a Tango catalog ({first}); save the answer of GET /catalogs as JSON"
+        ) from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -94,6 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--account", default=None)
         p.add_argument("--campaign", default=None)
         p.add_argument("--phone-country", default="US")
+        if name == "validate":
+            p.add_argument(
+                "--catalog",
+                default=None,
+                help="a saved catalog JSON (GET /catalogs): validate offline, without Tango settings",
+            )
+            p.add_argument("--currency", default="USD", help="account currency with --catalog")
+            p.add_argument("--out", default=None, help="folder for rejected_rows.csv / .xlsx")
         if name == "run":
             p.add_argument("--dry-run", action="store_true")
             p.add_argument("--all-or-nothing", action="store_true")

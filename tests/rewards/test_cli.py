@@ -1,0 +1,96 @@
+"""``rewards validate``: against Tango (the sandbox over HTTP) or offline with a saved catalog;
+exit 0 when every row is valid, 1 when some are rejected, 2 with a one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rewards.cli import main
+from sandbox import SandboxServer
+from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data/sample_recipients.csv"
+CATALOG = ROOT / "data/sandbox/catalog.json"
+REJECTED = [48, 49, 50, 51]  # the sample's deliberately invalid rows
+
+
+@pytest.fixture
+def no_tango(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks.tango import tango_client
+
+    for name in ("TANGO_BASE_URL", "TANGO_PLATFORM_NAME", "TANGO_PLATFORM_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    tango_client.cache_clear()
+
+
+def test_offline_with_a_saved_catalog_writes_the_rows_to_fix(
+    no_tango: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["validate", str(SAMPLE), "--catalog", str(CATALOG), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "50 rows, 46 valid, 4 rejected (account currency USD)" in out
+    assert "row 50: utid: utid U999999 is not in the account's catalog" in out
+    rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str, keep_default_na=False)
+    assert rejected["row_number"].astype(int).tolist() == REJECTED
+    assert rejected.loc[2, "problems"] == "utid: utid U999999 is not in the account's catalog"
+    assert (tmp_path / "rejected_rows.xlsx").exists()
+
+
+def test_a_clean_file_exits_0_and_writes_nothing(
+    no_tango: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("Email,UTID,Amount,Delivery Method\na@example.com,U100001,10,email\n")
+    code = main(["validate", str(good), "--catalog", str(CATALOG), "--out", str(tmp_path / "o")])
+    assert code == 0 and "1 rows, 1 valid, 0 rejected" in capsys.readouterr().out
+    assert not (tmp_path / "o").exists()
+
+
+def test_against_the_sandbox_over_http(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tasks.tango import tango_client
+
+    monkeypatch.setenv("TANGO_BASE_URL", sandbox.base_url)
+    monkeypatch.setenv("TANGO_PLATFORM_NAME", DEFAULT_PLATFORM_NAME)
+    monkeypatch.setenv("TANGO_PLATFORM_KEY", DEFAULT_PLATFORM_KEY)
+    monkeypatch.setenv("TANGO_CUSTOMER_IDENTIFIER", "sandbox-customer")
+    monkeypatch.setenv("TANGO_ACCOUNT_IDENTIFIER", "sandbox-usd")
+    tango_client.cache_clear()
+    try:
+        code = main(["validate", str(SAMPLE)])
+    finally:
+        tango_client.cache_clear()
+    assert code == 1
+    assert "50 rows, 46 valid, 4 rejected (account currency USD)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["missing.csv", "--catalog", str(CATALOG)], "missing.csv: no such file"),
+        ([str(SAMPLE), "--catalog", "nope.json"], "nope.json: no such catalog file"),
+        ([str(SAMPLE), "--catalog", str(SAMPLE)], "not a Tango catalog (Expecting value"),
+        ([str(SAMPLE)], "Tango is not configured"),
+    ],
+)
+def test_mistakes_get_one_line_and_exit_2(
+    no_tango: None, args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["validate", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_catalog_of_the_wrong_shape_names_the_field(
+    no_tango: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = tmp_path / "catalog.json"
+    wrong.write_text('{"catalogName": "saved", "brands": 3}')
+    assert main(["validate", str(SAMPLE), "--catalog", str(wrong)]) == 2
+    assert "not a Tango catalog (brands: " in capsys.readouterr().err
