@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .columns import BY_NAME, REQUIRED, ROW, match_headers
 from .errors import InputError
 
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
+STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str": Arrow large_string inside
 BLOCK_BYTES = 4 << 20  # fewer, larger chunks: every later kernel pays per chunk
 
 
@@ -103,7 +105,6 @@ def _read_fast(data: bytes | pa.Buffer, delimiter: str, sample: str) -> pd.DataF
     """pyarrow's reader, every column as text, keeping empty lines (they would shift row
     numbers): an empty line breaks the column count and sends the file to pandas' careful
     parser instead. None when pyarrow cannot read the file."""
-    import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
     try:
@@ -148,9 +149,8 @@ def _read_fast(data: bytes | pa.Buffer, delimiter: str, sample: str) -> pd.DataF
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow kernels run without the GIL
         list(pool.map(trim, range(len(columns))))
-    text = pd.StringDtype("pyarrow", na_value=float("nan"))  # pandas' "str", in Arrow
     return pd.DataFrame(
-        {i: pd.arrays.ArrowStringArray(c, dtype=text) for i, c in enumerate(columns)}, copy=False
+        {i: pd.arrays.ArrowStringArray(c, dtype=STR) for i, c in enumerate(columns)}, copy=False
     )
 
 
@@ -378,8 +378,6 @@ def _finish(
 
 def _filled(body: pd.DataFrame) -> np.ndarray:
     """Rows with at least one non-empty cell (Arrow-backed columns by their lengths)."""
-    import pyarrow.compute as pc
-
     filled = np.zeros(len(body), dtype=bool)
     for _, values in body.items():
         if isinstance(values.array, pd.arrays.ArrowStringArray):
@@ -390,10 +388,7 @@ def _filled(body: pd.DataFrame) -> np.ndarray:
 
 
 def _trimmed(values: pd.Series) -> pd.Series:
-    import pyarrow.compute as pc
-
     if not isinstance(values.array, pd.arrays.ArrowStringArray):
         return values.str.strip()
-    text = pd.StringDtype("pyarrow", na_value=float("nan"))
     trimmed = pc.utf8_trim_whitespace(pa.array(values.array))
-    return pd.Series(pd.arrays.ArrowStringArray(trimmed, dtype=text), index=values.index)
+    return pd.Series(pd.arrays.ArrowStringArray(trimmed, dtype=STR), index=values.index)

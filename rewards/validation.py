@@ -29,6 +29,7 @@ from raas import rules
 from raas._models import Catalog, CatalogItem
 
 from .columns import ROW
+from .reading import STR
 
 SHIPPING_METHODS = frozenset(
     {
@@ -102,8 +103,7 @@ VALID_COLUMNS = (
     "client_row_key",
     "fee",
 )
-STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default text dtype, kept in Arrow
-TEXT = pa.large_string()  # what that dtype holds: Arrow text made any other way is cast
+TEXT = pa.large_string()  # what STR holds: Arrow text made any other way is cast to it
 # rules.EMAIL with \s spelled out, so Arrow runs it natively (no per-row Python)
 EMAIL_SHAPE = r"^[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+$"
 E164 = r"^\+[1-9]\d{6,14}$"

@@ -87,18 +87,23 @@ def prefect_server() -> Iterator[str]:
         yield str(get_current_settings().api.url)
 
 
-@pytest.fixture
-def env(
-    prefect_server: None, sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    from tasks.tango import ledger, tango_client
-
+def point_tango_at(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TANGO_* settings a deployment would have, aimed at the sandbox's USD account."""
     monkeypatch.setenv("TANGO_BASE_URL", sandbox.base_url)
     monkeypatch.setenv("TANGO_PLATFORM_NAME", DEFAULT_PLATFORM_NAME)
     monkeypatch.setenv("TANGO_PLATFORM_KEY", DEFAULT_PLATFORM_KEY)
     monkeypatch.setenv("TANGO_CUSTOMER_IDENTIFIER", "sandbox-customer")
     monkeypatch.setenv("TANGO_ACCOUNT_IDENTIFIER", "sandbox-usd")
     monkeypatch.setenv("TANGO_MAX_ATTEMPTS", "2")
+
+
+@pytest.fixture
+def env(
+    prefect_server: None, sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    from tasks.tango import ledger, tango_client
+
+    point_tango_at(sandbox, monkeypatch)
     monkeypatch.setenv("REWARDS_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
     monkeypatch.setenv("REWARDS_REPORTS_DIR", str(tmp_path / "reports"))
     tango_client.cache_clear()

@@ -10,7 +10,7 @@ import pytest
 
 from rewards.cli import main
 from sandbox import SandboxServer
-from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
+from tests.conftest import point_tango_at
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data/sample_recipients.csv"
@@ -56,11 +56,7 @@ def test_against_the_sandbox_over_http(
 ) -> None:
     from tasks.tango import tango_client
 
-    monkeypatch.setenv("TANGO_BASE_URL", sandbox.base_url)
-    monkeypatch.setenv("TANGO_PLATFORM_NAME", DEFAULT_PLATFORM_NAME)
-    monkeypatch.setenv("TANGO_PLATFORM_KEY", DEFAULT_PLATFORM_KEY)
-    monkeypatch.setenv("TANGO_CUSTOMER_IDENTIFIER", "sandbox-customer")
-    monkeypatch.setenv("TANGO_ACCOUNT_IDENTIFIER", "sandbox-usd")
+    point_tango_at(sandbox, monkeypatch)
     tango_client.cache_clear()
     try:
         code = main(["validate", str(SAMPLE)])
