@@ -97,6 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         all_or_nothing=args.all_or_nothing,
         default_phone_country=args.phone_country,
+        **({"max_line_items_per_order": args.chunk} if args.chunk else {}),
     )
     with progress.watching(progress.TerminalBar()):
         state = fulfil_rewards(params, return_state=True)
@@ -144,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "run":
             p.add_argument("--dry-run", action="store_true")
             p.add_argument("--all-or-nothing", action="store_true")
+            p.add_argument("--chunk", type=int, default=None, help="line items per order")
     sub.add_parser("demo")
     serve = sub.add_parser("serve")
     serve.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
