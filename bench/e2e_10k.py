@@ -65,22 +65,21 @@ def main() -> None:
         from prefect.testing.utilities import prefect_test_harness
 
         from flows.fulfil_rewards import fulfil_rewards
-        from rewards.params import FulfilParams
+        from rewards.summary import summary_of
 
         with prefect_test_harness(server_startup_timeout=90):
             before = sandbox.engine.requests_seen
             start = time.perf_counter()
             state = fulfil_rewards(
-                FulfilParams(
-                    source_path=str(with_prefect),
-                    max_line_items_per_order=args.chunk,
-                    poll_interval_seconds=0.1,
-                ),
+                source_path=str(with_prefect),
+                max_line_items_per_order=args.chunk,
+                poll_interval_seconds=0.1,
                 return_state=True,
             )
             t_flow = time.perf_counter() - start
             flow_requests = sandbox.engine.requests_seen - before
-            out = state.result(raise_on_failure=False)
+            summary = summary_of(state.result(raise_on_failure=False))
+            out = summary.flat() if summary else {}
         before = sandbox.engine.requests_seen
         start = time.perf_counter()
         bare = plain(without, os.environ["REWARDS_LEDGER_URL"], args.chunk)

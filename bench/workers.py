@@ -135,7 +135,7 @@ def main() -> None:
         child_env = {**os.environ, **env}
         deploy("bench", args.tango_rps, child_env)
         from flows.fulfil_rewards import fulfil_rewards
-        from rewards.params import FulfilParams
+        from rewards.summary import summary_of
 
         rows: list[tuple[int, float, dict, dict]] = []
         for n in args.workers:
@@ -145,18 +145,17 @@ def main() -> None:
                 before = httpx.get(f"{sandbox_url}/sandbox/stats").json()["requests"]
                 start = time.perf_counter()
                 state = fulfil_rewards(
-                    FulfilParams(
-                        source_path=str(path),
-                        max_line_items_per_order=args.chunk,
-                        submit_concurrency=args.submit_concurrency,
-                        poll_interval_seconds=0.5,
-                        fan_out=n,
-                    ),
+                    source_path=str(path),
+                    max_line_items_per_order=args.chunk,
+                    submit_concurrency=args.submit_concurrency,
+                    poll_interval_seconds=0.5,
+                    fan_out=n,
                     return_state=True,
                 )
                 seconds = time.perf_counter() - start
                 stats = httpx.get(f"{sandbox_url}/sandbox/stats", params={"window": 1}).json()
-                out = state.result(raise_on_failure=False)
+                summary = summary_of(state.result(raise_on_failure=False))
+                out = summary.flat() if summary else {}
                 seen = {k: stats["requests"][k] - before[k] for k in before}
                 span = share_span(api, out.get("batch", ""))
                 rows.append(

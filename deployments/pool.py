@@ -6,6 +6,7 @@ paces Tango requests across all workers."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import (
@@ -49,6 +50,7 @@ def deploy(
     inbox: str | None = None,
     limit_name: str | None = "tango-api",
     per_second: float = 10.0,
+    defaults: dict[str, Any] | None = None,
 ) -> list[str]:
     """Register the deployments to ``pool`` (workers import the flows from this installed
     project: no image, no remote storage)."""
@@ -61,10 +63,11 @@ def deploy(
         "print_next_steps": False,
     }
     ids = [
-        fulfil_rewards.deploy(name="manual", **common),
+        fulfil_rewards.deploy(name="manual", parameters=defaults or {}, **common),
         fulfil_rewards.deploy(
             name="on-upload",
             triggers=[upload_trigger()],
+            parameters=defaults or {},
             **common,
         ),
         scan_inbox.deploy(

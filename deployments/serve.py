@@ -2,7 +2,8 @@
 
 - ``fulfil-rewards/manual``: no schedule; start it from the UI's parameter form.
 - ``fulfil-rewards/on-upload``: started by each ``rewards.upload.created`` event, with the
-  file's path from the event.
+  file's path from the event; every other parameter is the deployment's own (``defaults``, and
+  whatever a team sets on it in the UI), since the trigger passes ``source_path`` alone.
 - ``scan-inbox/scheduled``: a cron schedule (hourly by default) that announces new files.
 - ``send-orders/fan-out``: one share of a batch's orders, started by fulfil-rewards when its
   ``fan_out`` parameter is above 1.
@@ -18,7 +19,8 @@ from flows.fulfil_rewards import fulfil_rewards
 from flows.scan_inbox import UPLOAD_EVENT, scan_inbox
 from flows.send_orders import send_orders
 
-ON_UPLOAD_PARAMETERS = {"params": {"source_path": "{{ event.payload.path }}"}}
+# Only the path: Prefect merges a triggered run's parameters over the deployment's, key by key.
+ON_UPLOAD_PARAMETERS = {"source_path": "{{ event.payload.path }}"}
 
 
 def upload_trigger() -> DeploymentEventTrigger:
@@ -31,14 +33,21 @@ def upload_trigger() -> DeploymentEventTrigger:
     )
 
 
-def build(cron: str = "0 * * * *", inbox: str | None = None) -> list[Any]:
+def build(
+    cron: str = "0 * * * *", inbox: str | None = None, defaults: dict[str, Any] | None = None
+) -> list[Any]:
+    """``defaults``: fulfil-rewards parameters a team sets once (approval threshold, account,
+    campaign, completion mode...) for the manual and on-upload deployments."""
     manual = fulfil_rewards.to_deployment(
-        name="manual", description="Send the rewards of one spreadsheet; fill in the form."
+        name="manual",
+        description="Send the rewards of one spreadsheet; fill in the form.",
+        parameters=defaults or {},
     )
     on_upload = fulfil_rewards.to_deployment(
         name="on-upload",
         description="Started by a rewards.upload.created event (scan-inbox or rewards watch).",
         triggers=[upload_trigger()],
+        parameters=defaults or {},
     )
     scheduled = scan_inbox.to_deployment(
         name="scheduled",
@@ -52,7 +61,9 @@ def build(cron: str = "0 * * * *", inbox: str | None = None) -> list[Any]:
     return [manual, on_upload, scheduled, shares]
 
 
-def serve(cron: str = "0 * * * *", inbox: str | None = None) -> None:
+def serve(
+    cron: str = "0 * * * *", inbox: str | None = None, defaults: dict[str, Any] | None = None
+) -> None:
     from prefect import serve as prefect_serve
 
-    prefect_serve(*build(cron, inbox))
+    prefect_serve(*build(cron, inbox, defaults))

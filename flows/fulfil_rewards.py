@@ -2,206 +2,236 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from decimal import Decimal
+import time
 from pathlib import Path
-from typing import Any
 
-from prefect import flow, get_run_logger
-from prefect.context import FlowRunContext
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run, resume_flow_run
-from prefect.input import RunInput
+from prefect import flow, get_run_logger, runtime
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from flows.send_orders import fan_out, send_and_await
+from flows.approval import ask
+from flows.send_orders import fan_out as start_shares
 from raas import RaasError
-from rewards.errors import RewardsError
-from rewards.params import FulfilParams, RewardsSettings
-from rewards.validation import ValidationOptions
+from rewards.errors import RewardsError, explain
+from rewards.ledger import LeaseKeeper, submit_margin
+from rewards.params import (
+    DEFAULT_CHUNK,
+    Approval,
+    CompletionMode,
+    Money,
+    RewardsSettings,
+    SendOptions,
+)
+from rewards.planning import Plan
+from rewards.reading import Sheet
+from rewards.reconcile import Mode
+from rewards.summary import CostPreview, RunStoppedError, RunSummary
+from rewards.validation import Validated, ValidationOptions
+from tasks.completion import await_completion
 from tasks.fulfil import (
+    batch_refs,
     check_balance,
     fetch_account_and_catalog,
     load_spreadsheet,
     plan_orders,
-    publish_report,
     reconcile_batch,
     record_orders,
+    submit_orders,
     validate_rows,
 )
+from tasks.report import publish_report
+from tasks.tango import ledger, tango_client
 
 
-@flow(name="fulfil-rewards", log_prints=True)
-def fulfil_rewards(params: FulfilParams) -> State[dict[str, Any]] | dict[str, Any]:
+def run_name() -> str:
+    """``recipients.csv · dry run``: runs told apart in the UI's list."""
+    params = runtime.flow_run.parameters
+    name = Path(str(params.get("source_path") or "no file")).name
+    return f"{name} · dry run" if params.get("dry_run") else name
+
+
+@flow(name="fulfil-rewards", flow_run_name=run_name, log_prints=True)
+def fulfil_rewards(
+    source_path: str = Field(
+        "",
+        description="The spreadsheet (.csv or .xlsx): a path on the machine that serves "
+        "this deployment, relative to the folder `rewards serve` started in. Uploads land "
+        "in the inbox (REWARDS_INBOX_DIR, default data/inbox).",
+    ),
+    dry_run: bool = Field(False, description="Check the file and show the cost; send nothing"),
+    approval_threshold: Money = Field(
+        0,
+        description="Pause for approval when the cost is above this amount (0: no threshold "
+        "of this run's own; the installation's REWARDS_APPROVAL_THRESHOLD applies anyway)",
+    ),
+    approval_timeout_seconds: int = Field(
+        3600, ge=1, description="Without an answer by then, nothing is sent"
+    ),
+    account_identifier: str = Field(
+        "", description="Tango account to charge (empty: TANGO_ACCOUNT_IDENTIFIER)"
+    ),
+    customer_identifier: str = Field(
+        "", description="Tango customer (empty: TANGO_CUSTOMER_IDENTIFIER)"
+    ),
+    campaign: str = Field(
+        "",
+        description="Campaign for rows that name none; a new campaign sends the same "
+        "reward to the same person again on purpose",
+    ),
+    sheet_name: str = Field("", description="XLSX sheet to read (empty: the first)"),
+    default_phone_country: str = Field(
+        "US", description="Country for phone numbers written without +country code"
+    ),
+    all_or_nothing: bool = Field(
+        False, description="Any rejected row stops the run before anything is sent"
+    ),
+    max_line_items_per_order: int = Field(
+        DEFAULT_CHUNK, ge=1, le=5000, description="Line items per async order"
+    ),
+    submit_concurrency: int = Field(4, ge=1, le=32, description="Orders submitted at once"),
+    fan_out: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Spread the orders over this many send-orders runs on the work pool "
+        "(set it to the number of workers); 0 sends them from this run",
+    ),
+    completion_mode: CompletionMode = Field(
+        CompletionMode.AUTO,
+        description="How to learn that orders finished: webhook (the receiver's events, "
+        "with a fallback poll), poll, or auto (webhooks when REWARDS_WEBHOOK_RECEIVER is set)",
+    ),
+    timeout_seconds: float = Field(
+        3600, gt=0, description="Give up waiting for Tango after this long"
+    ),
+    poll_interval_seconds: float = Field(
+        2.0, gt=0, description="First pause between polls (grows to 30 s)"
+    ),
+    output_dir: str = Field(
+        "", description="Report folder (empty: a folder per batch under REWARDS_REPORTS_DIR)"
+    ),
+) -> State[RunSummary]:
+    """Send the rewards listed in one spreadsheet."""
+    settings = RewardsSettings()
+    options = SendOptions(
+        submit_concurrency=submit_concurrency,
+        fan_out=fan_out,
+        completion_mode=_resolve(completion_mode, settings),
+        timeout_seconds=timeout_seconds,
+        poll_interval_seconds=poll_interval_seconds,
+    )
+    approval = Approval(
+        threshold=approval_threshold or None,
+        floor=settings.approval_threshold,
+        timeout_seconds=approval_timeout_seconds,
+    )
     try:
-        return _run(params)
+        if not source_path.strip():
+            raise RewardsError("source_path is empty: give the path of the spreadsheet to send")
+        customer, account_id = _identifiers(customer_identifier, account_identifier)
+        margin = _margin(settings)
+        deadline = time.monotonic() + timeout_seconds
+
+        sheet = load_spreadsheet(source_path, sheet_name or None)
+        account, catalog = fetch_account_and_catalog(customer, account_id)
+        check = ValidationOptions(
+            default_phone_country=default_phone_country or None, default_campaign=campaign or None
+        )
+        # quote(): big inputs pass by reference; Prefect would otherwise walk every cell of them
+        validated = validate_rows(quote(sheet), catalog, account.currencyCode, check)
+        plan = plan_orders(
+            quote(validated),
+            account=account_id,
+            customer=customer,
+            chunk_size=max_line_items_per_order,
+            wait_until=None if dry_run else deadline,
+        )
+        cost = check_balance(quote(plan), account)
+        if dry_run:
+            return _stop(sheet, validated, plan, cost, settings, Mode.DRY_RUN, None, output_dir)
+        stop = _gate(validated, cost, all_or_nothing)
+        if stop:
+            return _stop(sheet, validated, plan, cost, settings, Mode.STOPPED, stop, output_dir)
+        verdict = None
+        if cost.rows and approval.needed(cost.cost):
+            verdict = ask(plan, cost, validated, approval.limit, approval.timeout_seconds)
+            if not verdict.approved:
+                return _stop(
+                    sheet,
+                    validated,
+                    plan,
+                    cost,
+                    settings,
+                    Mode.STOPPED,
+                    verdict.text(),
+                    output_dir,
+                    cancelled=True,
+                )
+
+        claimed = record_orders(quote(plan), quote(sheet), settings.lease_seconds)
+        refs = batch_refs(plan.batch)
+        with LeaseKeeper(ledger(), claimed.lease, settings.lease_seconds, margin) as keeper:
+            if options.fan_out and refs:  # workers share the orders; this run finishes
+                start_shares(plan.batch, min(options.fan_out, len(refs)), claimed.lease, options)
+            submit_orders(refs, keeper, options.submit_concurrency, deadline)
+        waited = await_completion(
+            refs,
+            batch=plan.batch,
+            mode=options.completion_mode,
+            deadline=deadline,
+            poll_interval_seconds=options.poll_interval_seconds,
+            concurrency=options.submit_concurrency,
+        )
+        result = reconcile_batch(quote(sheet), quote(validated), quote(plan))
+        notes = [verdict.text()] if verdict else []
+        if waited["pending"]:
+            notes.append(f"{waited['pending']} order(s) still pending at the timeout")
+        folder = _folder(settings, plan, output_dir)
+        files = publish_report(
+            quote(result),
+            quote(validated),
+            sheet.source,
+            folder,
+            f"fulfil-{plan.batch.lower()}",
+            title="Rewards sent",
+            cost=cost,
+            note="; ".join(notes) or None,
+        )
+        summary = RunSummary(
+            batch=plan.batch,
+            report_dir=str(folder),
+            counts=result.counts,
+            files=files,
+            balanced=result.balanced,
+            cost=cost,
+            note="; ".join(notes) or None,
+        )
+        if not result.balanced:
+            message = "the books do not balance: " + "; ".join(result.discrepancies)
+            get_run_logger().error("%s", message)
+            return Failed(
+                message=f"{summary.line()}; {message}", data=RunStoppedError(message, summary)
+            )
+        get_run_logger().info("Done: %s", summary.line())
+        return Completed(message=summary.line(), data=summary)
     except RewardsError as exc:  # an expected stop: a clear message, no traceback
         get_run_logger().error("%s", exc)
-        return Failed(message=str(exc))
-    except RaasError as exc:  # Tango failed after the client's retries; a rerun resumes
-        message = f"Tango failed: {exc}. Run the same file again to resume; nothing is sent twice"
+        return Failed(message=str(exc), data=exc)
+    except RaasError as exc:  # Tango failed after the client's retries
+        message = explain(exc)
         get_run_logger().error("%s", message)
-        return Failed(message=message)
+        return Failed(message=message, data=RewardsError(message))
 
 
-def _run(params: FulfilParams) -> dict[str, Any] | State[dict[str, Any]]:
-    settings = RewardsSettings()
-    sheet = load_spreadsheet(params.source_path, params.sheet_name)
-    if isinstance(sheet, RewardsError):
-        raise sheet
-    account, catalog = fetch_account_and_catalog(
-        params.customer_identifier, params.account_identifier
-    )
-    options = ValidationOptions(
-        default_phone_country=params.default_phone_country, default_campaign=params.campaign
-    )
-    # quote(): big inputs pass by reference; Prefect would otherwise walk every cell of them
-    validated = validate_rows(quote(sheet), catalog, account.currencyCode, options)
-
-    customer, account_id = _identifiers(params)
-    plan = plan_orders(
-        quote(validated),
-        account=account_id,
-        customer=customer,
-        chunk_size=params.max_line_items_per_order,
-        ledger_url=settings.ledger_url,
-    )
-    folder = Path(params.output_dir) if params.output_dir else settings.reports_dir / plan.batch
-
-    stop: str | None = None
-    if params.all_or_nothing and len(validated.rejected):
-        stop = (
-            f"all_or_nothing: {len(validated.rejected)} row(s) were rejected, so nothing "
-            f"was sent; fix them (see rejected_rows.csv in {folder}) and run again"
-        )
-    preview: dict[str, Any] | None = None
-    if stop is None:
-        preview = check_balance(quote(plan), account)
-        stop = preview.pop("stop")
-    approval = None
-    if stop is None and not params.dry_run and preview and _needs_approval(params, preview):
-        approval = _ask_approval(params, plan, preview, len(validated.rejected))
-        if not approval.approve:
-            return _stopped(
-                sheet,
-                validated,
-                plan,
-                folder,
-                settings,
-                preview,
-                approval.summary(),
-                cancelled=True,
-            )
-    if stop or params.dry_run:
-        return _stopped(sheet, validated, plan, folder, settings, preview, stop)
-
-    refs = record_orders(quote(plan), quote(sheet), settings.ledger_url)
-    sending = {
-        "submit_concurrency": params.submit_concurrency,
-        "timeout_seconds": params.timeout_seconds,
-        "poll_interval_seconds": params.poll_interval_seconds,
-        "mode": _completion_mode(params, settings),
-    }
-    if params.fan_out and refs:  # workers share the orders; this run finishes
-        fan_out(plan.batch, min(params.fan_out, len(refs)), **sending)
-    waited = send_and_await(refs, batch=plan.batch, ledger_url=settings.ledger_url, **sending)
-
-    result = reconcile_batch(quote(sheet), quote(validated), quote(plan), settings.ledger_url)
-    notes = [approval.summary()] if approval else []
-    if waited["pending"]:
-        notes.append(f"{waited['pending']} order(s) still pending at the timeout")
-    note = "; ".join(notes) or None
-    files = publish_report(
-        quote(result),
-        quote(validated),
-        sheet.source,
-        folder,
-        plan.batch,
-        title="Rewards sent",
-        preview=preview,
-        note=note,
-    )
-    summary = {
-        "batch": plan.batch,
-        "report_dir": str(folder),
-        "files": files,
-        "balanced": result.balanced,
-        **result.counts,
-    }
-    if not result.balanced:
-        return Failed(
-            message="the books do not balance: " + "; ".join(result.discrepancies), data=summary
-        )
-    return summary
+def _resolve(mode: CompletionMode, settings: RewardsSettings) -> CompletionMode:
+    if mode is CompletionMode.AUTO:
+        return CompletionMode.WEBHOOK if settings.webhook_receiver else CompletionMode.POLL
+    return mode
 
 
-class Approval(RunInput):
-    """The form shown in the Prefect UI when a batch needs approval."""
-
-    approve: bool = Field(False, description="Send these rewards?")
-    approver: str = Field("", description="Your name, recorded in the report")
-    note: str = Field("", description="Why (recorded in the report)")
-    timed_out: bool = Field(False, description="Set by the flow when nobody answered in time")
-
-    def summary(self) -> str:
-        if self.timed_out:
-            return "approval timed out: nothing was sent"
-        verdict = "approved" if self.approve else "rejected"
-        who = f" by {self.approver}" if self.approver else ""
-        return f"{verdict}{who}" + (f": {self.note}" if self.note else "")
-
-
-def _needs_approval(params: FulfilParams, preview: dict[str, Any]) -> bool:
-    threshold = params.approval_threshold
-    return threshold is not None and Decimal(preview["cost"]) > threshold
-
-
-def _ask_approval(
-    params: FulfilParams, plan: Any, preview: dict[str, Any], rejected: int
-) -> Approval:
-    """Pause until someone approves or rejects in the UI (or the timeout passes)."""
-    description = (
-        f"**Approve sending {len(plan.to_send)} rewards for {preview['cost']} "
-        f"{preview['currency']}?** (balance {preview['balance']}; {rejected} rows rejected, "
-        f"{len(plan.already_sent)} already sent; batch `{plan.batch}`; approval threshold "
-        f"{params.approval_threshold})"
-    )
-    get_run_logger().info("Waiting for approval: %s", description)
-    # Our own deadline answers "no" through the same form, so the run ends cleanly with a
-    # report; Prefect's pause deadline (a minute later) only matters if this process dies.
-    run_id = FlowRunContext.get().flow_run.id  # type: ignore[union-attr]
-    timer = threading.Timer(params.approval_timeout_seconds, _answer_timeout, args=(run_id,))
-    timer.start()
-    try:
-        return pause_flow_run(
-            wait_for_input=Approval.with_initial_data(description=description),
-            timeout=params.approval_timeout_seconds + 60,
-            poll_interval=1,
-        )
-    except FlowPauseTimeout:
-        return Approval(approve=False, timed_out=True)
-    finally:
-        timer.cancel()
-
-
-def _answer_timeout(run_id: Any) -> None:
-    with contextlib.suppress(Exception):  # already answered: nothing to do
-        resume_flow_run(run_id, run_input={"approve": False, "timed_out": True})
-
-
-def _completion_mode(params: FulfilParams, settings: RewardsSettings) -> str:
-    if params.completion_mode == "auto":
-        return "webhook" if settings.webhook_receiver else "poll"
-    return params.completion_mode
-
-
-def _identifiers(params: FulfilParams) -> tuple[str, str]:
-    from tasks.tango import tango_client
-
-    settings = tango_client(params.customer_identifier, params.account_identifier).settings
+def _identifiers(customer: str, account: str) -> tuple[str, str]:
+    settings = tango_client(customer or None, account or None).settings
     if not settings.customer_identifier or not settings.account_identifier:
         raise RewardsError(
             "no Tango customer/account: pass customer_identifier and "
@@ -211,38 +241,93 @@ def _identifiers(params: FulfilParams) -> tuple[str, str]:
     return settings.customer_identifier, settings.account_identifier
 
 
-def _stopped(sheet, validated, plan, folder, settings, preview, stop, cancelled=False) -> Any:
-    """Dry run or a gate: publish what would happen (nothing sent) and stop."""
+def _margin(settings: RewardsSettings) -> float:
+    margin = submit_margin(tango_client().settings.timeout_seconds)
+    if settings.lease_seconds <= margin + 1:
+        raise RewardsError(
+            f"REWARDS_LEASE_SECONDS ({settings.lease_seconds:g}) must be more than "
+            f"{margin + 1:g} s: twice TANGO_TIMEOUT_SECONDS and two seconds more"
+        )
+    return margin
+
+
+def _gate(validated: Validated, cost: CostPreview, all_or_nothing: bool) -> str | None:
+    """Why not to send at all, if there is a reason."""
+    if all_or_nothing and len(validated.rejected):
+        return (
+            f"all_or_nothing: {len(validated.rejected)} row(s) were rejected, so nothing "
+            "was sent; fix them (see rejected_rows.csv in the report folder) and run again"
+        )
+    if cost.shortfall:
+        return (
+            f"account {cost.account} cannot pay for this batch: it costs {cost.cost:.2f} "
+            f"{cost.currency}, the balance is {cost.balance:.2f}, short by "
+            f"{cost.shortfall:.2f}. Nothing was sent; fund the account and run again"
+        )
+    return None
+
+
+def _folder(settings: RewardsSettings, plan: Plan, output_dir: str, dry_run: bool = False) -> Path:
+    if output_dir:
+        return Path(output_dir)
+    if dry_run:  # never the batch's own folder: a preview must not overwrite a real report
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        return settings.reports_dir / "dry-runs" / f"{plan.batch}-{stamp}"
+    return settings.reports_dir / plan.batch
+
+
+def _stop(
+    sheet: Sheet,
+    validated: Validated,
+    plan: Plan,
+    cost: CostPreview,
+    settings: RewardsSettings,
+    mode: Mode,
+    reason: str | None,
+    output_dir: str,
+    cancelled: bool = False,
+) -> State[RunSummary]:
+    """A dry run or a gate: publish what was found (nothing sent) and end the run."""
+    dry = mode is Mode.DRY_RUN
     result = reconcile_batch(
         quote(sheet),
         quote(validated),
         quote(plan),
-        settings.ledger_url,
-        unsent_reason="dry run: would be sent" if stop is None else "not sent: " + stop,
+        mode=mode,
+        unsent_reason="not sent: " + (reason or ""),
     )
-    title = "Dry run: nothing sent" if stop is None else "Stopped before sending"
+    folder = _folder(settings, plan, output_dir, dry_run=dry)
+    key = f"{'dry-run' if dry else 'fulfil'}-{plan.batch.lower()}"
+    title = "Dry run: nothing sent" if dry else "Stopped before sending"
     files = publish_report(
         quote(result),
         quote(validated),
         sheet.source,
         folder,
-        plan.batch,
+        key,
         title=title,
-        preview=preview,
-        note=stop,
+        cost=cost,
+        note=reason,
+        books=False,
     )
-    summary = {
-        "batch": plan.batch,
-        "report_dir": str(folder),
-        "files": files,
-        "dry_run": stop is None,
-        "would_send": len(plan.to_send),
-        "already_sent": len(plan.already_sent),
-        "rejected": len(validated.rejected),
-        "cost": preview,
-    }
-    if cancelled:
-        return Cancelled(message=stop, data=summary)
-    if stop:
-        return Failed(message=stop, data=summary)
-    return Completed(message=f"dry run: {len(plan.to_send)} rows would be sent", data=summary)
+    summary = RunSummary(
+        batch=plan.batch,
+        report_dir=str(folder),
+        counts=result.counts,
+        files=files,
+        cost=cost,
+        dry_run=dry,
+        note=reason,
+    )
+    logger = get_run_logger()
+    if dry:
+        message = f"dry run: {summary.line()}; {cost.text()}"
+        logger.info("%s", message)
+        return Completed(message=message, data=summary)
+    logger.warning("%s", reason)
+    stopped = RunStoppedError(reason or "stopped", summary)
+    return (
+        Cancelled(message=reason, data=stopped)
+        if cancelled
+        else Failed(message=reason, data=stopped)
+    )

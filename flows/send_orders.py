@@ -3,9 +3,10 @@
 fulfil-rewards records every order of a batch in the shared ledger before anything is sent.
 With ``fan_out`` = N > 0 it then starts that many send-orders runs (the deployment
 ``send-orders/fan-out``), so workers on several machines share one large file; each run takes
-every n-th open order of the batch from the ledger. Whatever a share leaves undone (a worker
-died, a run was cancelled), the parent submits and awaits itself: every submission is
-idempotent, so nothing is sent twice.
+every n-th order of the batch from the ledger and POSTs only under the parent run's lease
+(which the parent keeps renewing). Whatever a share leaves undone (a worker died, a run was
+cancelled), the parent submits and awaits itself: every submission is idempotent, so nothing
+is sent twice.
 """
 
 from __future__ import annotations
@@ -19,43 +20,15 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Cancelling
 
-from rewards import progress
 from rewards.errors import RewardsError
-from rewards.params import RewardsSettings
-from tasks.fulfil import await_completion, open_orders, submit_order
-from tasks.tango import ledger
+from rewards.ledger import Lease, LeaseKeeper, submit_margin
+from rewards.params import CompletionMode, RewardsSettings, SendOptions
+from tasks.completion import await_completion
+from tasks.fulfil import batch_refs, submit_orders
+from tasks.tango import ledger, tango_client
 
 SEND_DEPLOYMENT = "send-orders/fan-out"
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def send_and_await(
-    refs: list[str],
-    *,
-    batch: str,
-    ledger_url: str,
-    submit_concurrency: int,
-    timeout_seconds: float,
-    poll_interval_seconds: float,
-    mode: str,
-) -> dict[str, int]:
-    """Submit the orders among ``refs`` not yet accepted, ``submit_concurrency`` at a time,
-    then wait until every one is final (or the timeout passes)."""
-    states = {o["external_ref_id"]: o["state"] for o in ledger(ledger_url).batch_orders(batch)}
-    planned = [r for r in refs if states.get(r) == "planned"]
-    for start in range(0, len(planned), submit_concurrency):
-        wave = planned[start : start + submit_concurrency]
-        submit_order.map(wave, ledger_url=ledger_url).result()
-        progress.report("orders submitted", start + len(wave), len(planned))
-    return await_completion(
-        refs,
-        ledger_url=ledger_url,
-        timeout_seconds=timeout_seconds,
-        poll_interval_seconds=poll_interval_seconds,
-        mode=mode,
-        batch=batch,
-        concurrency=submit_concurrency,
-    )
 
 
 @flow(name="send-orders")
@@ -63,37 +36,36 @@ def send_orders(
     batch: str,
     share: int,
     shares: int,
+    lease_token: str,
+    lease_epoch: int,
     submit_concurrency: int = 4,
     timeout_seconds: float = 3600,
     poll_interval_seconds: float = 2.0,
-    completion_mode: str = "poll",
+    completion_mode: CompletionMode = CompletionMode.POLL,
 ) -> dict[str, int]:
-    """Share ``share`` of ``shares`` of batch ``batch``: every ``shares``-th open order."""
-    ledger_url = RewardsSettings().ledger_url
-    mine = open_orders(batch, ledger_url)[share::shares]
+    """Share ``share`` of ``shares`` of batch ``batch``: every ``shares``-th order, sent under
+    the lease ``lease_token`` / ``lease_epoch`` of the fulfil-rewards run that started it."""
+    mine = batch_refs(batch)[share::shares]
     get_run_logger().info(
         "Batch %s, share %d of %d: %d orders", batch, share + 1, shares, len(mine)
     )
-    return send_and_await(
+    deadline = time.monotonic() + timeout_seconds
+    lease = Lease(batch, lease_token, lease_epoch, expires=0.0)
+    margin = submit_margin(tango_client().settings.timeout_seconds)
+    seconds = RewardsSettings().lease_seconds
+    with LeaseKeeper(ledger(), lease, seconds, margin, renew=False) as keeper:
+        submit_orders(mine, keeper, submit_concurrency, deadline)
+    return await_completion(
         mine,
         batch=batch,
-        ledger_url=ledger_url,
-        submit_concurrency=submit_concurrency,
-        timeout_seconds=timeout_seconds,
-        poll_interval_seconds=poll_interval_seconds,
         mode=completion_mode,
+        deadline=deadline,
+        poll_interval_seconds=poll_interval_seconds,
+        concurrency=submit_concurrency,
     )
 
 
-def fan_out(
-    batch: str,
-    shares: int,
-    *,
-    submit_concurrency: int,
-    timeout_seconds: float,
-    poll_interval_seconds: float,
-    mode: str,
-) -> list[str]:
+def fan_out(batch: str, shares: int, lease: Lease, options: SendOptions) -> list[str]:
     """Start ``shares`` send-orders runs on the work pool and wait until each has ended (or the
     timeout passes); returns their final state names. A share that failed is not an error
     here: the caller finishes whatever is left."""
@@ -101,10 +73,12 @@ def fan_out(
     common = {
         "batch": batch,
         "shares": shares,
-        "submit_concurrency": submit_concurrency,
-        "timeout_seconds": timeout_seconds,
-        "poll_interval_seconds": poll_interval_seconds,
-        "completion_mode": mode,
+        "lease_token": lease.token,
+        "lease_epoch": lease.epoch,
+        "submit_concurrency": options.submit_concurrency,
+        "timeout_seconds": options.timeout_seconds,
+        "poll_interval_seconds": options.poll_interval_seconds,
+        "completion_mode": options.completion_mode.value,
     }
     try:  # timeout=0: start them all, then wait below
         runs = [
@@ -118,7 +92,7 @@ def fan_out(
             "with fan_out=0. Nothing was sent"
         ) from None
     logger.info("Started %d send-orders runs for batch %s", shares, batch)
-    deadline = time.monotonic() + timeout_seconds
+    deadline = time.monotonic() + options.timeout_seconds
     states: dict[Any, str] = {}
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
@@ -128,7 +102,7 @@ def fan_out(
                     states[run.id] = state.type.value if state else "PENDING"
             if all(s in FINAL for s in states.values()):
                 break
-            time.sleep(min(poll_interval_seconds, 5.0))
+            time.sleep(min(options.poll_interval_seconds, 5.0))
         for run in runs:  # not started or not finished in time: this run takes over
             if states.get(run.id) not in FINAL:
                 _cancel(client, run.id, states.get(run.id))

@@ -115,13 +115,20 @@ class RaasClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         repeatable: bool | None = None,
+        retry: RetryPolicy | None = None,
+        before_attempt: Callable[[], None] | None = None,
     ) -> httpx.Response:
+        """``retry`` replaces the client's policy for this request; ``before_attempt`` runs
+        before every attempt and may raise to stop (e.g. a lease that no longer holds)."""
+        retry = retry or self.retry
         if repeatable is None:
             repeatable = method in ("GET", "DELETE")
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         attempt = 0
         while True:
             attempt += 1
+            if before_attempt:
+                before_attempt()
             if self._limiter:
                 self._limiter.acquire()
             if self._pace:
@@ -151,13 +158,16 @@ class RaasClient:
                 if response.status_code not in RETRYABLE_STATUSES:
                     raise failure
             may_retry = (not sent) or repeatable
-            if not may_retry or attempt >= self.retry.max_attempts:
-                raise failure
             retry_after = (
                 failure.retry_after if isinstance(failure, errors.RateLimitError) else None
             )
-            pause = self.retry.delay(attempt, retry_after)
-            log.info("retrying %s %s in %.2fs after: %s", method, path, pause, failure)
+            pause = retry.delay(attempt, retry_after)
+            if not may_retry or retry.gives_up(attempt, pause):
+                raise failure
+            line = f"retrying {method} {path} in {pause:.1f}s (attempt {attempt}): {failure}"
+            log.info("%s", line)
+            if retry.notify:
+                retry.notify(line)
             time.sleep(pause)
 
     @staticmethod
@@ -236,11 +246,24 @@ class RaasClient:
 
     # --- async orders ---------------------------------------------------------------------
 
-    def create_async_order(self, order: CreateAsyncOrderCriteria) -> OrderSubmission:
+    def create_async_order(
+        self,
+        order: CreateAsyncOrderCriteria,
+        *,
+        retry: RetryPolicy | None = None,
+        before_attempt: Callable[[], None] | None = None,
+    ) -> OrderSubmission:
         """Place an async order. Safe to repeat: the same ``externalRefID`` never makes a
         second order (Tango returns the original with HTTP 200)."""
         body = order.model_dump(mode="json", exclude_none=True)
-        response = self._send("POST", "/asyncOrders", body=body, repeatable=True)
+        response = self._send(
+            "POST",
+            "/asyncOrders",
+            body=body,
+            repeatable=True,
+            retry=retry,
+            before_attempt=before_attempt,
+        )
         entity = AsyncOrderEntity.model_validate(_loads(response.content))
         return OrderSubmission(
             entity, created=response.status_code == 202, http_code=response.status_code
@@ -259,6 +282,7 @@ class RaasClient:
         max_results: int | None = None,
         next_cursor: str | None = None,
         failed_only: bool | None = None,
+        retry: RetryPolicy | None = None,
     ) -> AsyncOrderDetailView:
         """One page of the order summary. Never contains credentials."""
         params = {
@@ -267,7 +291,9 @@ class RaasClient:
             "failedOnly": None if failed_only is None else str(failed_only).lower(),
         }
         path = self._order_path(external_ref_id, customer, account)
-        return AsyncOrderDetailView.model_validate(self._json("GET", path, params=params))
+        return AsyncOrderDetailView.model_validate(
+            self._json("GET", path, params=params, retry=retry)
+        )
 
     def iter_async_order_pages(
         self, external_ref_id: str, *, max_results: int | None = None, **kw: Any

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -12,12 +13,21 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass
 class RetryPolicy:
-    """Exponential backoff with full jitter; at most ``max_attempts`` tries (Tango: 5)."""
+    """Exponential backoff with full jitter; at most ``max_attempts`` tries (Tango: 5), and
+    none that would start after ``deadline`` (``time.monotonic()``), if one is set.
+    ``notify`` hears one line per retry (e.g. a run's log)."""
 
     max_attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
+    deadline: float | None = None
+    notify: Callable[[str], None] | None = field(default=None, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def gives_up(self, attempt: int, pause: float) -> bool:
+        if attempt >= self.max_attempts:
+            return True
+        return self.deadline is not None and time.monotonic() + pause > self.deadline
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed ``attempt`` (1-based); ``Retry-After`` wins when given."""

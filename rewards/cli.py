@@ -86,39 +86,45 @@ def _run(args: argparse.Namespace) -> int:
     from flows.fulfil_rewards import fulfil_rewards
 
     from . import progress
-    from .params import FulfilParams
+    from .summary import summary_of
 
-    params = FulfilParams(
-        source_path=args.file,
-        sheet_name=args.sheet,
-        campaign=args.campaign,
-        customer_identifier=args.customer,
-        account_identifier=args.account,
-        dry_run=args.dry_run,
-        all_or_nothing=args.all_or_nothing,
-        default_phone_country=args.phone_country,
-        **({"max_line_items_per_order": args.chunk} if args.chunk else {}),
-    )
+    params = {
+        "source_path": args.file,
+        "sheet_name": args.sheet or "",
+        "campaign": args.campaign or "",
+        "customer_identifier": args.customer or "",
+        "account_identifier": args.account or "",
+        "dry_run": args.dry_run,
+        "all_or_nothing": args.all_or_nothing,
+        "default_phone_country": args.phone_country,
+    }
+    if args.chunk:
+        params["max_line_items_per_order"] = args.chunk
     with progress.watching(progress.TerminalBar()):
-        state = fulfil_rewards(params, return_state=True)
-    data = state.result(raise_on_failure=False)
+        state = fulfil_rewards(**params, return_state=True)
+    summary = summary_of(state.result(raise_on_failure=False))
     print(f"\n{state.name}: {state.message or ''}".rstrip())
-    if isinstance(data, dict):
-        for key in (
-            "batch",
-            "rows_in",
-            "rejected",
-            "already_sent",
-            "submitted",
-            "complete",
-            "failed",
-            "pending",
-            "scheduled",
-            "report_dir",
-        ):
-            if key in data:
-                print(f"  {key:13} {data[key]}")
+    if summary:
+        print(f"  {'batch':13} {summary.batch}")
+        for key, value in summary.counts.items():
+            if value or key in ("rows_in", "submitted"):
+                print(f"  {key:13} {value}")
+        if summary.cost:
+            print(f"  {'cost':13} {summary.cost.text()}")
+        print(f"  {'report_dir':13} {summary.report_dir}")
     return 0 if state.is_completed() else 1
+
+
+def _team_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The fulfil-rewards parameters given on the command line, by their flow names."""
+    names = {
+        "approval_threshold": "approval_threshold",
+        "account": "account_identifier",
+        "customer": "customer_identifier",
+        "campaign": "campaign",
+        "completion_mode": "completion_mode",
+    }
+    return {flow: getattr(args, arg) for arg, flow in names.items() if getattr(args, arg)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     dep.add_argument("--pool", required=True, help="process work pool (created if absent)")
     dep.add_argument("--cron", default="0 * * * *")
     dep.add_argument("--inbox", default=None)
+    for p in (serve, dep):  # what a team sets once for uploads and UI runs
+        team = p.add_argument_group("settings of every run the deployments start")
+        team.add_argument("--approval-threshold", default=None, help="pause above this cost")
+        team.add_argument("--account", default=None, help="Tango account to charge")
+        team.add_argument("--customer", default=None, help="Tango customer")
+        team.add_argument("--campaign", default=None, help="campaign for rows naming none")
+        team.add_argument("--completion-mode", choices=["auto", "poll", "webhook"], default=None)
     dep.add_argument(
         "--rate-limit-name",
         default="tango-api",
@@ -172,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from deployments.serve import serve
 
-            serve(args.cron, args.inbox)
+            serve(args.cron, args.inbox, _team_settings(args))
             return 0
         if args.command == "deploy":
             from deployments.pool import deploy
@@ -183,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 inbox=args.inbox,
                 limit_name=args.rate_limit_name,
                 per_second=args.per_second,
+                defaults=_team_settings(args),
             )
             print(
                 f"{len(ids)} deployments registered to work pool {args.pool!r}; start "

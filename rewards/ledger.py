@@ -2,22 +2,54 @@
 
 SQLite by default, PostgreSQL when configured (SQLAlchemy Core, one schema for both). It is
 written *before* each submission (the order's exact request body is stored, so a rerun
-re-sends byte-identical orders) and after each answer. A line item belongs to the first
-batch that claims it: claims are ``INSERT ... ON CONFLICT DO NOTHING`` on
-``(account, externalRefLineItemID)`` inside one transaction, so two runs can never both own
-a line, whatever their timing.
+re-sends byte-identical orders) and after each answer.
+
+Exactly once, and at least once
+-------------------------------
+A line item (``externalRefLineItemID``, derived from its content) belongs to one batch at a
+time: claims are ``INSERT ... ON CONFLICT`` on ``(account, line id)`` inside one transaction,
+so two runs never both hold a line. Only an order that Tango has (accepted, or found by a GET
+on its ``externalRefID``) makes its lines count as sent. An order that never reached Tango
+holds its lines only while its batch's **lease** is alive:
+
+- A run takes its batch's lease when it records the orders (``claim``), renews it while it
+  sends (:class:`LeaseKeeper`) and lets it go at the end. A new run of the same batch takes the
+  lease over at once: it re-sends the same ``externalRefID`` s, which Tango answers with the
+  originals, so two runs of one batch can never make two orders.
+- A run POSTs an order only after :meth:`Ledger.may_submit` saw, on the database's clock, the
+  order still ``planned`` and its lease held by this run (token and epoch) for at least
+  ``margin`` more seconds, where ``margin`` exceeds the longest an attempt can take to reach
+  Tango (connect + write timeouts). It checks before *every* attempt, retries included.
+- Another batch takes lines over only from an order whose lease has **expired**, and then
+  only after Tango answered 404 for that ``externalRefID``, by a compare-and-set
+  (:meth:`Ledger.void`): the order becomes ``void`` only if it is still ``planned`` and the
+  lease still has the epoch and the expiry seen *before* the GET. Its lines are released and
+  can be claimed again.
+
+Why that is safe: every POST of the order started before the lease expired (it was checked
+with ``margin`` to spare), so it reached Tango before the expiry, hence before the GET; a 404
+means it never will. A POST after the expiry needs the lease again, and taking it bumps the
+epoch, which makes the compare-and-set fail. A void order is never POSTed (``may_submit``
+requires ``planned``). If Tango does have the order (committed, then the process died before
+the ledger heard), the GET finds it and the lines count as sent. Renewal fails once a lease
+has expired, so a stalled run cannot extend a lease someone may already be acting on.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     Column,
+    Float,
     Integer,
     MetaData,
     String,
@@ -27,11 +59,14 @@ from sqlalchemy import (
     event,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+SCHEMA_VERSION = 2  # 2: batch leases, void orders, released lines, the audit trail
 
 metadata = MetaData()
 
@@ -44,6 +79,9 @@ batches = Table(
     Column("source_name", Text, nullable=False),
     Column("source_sha256", String(64), nullable=False),
     Column("created_at", String(40), nullable=False),
+    Column("lease_token", String(40)),
+    Column("lease_epoch", Integer, nullable=False, server_default="0"),
+    Column("lease_expires", Float, nullable=False, server_default="0"),  # database clock
 )
 orders = Table(
     "orders",
@@ -55,7 +93,7 @@ orders = Table(
     Column("customer_identifier", String(100), nullable=False),
     Column("request_json", Text, nullable=False),
     Column("line_count", Integer, nullable=False),
-    Column("state", String(20), nullable=False),  # planned, accepted, final, rejected
+    Column("state", String(20), nullable=False),  # OrderState
     Column("http_code", Integer),
     Column("reference_order_id", String(60)),
     Column("order_status", String(20)),
@@ -64,6 +102,7 @@ orders = Table(
     Column("planned_at", String(40), nullable=False),
     Column("accepted_at", String(40)),
     Column("completed_at", String(40)),
+    Column("sent_by", String(64)),  # the run whose POST Tango accepted (a Prefect flow run id)
 )
 line_items = Table(
     "line_items",
@@ -75,7 +114,7 @@ line_items = Table(
     Column("row_number", Integer, nullable=False),
     Column("amount", String(20), nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("state", String(20), nullable=False),  # planned, submitted, rejected
+    Column("state", String(20), nullable=False),  # LineState
     Column("line_item_status", String(20)),
     Column("delivery_status", String(20)),
     Column("reference_line_item_id", String(60)),
@@ -83,6 +122,46 @@ line_items = Table(
     Column("charged", String(20)),
     Column("error", Text),
 )
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(40), nullable=False, index=True),
+    Column("at", String(40), nullable=False),
+    Column("kind", String(40), nullable=False),  # approved, rejected, void, ...
+    Column("actor", Text),
+    Column("detail", Text),
+)
+ledger_meta = Table(
+    "ledger_meta",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+class OrderState(StrEnum):
+    PLANNED = "planned"  # recorded; Tango has not confirmed it
+    ACCEPTED = "accepted"  # Tango has it (202 new, 200 known, or found by a GET)
+    FINAL = "final"  # Tango says it is finished (COMPLETE, PARTIAL, FAILED, CANCELLED)
+    REJECTED = "rejected"  # Tango refused the whole order (400): it does not exist there
+    VOID = "void"  # never reached Tango and never will: its lease expired, Tango said 404
+
+    @property
+    def at_tango(self) -> bool:
+        return self in (OrderState.ACCEPTED, OrderState.FINAL)
+
+    @property
+    def answered(self) -> bool:
+        """Tango has said what became of it: it has it, or it refused it."""
+        return self.at_tango or self is OrderState.REJECTED
+
+
+class LineState(StrEnum):
+    PLANNED = "planned"
+    SUBMITTED = "submitted"  # in an order Tango has
+    REJECTED = "rejected"  # refused by Tango, at submission or with its order
+    RELEASED = "released"  # its order was void: free for the next batch that contains it
 
 
 def now() -> str:
@@ -90,15 +169,91 @@ def now() -> str:
 
 
 @dataclass(frozen=True)
-class Owner:
-    """Who holds a line item already: enough to say "already sent, in ... on ..."."""
+class OrderRow:
+    external_ref_id: str
+    batch_id: str
+    chunk_index: int
+    account_identifier: str
+    customer_identifier: str
+    request_json: str
+    line_count: int
+    state: OrderState
+    http_code: int | None = None
+    reference_order_id: str | None = None
+    order_status: str | None = None
+    charged_total: str | None = None
+    error: str | None = None
+    planned_at: str = ""
+    accepted_at: str | None = None
+    completed_at: str | None = None
+    sent_by: str | None = None
 
+    @property
+    def body(self) -> dict[str, Any]:
+        return json.loads(self.request_json)
+
+
+@dataclass(frozen=True)
+class LineRow:
+    account_identifier: str
+    external_ref_line_item_id: str
+    batch_id: str
+    external_ref_id: str
+    row_number: int
+    amount: str
+    currency: str
+    state: LineState
+    line_item_status: str | None = None
+    delivery_status: str | None = None
+    reference_line_item_id: str | None = None
+    scheduled_delivery_date: str | None = None
+    charged: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LineStatus:
+    """One line as Tango's order summary reports it."""
+
+    line_id: str
+    status: str | None
+    delivery: str | None
+    reference: str | None
+    charged: Decimal
+    scheduled: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Which batch holds a line, how far it got, and whether that batch's run is alive."""
+
+    line_id: str
     batch_id: str
     external_ref_id: str
     source_name: str
     created_at: str
-    state: str
+    line_state: LineState
+    order_state: OrderState
     line_item_status: str | None
+    lease_epoch: int
+    lease_expires: float
+    lease_live: bool  # on the database's clock, when read
+
+    @property
+    def sent(self) -> bool:
+        """Tango has the line (or refused it): it counts as sent."""
+        return self.order_state.answered or self.line_state is LineState.REJECTED
+
+    @property
+    def free(self) -> bool:
+        return self.line_state is LineState.RELEASED
+
+    @property
+    def status(self) -> str:
+        if self.line_state is LineState.REJECTED or self.order_state is OrderState.REJECTED:
+            return "refused by Tango"
+        return self.line_item_status or ("at Tango" if self.sent else "not yet at Tango")
 
 
 @dataclass(frozen=True)
@@ -112,9 +267,41 @@ class PlannedOrder:
         return [li["externalRefLineItemID"] for li in self.body["lineItems"]]
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A run's hold on its batch's unsent orders; ``expires`` is on the database's clock."""
+
+    batch_id: str
+    token: str
+    epoch: int
+    expires: float
+
+
+class LeaseLostError(Exception):
+    """This run no longer holds its batch's lease with time to spare: it must not POST."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    orders: list[PlannedOrder]
+    lease: Lease
+
+
 def _batched(items: Sequence[Any], size: int = 5000) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _order_row(r: Any) -> OrderRow:
+    values = dict(r._mapping)
+    values["state"] = OrderState(values["state"])
+    return OrderRow(**values)
+
+
+def _line_row(r: Any) -> LineRow:
+    values = dict(r._mapping)
+    values["state"] = LineState(values["state"])
+    return LineRow(**values)
 
 
 class Ledger:
@@ -124,6 +311,7 @@ class Ledger:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         create_tables(metadata, self.engine)
+        _migrate(self.engine)
 
     def __repr__(self) -> str:
         return f"Ledger({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -135,11 +323,20 @@ class Ledger:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
 
+    def _clock(self, conn: Connection) -> float:
+        """Seconds since the epoch on the database's clock: one clock for every worker."""
+        if self.engine.dialect.name == "postgresql":
+            query = "SELECT EXTRACT(EPOCH FROM clock_timestamp())"
+        else:
+            query = "SELECT (julianday('now') - 2440587.5) * 86400.0"
+        return float(conn.execute(text(query)).scalar_one())
+
     # --- reading ------------------------------------------------------------------------
 
-    def owners(self, account: str, line_ids: Sequence[str]) -> dict[str, Owner]:
-        out: dict[str, Owner] = {}
+    def holders(self, account: str, line_ids: Sequence[str]) -> dict[str, Holder]:
+        out: dict[str, Holder] = {}
         with self.engine.connect() as conn:
+            clock = self._clock(conn)
             for part in _batched(list(line_ids)):
                 rows = conn.execute(
                     select(
@@ -148,46 +345,60 @@ class Ledger:
                         line_items.c.external_ref_id,
                         line_items.c.state,
                         line_items.c.line_item_status,
+                        orders.c.state.label("order_state"),
                         batches.c.source_name,
                         batches.c.created_at,
+                        batches.c.lease_epoch,
+                        batches.c.lease_expires,
                     )
                     .join(batches, batches.c.batch_id == line_items.c.batch_id)
+                    .join(orders, orders.c.external_ref_id == line_items.c.external_ref_id)
                     .where(
                         line_items.c.account_identifier == account,
                         line_items.c.external_ref_line_item_id.in_(part),
                     )
                 )
                 for r in rows:
-                    out[r.external_ref_line_item_id] = Owner(
-                        r.batch_id,
-                        r.external_ref_id,
-                        r.source_name,
-                        r.created_at,
-                        r.state,
-                        r.line_item_status,
+                    out[r.external_ref_line_item_id] = Holder(
+                        line_id=r.external_ref_line_item_id,
+                        batch_id=r.batch_id,
+                        external_ref_id=r.external_ref_id,
+                        source_name=r.source_name,
+                        created_at=r.created_at,
+                        line_state=LineState(r.state),
+                        order_state=OrderState(r.order_state),
+                        line_item_status=r.line_item_status,
+                        lease_epoch=r.lease_epoch,
+                        lease_expires=r.lease_expires,
+                        lease_live=r.lease_expires > clock,
                     )
         return out
 
-    def batch_orders(self, batch: str) -> list[dict[str, Any]]:
+    def batch_orders(self, batch: str) -> list[OrderRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(orders).where(orders.c.batch_id == batch).order_by(orders.c.chunk_index)
             )
-            return [dict(r._mapping) for r in rows]
+            return [_order_row(r) for r in rows]
 
-    def order(self, external_ref_id: str) -> dict[str, Any] | None:
+    def order(self, external_ref_id: str) -> OrderRow | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(orders).where(orders.c.external_ref_id == external_ref_id)
             ).first()
-            return dict(row._mapping) if row else None
+            return _order_row(row) if row else None
 
-    def batch_lines(self, batch: str) -> list[dict[str, Any]]:
+    def batch_lines(self, batch: str) -> list[LineRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(line_items).where(line_items.c.batch_id == batch))
+            return [_line_row(r) for r in rows]
+
+    def audit_trail(self, batch: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit).where(audit.c.batch_id == batch).order_by(audit.c.id))
             return [dict(r._mapping) for r in rows]
 
-    # --- writing ------------------------------------------------------------------------
+    # --- claiming -----------------------------------------------------------------------
 
     def claim(
         self,
@@ -199,12 +410,14 @@ class Ledger:
         source_sha256: str,
         planned: list[PlannedOrder],
         rows: dict[str, tuple[int, str, str]],
-    ) -> list[PlannedOrder]:
-        """Claim the planned orders' lines for ``batch`` and record the orders, atomically.
+        lease_seconds: float,
+    ) -> Claimed:
+        """Take the batch's lease, claim the planned orders' lines and record the orders,
+        atomically.
 
-        ``rows`` maps a line id to (row number, amount, currency). Lines another batch claimed
-        first are dropped from the orders; orders left empty are not recorded. Returns the
-        orders as recorded."""
+        ``rows`` maps a line id to (row number, amount, currency). A line is claimed when
+        nobody holds it or its holder's order was void; lines another batch holds are dropped
+        from the orders, and orders left empty are not recorded."""
         stamp = now()
         with self.engine.begin() as conn:
             conn.execute(
@@ -219,6 +432,7 @@ class Ledger:
                 )
                 .on_conflict_do_nothing()
             )
+            lease = self._take_lease(conn, batch, lease_seconds)
             values = [
                 {
                     "account_identifier": account,
@@ -228,13 +442,32 @@ class Ledger:
                     "row_number": rows[lid][0],
                     "amount": rows[lid][1],
                     "currency": rows[lid][2],
-                    "state": "planned",
+                    "state": LineState.PLANNED,
                 }
                 for o in planned
                 for lid in o.line_ids
             ]
             for part in _batched(values):
-                conn.execute(self._insert(line_items).on_conflict_do_nothing(), list(part))
+                insert = self._insert(line_items)
+                taken = {
+                    c: getattr(insert.excluded, c)
+                    for c in ("batch_id", "external_ref_id", "row_number", "amount", "currency")
+                }
+                fresh = {
+                    "state": LineState.PLANNED,
+                    **dict.fromkeys(
+                        ("line_item_status", "delivery_status", "reference_line_item_id"), None
+                    ),
+                    **dict.fromkeys(("scheduled_delivery_date", "charged", "error"), None),
+                }
+                conn.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["account_identifier", "external_ref_line_item_id"],
+                        set_={**taken, **fresh},
+                        where=line_items.c.state == LineState.RELEASED,
+                    ),
+                    list(part),
+                )
             recorded: list[PlannedOrder] = []
             for o in planned:
                 mine = set(self._owned_by(conn, account, o, batch))
@@ -252,13 +485,13 @@ class Ledger:
                         customer_identifier=customer,
                         request_json=json.dumps(body, separators=(",", ":")),
                         line_count=len(lines),
-                        state="planned",
+                        state=OrderState.PLANNED,
                         planned_at=stamp,
                     )
                     .on_conflict_do_nothing()
                 )
                 recorded.append(PlannedOrder(o.external_ref_id, o.chunk_index, body))
-            return recorded
+            return Claimed(recorded, lease)
 
     @staticmethod
     def _owned_by(conn: Connection, account: str, o: PlannedOrder, batch: str) -> Iterable[str]:
@@ -267,34 +500,146 @@ class Ledger:
                 line_items.c.account_identifier == account,
                 line_items.c.external_ref_id == o.external_ref_id,
                 line_items.c.batch_id == batch,
+                line_items.c.state == LineState.PLANNED,
             )
         )
         return (r[0] for r in rows)
 
+    # --- leases -------------------------------------------------------------------------
+
+    def _take_lease(self, conn: Connection, batch: str, seconds: float) -> Lease:
+        token, expires = uuid.uuid4().hex, self._clock(conn) + seconds
+        conn.execute(
+            update(batches)
+            .where(batches.c.batch_id == batch)
+            .values(lease_token=token, lease_epoch=batches.c.lease_epoch + 1, lease_expires=expires)
+        )
+        epoch = conn.execute(
+            select(batches.c.lease_epoch).where(batches.c.batch_id == batch)
+        ).scalar_one()
+        return Lease(batch, token, epoch, expires)
+
+    def renew(self, lease: Lease, seconds: float) -> Lease | None:
+        """Extend a lease this run still holds and that has not expired; None otherwise."""
+        with self.engine.begin() as conn:
+            clock = self._clock(conn)
+            expires = clock + seconds
+            done = conn.execute(
+                update(batches)
+                .where(
+                    batches.c.batch_id == lease.batch_id,
+                    batches.c.lease_token == lease.token,
+                    batches.c.lease_epoch == lease.epoch,
+                    batches.c.lease_expires > clock,
+                )
+                .values(lease_expires=expires)
+            ).rowcount
+        return Lease(lease.batch_id, lease.token, lease.epoch, expires) if done else None
+
+    def release(self, lease: Lease) -> None:
+        """Let the lease go (the run ends): whatever it left unsent may be taken over."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(
+                    batches.c.batch_id == lease.batch_id,
+                    batches.c.lease_token == lease.token,
+                    batches.c.lease_epoch == lease.epoch,
+                )
+                .values(lease_expires=self._clock(conn))
+            )
+
+    def may_submit(self, external_ref_id: str, lease: Lease, margin: float) -> bool:
+        """The order is still planned and ``lease`` holds for ``margin`` seconds more."""
+        with self.engine.connect() as conn:
+            clock = self._clock(conn)
+            row = conn.execute(
+                select(orders.c.state, batches.c.lease_token, batches.c.lease_epoch)
+                .join(batches, batches.c.batch_id == orders.c.batch_id)
+                .where(
+                    orders.c.external_ref_id == external_ref_id,
+                    batches.c.lease_expires >= clock + margin,
+                )
+            ).first()
+        return (
+            row is not None
+            and row.state == OrderState.PLANNED
+            and (row.lease_token, row.lease_epoch) == (lease.token, lease.epoch)
+        )
+
+    def void(self, external_ref_id: str, epoch: int) -> bool:
+        """Compare-and-set: the order never reached Tango (it answered 404 after the lease had
+        expired) and is void, its lines released, only if it is still planned and its batch's
+        lease still has ``epoch`` and has expired. False when someone took it first."""
+        with self.engine.begin() as conn:
+            clock = self._clock(conn)
+            owner = conn.execute(
+                select(orders.c.batch_id).where(orders.c.external_ref_id == external_ref_id)
+            ).scalar_one_or_none()
+            lease_gone = (
+                select(batches.c.batch_id)
+                .where(
+                    batches.c.batch_id == owner,
+                    batches.c.lease_epoch == epoch,
+                    batches.c.lease_expires <= clock,
+                )
+                .exists()
+            )
+            done = conn.execute(
+                update(orders)
+                .where(
+                    orders.c.external_ref_id == external_ref_id,
+                    orders.c.state == OrderState.PLANNED,
+                    lease_gone,
+                )
+                .values(state=OrderState.VOID, error="never reached Tango; its lines released")
+            ).rowcount
+            if not done:
+                return False
+            conn.execute(
+                update(line_items)
+                .where(
+                    line_items.c.external_ref_id == external_ref_id,
+                    line_items.c.state == LineState.PLANNED,
+                )
+                .values(state=LineState.RELEASED)
+            )
+            self._audit(conn, owner, "void", None, {"order": external_ref_id, "epoch": epoch})
+            return True
+
+    # --- answers from Tango ---------------------------------------------------------------
+
     def record_acceptance(
-        self, external_ref_id: str, http_code: int, failed: dict[str, str]
+        self, external_ref_id: str, http_code: int, failed: dict[str, str], by: str | None = None
     ) -> None:
         """Tango took the order (202 new, 200 known); ``failed`` = line id -> reason for the
-        lines it rejected at submission."""
+        lines it rejected at submission; ``by``: the run that sent it."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(orders)
                 .where(orders.c.external_ref_id == external_ref_id)
-                .where(orders.c.state == "planned")
-                .values(state="accepted", http_code=http_code, accepted_at=now())
+                .where(orders.c.state == OrderState.PLANNED)
+                .values(
+                    state=OrderState.ACCEPTED, http_code=http_code, accepted_at=now(), sent_by=by
+                )
             )
             conn.execute(
                 update(line_items)
                 .where(line_items.c.external_ref_id == external_ref_id)
-                .where(line_items.c.state == "planned")
-                .values(state="submitted")
+                .where(line_items.c.state == LineState.PLANNED)
+                .values(state=LineState.SUBMITTED)
             )
             for lid, reason in failed.items():
                 conn.execute(
                     update(line_items)
                     .where(line_items.c.external_ref_id == external_ref_id)
                     .where(line_items.c.external_ref_line_item_id == lid)
-                    .values(state="rejected", line_item_status="FAILED", error=reason, charged="0")
+                    .values(
+                        state=LineState.REJECTED,
+                        line_item_status="FAILED",
+                        error=reason,
+                        charged="0",
+                    )
                 )
 
     def record_rejection(self, external_ref_id: str, http_code: int, error: str) -> None:
@@ -303,12 +648,14 @@ class Ledger:
             conn.execute(
                 update(orders)
                 .where(orders.c.external_ref_id == external_ref_id)
-                .values(state="rejected", http_code=http_code, error=error)
+                .values(state=OrderState.REJECTED, http_code=http_code, error=error)
             )
             conn.execute(
                 update(line_items)
                 .where(line_items.c.external_ref_id == external_ref_id)
-                .values(state="rejected", line_item_status="FAILED", error=error, charged="0")
+                .values(
+                    state=LineState.REJECTED, line_item_status="FAILED", error=error, charged="0"
+                )
             )
 
     def record_status(
@@ -317,10 +664,11 @@ class Ledger:
         order_status: str,
         reference_order_id: str | None,
         charged_total: str | None,
-        lines: list[dict[str, Any]],
+        lines: list[LineStatus],
         final: bool,
     ) -> None:
-        """The order's status and each line's, as the summary endpoint reported them."""
+        """The order's status and each line's, as the summary endpoint reported them (which
+        also proves Tango has the order)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(orders)
@@ -329,25 +677,97 @@ class Ledger:
                     order_status=order_status,
                     reference_order_id=reference_order_id,
                     charged_total=charged_total,
-                    state="final" if final else "accepted",
+                    state=OrderState.FINAL if final else OrderState.ACCEPTED,
                     completed_at=now() if final else None,
                 )
             )
-            for part in _batched(lines, 1000):
-                for li in part:
-                    conn.execute(
-                        update(line_items)
-                        .where(line_items.c.external_ref_id == external_ref_id)
-                        .where(line_items.c.external_ref_line_item_id == li["id"])
-                        .values(
-                            line_item_status=li["status"],
-                            delivery_status=li["delivery"],
-                            reference_line_item_id=li["reference"],
-                            charged=li["charged"],
-                            scheduled_delivery_date=li["scheduled"],
-                            error=li["error"],
-                        )
+            conn.execute(
+                update(line_items)
+                .where(line_items.c.external_ref_id == external_ref_id)
+                .where(line_items.c.state == LineState.PLANNED)
+                .values(state=LineState.SUBMITTED)
+            )
+            for li in lines:
+                conn.execute(
+                    update(line_items)
+                    .where(line_items.c.external_ref_id == external_ref_id)
+                    .where(line_items.c.external_ref_line_item_id == li.line_id)
+                    .values(
+                        line_item_status=li.status,
+                        delivery_status=li.delivery,
+                        reference_line_item_id=li.reference,
+                        charged=f"{li.charged:.2f}",
+                        scheduled_delivery_date=li.scheduled,
+                        error=li.error,
                     )
+                )
+
+    # --- the audit trail --------------------------------------------------------------------
+
+    def note(self, batch: str, kind: str, actor: str | None, detail: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            self._audit(conn, batch, kind, actor, detail)
+
+    @staticmethod
+    def _audit(
+        conn: Connection, batch: str | None, kind: str, actor: str | None, detail: dict[str, Any]
+    ) -> None:
+        conn.execute(
+            audit.insert().values(
+                batch_id=batch or "",
+                at=now(),
+                kind=kind,
+                actor=actor,
+                detail=json.dumps(detail, default=str),
+            )
+        )
+
+
+def submit_margin(timeout_seconds: float) -> float:
+    """How long before its lease expires a run stops starting POSTs: an attempt reaches Tango
+    within its connect and write timeouts; a second more for scheduling."""
+    return 2 * timeout_seconds + 1
+
+
+class LeaseKeeper:
+    """Renews a run's lease in the background while it sends, and lets it go at the end;
+    ``guard`` raises :class:`LeaseLostError` unless the order may still be POSTed (call it before
+    each attempt). ``renew=False``: a helper of the run that holds the lease (a fan-out
+    share) only checks it."""
+
+    def __init__(
+        self, book: Ledger, lease: Lease, seconds: float, margin: float, renew: bool = True
+    ) -> None:
+        self.book, self.lease, self.seconds, self.margin = book, lease, seconds, margin
+        self.renews = renew
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True, name="lease-keeper")
+
+    def _renew(self) -> None:
+        every = max((self.seconds - self.margin) / 3, 0.2)
+        while not self._stop.wait(every):
+            renewed = self.book.renew(self.lease, self.seconds)
+            if renewed is None:
+                return  # lost: guard() refuses from now on
+            self.lease = renewed
+
+    def guard(self, external_ref_id: str) -> None:
+        if not self.book.may_submit(external_ref_id, self.lease, self.margin):
+            raise LeaseLostError(
+                f"order {external_ref_id}: this run no longer holds batch "
+                f"{self.lease.batch_id}'s lease (or the order is no longer planned); not sent"
+            )
+
+    def __enter__(self) -> LeaseKeeper:
+        if self.renews:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.renews:
+            self._stop.set()
+            self._thread.join()
+            self.book.release(self.lease)
 
 
 def create_tables(schema: MetaData, engine: Engine) -> None:
@@ -359,6 +779,32 @@ def create_tables(schema: MetaData, engine: Engine) -> None:
         except (OperationalError, ProgrammingError, IntegrityError):
             if not inspect(engine).has_table(table.name):
                 raise
+
+
+def _migrate(engine: Engine) -> None:
+    """Bring a ledger written by an earlier version up to :data:`SCHEMA_VERSION`."""
+    added = (
+        ("batches", "lease_token", "VARCHAR(40)"),
+        ("batches", "lease_epoch", "INTEGER NOT NULL DEFAULT 0"),
+        ("batches", "lease_expires", "FLOAT NOT NULL DEFAULT 0"),
+        ("orders", "sent_by", "VARCHAR(64)"),
+    )
+    for table, name, ddl in added:
+        if name in {c["name"] for c in inspect(engine).get_columns(table)}:
+            continue
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+        except (OperationalError, ProgrammingError):  # another worker added it first
+            if name not in {c["name"] for c in inspect(engine).get_columns(table)}:
+                raise
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    with engine.begin() as conn:
+        conn.execute(
+            dialect.insert(ledger_meta)
+            .values(key="schema_version", value=str(SCHEMA_VERSION))
+            .on_conflict_do_update(index_elements=["key"], set_={"value": str(SCHEMA_VERSION)})
+        )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,19 +1,27 @@
-"""The run's parameters (a pydantic model, so the Prefect UI renders a form) and the
-deployment-wide settings that are not per run (where the ledger and reports live)."""
+"""Settings per installation (``REWARDS_*``) and the typed options a run's parameters become.
+
+The flow's parameters are declared once, in ``flows/fulfil_rewards.py`` (that is the form the
+Prefect UI renders); the flow turns them into these values for the steps.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Tango documents no maximum per async order; our sandbox enforces 500 like the NOTES decide.
 # 250 stays well below it, keeps each request small enough to retry cheaply, and still makes
 # 1,000,000 rows only 4,000 orders.
 DEFAULT_CHUNK = 250
+
+# Money in a form: a plain number field in the Prefect UI (not a number-or-text toggle),
+# a Decimal in the code.
+Money = Annotated[Decimal, Field(ge=0, decimal_places=2), WithJsonSchema({"type": "number"})]
 
 
 class RewardsSettings(BaseSettings):
@@ -37,62 +45,48 @@ class RewardsSettings(BaseSettings):
         description="a webhook receiver (python -m webhooks) feeds Prefect events; "
         "completion_mode 'auto' then waits on them",
     )
-
-
-class FulfilParams(BaseModel):
-    """Send the rewards listed in one spreadsheet."""
-
-    source_path: str = Field(description="Path of the recipient spreadsheet (.csv or .xlsx)")
-    sheet_name: str | None = Field(None, description="XLSX sheet to read (default: the first)")
-    customer_identifier: str | None = Field(
-        None, description="Tango customer (default: TANGO_CUSTOMER_IDENTIFIER)"
-    )
-    account_identifier: str | None = Field(
-        None, description="Tango account to charge (default: TANGO_ACCOUNT_IDENTIFIER)"
-    )
-    campaign: str | None = Field(
-        None,
-        description="Campaign for rows that name none; a new campaign sends the same "
-        "reward to the same person again on purpose",
-    )
-    max_line_items_per_order: int = Field(
-        DEFAULT_CHUNK, ge=1, le=5000, description="Line items per async order"
-    )
-    submit_concurrency: int = Field(4, ge=1, le=32, description="Orders submitted at once")
-    fan_out: int = Field(
-        0,
-        ge=0,
-        le=64,
-        description="Spread the orders over this many send-orders runs on the work pool "
-        "(the send-orders/fan-out deployment; set it to the number of workers); 0 sends "
-        "them from this run",
-    )
-    completion_mode: Literal["auto", "poll", "webhook"] = Field(
-        "auto",
-        description="How to learn that orders finished: 'webhook' waits on the receiver's "
-        "Prefect events (with a fallback poll), 'poll' polls, 'auto' uses webhooks when "
-        "REWARDS_WEBHOOK_RECEIVER is set",
-    )
-    timeout_seconds: float = Field(3600, gt=0, description="Give up waiting after this long")
-    poll_interval_seconds: float = Field(
-        2.0,
-        gt=0,
-        description="Polling: first pause between polls (grows to 30 s); webhook mode: the "
-        "fallback poll interval",
-    )
-    dry_run: bool = Field(False, description="Validate and preview the cost; send nothing")
-    all_or_nothing: bool = Field(
-        False, description="Any rejected row stops the run before anything is sent"
-    )
     approval_threshold: Decimal | None = Field(
-        None, ge=0, description="Pause for approval in the UI when the cost is above this"
+        None,
+        ge=0,
+        description="installation-wide approval floor: any run costing more pauses for "
+        "approval, whatever its own parameters say",
     )
-    approval_timeout_seconds: int = Field(
-        3600, ge=1, description="Without an answer by then, nothing is sent"
+    lease_seconds: float = Field(
+        300,
+        gt=0,
+        description="how long a run's hold on its unsent orders lasts without renewal; after "
+        "a crash, another file containing the same rows takes them over once it expires",
     )
-    default_phone_country: str | None = Field(
-        "US", description="Country for phone numbers written without +country code"
-    )
-    output_dir: str | None = Field(
-        None, description="Report folder (default: REWARDS_REPORTS_DIR/<batch>)"
-    )
+
+
+class CompletionMode(StrEnum):
+    AUTO = "auto"
+    POLL = "poll"
+    WEBHOOK = "webhook"
+
+
+class SendOptions(BaseModel):
+    """How a run sends its orders and waits for them."""
+
+    submit_concurrency: int = Field(4, ge=1, le=32)
+    fan_out: int = Field(0, ge=0, le=64)
+    completion_mode: CompletionMode = CompletionMode.POLL  # resolved: never AUTO here
+    timeout_seconds: float = Field(3600, gt=0)
+    poll_interval_seconds: float = Field(2.0, gt=0)
+
+
+class Approval(BaseModel):
+    """When a run pauses for a person to approve it."""
+
+    threshold: Decimal | None = None  # the run's own, if any
+    floor: Decimal | None = None  # the installation's (REWARDS_APPROVAL_THRESHOLD)
+    timeout_seconds: int = 3600
+
+    @property
+    def limit(self) -> Decimal | None:
+        """The lower of the two: a run's parameters can ask for more approval, never less."""
+        set_ = [t for t in (self.threshold, self.floor) if t is not None]
+        return min(set_) if set_ else None
+
+    def needed(self, cost: Decimal) -> bool:
+        return self.limit is not None and cost > self.limit

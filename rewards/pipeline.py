@@ -10,12 +10,13 @@ from pathlib import Path
 
 from raas import RaasClient
 
-from .identity import line_item_ids
-from .ledger import Ledger
+from .identity import batch_id, line_item_ids
+from .ledger import LeaseKeeper, Ledger, OrderState, submit_margin
 from .planning import Plan, plan_batch
 from .reading import read_recipients
 from .reconcile import Reconciliation, reconcile
 from .sending import refresh, submit
+from .standing import settle
 from .validation import Validated, ValidationOptions, validate
 
 
@@ -35,25 +36,30 @@ def run_plain(
     options: ValidationOptions | None = None,
     timeout_s: float = 300,
     sheet_name: str | None = None,
+    lease_seconds: float = 300,
 ) -> PlainRun:
     sheet = read_recipients(path, sheet_name)
     account = client.get_account()
     valid = validate(sheet.frame, client.get_catalog(), account.currencyCode, options)
     ids = line_item_ids(valid.valid, account.accountIdentifier)
     customer = client.settings.customer_identifier or ""
+    batch = batch_id(ids.tolist(), account.accountIdentifier)
+    positions = settle(
+        book, lambda _order: client, account.accountIdentifier, ids.tolist(), batch, True
+    )
     plan = plan_batch(
         valid.valid,
         account=account.accountIdentifier,
         customer=customer,
         chunk_size=chunk,
         ids=ids,
-        owners=book.owners(account.accountIdentifier, ids.tolist()),
+        positions=positions,
     )
     rows = {
         r["line_id"]: (r["row_number"], r["amount"], r["currency"])
         for r in plan.to_send.to_dict("records")
     }
-    book.claim(
+    claimed = book.claim(
         batch=plan.batch,
         account=plan.account,
         customer=plan.customer,
@@ -61,12 +67,17 @@ def run_plain(
         source_sha256="-",
         planned=plan.new_orders,
         rows=rows,
+        lease_seconds=lease_seconds,
     )
-    refs = [o["external_ref_id"] for o in book.batch_orders(plan.batch)]
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda r: submit(client, book, r), refs))
+    refs = [o.external_ref_id for o in book.batch_orders(plan.batch)]
+    margin = submit_margin(client.settings.timeout_seconds)
+    with (
+        LeaseKeeper(book, claimed.lease, lease_seconds, margin) as keeper,
+        ThreadPoolExecutor(4) as pool,
+    ):
+        list(pool.map(lambda r: submit(client, book, r, keeper), refs))
     waiting = [
-        o["external_ref_id"] for o in book.batch_orders(plan.batch) if o["state"] == "accepted"
+        o.external_ref_id for o in book.batch_orders(plan.batch) if o.state is OrderState.ACCEPTED
     ]
     deadline, pause = time.monotonic() + timeout_s, 0.05
     while waiting and time.monotonic() < deadline:
@@ -77,8 +88,9 @@ def run_plain(
     result = reconcile(
         original=sheet.frame,
         rejected=valid.rejected,
-        to_send=plan.to_send,
-        already_sent=plan.already_sent,
+        valid=valid.valid.assign(line_id=ids),
+        batch=plan.batch,
+        holders=book.holders(plan.account, ids.tolist()),
         ledger_lines=book.batch_lines(plan.batch),
         ledger_orders=book.batch_orders(plan.batch),
     )

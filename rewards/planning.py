@@ -10,7 +10,8 @@ import pandas as pd
 
 from .columns import ROW
 from .identity import batch_id, line_item_ids, order_ref
-from .ledger import Owner, PlannedOrder
+from .ledger import Holder, PlannedOrder
+from .standing import TO_SEND, Positions, Standing
 
 ADDRESS_FIELDS = {
     "street_line_1": "streetLine1",
@@ -62,10 +63,29 @@ class Plan:
     account: str
     customer: str
     line_ids: pd.Series  # aligned with the valid rows
+    standing: pd.Series  # each valid row's Standing, aligned with the valid rows
     new_orders: list[PlannedOrder]  # to be claimed in the ledger
-    already_sent: pd.DataFrame  # valid rows another batch holds, with where
-    to_send: pd.DataFrame  # valid rows this batch sends (new or resumed)
-    costs: dict[str, Decimal] = field(default_factory=dict)  # per currency, value + fees
+    already_sent: pd.DataFrame  # valid rows another batch sent, with where and when
+    busy: pd.DataFrame  # valid rows a live run of another batch is sending
+    to_send: pd.DataFrame  # valid rows this batch sends, resumes or awaits
+    costs: dict[str, Decimal] = field(default_factory=dict)  # not yet at Tango: value + fees
+
+    @property
+    def unsent(self) -> int:
+        """Rows this run would still have to send (the cost covers exactly these)."""
+        return int(self.standing.isin(TO_SEND).sum())
+
+
+def _where(rows: pd.DataFrame, holders: dict[str, Holder]) -> pd.DataFrame:
+    """The rows, with the batch, order, file, date and status of whoever holds each."""
+    out = rows.copy()
+    info = [holders[i] for i in out["line_id"]]
+    out["sent_in_batch"] = [h.batch_id for h in info]
+    out["sent_in_order"] = [h.external_ref_id for h in info]
+    out["sent_from_file"] = [h.source_name for h in info]
+    out["sent_at"] = [h.created_at for h in info]
+    out["sent_status"] = [h.status for h in info]
+    return out
 
 
 def plan_batch(
@@ -74,33 +94,25 @@ def plan_batch(
     account: str,
     customer: str,
     chunk_size: int,
-    owners: dict[str, Owner] | None = None,
+    positions: Positions | None = None,
     order_notes: str | None = None,
     first_chunk: int = 0,
     ids: pd.Series | None = None,
 ) -> Plan:
-    """Split the valid rows into this batch's orders. ``owners`` (from the ledger) says which
-    line ids are held already; those held by another batch are "already sent", those held by
-    this batch are resumed as they were planned."""
+    """Split the valid rows into this batch's orders. ``positions`` (from
+    :func:`rewards.standing.settle`) says where each line stands: lines sent by another batch
+    are "already sent", lines a live run of another batch holds are "busy", lines this batch
+    holds are resumed as they were planned, and the rest go into new orders."""
     ids = line_item_ids(valid, account) if ids is None else ids
     batch = batch_id(ids.tolist(), account)
-    owners = owners or {}
-    owner_batch = ids.map({k: o.batch_id for k, o in owners.items()})
-    elsewhere = owner_batch.notna() & (owner_batch != batch)
-    fresh = owner_batch.isna()
+    positions = positions or Positions({}, {})
+    standing = ids.map(lambda i: positions.standing.get(i, Standing.NEW))
     rows = valid.assign(line_id=ids)
-
-    already = rows[elsewhere].copy()
-    if len(already):
-        info = already["line_id"].map(owners)
-        already["sent_in_batch"] = [o.batch_id for o in info]
-        already["sent_in_order"] = [o.external_ref_id for o in info]
-        already["sent_from_file"] = [o.source_name for o in info]
-        already["sent_at"] = [o.created_at for o in info]
-        already["sent_status"] = [o.line_item_status or o.state for o in info]
+    elsewhere = standing.isin([Standing.SENT_BEFORE, Standing.BUSY])
 
     new_orders: list[PlannedOrder] = []
     chunk = first_chunk
+    fresh = standing.isin([Standing.NEW, Standing.TAKEABLE])
     pending = rows[fresh].sort_values(["campaign", ROW], kind="stable")
     for campaign, group in pending.groupby("campaign", sort=True):
         records = group.to_dict("records")
@@ -119,10 +131,7 @@ def plan_batch(
                 body["notes"] = order_notes
             new_orders.append(PlannedOrder(ref, chunk, body))
             chunk += 1
-    to_send = rows[~elsewhere]
-    # what this run may still charge: new lines, and resumed lines never accepted by Tango
-    owner_state = ids.map({k: o.state for k, o in owners.items()})
-    chargeable = rows[fresh | (~elsewhere & (owner_state == "planned"))]
+    chargeable = rows[standing.isin(TO_SEND)]
     value = chargeable["amount"].map(Decimal) * chargeable["quantity"] + chargeable["fee"].map(
         Decimal
     )
@@ -132,8 +141,10 @@ def plan_batch(
         account=account,
         customer=customer,
         line_ids=ids,
+        standing=standing,
         new_orders=new_orders,
-        already_sent=already,
-        to_send=to_send,
+        already_sent=_where(rows[standing == Standing.SENT_BEFORE], positions.holders),
+        busy=_where(rows[standing == Standing.BUSY], positions.holders),
+        to_send=rows[~elsewhere],
         costs=costs,
     )

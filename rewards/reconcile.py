@@ -9,16 +9,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
 
 import pandas as pd
 
 from .columns import ROW
 from .errors import BooksDoNotBalanceError
+from .ledger import Holder, LineRow, LineState, OrderRow
 
 CHARGED_OUTCOMES = ("complete", "pending", "scheduled")
-RELEASED_OUTCOMES = ("failed", "cancelled", "rejected_by_tango", "not_submitted")
-OUTCOMES = ("rejected", "already_sent", *CHARGED_OUTCOMES, *RELEASED_OUTCOMES)
+RELEASED_OUTCOMES = ("failed", "cancelled", "rejected_by_tango")
+SUBMITTED_OUTCOMES = CHARGED_OUTCOMES + RELEASED_OUTCOMES  # this batch's lines Tango answered
+NOT_SENT_OUTCOMES = ("not_submitted", "being_sent")  # valid rows not (yet) at Tango
+PREVIEW_OUTCOMES = ("sent_before", "would_send")  # dry runs
+OUTCOMES = (
+    "rejected",
+    "already_sent",
+    *SUBMITTED_OUTCOMES,
+    *NOT_SENT_OUTCOMES,
+    *PREVIEW_OUTCOMES,
+)
+COMMON = (
+    "first_name",
+    "last_name",
+    "email",
+    "mobile_number",
+    "utid",
+    "delivery_method",
+    "campaign",
+    "client_row_key",
+)
 REPORT_COLUMNS = [
     ROW,
     "outcome",
@@ -58,33 +78,79 @@ class Reconciliation:
     discrepancies: list[str] = field(default_factory=list)
 
 
-def _outcome(state: str | None, status: str | None, scheduled: str | None) -> str:
-    if state == "rejected":
-        return "rejected_by_tango"
-    if state == "planned" or state is None:
+class Mode(StrEnum):
+    SEND = "send"  # the run sent: every valid row must be at Tango
+    STOPPED = "stopped"  # a gate stopped the run before sending: nothing new went out
+    DRY_RUN = "dry_run"  # a preview: what was sent before, what would be sent
+
+
+def _outcome(line: LineRow | None, unsent: bool) -> str:
+    if line is None or unsent or line.state in (LineState.PLANNED, LineState.RELEASED):
         return "not_submitted"
+    if line.state is LineState.REJECTED:
+        return "rejected_by_tango"
+    status = line.line_item_status
     if status == "COMPLETE":
         return "complete"
     if status == "FAILED":
         return "failed"
     if status == "CANCELLED":
         return "cancelled"
-    return "scheduled" if scheduled else "pending"
+    return "scheduled" if line.scheduled_delivery_date else "pending"
+
+
+def _where(h: Holder) -> str:
+    return (
+        f"batch {h.batch_id} (order {h.external_ref_id}, file {h.source_name}, "
+        f"{h.created_at}, status {h.status})"
+    )
+
+
+def _classify(
+    line_id: str, holder: Holder | None, line: LineRow | None, batch: str, mode: Mode
+) -> tuple[str, str | None]:
+    """(outcome, reason) of one valid row."""
+    if mode is Mode.DRY_RUN:
+        if holder is not None and not holder.free and holder.sent:
+            return "sent_before", "sent before in " + _where(holder)
+        if (
+            holder is not None
+            and not holder.free
+            and holder.batch_id != batch
+            and holder.lease_live
+        ):
+            return "being_sent", "being sent now by " + _where(holder)
+        return "would_send", "dry run: would be sent"
+    if holder is not None and not holder.free and holder.batch_id != batch:
+        if holder.sent:
+            return "already_sent", "already sent in " + _where(holder)
+        return "being_sent", (
+            "being sent by "
+            + _where(holder)
+            + "; its run has not finished: run this file again once it has"
+        )
+    outcome = _outcome(line, holder is None or holder.free)
+    return outcome, (line.error if line is not None and outcome != "not_submitted" else None)
 
 
 def reconcile(
     *,
     original: pd.DataFrame,
     rejected: pd.DataFrame,
-    to_send: pd.DataFrame,
-    already_sent: pd.DataFrame,
-    ledger_lines: list[dict[str, Any]],
-    ledger_orders: list[dict[str, Any]],
+    valid: pd.DataFrame,
+    batch: str,
+    holders: dict[str, Holder],
+    ledger_lines: list[LineRow],
+    ledger_orders: list[OrderRow],
+    mode: Mode = Mode.SEND,
     extra_columns: list[str] | None = None,
     unsent_reason: str = "not submitted",
 ) -> Reconciliation:
-    lines = {li["external_ref_line_item_id"]: li for li in ledger_lines}
-    order_of = {o["external_ref_id"]: o for o in ledger_orders}
+    """``valid`` carries each valid row's ``line_id``; ``holders`` says, from the ledger as
+    it is now, which batch holds each line; ``ledger_lines`` / ``ledger_orders`` are this
+    batch's."""
+    lines = {li.external_ref_line_item_id: li for li in ledger_lines}
+    order_of = {o.external_ref_id: o for o in ledger_orders}
     parts: list[pd.DataFrame] = []
 
     if len(rejected):
@@ -94,99 +160,58 @@ def reconcile(
                     ROW: rejected[ROW],
                     "outcome": "rejected",
                     "reason": rejected["problems"],
-                    **{
-                        c: rejected[c]
-                        for c in (
-                            "first_name",
-                            "last_name",
-                            "email",
-                            "mobile_number",
-                            "utid",
-                            "delivery_method",
-                            "campaign",
-                            "client_row_key",
-                        )
-                        if c in rejected
-                    },
+                    **{c: rejected[c] for c in COMMON if c in rejected},
                     "amount_requested": rejected.get("amount", ""),
                 }
             )
         )
-    common = (
-        "first_name",
-        "last_name",
-        "email",
-        "mobile_number",
-        "utid",
-        "reward_name",
-        "delivery_method",
-        "currency",
-        "quantity",
-        "fee",
-        "campaign",
-        "client_row_key",
-    )
-    if len(already_sent):
+    if len(valid):
+        ids = valid["line_id"].tolist()
+        mine = [lines.get(i) for i in ids]
+        said = [
+            _classify(i, holders.get(i), li, batch, mode) for i, li in zip(ids, mine, strict=True)
+        ]
+        outcome = [o for o, _ in said]
+        reason = [
+            r if r is not None else unsent_reason if o == "not_submitted" else "" for o, r in said
+        ]
+        held = [holders.get(i) for i in ids]
+        order_ref = [h.external_ref_id if h is not None and not h.free else "" for h in held]
+        here = [o in SUBMITTED_OUTCOMES for o in outcome]
         parts.append(
             pd.DataFrame(
                 {
-                    ROW: already_sent[ROW],
-                    "outcome": "already_sent",
-                    "reason": (
-                        "already sent in batch "
-                        + already_sent["sent_in_batch"]
-                        + " (order "
-                        + already_sent["sent_in_order"]
-                        + ", file "
-                        + already_sent["sent_from_file"]
-                        + ", "
-                        + already_sent["sent_at"]
-                        + ", status "
-                        + already_sent["sent_status"].fillna("")
-                        + ")"
-                    ),
-                    **{c: already_sent[c] for c in common},
-                    "amount_requested": already_sent["amount"],
-                    "amount_charged": "0.00",
-                    "external_ref_line_item_id": already_sent["line_id"],
-                    "external_ref_id": already_sent["sent_in_order"],
-                }
-            )
-        )
-    if len(to_send):
-        led = to_send["line_id"].map(lines)
-        state = [li["state"] if isinstance(li, dict) else None for li in led]
-        status = [li["line_item_status"] if isinstance(li, dict) else None for li in led]
-        sched = [li["scheduled_delivery_date"] if isinstance(li, dict) else None for li in led]
-        outcome = [_outcome(a, b, c) for a, b, c in zip(state, status, sched, strict=True)]
-        order_ref = [li["external_ref_id"] if isinstance(li, dict) else "" for li in led]
-        parts.append(
-            pd.DataFrame(
-                {
-                    ROW: to_send[ROW],
+                    ROW: valid[ROW],
                     "outcome": outcome,
-                    "reason": [
-                        (li.get("error") or "") if isinstance(li, dict) else unsent_reason
-                        for li in led
-                    ],
-                    **{c: to_send[c] for c in common},
-                    "amount_requested": to_send["amount"],
+                    "reason": reason,
+                    **{
+                        c: valid[c] for c in (*COMMON, "reward_name", "currency", "quantity", "fee")
+                    },
+                    "amount_requested": valid["amount"],
                     "amount_charged": [
-                        (li.get("charged") or "0") if isinstance(li, dict) else "0" for li in led
+                        (li.charged or "0") if li is not None and h else "0"
+                        for li, h in zip(mine, here, strict=True)
                     ],
-                    "line_item_status": status,
+                    "line_item_status": [
+                        li.line_item_status if li is not None and h else None
+                        for li, h in zip(mine, here, strict=True)
+                    ],
                     "delivery_status": [
-                        li.get("delivery_status") if isinstance(li, dict) else None for li in led
+                        li.delivery_status if li is not None and h else None
+                        for li, h in zip(mine, here, strict=True)
                     ],
-                    "scheduled_delivery_date": sched,
-                    "external_ref_line_item_id": to_send["line_id"],
+                    "scheduled_delivery_date": [
+                        li.scheduled_delivery_date if li is not None and h else None
+                        for li, h in zip(mine, here, strict=True)
+                    ],
+                    "external_ref_line_item_id": ids,
                     "external_ref_id": order_ref,
                     "reference_order_id": [
-                        order_of.get(r, {}).get("reference_order_id") for r in order_ref
+                        order_of[r].reference_order_id if r in order_of else None for r in order_ref
                     ],
                     "reference_line_item_id": [
-                        li.get("reference_line_item_id") if isinstance(li, dict) else None
-                        for li in led
+                        li.reference_line_item_id if li is not None and h else None
+                        for li, h in zip(mine, here, strict=True)
                     ],
                 }
             )
@@ -199,12 +224,12 @@ def reconcile(
         extras = original.set_index(ROW)[extra_columns]
         report = report.join(extras, on=ROW)
 
-    discrepancies = _check_books(original, report, ledger_orders)
+    discrepancies = _check_books(original, report, ledger_orders, mode)
     counts = {o: int((report["outcome"] == o).sum()) for o in OUTCOMES}
     counts["rows_in"] = len(original)
-    counts["submitted"] = sum(counts[o] for o in (*CHARGED_OUTCOMES, *RELEASED_OUTCOMES))
+    counts["submitted"] = sum(counts[o] for o in SUBMITTED_OUTCOMES)
     money = _money(report)
-    sent = report[report["outcome"].isin(CHARGED_OUTCOMES + RELEASED_OUTCOMES)]
+    sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
     by_reward = _breakdown(sent, ["utid", "reward_name", "currency"])
     by_method = _breakdown(sent, ["delivery_method", "currency"])
     return Reconciliation(
@@ -228,7 +253,7 @@ def _expected(report: pd.DataFrame) -> pd.Series:
 
 
 def _money(report: pd.DataFrame) -> pd.DataFrame:
-    sent = report[report["outcome"].isin(CHARGED_OUTCOMES + RELEASED_OUTCOMES)]
+    sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
     if sent.empty:
         return pd.DataFrame(columns=["currency", "requested", "charged", "released"])
     expected = _expected(sent)
@@ -263,7 +288,7 @@ def _breakdown(sent: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def _check_books(
-    original: pd.DataFrame, report: pd.DataFrame, ledger_orders: list[dict[str, Any]]
+    original: pd.DataFrame, report: pd.DataFrame, ledger_orders: list[OrderRow], mode: Mode
 ) -> list[str]:
     problems: list[str] = []
     if len(report) != len(original):
@@ -274,7 +299,14 @@ def _check_books(
         problems.append(f"rows missing from the report: {sorted(missing)[:20]}")
     if repeated:
         problems.append(f"rows reported twice: {repeated[:20]}")
-    sent = report[report["outcome"].isin(CHARGED_OUTCOMES + RELEASED_OUTCOMES)]
+    if mode is Mode.SEND:  # a run that sent: every valid row must be at Tango now
+        for outcome in NOT_SENT_OUTCOMES:
+            rows = report.loc[report["outcome"] == outcome, ROW].tolist()
+            if rows:
+                problems.append(
+                    f"{len(rows)} valid row(s) not at Tango ({outcome}): rows {rows[:20]}"
+                )
+    sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
     if len(sent):
         charged = _dec(sent["amount_charged"])
         expected = _expected(sent)
@@ -287,16 +319,12 @@ def _check_books(
                 f"(expected {'the amount plus fee' if row['outcome'] in CHARGED_OUTCOMES else '0'})"
             )
         ours = {r for r in sent["external_ref_id"] if r}
+        reported = [o for o in ledger_orders if o.external_ref_id in ours]
         tango = sum(
-            (
-                Decimal(o["charged_total"])
-                for o in ledger_orders
-                if o["external_ref_id"] in ours and o.get("charged_total") is not None
-            ),
+            (Decimal(o.charged_total) for o in reported if o.charged_total is not None),
             Decimal(0),
         )
-        reported = [o for o in ledger_orders if o["external_ref_id"] in ours]
-        if all(o.get("charged_total") is not None for o in reported) and charged.sum() != tango:
+        if all(o.charged_total is not None for o in reported) and charged.sum() != tango:
             problems.append(f"line charges add up to {charged.sum()}, Tango's orders to {tango}")
     return problems
 

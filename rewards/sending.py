@@ -1,35 +1,67 @@
 """Sending recorded orders and reading their outcome back: Prefect-free.
 
 ``submit`` POSTs an order exactly as the ledger holds it (safe to repeat: the same
-``externalRefID`` makes Tango return the original). ``refresh`` reads the order summary
-(never credentials) into the ledger and says whether the order is final.
+``externalRefID`` makes Tango return the original), only while the run's lease allows it.
+``refresh`` reads the order summary (never credentials) into the ledger and says whether the
+order is final.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
 from decimal import Decimal
+from enum import StrEnum
 
-from raas import CreateAsyncOrderCriteria, InsufficientFundsError, InvalidRequestError, RaasClient
+from raas import (
+    AsyncOrderDetailView,
+    CreateAsyncOrderCriteria,
+    InsufficientFundsError,
+    InvalidRequestError,
+    RaasClient,
+    RetryPolicy,
+)
 
 from .errors import GateError
-from .ledger import Ledger
+from .ledger import LeaseKeeper, LeaseLostError, Ledger, LineStatus, OrderState
 
 log = logging.getLogger("rewards")
 
 
-def submit(client: RaasClient, book: Ledger, external_ref_id: str) -> str:
+class Submitted(StrEnum):
+    ACCEPTED = "accepted"
+    KNOWN = "accepted (already known to Tango)"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"  # not planned any more (sent, rejected or void)
+    LEASE_LOST = "lease lost"  # another run of this batch took over; it sends this order
+
+
+def submit(
+    client: RaasClient,
+    book: Ledger,
+    external_ref_id: str,
+    keeper: LeaseKeeper,
+    retry: RetryPolicy | None = None,
+    by: str | None = None,
+) -> Submitted:
+    """POST the order if it is still planned and the lease allows; ``by``: this run's id,
+    kept in the ledger beside the order Tango accepted."""
     row = book.order(external_ref_id)
-    if row is None or row["state"] != "planned":
-        return row["state"] if row else "missing"
-    body = json.loads(row["request_json"])
+    if row is None or row.state is not OrderState.PLANNED:
+        return Submitted.SKIPPED
     try:
-        result = client.create_async_order(CreateAsyncOrderCriteria.model_validate(body))
+        result = client.create_async_order(
+            CreateAsyncOrderCriteria.model_validate(row.body),
+            retry=retry,
+            before_attempt=lambda: keeper.guard(external_ref_id),
+        )
+    except LeaseLostError as exc:
+        log.warning("%s", exc)
+        return Submitted.LEASE_LOST
     except InvalidRequestError as exc:
         book.record_rejection(external_ref_id, exc.http_code or 400, str(exc))
         log.error("Tango rejected order %s: %s", external_ref_id, exc)
-        return "rejected"
+        return Submitted.REJECTED
     except InsufficientFundsError as exc:
         raise GateError(
             f"Tango refused order {external_ref_id} for lack of funds ({exc}); "
@@ -40,36 +72,53 @@ def submit(client: RaasClient, book: Ledger, external_ref_id: str) -> str:
         for f in result.order.failedLineItems
         if f.externalRefLineItemID
     }
-    book.record_acceptance(external_ref_id, result.http_code, failed)
-    return "accepted" if result.created else "accepted (already known to Tango)"
+    book.record_acceptance(external_ref_id, result.http_code, failed, by)
+    return Submitted.ACCEPTED if result.created else Submitted.KNOWN
 
 
-def refresh(client: RaasClient, book: Ledger, external_ref_id: str) -> bool:
-    summary = client.get_async_order_summary(external_ref_id)
-    final = (summary.orderStatus or "PENDING") != "PENDING"
-    lines = []
-    for li in summary.lineItems:
-        money = li.amountCharged
-        charged = money.total if money and money.total is not None else Decimal(0)
-        lines.append(
-            {
-                "id": li.externalRefLineItemID,
-                "status": li.lineItemStatus,
-                "delivery": li.deliveryStatus,
-                "reference": li.referenceLineItemId,
-                "charged": f"{charged:.2f}",
-                "scheduled": li.scheduledDeliveryDate,
-                "error": "; ".join(e.errorMessage or e.errorCode or "" for e in li.lineItemErrors)
-                or None,
-            }
+def read_status(
+    summary: AsyncOrderDetailView,
+) -> tuple[str, str | None, str | None, list[LineStatus], bool]:
+    """(order status, reference order id, charged total, lines, final) from a summary: the
+    arguments of :meth:`Ledger.record_status` after the order's id."""
+    status = summary.orderStatus or "PENDING"
+    lines = [
+        LineStatus(
+            line_id=li.externalRefLineItemID or "",
+            status=li.lineItemStatus,
+            delivery=li.deliveryStatus,
+            reference=li.referenceLineItemId,
+            charged=(
+                li.amountCharged.total
+                if li.amountCharged and li.amountCharged.total is not None
+                else Decimal(0)
+            ),
+            scheduled=li.scheduledDeliveryDate,
+            error="; ".join(e.errorMessage or e.errorCode or "" for e in li.lineItemErrors) or None,
         )
+        for li in summary.lineItems
+    ]
     total = summary.amountCharged.total if summary.amountCharged else None
-    book.record_status(
+    charged = f"{total:.2f}" if total is not None else None
+    return status, summary.referenceOrderID, charged, lines, status != "PENDING"
+
+
+def refresh(
+    client: RaasClient, book: Ledger, external_ref_id: str, retry: RetryPolicy | None = None
+) -> bool:
+    order = book.order(external_ref_id)
+    summary = client.get_async_order_summary(
         external_ref_id,
-        summary.orderStatus or "PENDING",
-        summary.referenceOrderID,
-        f"{total:.2f}" if total is not None else None,
-        lines,
-        final,
+        customer=order.customer_identifier if order else None,
+        account=order.account_identifier if order else None,
+        retry=retry,
     )
+    status, reference, charged, lines, final = read_status(summary)
+    book.record_status(external_ref_id, status, reference, charged, lines, final)
     return final
+
+
+def patient(until: float, say: Callable[[str], None]) -> RetryPolicy:
+    """Retries of transient failures (connection, 5xx, 429, timeouts) until ``until``
+    (``time.monotonic()``), with a line for each: an outage costs time, not the run."""
+    return RetryPolicy(max_attempts=1_000_000, max_delay=10.0, deadline=until, notify=say)

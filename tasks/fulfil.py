@@ -2,50 +2,78 @@
 
 No Prefect retries here: the client already retries what is safe to retry (Tango's rules),
 and stacking retries would only multiply attempts. Caching is off: the ledger, not Prefect,
-decides what has been done.
+decides what has been done. An expected stop (a file that cannot be used, a gate) is a
+:class:`~rewards.errors.RewardsError`; :func:`expected` turns it into a failed task state with
+its one-line message, so no traceback reaches the run's log.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeVar
 
-from prefect import get_run_logger, task
-from prefect.artifacts import (
-    create_link_artifact,
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
+from prefect import get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
-from raas import Account, Catalog
-from rewards import export, progress, sending
-from rewards.errors import InputError
+from raas import Account, Catalog, RaasError
+from rewards import progress, sending
+from rewards.errors import RewardsError, explain
 from rewards.identity import batch_id, line_item_ids
+from rewards.ledger import Claimed, LeaseKeeper, OrderState
 from rewards.planning import Plan, plan_batch
 from rewards.reading import Sheet, read_recipients
-from rewards.reconcile import Reconciliation, reconcile
+from rewards.reconcile import Mode, Reconciliation, reconcile
+from rewards.sending import Submitted
+from rewards.standing import Positions, settle, settle_waiting
+from rewards.summary import CostPreview
 from rewards.validation import Validated, ValidationOptions, validate
 
-from .tango import ledger, tango_client
+from .tango import client_for, ledger, tango_client
 
-ARTIFACT_ROWS = 500  # the UI struggles with huge tables; the files hold everything
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-@task(name="load-spreadsheet", cache_policy=NO_CACHE)
-def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet | InputError:
-    """The sheet, or the :class:`InputError` that explains why it cannot be used (returned,
-    not raised: an expected mistake gets a message, not a traceback in the task log)."""
-    try:
-        sheet = read_recipients(path, sheet_name)
-    except InputError as exc:
-        return exc
+def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A task that may stop the run for an expected reason: a :class:`RewardsError`, or Tango
+    failing after every retry, ends the task Failed with one line (no traceback), and the
+    caller gets a RewardsError with that line."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except RaasError as exc:
+                failure = RewardsError(explain(exc))
+            except RewardsError as exc:
+                failure = exc
+            get_run_logger().error("%s", failure)
+            return Failed(message=str(failure))  # type: ignore[return-value]
+
+        run = task(name=name, cache_policy=NO_CACHE)(guarded)
+
+        @functools.wraps(fn)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            state = run(*args, return_state=True, **kwargs)
+            if state.is_failed():
+                raise RewardsError(state.message or f"{name} failed")
+            return state.result()
+
+        return call
+
+    return decorate
+
+
+@step("load-spreadsheet")
+def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet:
+    sheet = read_recipients(path, sheet_name)
     get_run_logger().info(
         "Read %d rows from %s (%s)",
         len(sheet.frame),
@@ -55,7 +83,7 @@ def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet | InputError:
     return sheet
 
 
-@task(name="fetch-account-and-catalog", cache_policy=NO_CACHE)
+@step("fetch-account-and-catalog")
 def fetch_account_and_catalog(customer: str | None, account: str | None) -> tuple[Account, Catalog]:
     client = tango_client(customer, account)
     return client.get_account(), client.get_catalog()
@@ -70,63 +98,72 @@ def validate_rows(
     return result
 
 
-@task(name="plan-orders", cache_policy=NO_CACHE)
+@step("plan-orders")
 def plan_orders(
-    validated: Validated, *, account: str, customer: str, chunk_size: int, ledger_url: str
+    validated: Validated, *, account: str, customer: str, chunk_size: int, wait_until: float | None
 ) -> Plan:
-    book = ledger(ledger_url)
+    """Where each valid row stands (settled with Tango where a run died), then this batch's
+    orders. ``wait_until`` (monotonic): wait while live runs of other batches send some of
+    these rows; None (a dry run) looks once and writes nothing."""
+    book = ledger()
     ids = line_item_ids(validated.valid, account)
-    existing = book.batch_orders(batch_id(ids.tolist(), account))
+    batch = batch_id(ids.tolist(), account)
+    logger = get_run_logger()
+    if wait_until is None:
+        positions: Positions = settle(book, client_for, account, ids.tolist(), batch, False)
+    else:
+        positions = settle_waiting(
+            book, client_for, account, ids.tolist(), batch, deadline=wait_until, say=logger.info
+        )
+    for ref in positions.found:
+        logger.info(
+            "Order %s is at Tango although its run never heard: its rows count as sent", ref
+        )
+    for ref in positions.voided:
+        logger.info("Order %s never reached Tango and its run is gone: its rows are free", ref)
+    existing = book.batch_orders(batch)
     plan = plan_batch(
         validated.valid,
         account=account,
         customer=customer,
         chunk_size=chunk_size,
-        owners=book.owners(account, ids.tolist()),
+        positions=positions,
         ids=ids,
-        first_chunk=max((o["chunk_index"] for o in existing), default=-1) + 1,
+        first_chunk=max((o.chunk_index for o in existing), default=-1) + 1,
     )
-    get_run_logger().info(
-        "Batch %s: %d rows to send in %d new orders, %d already sent",
+    logger.info(
+        "Batch %s: %d rows to send in %d new orders, %d sent before, %d being sent by other runs",
         plan.batch,
-        len(plan.to_send),
+        plan.unsent,
         len(plan.new_orders),
         len(plan.already_sent),
+        len(plan.busy),
     )
     return plan
 
 
 @task(name="check-balance", cache_policy=NO_CACHE)
-def check_balance(plan: Plan, account: Account) -> dict[str, Any]:
-    """The cost preview; ``stop`` says why not to send when the account cannot pay."""
-    cost = plan.costs.get(account.currencyCode, Decimal(0))
-    short = cost - account.currentBalance
-    preview: dict[str, Any] = {
-        "currency": account.currencyCode,
-        "cost": f"{cost:.2f}",
-        "balance": f"{account.currentBalance:.2f}",
-        "shortfall": f"{max(short, Decimal(0)):.2f}",
-        "stop": None,
-    }
-    if short > 0:
-        preview["stop"] = (
-            f"account {account.accountIdentifier} cannot pay for this batch: it costs "
-            f"{cost:.2f} {account.currencyCode}, the balance is {account.currentBalance:.2f}, "
-            f"short by {short:.2f}. Nothing was sent; fund the account and run again"
-        )
+def check_balance(plan: Plan, account: Account) -> CostPreview:
+    preview = CostPreview(
+        currency=account.currencyCode,
+        cost=plan.costs.get(account.currencyCode, Decimal(0)),
+        balance=account.currentBalance,
+        rows=plan.unsent,
+        account=account.accountIdentifier,
+    )
+    get_run_logger().info("Cost: %s", preview.text())
     return preview
 
 
 @task(name="record-orders", cache_policy=NO_CACHE)
-def record_orders(plan: Plan, sheet: Sheet, ledger_url: str) -> list[str]:
-    """Write the batch's orders into the ledger before anything is sent; returns every order
-    of the batch still to submit or to await (new and resumed)."""
-    book = ledger(ledger_url)
+def record_orders(plan: Plan, sheet: Sheet, lease_seconds: float) -> Claimed:
+    """Write the batch's orders into the ledger before anything is sent, and take the batch's
+    lease (see :mod:`rewards.ledger`)."""
     rows = {
         r["line_id"]: (int(r["row_number"]), r["amount"], r["currency"])
         for r in plan.to_send[["line_id", "row_number", "amount", "currency"]].to_dict("records")
     }
-    book.claim(
+    return ledger().claim(
         batch=plan.batch,
         account=plan.account,
         customer=plan.customer,
@@ -134,18 +171,8 @@ def record_orders(plan: Plan, sheet: Sheet, ledger_url: str) -> list[str]:
         source_sha256=_sha256(sheet.source),
         planned=plan.new_orders,
         rows=rows,
+        lease_seconds=lease_seconds,
     )
-    return open_orders(plan.batch, ledger_url)
-
-
-def open_orders(batch: str, ledger_url: str) -> list[str]:
-    """The batch's orders still to submit or to await, and those already final, in chunk
-    order (everything the report covers)."""
-    return [
-        o["external_ref_id"]
-        for o in ledger(ledger_url).batch_orders(batch)
-        if o["state"] in ("planned", "accepted", "final")
-    ]
 
 
 def _sha256(path: str) -> str:
@@ -156,137 +183,38 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-@task(name="submit-order", cache_policy=NO_CACHE)
-def submit_order(external_ref_id: str, ledger_url: str) -> str:
-    """POST one recorded order (safe to repeat; see :func:`rewards.sending.submit`)."""
-    book = ledger(ledger_url)
-    row = book.order(external_ref_id)
-    if row is None:
-        return "missing"
-    client = tango_client(row["customer_identifier"], row["account_identifier"])
-    return sending.submit(client, book, external_ref_id)
+def batch_refs(batch: str) -> list[str]:
+    """The batch's orders that exist or may still be sent, in chunk order (what the report
+    covers): not void."""
+    return [
+        o.external_ref_id for o in ledger().batch_orders(batch) if o.state is not OrderState.VOID
+    ]
 
 
-class _Waiter:
-    """The orders of a batch still to finish, refreshed from Tango's summary endpoint, with
-    the progress artifact kept up to date."""
-
-    def __init__(self, refs: list[str], ledger_url: str, batch: str, concurrency: int) -> None:
-        self.book = ledger(ledger_url)
-        self.concurrency = concurrency
-        self.orders = {o["external_ref_id"]: o for o in self.book.batch_orders(batch)}
-        self.waiting = {r for r in refs if self.orders.get(r, {}).get("state") == "accepted"}
-        self.total = len(refs)
-        self._last_logged = -1
-        self.progress = create_progress_artifact(
-            self._percent(), description=f"Orders finished out of {self.total}"
-        )
-
-    def _percent(self) -> float:
-        return 100.0 * (self.total - len(self.waiting)) / self.total if self.total else 100.0
-
-    def _refresh_one(self, ref: str) -> bool:
-        o = self.orders[ref]
-        client = tango_client(o["customer_identifier"], o["account_identifier"])
-        return sending.refresh(client, self.book, ref)
-
-    def refresh(self, refs: set[str] | list[str]) -> None:
-        todo = sorted(r for r in refs if r in self.waiting)
-        # Tango's latency, not our work, is the cost of a poll: ask about several orders at once
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            for ref, final in zip(todo, pool.map(self._refresh_one, todo), strict=True):
-                if final:
-                    self.waiting.discard(ref)
-        progress.report("orders finished", self.total - len(self.waiting), self.total)
-        done = f"{self.total - len(self.waiting)} of {self.total} orders finished"
-        update_progress_artifact(self.progress, self._percent(), description=done)
-        if len(self.waiting) != self._last_logged:  # a progress line in the CLI and the UI log
-            self._last_logged = len(self.waiting)
-            get_run_logger().info("%s (%.0f%%)", done, self._percent())
-
-
-def _poll(waiter: _Waiter, deadline: float, pause: float) -> None:
-    while waiter.waiting:
-        waiter.refresh(set(waiter.waiting))
-        if not waiter.waiting or time.monotonic() + pause > deadline:
-            return
-        time.sleep(pause)
-        pause = min(pause * 1.5, 30.0)
-
-
-async def _listen(waiter: _Waiter, batch: str, deadline: float, fallback_s: float) -> None:
-    """Each ``tango.async-order.status`` event for the batch is a hint: GET that order's
-    summary (the authority). A fallback poll runs all the while, so a lost webhook only
-    delays completion."""
-    import asyncio
-
-    from prefect.events.clients import get_events_subscriber
-    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
-
-    from webhooks.config import EVENT_NAME, RESOURCE_PREFIX
-
-    hints: asyncio.Queue[str] = asyncio.Queue()
-    wanted = EventFilter(
-        event=EventNameFilter(name=[EVENT_NAME]),
-        resource=EventResourceFilter(id_prefix=[f"{RESOURCE_PREFIX}rw-{batch}-"]),
-    )
-
-    async def read(subscriber: object) -> None:
-        async for event in subscriber:  # type: ignore[attr-defined]
-            await hints.put(event.resource.id.removeprefix(RESOURCE_PREFIX))
-
-    async with get_events_subscriber(filter=wanted) as subscriber:
-        reader = asyncio.create_task(read(subscriber))
-        try:
-            await asyncio.to_thread(
-                waiter.refresh, set(waiter.waiting)
-            )  # events before we listened
-            next_poll = time.monotonic() + fallback_s
-            while waiter.waiting and time.monotonic() < deadline:
-                wait = max(0.0, min(next_poll, deadline) - time.monotonic())
-                try:
-                    ref = await asyncio.wait_for(hints.get(), wait)
-                    refs = {ref}
-                    while not hints.empty():
-                        refs.add(hints.get_nowait())
-                except TimeoutError:
-                    refs = set(waiter.waiting)
-                    next_poll = time.monotonic() + fallback_s
-                await asyncio.to_thread(waiter.refresh, refs)
-        finally:
-            reader.cancel()
-
-
-@task(name="await-completion", cache_policy=NO_CACHE)
-def await_completion(
-    refs: list[str],
-    *,
-    ledger_url: str,
-    timeout_seconds: float,
-    poll_interval_seconds: float,
-    batch: str,
-    mode: str = "poll",
-    concurrency: int = 4,
+@step("submit-orders")
+def submit_orders(
+    refs: list[str], keeper: LeaseKeeper, concurrency: int, deadline: float
 ) -> dict[str, int]:
-    """Wait until every order of the batch is final or the timeout passes: by polling with
-    backoff, or (``mode="webhook"``) on Prefect events from the webhook receiver with a
-    fallback poll every ``poll_interval_seconds``; ``concurrency`` orders are asked about at
-    once."""
-    import asyncio
+    """POST each of ``refs`` still planned, ``concurrency`` at a time, riding out Tango
+    outages until ``deadline`` (monotonic); returns how many ended how."""
+    book, logger = ledger(), get_run_logger()
+    planned = [r for r in refs if (o := book.order(r)) and o.state is OrderState.PLANNED]
+    retry = sending.patient(deadline, logger.warning)
+    me = str(runtime.flow_run.id)
 
-    waiter = _Waiter(refs, ledger_url, batch, concurrency)
-    deadline = time.monotonic() + timeout_seconds
-    if mode == "webhook":
-        asyncio.run(_listen(waiter, batch, deadline, poll_interval_seconds))
-    else:
-        _poll(waiter, deadline, poll_interval_seconds)
-    if waiter.waiting:
-        get_run_logger().warning(
-            "%d orders still pending after %.0f s; run the same file again to refresh the report",
-            len(waiter.waiting),
-            timeout_seconds,
-        )
-    return {"orders": waiter.total, "pending": len(waiter.waiting)}
+    def one(ref: str) -> Submitted:
+        order = book.order(ref)
+        assert order is not None
+        return sending.submit(client_for(order), book, ref, keeper, retry, by=me)
+
+    counts: dict[str, int] = {}
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for done, outcome in enumerate(pool.map(one, planned), start=1):
+            counts[outcome.value] = counts.get(outcome.value, 0) + 1
+            progress.report("orders submitted", done, len(planned))
+    if planned:
+        logger.info("Submitted %d orders: %s", len(planned), counts)
+    return counts
 
 
 @task(name="reconcile", cache_policy=NO_CACHE)
@@ -294,125 +222,19 @@ def reconcile_batch(
     sheet: Sheet,
     validated: Validated,
     plan: Plan,
-    ledger_url: str,
+    mode: Mode = Mode.SEND,
     unsent_reason: str = "not submitted",
 ) -> Reconciliation:
-    book = ledger(ledger_url)
+    book = ledger()
     return reconcile(
         original=sheet.frame,
         rejected=validated.rejected,
-        to_send=plan.to_send,
-        already_sent=plan.already_sent,
+        valid=validated.valid.assign(line_id=plan.line_ids),
+        batch=plan.batch,
+        holders=book.holders(plan.account, plan.line_ids.tolist()),
         ledger_lines=book.batch_lines(plan.batch),
         ledger_orders=book.batch_orders(plan.batch),
+        mode=mode,
         extra_columns=sheet.unknown_columns,
         unsent_reason=unsent_reason,
     )
-
-
-def summary_markdown(
-    title: str,
-    result: Reconciliation,
-    source: str,
-    folder: Path | None,
-    preview: dict[str, Any] | None = None,
-    note: str | None = None,
-) -> str:
-    c = result.counts
-    lines = [f"# {title}", "", f"Source: `{Path(source).name}`", ""]
-    if note:
-        lines += [f"**{note}**", ""]
-    lines += [
-        "| rows in | rejected | already sent | submitted | complete | failed | pending | "
-        "scheduled |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {c['rows_in']} | {c['rejected']} | {c['already_sent']} | {c['submitted']} | "
-        f"{c['complete']} | {c['failed'] + c['cancelled'] + c['rejected_by_tango'] + c['not_submitted']} | "
-        f"{c['pending']} | {c['scheduled']} |",
-        "",
-    ]
-    if preview:
-        lines += [
-            f"Cost of this run: **{preview['cost']} {preview['currency']}**; balance "
-            f"{preview['balance']}.",
-            "",
-        ]
-    if len(result.money):
-        lines += ["| currency | requested | charged | released |", "|---|---:|---:|---:|"]
-        lines += [
-            f"| {r.currency} | {r.requested:.2f} | {r.charged:.2f} | {r.released:.2f} |"
-            for r in result.money.itertuples()
-        ]
-        lines.append("")
-    lines.append(
-        "Books: **balanced**"
-        if result.balanced
-        else "Books: **DO NOT BALANCE** — " + "; ".join(result.discrepancies)
-    )
-    if folder:
-        lines += ["", f"Full report: `{folder}`"]
-    return "\n".join(lines)
-
-
-@task(name="publish-report", cache_policy=NO_CACHE)
-def publish_report(
-    result: Reconciliation,
-    validated: Validated,
-    source: str,
-    folder: Path,
-    batch: str,
-    *,
-    title: str,
-    preview: dict[str, Any] | None = None,
-    note: str | None = None,
-) -> list[str]:
-    """Files first (the record), then artifacts (the view): summary, problems, results, link."""
-    written = export.write_table(result.report, folder, "report")
-    if len(validated.rejected):
-        written += export.write_table(validated.rejected, folder, "rejected_rows")
-    for name, frame in (
-        ("by_reward", result.by_reward),
-        ("by_method", result.by_method),
-        ("money", result.money),
-    ):
-        frame.to_csv(folder / f"{name}.csv", index=False)
-    if len(result.report) > export.XLSX_MAX_ROWS:
-        skipped = f"report.xlsx not written for {len(result.report):,} rows: open report.csv"
-        note = f"{note}; {skipped}" if note else skipped
-    markdown = summary_markdown(title, result, source, folder, preview, note)
-    (folder / "summary.md").write_text(markdown)
-    key = f"fulfil-{batch.lower()}"
-    create_markdown_artifact(markdown, key=f"{key}-summary", description="Run summary")
-    problems = validated.problems.head(ARTIFACT_ROWS)
-    if len(problems):
-        create_table_artifact(
-            export.neutralise(problems).to_dict("records"),
-            key=f"{key}-problems",
-            description=f"Rejected rows: first {len(problems)} of "
-            f"{len(validated.problems)} problems",
-        )
-    view = result.report.head(ARTIFACT_ROWS)[
-        [
-            "row_number",
-            "outcome",
-            "email",
-            "utid",
-            "amount_requested",
-            "amount_charged",
-            "currency",
-            "line_item_status",
-            "delivery_status",
-            "reason",
-        ]
-    ].copy()
-    view["email"] = view["email"].map(export.mask_email)
-    create_table_artifact(
-        export.neutralise(view).fillna("").to_dict("records"),
-        key=f"{key}-results",
-        description=f"Results: first {len(view)} of {len(result.report)} rows "
-        "(emails masked; the files hold all rows)",
-    )
-    create_link_artifact(
-        folder.resolve().as_uri(), link_text=f"Report files ({folder})", key=f"{key}-files"
-    )
-    return [str(p) for p in written]

@@ -1,5 +1,5 @@
-"""One Tango client and one ledger per process, built from settings (never from flow
-parameters, so no secret ever reaches the Prefect database)."""
+"""One Tango client per (customer, account) and one ledger per process, built from settings
+(never from flow parameters, so no secret ever reaches the Prefect database)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from raas import RaasClient, TangoSettings
 from rewards.errors import RewardsError
-from rewards.ledger import Ledger
+from rewards.ledger import Ledger, OrderRow
 from rewards.params import RewardsSettings
 
 
@@ -29,6 +29,10 @@ def tango_client(customer: str | None = None, account: str | None = None) -> Raa
     return RaasClient(settings.model_copy(update=updates), pace=_shared_pace())
 
 
+def client_for(order: OrderRow) -> RaasClient:
+    return tango_client(order.customer_identifier, order.account_identifier)
+
+
 def _shared_pace() -> Callable[[], None] | None:
     """With REWARDS_GLOBAL_RATE_LIMIT set, every Tango request first takes a slot of that Prefect
     global concurrency limit (slot decay makes it a rate limit shared by all workers)."""
@@ -40,6 +44,16 @@ def _shared_pace() -> Callable[[], None] | None:
     return lambda: rate_limit(name, occupy=1, strict=True)
 
 
+def ledger() -> Ledger:
+    return _ledger(RewardsSettings().ledger_url)
+
+
 @lru_cache(maxsize=4)
-def ledger(url: str) -> Ledger:
+def _ledger(url: str) -> Ledger:
     return Ledger(url)
+
+
+def forget() -> None:
+    """Drop the cached client and ledger (settings changed: tests, a new environment)."""
+    tango_client.cache_clear()
+    _ledger.cache_clear()

@@ -101,16 +101,14 @@ def point_tango_at(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> N
 def env(
     prefect_server: None, sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    from tasks.tango import ledger, tango_client
+    from tasks.tango import forget
 
     point_tango_at(sandbox, monkeypatch)
     monkeypatch.setenv("REWARDS_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
     monkeypatch.setenv("REWARDS_REPORTS_DIR", str(tmp_path / "reports"))
-    tango_client.cache_clear()
-    ledger.cache_clear()
+    forget()
     yield tmp_path
-    tango_client.cache_clear()
-    ledger.cache_clear()
+    forget()
 
 
 @pytest.fixture

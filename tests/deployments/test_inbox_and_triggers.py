@@ -74,12 +74,11 @@ def test_upload_event_starts_the_on_upload_deployment(env: Path, prefect_server:
             return [
                 r
                 for r in client.read_flow_runs()
-                if r.deployment_id == dep.id
-                and r.parameters.get("params", {}).get("source_path") == announced[0]
+                if r.deployment_id == dep.id and r.parameters.get("source_path") == announced[0]
             ]
 
     (run,) = wait_for(runs, timeout=30)
-    assert run.parameters["params"]["source_path"].endswith(name)
+    assert run.parameters["source_path"].endswith(name)
     time.sleep(2)
     assert len(runs()) == 1  # one file, one run
 

@@ -1,34 +1,35 @@
-"""Approval in the UI: a batch over the threshold pauses for a RunInput form."""
+"""Approval: a batch over the threshold pauses for a form in the UI. Every answer a person can
+submit goes through the API the UI's Resume dialog calls (POST /flow_runs/{id}/resume)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import StateType
-from prefect.flow_runs import resume_flow_run
 
 from flows.fulfil_rewards import fulfil_rewards
-from rewards.params import FulfilParams
+from rewards.summary import summary_of
 from tests.flows.conftest import recipients, write_csv
 from tests.helpers import wait_for
 
 
 def start(path: Path, **params: Any) -> tuple[threading.Thread, dict[str, Any]]:
     box: dict[str, Any] = {}
+    params = {"approval_threshold": "20", **params}
 
     def go() -> None:
         state = fulfil_rewards(
-            FulfilParams(
-                source_path=str(path), poll_interval_seconds=0.1, approval_threshold="20", **params
-            ),
-            return_state=True,
+            source_path=str(path), poll_interval_seconds=0.1, **params, return_state=True
         )
-        box["state"], box["out"] = state, state.result(raise_on_failure=False)
+        box["state"], box["out"] = state, summary_of(state.result(raise_on_failure=False))
 
     thread = threading.Thread(target=go)
     thread.start()
@@ -45,34 +46,94 @@ def paused_run_id() -> Any:
     return runs[0].id if runs else None
 
 
+def answer(api: str, run_id: Any, run_input: dict[str, Any]) -> dict[str, Any]:
+    """What the UI's Resume dialog sends, over HTTP (sent again, as a person would, when the
+    test server's SQLite database is busy and answers 503)."""
+    for _ in range(10):
+        response = httpx.post(f"{api}/flow_runs/{run_id}/resume", json={"run_input": run_input})
+        if response.status_code != 503:
+            break
+        time.sleep(0.5)
+    response.raise_for_status()
+    return response.json()
+
+
 def sent(sandbox, campaign: str) -> int:
     with sandbox.engine.store.tx() as c:
         return c.execute("SELECT COUNT(*) FROM orders WHERE campaign=?", (campaign,)).fetchone()[0]
 
 
-def test_approve_sends_and_the_report_says_who(env: Path, sandbox, campaign) -> None:
+def artifacts_of(run_id: Any) -> dict[str, str]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+    return {a.key or "": str(a.data) for a in found}
+
+
+def test_approve_sends_and_everything_says_who_when_and_how_much(
+    env: Path, sandbox, campaign, prefect_server: str
+) -> None:
     thread, box = start(write_csv(env / "a.csv", recipients(campaign, 5)))  # 25.00 > 20
     run_id = wait_for(paused_run_id, timeout=30)
     assert sent(sandbox, campaign) == 0  # nothing goes out while it waits
-    resume_flow_run(
-        run_id, run_input={"approve": True, "approver": "Grace", "note": "Q4 budget ok"}
+    question = next(v for k, v in artifacts_of(run_id).items() if k.startswith("approval-"))
+    assert "25.00 USD" in question and "Balance" in question  # on the paused run's page
+    reply = answer(
+        prefect_server, run_id, {"decision": "approve", "approver": "Grace", "note": "Q4 ok"}
     )
+    assert reply["status"] == "ACCEPT"
     thread.join(60)
-    assert box["state"].is_completed(), box["state"].message
-    assert box["out"]["complete"] == 5
-    summary = (Path(box["out"]["report_dir"]) / "summary.md").read_text()
-    assert "approved by Grace: Q4 budget ok" in summary
+    state, out = box["state"], box["out"]
+    assert state.is_completed(), state.message
+    assert out.counts["complete"] == 5
+    summary = (Path(out.report_dir) / "summary.md").read_text()
+    assert "approved by Grace at " in summary and "for 25.00 USD: Q4 ok" in summary
+    assert "5 sent" in state.message
 
 
-def test_reject_sends_nothing_and_says_why(env: Path, sandbox, campaign) -> None:
+def test_reject_sends_nothing_and_says_who(env: Path, sandbox, campaign, prefect_server) -> None:
     thread, box = start(write_csv(env / "r.csv", recipients(campaign, 5)))
     run_id = wait_for(paused_run_id, timeout=30)
-    resume_flow_run(run_id, run_input={"approve": False, "approver": "Alan", "note": "too much"})
+    answer(prefect_server, run_id, {"decision": "reject", "approver": "Alan", "note": "too much"})
     thread.join(60)
-    assert box["state"].is_cancelled() and "rejected by Alan: too much" in box["state"].message
+    state = box["state"]
+    assert state.is_cancelled()
+    assert "rejected by Alan at " in state.message and "too much" in state.message
+    assert "nothing was sent" in state.message
     assert sent(sandbox, campaign) == 0
-    summary = (Path(box["out"]["report_dir"]) / "summary.md").read_text()
+    summary = (Path(box["out"].report_dir) / "summary.md").read_text()
     assert "rejected by Alan" in summary
+    counts = box["out"].counts  # nothing was submitted, so nothing "failed" either
+    assert (counts["submitted"], counts["failed"], counts["not_submitted"]) == (0, 0, 5)
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        {},  # Submit with nothing chosen: no default decides for the person
+        {"approver": "Grace", "note": "x"},  # no decision
+        {"decision": "approve"},  # no name
+        {"decision": "approve", "approver": "   "},  # a blank name
+        {"decision": "yes", "approver": "Grace"},  # not a decision
+        {"decision": "approve", "approver": "Grace", "timed_out": True},  # a forged field
+        {"approve": True, "approver": "Grace"},  # the old form's field
+    ],
+)
+def test_incomplete_or_forged_answers_are_refused_and_the_run_keeps_waiting(
+    env: Path, sandbox, campaign, prefect_server, forms: dict[str, Any]
+) -> None:
+    thread, box = start(write_csv(env / "f.csv", recipients(campaign, 5)))
+    run_id = wait_for(paused_run_id, timeout=30)
+    reply = answer(prefect_server, run_id, forms)
+    assert reply["status"] == "REJECT", reply
+    assert paused_run_id() == run_id and sent(sandbox, campaign) == 0
+    answer(prefect_server, run_id, {"decision": "reject", "approver": "Alan"})
+    thread.join(60)
+    assert box["state"].is_cancelled() and "rejected by Alan" in box["state"].message
+    assert sent(sandbox, campaign) == 0
 
 
 def test_no_answer_times_out_and_sends_nothing(env: Path, sandbox, campaign) -> None:
@@ -82,13 +143,24 @@ def test_no_answer_times_out_and_sends_nothing(env: Path, sandbox, campaign) -> 
     thread.join(60)
     assert box["state"].is_cancelled() and "timed out" in box["state"].message
     assert sent(sandbox, campaign) == 0
-    summary = (Path(box["out"]["report_dir"]) / "summary.md").read_text()
+    summary = (Path(box["out"].report_dir) / "summary.md").read_text()
     assert "approval timed out" in summary
 
 
 def test_below_the_threshold_no_pause(env: Path, sandbox, campaign) -> None:
     thread, box = start(write_csv(env / "s.csv", recipients(campaign, 2)))  # 10.00
     thread.join(60)
-    assert box["state"].is_completed() and box["out"]["complete"] == 2
-    report = pd.read_csv(Path(box["out"]["report_dir"]) / "report.csv", dtype=str)
+    assert box["state"].is_completed() and box["out"].counts["complete"] == 2
+    report = pd.read_csv(Path(box["out"].report_dir) / "report.csv", dtype=str)
     assert len(report) == 2
+
+
+def test_the_installation_floor_applies_whatever_the_run_says(
+    env: Path, sandbox, campaign, prefect_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REWARDS_APPROVAL_THRESHOLD", "12")
+    thread, box = start(write_csv(env / "floor.csv", recipients(campaign, 3)), approval_threshold=0)
+    run_id = wait_for(paused_run_id, timeout=30)  # 15.00 > 12 although the run asked for none
+    answer(prefect_server, run_id, {"decision": "approve", "approver": "Grace"})
+    thread.join(60)
+    assert box["state"].is_completed() and box["out"].counts["complete"] == 3

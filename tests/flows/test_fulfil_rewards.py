@@ -11,16 +11,17 @@ import pandas as pd
 import pytest
 
 from flows.fulfil_rewards import fulfil_rewards
-from rewards.params import FulfilParams
+from rewards.summary import summary_of
 from sandbox import SandboxServer
 from tests.flows.conftest import recipients, write_csv
 
 
 def run(path: Path, **params: Any):
     state = fulfil_rewards(
-        FulfilParams(source_path=str(path), poll_interval_seconds=0.1, **params), return_state=True
+        source_path=str(path), poll_interval_seconds=0.1, **params, return_state=True
     )
-    return state, state.result(raise_on_failure=False)
+    summary = summary_of(state.result(raise_on_failure=False))
+    return state, summary.flat() if summary else None
 
 
 def sandbox_lines(sandbox: SandboxServer, campaign: str) -> pd.DataFrame:
@@ -99,8 +100,9 @@ def test_crash_after_some_orders_then_rerun_sends_each_reward_once(
 ) -> None:
     path = write_csv(env / "crash.csv", recipients(campaign, 10))
     httpx.post(sandbox.url + "/sandbox/faults", json={"orders_before_outage": 2})
-    state, _ = run(path, max_line_items_per_order=2, submit_concurrency=1)
-    assert state.is_failed() and "Run the same file again" in state.message
+    # the outage outlasts the run's own timeout: the run gives up, and says what to do
+    state, _ = run(path, max_line_items_per_order=2, submit_concurrency=1, timeout_seconds=3)
+    assert state.is_failed() and "run the same file again" in state.message, state.message
     assert sandbox_lines(sandbox, campaign)["ref"].nunique() == 2  # 2 of 5 orders got through
     httpx.post(sandbox.url + "/sandbox/faults", json={})
     state, out = run(path, max_line_items_per_order=2, submit_concurrency=1)
@@ -132,7 +134,7 @@ def test_insufficient_balance_sends_nothing(
     state, out = run(path, account_identifier="sandbox-low")
     assert state.is_failed()
     assert "costs 90.00 USD" in state.message and "short by" in state.message
-    assert out["would_send"] == 3
+    assert out["not_submitted"] == 3 and out["cost"].cost == 90
     assert sandbox_lines(sandbox, campaign).empty
     assert balance(sandbox, "sandbox-low") == before
 
@@ -151,11 +153,11 @@ def test_dry_run_previews_and_lists_already_sent(env: Path, sandbox, campaign) -
     run(write_csv(env / "first.csv", recipients(campaign, 2)))
     state, out = run(write_csv(env / "next.csv", recipients(campaign, 5)), dry_run=True)
     assert state.is_completed()
-    assert (out["would_send"], out["already_sent"]) == (3, 2)
-    assert out["cost"]["cost"] == "15.00"
+    assert (out["would_send"], out["sent_before"]) == (3, 2)
+    assert str(out["cost"].cost) == "15.00"
     assert len(sandbox_lines(sandbox, campaign)) == 2
     report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str)
-    assert (report["outcome"] == "already_sent").sum() == 2
+    assert (report["outcome"] == "sent_before").sum() == 2
     assert report["reason"].str.contains("dry run: would be sent").sum() == 3
 
 

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from tests.flows.conftest import recipients, write_csv
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-LEASE_S = "4"  # short leases, so a takeover happens within the test
+LEASE_S = "5"  # short leases, so a takeover happens within the test
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

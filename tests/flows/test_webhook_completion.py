@@ -12,7 +12,7 @@ import pytest
 from flows.fulfil_rewards import fulfil_rewards
 from raas import RaasClient
 from raas.webhooks import new_hmac_key
-from rewards.params import FulfilParams
+from rewards.summary import summary_of
 from sandbox import SandboxConfig, SandboxServer
 from sandbox.server import ThreadedServer
 from tests.conftest import fast_retry, make_settings
@@ -45,9 +45,10 @@ def slow_tango(
 
 def run(path: Path, **params: Any):
     state = fulfil_rewards(
-        FulfilParams(source_path=str(path), completion_mode="webhook", **params), return_state=True
+        source_path=str(path), completion_mode="webhook", **params, return_state=True
     )
-    return state, state.result(raise_on_failure=False)
+    summary = summary_of(state.result(raise_on_failure=False))
+    return state, summary.flat() if summary else None
 
 
 def test_webhooks_complete_the_run_long_before_any_poll(slow_tango, env, campaign) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from flows.fulfil_rewards import fulfil_rewards
-from rewards.params import FulfilParams
 from sandbox.config import DEFAULT_PLATFORM_KEY
 from tests.flows.conftest import recipients, write_csv
 
@@ -48,10 +47,11 @@ def test_no_credential_or_key_leaks_anywhere(
     caplog.set_level(logging.DEBUG)
     rows = recipients(campaign, 4) + recipients(campaign, 2, start=10, UTID="U100005", Amount="30")
     state = fulfil_rewards(
-        FulfilParams(source_path=str(write_csv(env / "s.csv", rows)), poll_interval_seconds=0.1),
+        source_path=str(write_csv(env / "s.csv", rows)),
+        poll_interval_seconds=0.1,
         return_state=True,
     )
-    out = state.result()
+    out = state.result().flat()
     assert out["complete"] == 6
 
     # the explicit, named fetch: it does return the codes...
@@ -65,7 +65,7 @@ def test_no_credential_or_key_leaks_anywhere(
     secrets = [
         c.value
         for o in book.batch_orders(out["batch"])
-        for li in client.get_line_items_with_credentials(o["external_ref_id"])
+        for li in client.get_line_items_with_credentials(o.external_ref_id)
         for r in li.rewards
         for c in r.credentialList
     ]

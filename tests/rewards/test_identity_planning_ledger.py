@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -15,9 +16,10 @@ from rewards import export
 from rewards.columns import ROW
 from rewards.errors import BooksDoNotBalanceError
 from rewards.identity import batch_id, line_item_ids, order_ref
-from rewards.ledger import Ledger
+from rewards.ledger import Ledger, LineStatus
 from rewards.planning import plan_batch
 from rewards.reconcile import assert_balanced, reconcile
+from rewards.standing import Positions, stand
 from rewards.validation import ValidationOptions, validate
 
 CATALOG = Catalog.model_validate(
@@ -86,17 +88,21 @@ def _claim(book: Ledger, plan, name: str) -> list:
         source_sha256="0" * 64,
         planned=plan.new_orders,
         rows=rows,
-    )
+        lease_seconds=60,
+    ).orders
 
 
 def test_ledger_claims_once_and_reports_where(tmp_path: Path) -> None:
     book = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
     first = plan_batch(valid_rows(4), account="acct", customer="cust", chunk_size=10)
-    assert len(_claim(book, first, "first.csv")) == 1
+    recorded = _claim(book, first, "first.csv")
+    assert len(recorded) == 1
+    book.record_acceptance(recorded[0].external_ref_id, 202, {})  # Tango has them
     bigger = valid_rows(6)
     ids = line_item_ids(bigger, "acct")
-    owners = book.owners("acct", ids.tolist())
-    second = plan_batch(bigger, account="acct", customer="cust", chunk_size=10, owners=owners)
+    holders = book.holders("acct", ids.tolist())
+    positions = Positions({i: stand(holders.get(i), "other") for i in ids}, holders)
+    second = plan_batch(bigger, account="acct", customer="cust", chunk_size=10, positions=positions)
     assert len(second.already_sent) == 4 and len(second.to_send) == 2
     assert set(second.already_sent["sent_from_file"]) == {"first.csv"}
     assert (
@@ -141,33 +147,25 @@ def test_concurrent_claims_of_the_same_lines_give_each_line_one_owner(tmp_path: 
 
 
 def _report(tmp_path: Path, charged: str = "10.20", tango_total: str = "10.20"):
+    book = Ledger(f"sqlite:///{tmp_path / 'r.db'}")
     rows = valid_rows(1)
     plan = plan_batch(rows, account="acct", customer="cust", chunk_size=5)
-    lid = plan.to_send["line_id"].iloc[0]
-    ref = plan.new_orders[0].external_ref_id
-    lines = [
-        {
-            "external_ref_line_item_id": lid,
-            "external_ref_id": ref,
-            "state": "submitted",
-            "line_item_status": "COMPLETE",
-            "delivery_status": "DELIVERED",
-            "reference_line_item_id": "R-1",
-            "scheduled_delivery_date": None,
-            "charged": charged,
-            "error": None,
-        }
-    ]
-    orders = [{"external_ref_id": ref, "reference_order_id": "R", "charged_total": tango_total}]
+    [order] = _claim(book, plan, "r.csv")
+    book.record_acceptance(order.external_ref_id, 202, {})
+    line = LineStatus(
+        order.line_ids[0], "COMPLETE", "DELIVERED", "R-1", Decimal(charged), None, None
+    )
+    book.record_status(order.external_ref_id, "COMPLETE", "R", tango_total, [line], True)
     original = pd.DataFrame({ROW: [2, 3], "Team": ["x", "y"]})
     rejected = pd.DataFrame({ROW: [3], "problems": ["amount: bad"], "amount": ["abc"]})
     return reconcile(
         original=original,
         rejected=rejected,
-        to_send=plan.to_send,
-        already_sent=plan.already_sent,
-        ledger_lines=lines,
-        ledger_orders=orders,
+        valid=rows.assign(line_id=plan.line_ids),
+        batch=plan.batch,
+        holders=book.holders("acct", plan.line_ids.tolist()),
+        ledger_lines=book.batch_lines(plan.batch),
+        ledger_orders=book.batch_orders(plan.batch),
         extra_columns=["Team"],
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
-from rewards.ledger import Ledger
+from rewards.ledger import Ledger, OrderState
 from rewards.planning import plan_batch
 from tests.rewards.test_identity_planning_ledger import _claim, valid_rows
 
@@ -39,6 +39,6 @@ def test_postgres_ledger_round_trip(postgres_url: str, tmp_path: Path) -> None:
     assert [len(o.body["lineItems"]) for o in recorded] == [2, 1]
     ref = recorded[0].external_ref_id
     book.record_acceptance(ref, 202, {})
-    assert book.order(ref)["state"] == "accepted"
-    owners = book.owners("acct-rt", plan.to_send["line_id"].tolist())
-    assert {o.source_name for o in owners.values()} == {"rt.csv"}
+    assert book.order(ref).state is OrderState.ACCEPTED
+    holders = book.holders("acct-rt", plan.to_send["line_id"].tolist())
+    assert {h.source_name for h in holders.values()} == {"rt.csv"}

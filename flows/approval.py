@@ -1,0 +1,138 @@
+"""Approval: a run above its threshold pauses until a person approves or rejects it in the
+Prefect UI (the Resume dialog's form), or the deadline passes.
+
+The form holds only what the person decides: the decision (no default decides for them), their
+name, a note. The deadline is the flow's own (``pause_flow_run``'s timeout), not a field, and
+the server refuses any field the form does not have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.states import Running
+from pydantic import Field, StringConstraints
+
+from rewards import export
+from rewards.planning import Plan
+from rewards.summary import CostPreview
+from rewards.validation import Validated
+from tasks.tango import ledger
+
+# "\S": at least one letter that is not a space, checked by the server as the form is sent
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
+
+
+class ApprovalForm(RunInput):
+    """Approve or reject sending these rewards."""
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve: send them now; reject: send nothing"
+    )
+    approver: Name = Field(description="Your name (recorded in the report and the ledger)")
+    note: str = Field("", max_length=2000, description="Why (optional; recorded too)")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    approved: bool
+    approver: str | None
+    note: str
+    at: str  # when it was decided (UTC)
+    cost: CostPreview
+    timed_out: bool = False
+
+    def text(self) -> str:
+        if self.timed_out:
+            return (
+                f"approval timed out at {self.at}: nobody approved {self.cost.cost:,.2f} "
+                f"{self.cost.currency}; nothing was sent"
+            )
+        verdict = "approved" if self.approved else "rejected"
+        said = f": {self.note}" if self.note else ""
+        tail = "" if self.approved else "; nothing was sent"
+        return (
+            f"{verdict} by {self.approver} at {self.at} for {self.cost.cost:,.2f} "
+            f"{self.cost.currency}{said}{tail}"
+        )
+
+
+def question(plan: Plan, cost: CostPreview, validated: Validated, limit: object) -> str:
+    return (
+        f"**Approve sending {cost.rows} rewards for {cost.cost:,.2f} {cost.currency}?**\n\n"
+        f"Balance {cost.balance:,.2f} {cost.currency}; {len(validated.rejected)} rows rejected "
+        f"(not sent), {len(plan.already_sent)} sent before, {len(plan.busy)} being sent by "
+        f"another run. Batch `{plan.batch}`; approval needed above {limit} {cost.currency}."
+    )
+
+
+def ask(
+    plan: Plan, cost: CostPreview, validated: Validated, limit: object, timeout_seconds: int
+) -> Verdict:
+    """Show the question on the run's page, pause for the form, record the verdict."""
+    text = question(plan, cost, validated, limit)
+    key = f"approval-{plan.batch.lower()}"
+    create_markdown_artifact(text, key=key, description="Waiting for approval")
+    if len(validated.problems):
+        create_table_artifact(
+            export.neutralise(validated.problems.head(200)).to_dict("records"),
+            key=f"{key}-problems",
+            description="Rejected rows (not part of what is approved)",
+        )
+    logger = get_run_logger()
+    logger.info("Waiting for approval (up to %d s): %s", timeout_seconds, text.replace("**", ""))
+    try:
+        form = pause_flow_run(
+            wait_for_input=ApprovalForm.with_initial_data(description=text),
+            timeout=timeout_seconds,
+            poll_interval=1,
+        )
+        verdict = Verdict(
+            approved=form.decision == "approve",
+            approver=form.approver,
+            note=form.note.strip(),
+            at=_now(),
+            cost=cost,
+        )
+    except FlowPauseTimeout:
+        verdict = Verdict(False, None, "", _now(), cost, timed_out=True)
+        _running_again(verdict.text())
+    kind = (
+        "approval timed out"
+        if verdict.timed_out
+        else "approved"
+        if verdict.approved
+        else "rejected"
+    )
+    ledger().note(
+        plan.batch,
+        kind,
+        verdict.approver,
+        {"cost": str(cost.cost), "currency": cost.currency, "note": verdict.note},
+    )
+    logger.info("%s", verdict.text()[:1].upper() + verdict.text()[1:])
+    return verdict
+
+
+def _running_again(message: str) -> None:
+    """Past its pause deadline Prefect refuses every transition but Failed; this run has its
+    own ending to tell (cancelled, with a report), so it takes itself out of the pause."""
+    run = FlowRunContext.get()
+    assert run is not None and run.flow_run is not None
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.flow_run.id, Running(message=message), force=True)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,126 @@
+"""Where each valid row stands before a run sends: sent before, being sent by a live run, or
+this run's to send — after asking Tango about orders whose run died (see :mod:`.ledger`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from raas import NotFoundError, RaasClient
+
+from .ledger import Holder, Ledger, OrderRow, OrderState
+from .sending import read_status
+
+
+class Standing(StrEnum):
+    NEW = "new"  # nobody holds it, or its order was void: this run sends it in a new order
+    RESUMED = "resumed"  # this batch holds it in an order Tango has not confirmed: resend it
+    SENT_HERE = "sent_here"  # this batch holds it and Tango has it: await it
+    SENT_BEFORE = "sent_before"  # another batch holds it and Tango has it (or refused it)
+    BUSY = "busy"  # another batch holds it and that batch's run is alive: not ours to send
+    TAKEABLE = "takeable"  # (dry runs) a dead run held it, Tango never got it: would be sent
+
+
+TO_SEND = frozenset({Standing.NEW, Standing.RESUMED, Standing.TAKEABLE})  # not at Tango yet
+
+
+@dataclass
+class Positions:
+    """Each valid line's standing and, where a batch holds it, its holder."""
+
+    standing: dict[str, Standing]
+    holders: dict[str, Holder]
+    found: list[str] = field(default_factory=list)  # orders found at Tango the ledger missed
+    voided: list[str] = field(default_factory=list)  # orders that never reached Tango
+
+    def busy(self) -> dict[str, Holder]:
+        return {k: self.holders[k] for k, s in self.standing.items() if s is Standing.BUSY}
+
+
+def stand(holder: Holder | None, batch: str) -> Standing:
+    if holder is None or holder.free:
+        return Standing.NEW
+    if holder.batch_id == batch:
+        return Standing.SENT_HERE if holder.sent else Standing.RESUMED
+    if holder.sent:
+        return Standing.SENT_BEFORE
+    return Standing.BUSY if holder.lease_live else Standing.TAKEABLE
+
+
+ClientFor = Callable[[OrderRow], RaasClient]
+
+
+def settle(
+    book: Ledger, client_for: ClientFor, account: str, line_ids: list[str], batch: str, write: bool
+) -> Positions:
+    """Each line's standing. Orders of other batches whose lease expired are settled with
+    Tango: found there, they count as sent (and, with ``write``, the ledger learns it);
+    not found, they are void and their lines free (with ``write``; a dry run only says
+    ``TAKEABLE``)."""
+    found: list[str] = []
+    voided: list[str] = []
+    holders = book.holders(account, line_ids)
+    stale = {
+        h.external_ref_id: h.lease_epoch
+        for h in holders.values()
+        if stand(h, batch) is Standing.TAKEABLE
+    }
+    for ref, epoch in stale.items():
+        order = book.order(ref)
+        if order is None or order.state is not OrderState.PLANNED:
+            continue
+        client = client_for(order)
+        try:
+            summary = client.get_async_order_summary(
+                ref, customer=order.customer_identifier, account=order.account_identifier
+            )
+        except NotFoundError:
+            if write and book.void(ref, epoch):
+                voided.append(ref)
+            continue
+        found.append(ref)
+        if write:
+            book.record_acceptance(ref, 200, {})
+            book.record_status(ref, *read_status(summary))
+    if write and (found or voided):
+        holders = book.holders(account, line_ids)
+    standing = {lid: stand(holders.get(lid), batch) for lid in line_ids}
+    if not write:  # what a dry run learnt from Tango, without writing it down
+        at_tango = set(found)
+        for lid, s in standing.items():
+            if s is Standing.TAKEABLE and holders[lid].external_ref_id in at_tango:
+                standing[lid] = Standing.SENT_BEFORE
+    return Positions(standing, holders, found, voided)
+
+
+def settle_waiting(
+    book: Ledger,
+    client_for: ClientFor,
+    account: str,
+    line_ids: list[str],
+    batch: str,
+    *,
+    deadline: float,
+    say: Callable[[str], None],
+    pause: float = 1.0,
+) -> Positions:
+    """:func:`settle`, waiting while live runs of other batches still send some of these
+    lines: until Tango has them (then they are sent before) or their run's lease expires
+    (then they are settled), or ``deadline`` (``time.monotonic()``) passes."""
+    told: set[str] = set()
+    while True:
+        positions = settle(book, client_for, account, line_ids, batch, write=True)
+        busy = positions.busy()
+        if not busy or time.monotonic() >= deadline:
+            return positions
+        for other in sorted({h.batch_id for h in busy.values()} - told):
+            held = [h for h in busy.values() if h.batch_id == other]
+            say(
+                f"{len(held)} of these rows are being sent by batch {other} (from "
+                f"{held[0].source_name}), whose run is alive; waiting until Tango has them "
+                "or that run's lease expires"
+            )
+            told.add(other)
+        time.sleep(pause)

@@ -1,0 +1,86 @@
+"""What a run tells the person who started it: the cost before, the counts after, one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .errors import RewardsError
+
+
+@dataclass(frozen=True)
+class CostPreview:
+    """What the rows not yet at Tango would cost, against the account's balance."""
+
+    currency: str
+    cost: Decimal
+    balance: Decimal
+    rows: int  # rows it covers (this run's to send)
+    account: str = ""
+
+    @property
+    def shortfall(self) -> Decimal:
+        return max(self.cost - self.balance, Decimal(0))
+
+    def text(self) -> str:
+        return (
+            f"{self.rows} row(s) to send for {self.cost:,.2f} {self.currency}; balance "
+            f"{self.balance:,.2f} {self.currency}"
+            + (f", short by {self.shortfall:,.2f}" if self.shortfall else "")
+        )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    batch: str
+    report_dir: str
+    counts: dict[str, int]
+    files: list[str] = field(default_factory=list)
+    balanced: bool | None = None  # None: nothing was sent (a dry run, or a gate stopped it)
+    cost: CostPreview | None = None
+    dry_run: bool = False
+    note: str | None = None
+
+    def flat(self) -> dict[str, object]:
+        """One level: the counts beside the batch, folder, books and cost (scripts, tests)."""
+        return {
+            "batch": self.batch,
+            "report_dir": self.report_dir,
+            "balanced": self.balanced,
+            "dry_run": self.dry_run,
+            "cost": self.cost,
+            **self.counts,
+        }
+
+    def line(self) -> str:
+        """ "44 sent, 1 failed, 4 rejected" — the counts that are not zero, in a fixed order."""
+        c = self.counts
+        failed = c.get("failed", 0) + c.get("cancelled", 0) + c.get("rejected_by_tango", 0)
+        parts = [
+            ("would be sent", c.get("would_send", 0)),
+            ("sent before", c.get("sent_before", 0)),
+            ("sent", c.get("complete", 0)),
+            ("pending", c.get("pending", 0)),
+            ("scheduled", c.get("scheduled", 0)),
+            ("failed", failed),
+            ("already sent", c.get("already_sent", 0)),
+            ("being sent by another run", c.get("being_sent", 0)),
+            ("not sent", c.get("not_submitted", 0)),
+            ("rejected", c.get("rejected", 0)),
+        ]
+        return ", ".join(f"{n} {what}" for what, n in parts if n) or "no rows"
+
+
+class RunStoppedError(RewardsError):
+    """A run that ended before sending (a gate, a refusal, a timeout): the message says why,
+    ``summary`` what was found. Carried as a failed state's data, so no dict is needed."""
+
+    def __init__(self, message: str, summary: RunSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def summary_of(result: object) -> RunSummary | None:
+    """The summary a run's final state carries: its result, or its stopping error's."""
+    found = getattr(result, "summary", result)
+    return found if isinstance(found, RunSummary) else None

@@ -1,0 +1,130 @@
+"""Publishing a run's report: the files first (the record), then the artifacts (the view)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from rewards import export
+from rewards.reconcile import Reconciliation
+from rewards.summary import CostPreview
+from rewards.validation import Validated
+
+ARTIFACT_ROWS = 500  # the UI struggles with huge tables; the files hold everything
+RESULT_COLUMNS = [
+    "row_number",
+    "outcome",
+    "email",
+    "utid",
+    "amount_requested",
+    "amount_charged",
+    "currency",
+    "line_item_status",
+    "delivery_status",
+    "reason",
+]
+
+
+def summary_markdown(
+    title: str,
+    result: Reconciliation,
+    source: str,
+    folder: Path | None,
+    cost: CostPreview | None = None,
+    note: str | None = None,
+    books: bool = True,
+) -> str:
+    c = result.counts
+    lines = [f"# {title}", "", f"Source: `{Path(source).name}`", ""]
+    if note:
+        lines += [f"**{note}**", ""]
+    if c["would_send"] or c["sent_before"]:
+        head = ["rows in", "rejected", "sent before", "would be sent", "being sent elsewhere"]
+        values = [c["rows_in"], c["rejected"], c["sent_before"], c["would_send"], c["being_sent"]]
+    else:
+        head = ["rows in", "rejected", "already sent", "submitted", "complete", "failed"]
+        head += ["pending", "scheduled", "not sent"]
+        failed = c["failed"] + c["cancelled"] + c["rejected_by_tango"]
+        values = [c["rows_in"], c["rejected"], c["already_sent"], c["submitted"], c["complete"]]
+        values += [failed, c["pending"], c["scheduled"], c["not_submitted"] + c["being_sent"]]
+    lines += [
+        "| " + " | ".join(head) + " |",
+        "|" + "---:|" * len(head),
+        "| " + " | ".join(str(v) for v in values) + " |",
+        "",
+    ]
+    if cost:
+        lines += [f"Cost of the rows not yet at Tango: **{cost.text()}**.", ""]
+    if len(result.money):
+        lines += ["| currency | requested | charged | released |", "|---|---:|---:|---:|"]
+        lines += [
+            f"| {r.currency} | {r.requested:.2f} | {r.charged:.2f} | {r.released:.2f} |"
+            for r in result.money.itertuples()
+        ]
+        lines.append("")
+    if books:
+        lines.append(
+            "Books: **balanced** (every valid row is at Tango; the charges match Tango's)"
+            if result.balanced
+            else "Books: **DO NOT BALANCE** — " + "; ".join(result.discrepancies)
+        )
+    if folder:
+        lines += ["", f"Full report: `{folder}`"]
+    return "\n".join(lines)
+
+
+@task(name="publish-report", cache_policy=NO_CACHE)
+def publish_report(
+    result: Reconciliation,
+    validated: Validated,
+    source: str,
+    folder: Path,
+    key: str,
+    *,
+    title: str,
+    cost: CostPreview | None = None,
+    note: str | None = None,
+    books: bool = True,
+) -> list[str]:
+    """Files, then artifacts: summary, problems, results, a link to the files. ``key`` names
+    the artifacts (``fulfil-<batch>``, or ``dry-run-<batch>`` so a preview never replaces a
+    real batch's)."""
+    written = export.write_table(result.report, folder, "report")
+    if len(validated.rejected):
+        written += export.write_table(validated.rejected, folder, "rejected_rows")
+    for name, frame in (
+        ("by_reward", result.by_reward),
+        ("by_method", result.by_method),
+        ("money", result.money),
+    ):
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    if len(result.report) > export.XLSX_MAX_ROWS:
+        skipped = f"report.xlsx not written for {len(result.report):,} rows: open report.csv"
+        note = f"{note}; {skipped}" if note else skipped
+    markdown = summary_markdown(title, result, source, folder, cost, note, books)
+    (folder / "summary.md").write_text(markdown)
+    create_markdown_artifact(markdown, key=f"{key}-summary", description="Run summary")
+    problems = validated.problems.head(ARTIFACT_ROWS)
+    if len(problems):
+        create_table_artifact(
+            export.neutralise(problems).to_dict("records"),
+            key=f"{key}-problems",
+            description=f"Rejected rows: first {len(problems)} of "
+            f"{len(validated.problems)} problems",
+        )
+    view = result.report.head(ARTIFACT_ROWS)[RESULT_COLUMNS].copy()
+    view["email"] = view["email"].map(export.mask_email)
+    create_table_artifact(
+        export.neutralise(view).fillna("").to_dict("records"),
+        key=f"{key}-results",
+        description=f"Results: first {len(view)} of {len(result.report)} rows "
+        "(emails masked; the files hold all rows)",
+    )
+    create_link_artifact(
+        folder.resolve().as_uri(), link_text=f"Report files ({folder})", key=f"{key}-files"
+    )
+    get_run_logger().info("Report written to %s", folder)
+    return [str(p) for p in written]
