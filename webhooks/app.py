@@ -1,9 +1,10 @@
 """The receiver: ``POST`` Tango webhooks, ``GET /health``.
 
 Order of work for each request: size limit (413), signature (401), JSON (400), event shape
-(400), persist (append-only, deduplicated by ``eventId``), answer 200. Emission to Prefect
-happens afterwards, from the store, so a slow or absent Prefect never delays Tango's answer
-and never loses an event.
+(400), persist (append-only, deduplicated by ``eventId``), answer 200. Each refusal is a 4xx
+and one log line that says why (:class:`RejectError`), never a 500 or a traceback. Emission to
+Prefect happens afterwards, from the store, so a slow or absent Prefect never delays Tango's
+answer and never loses an event.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pydantic_core
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from raas import parse_async_order_event
@@ -31,6 +34,47 @@ log = logging.getLogger("webhooks")
 
 def _answer(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"status": status, "message": message, **extra}, status_code=status)
+
+
+class RejectError(Exception):
+    """A refused request: ``status`` and ``message`` go to the caller, ``detail`` to the log."""
+
+    def __init__(self, status: int, message: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.message, self.detail = status, message, detail
+
+
+def one_line(exc: Exception) -> str:
+    """An error as one short log line (pydantic's are several, and may quote the input)."""
+    if isinstance(exc, ValidationError):
+        text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    else:
+        text = str(exc)
+    return " ".join(text.split())[:300]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RejectError(413, f"body over {limit} bytes", f"declared {declared} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise RejectError(413, f"body over {limit} bytes", f"over {limit} bytes sent")
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON we can keep and emit again: pydantic-core refuses nesting deeper than
+    200 levels and NaN; ``allow_nan=False`` refuses numbers beyond a float (1e400 reads as
+    inf), which Prefect would refuse when the event is emitted."""
+    try:
+        data = pydantic_core.from_json(body, allow_inf_nan=False)
+        json.dumps(data, allow_nan=False)
+    except ValueError as exc:
+        raise RejectError(400, "body is not JSON", one_line(exc)) from None
+    return data
 
 
 def _event_type(data: Any) -> str | None:
@@ -87,32 +131,33 @@ def create_app(settings: ReceiverSettings, *, emit: bool = True) -> FastAPI:
     app.state.store = store
     app.state.emitter = emitter
 
+    @app.exception_handler(RejectError)
+    async def rejected(request: Request, exc: RejectError) -> JSONResponse:
+        client = request.client.host if request.client else "?"
+        log.warning("refused %s from %s: %s %s", request.url.path, client, exc.status, exc.detail)
+        # a body left unread would be read as the next request: close the connection
+        return JSONResponse(
+            {"status": exc.status, "message": exc.message},
+            status_code=exc.status,
+            headers={"Connection": "close"} if exc.status == 413 else None,
+        )
+
     @app.post(settings.path)
     async def receive(request: Request) -> JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-            return _answer(413, f"body over {settings.max_body_bytes} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > settings.max_body_bytes:
-                return _answer(413, f"body over {settings.max_body_bytes} bytes")
+        body = await read_body(request, settings.max_body_bytes)
         try:
             check_signature(settings, body, request.headers.get(SIGNATURE_HEADER))
         except SignatureError as exc:
-            log.warning("rejected webhook: %s", exc)
-            return _answer(401, str(exc))
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return _answer(400, "body is not JSON")
+            raise RejectError(401, str(exc), str(exc)) from None
+        data = parse_json(body)
         kind = _event_type(data)
         if kind not in (None, "AsyncOrderStatus"):
             return _answer(200, f"ignored {kind} event")
         try:
             event = parse_async_order_event(data)
         except (ValueError, TypeError) as exc:
-            return _answer(400, f"not an AsyncOrderStatus event: {exc}")
+            detail = one_line(exc)
+            raise RejectError(400, f"not an AsyncOrderStatus event: {detail}", detail) from None
         accepted = await run_in_threadpool(store.accept, event, data)
         if accepted.advanced:
             emitter.wake.set()
