@@ -22,15 +22,19 @@ def free_port() -> int:
 
 
 class ThreadedServer:
-    """``with ThreadedServer(app) as s: s.url`` — a real HTTP server on a free port."""
+    """``with ThreadedServer(app) as s: s.url`` — a real HTTP server on a free port
+    (``options``: more ``uvicorn.Config`` arguments, e.g. ``webhooks.serving.serve_options``)."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int | None = None, **options: Any
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port or free_port()
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="warning", access_log=False, **options
         )
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
 
     @property

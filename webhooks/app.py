@@ -1,6 +1,8 @@
 """The receiver: ``POST`` Tango webhooks, ``GET /health``.
 
-Order of work for each request: size limit (413), signature (401), JSON (400), event shape
+Order of work for each request: size limit (413) and body deadline (408; the deadline for
+the request's head, the per-client connection cap and the rest of how it is served are in
+``serving.py``), signature (401), JSON (400), event shape
 (400), persist (append-only, deduplicated by ``eventId``), answer 200. Each refusal is a 4xx
 and one log line that says why (:class:`RejectError`), never a 500 or a traceback. Emission to
 Prefect happens afterwards, from the store, so a slow or absent Prefect never delays Tango's
@@ -9,6 +11,7 @@ answer and never loses an event.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -53,15 +56,21 @@ def one_line(exc: Exception) -> str:
     return " ".join(text.split())[:300]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise RejectError(413, f"body over {limit} bytes", f"declared {declared} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise RejectError(413, f"body over {limit} bytes", f"over {limit} bytes sent")
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise RejectError(413, f"body over {limit} bytes", f"over {limit} bytes sent")
+    except TimeoutError:
+        raise RejectError(
+            408, f"body not received in {timeout_s:g} s", f"{len(body)} bytes in {timeout_s:g} s"
+        ) from None
     return bytes(body)
 
 
@@ -139,12 +148,12 @@ def create_app(settings: ReceiverSettings, *, emit: bool = True) -> FastAPI:
         return JSONResponse(
             {"status": exc.status, "message": exc.message},
             status_code=exc.status,
-            headers={"Connection": "close"} if exc.status == 413 else None,
+            headers={"Connection": "close"} if exc.status in (408, 413) else None,
         )
 
     @app.post(settings.path)
     async def receive(request: Request) -> JSONResponse:
-        body = await read_body(request, settings.max_body_bytes)
+        body = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
         try:
             check_signature(settings, body, request.headers.get(SIGNATURE_HEADER))
         except SignatureError as exc:

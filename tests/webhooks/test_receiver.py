@@ -20,6 +20,7 @@ from sandbox.server import ThreadedServer, free_port
 from tests.helpers import wait_for
 from webhooks import ReceiverSettings
 from webhooks.app import create_app
+from webhooks.serving import serve_options
 
 MAX_BODY = 64 * 1024
 
@@ -53,7 +54,7 @@ def receiver(tmp_path: Path) -> Iterator[ThreadedServer]:
     settings = ReceiverSettings(
         db_path=tmp_path / "events.db", hmac_key=KEY, max_body_bytes=MAX_BODY
     )
-    with ThreadedServer(create_app(settings, emit=False)) as server:
+    with ThreadedServer(create_app(settings, emit=False), **serve_options(settings)) as server:
         yield server
 
 
