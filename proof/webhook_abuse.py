@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import secrets
 import selectors
 import socket
 import statistics
@@ -32,6 +33,8 @@ from raas.webhooks import SIGNATURE_HEADER, new_hmac_key, sign_hmac
 from webhooks.config import EVENT_NAME, RESOURCE_PREFIX, ReceiverSettings
 
 KEY = new_hmac_key()
+HEALTH_TOKEN = secrets.token_urlsafe()
+UNAUTHORIZED = {"status": 401, "message": "unauthorized"}  # every 401 says this, and no more
 
 
 def body(
@@ -111,13 +114,20 @@ def hostile_webhooks(prefix: str, max_body_bytes: int) -> list[Case]:
     ]
 
 
-def send(http: httpx.Client, url: str, data: bytes, signature: str | bytes | None) -> int:
+def post(
+    http: httpx.Client, url: str, data: bytes, signature: str | bytes | None
+) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if signature:
         headers[SIGNATURE_HEADER] = signature
-    return http.post(url, content=data, headers=headers).status_code
+    return http.post(url, content=data, headers=headers)
 
 
+def send(http: httpx.Client, url: str, data: bytes, signature: str | bytes | None) -> int:
+    return post(http, url, data, signature).status_code
+
+
+DOCS = ("/docs", "/redoc", "/openapi.json")
 HALF_OPEN = b"POST /tango/webhooks HTTP/1.1\r\nHost: receiver\r\n"  # a head never finished
 
 
@@ -219,17 +229,19 @@ class LogLines(logging.Handler):
 class Answer:
     case: Case
     status: int
+    body: Any
     log_lines: int
 
     @property
     def as_expected(self) -> bool:
-        return self.status == self.case.expected and self.log_lines == 1
+        uniform = self.status != 401 or self.body == UNAUTHORIZED
+        return self.status == self.case.expected and self.log_lines == 1 and uniform
 
 
 def answer(http: httpx.Client, url: str, case: Case, logs: LogLines) -> Answer:
     before = len(logs.records)
-    status = send(http, url, case.body, case.signature)
-    return Answer(case, status, len(logs.records) - before)
+    response = post(http, url, case.body, case.signature)
+    return Answer(case, response.status_code, response.json(), len(logs.records) - before)
 
 
 def abuse(url: str, burst: int, prefix: str, max_body_bytes: int) -> dict[str, Any]:
@@ -308,6 +320,7 @@ def campaign(
     target = httpx.URL(url)
     with LogLines() as logs:
         results = abuse(url, burst, prefix, settings.max_body_bytes)
+        results["without credentials"] = exposure(url.removesuffix(settings.path))
         results["idle connections"] = starve(url, idle, cap, f"{prefix}-idle", valid=50)
         results["one greedy client"] = starve(url, cap + 30, cap + 30, f"{prefix}-greedy", 5)
         results["slow head"] = slow_loris(target.host, target.port or 80, give_up)
@@ -332,8 +345,15 @@ def print_hostile(answers: list[Answer]) -> None:
     print(f"{'hostile requests':28} {len(answers)}, {wrong} not as expected")
 
 
-def counts(url: str) -> dict[str, int]:
-    return httpx.get(url + "/health").json()
+def counts(url: str, token: str = HEALTH_TOKEN) -> dict[str, int]:
+    """The receiver's counts (``/health`` shows them only with its bearer token)."""
+    return httpx.get(url + "/health", headers={"Authorization": f"Bearer {token}"}).json()
+
+
+def exposure(url: str) -> dict[str, Any]:
+    """What a caller without credentials is told: docs and schema, and ``/health``."""
+    answers = {path: httpx.get(url + path).status_code for path in DOCS}
+    return {**answers, "/health": httpx.get(url + "/health").json()}
 
 
 def wait_emitted(url: str, timeout_s: float = 300) -> dict[str, int]:
@@ -356,7 +376,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="abuse-"))
     with prefect_server(work / "prefect") as api:
         settings = ReceiverSettings(
-            db_path=work / "events.db", hmac_key=KEY, prefect_api_url=api, emit_interval_s=0.2
+            db_path=work / "events.db",
+            hmac_key=KEY,
+            health_token=HEALTH_TOKEN,
+            prefect_api_url=api,
+            emit_interval_s=0.2,
         )
         prefix = f"abuse-{uuid.uuid4().hex[:6]}"
         with ThreadedServer(create_app(settings), **serve_options(settings)) as rx:

@@ -1,12 +1,13 @@
-"""The receiver: ``POST`` Tango webhooks, ``GET /health``.
+"""The receiver: ``POST`` Tango webhooks, ``GET /health`` (its counts only with the bearer
+token ``health_token``; ``/docs`` and the schema only with ``docs``).
 
-Order of work for each request: size limit (413) and body deadline (408; the deadline for
-the request's head, the per-client connection cap and the rest of how it is served are in
-``serving.py``), signature (401), JSON (400), event shape
-(400), persist (append-only, deduplicated by ``eventId``), answer 200. Each refusal is a 4xx
-and one log line that says why (:class:`RejectError`), never a 500 or a traceback. Emission to
-Prefect happens afterwards, from the store, so a slow or absent Prefect never delays Tango's
-answer and never loses an event.
+Order of work for each request: size limit (413) and body deadline (408), signature (401),
+JSON (400), event shape (400), persist (append-only, deduplicated by ``eventId``), answer 200.
+Each refusal is a 4xx and one log line that says why (:class:`RejectError`), never a 500 or a
+traceback; every 401 answer is the same, so a caller learns nothing of how the receiver is
+configured. The deadline for a request's head and the per-client connection cap are in how it
+is served (``serving.py``). Emission to Prefect happens afterwards, from the store, so a slow
+or absent Prefect never delays Tango's answer and never loses an event.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from raas import parse_async_order_event
@@ -33,6 +36,7 @@ from .emitter import Emitter
 from .store import EventStore
 
 log = logging.getLogger("webhooks")
+BEARER = HTTPBearer(auto_error=False)  # module-level: FastAPI resolves the annotation here
 
 
 def _answer(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -97,19 +101,24 @@ def _event_type(data: Any) -> str | None:
 
 def check_signature(settings: ReceiverSettings, body: bytes, signature: str | None) -> None:
     """Raise :class:`SignatureError` unless the request is signed as configured (or unsigned
-    delivery was explicitly allowed: ``allow_unsigned`` or verification ``NONE``)."""
+    delivery was explicitly allowed: ``allow_unsigned`` or verification ``NONE``). The key or
+    certificate the verification needs was checked with the settings."""
     if not signature and (settings.allow_unsigned or settings.verification == "NONE"):
         return
-    if settings.verification == "HMAC":
-        if settings.hmac_key is None:
-            raise SignatureError("receiver has no HMAC key configured")
+    if settings.verification == "HMAC" and settings.hmac_key:
         verify_hmac(body, signature, settings.hmac_key.get_secret_value())
-    elif settings.verification == "X509":
-        if not settings.certificate_pem:
-            raise SignatureError("receiver has no signing certificate configured")
+    elif settings.verification == "X509" and settings.certificate_pem:
         verify_x509(body, signature, settings.certificate_pem)
-    elif signature is None:
-        raise SignatureError("unsigned request")
+
+
+def shows_counts(token: SecretStr | None, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    return bool(
+        token
+        and credentials
+        and secrets.compare_digest(
+            credentials.credentials.encode(), token.get_secret_value().encode()
+        )
+    )
 
 
 def create_app(settings: ReceiverSettings, *, emit: bool = True) -> FastAPI:
@@ -136,7 +145,14 @@ def create_app(settings: ReceiverSettings, *, emit: bool = True) -> FastAPI:
             emitter.stop()
         store.close()
 
-    app = FastAPI(title="Tango webhook receiver", lifespan=lifespan)
+    docs = settings.docs  # off by default: the schema tells a stranger what to send
+    app = FastAPI(
+        title="Tango webhook receiver",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.store = store
     app.state.emitter = emitter
 
@@ -157,7 +173,7 @@ def create_app(settings: ReceiverSettings, *, emit: bool = True) -> FastAPI:
         try:
             check_signature(settings, body, request.headers.get(SIGNATURE_HEADER))
         except SignatureError as exc:
-            raise RejectError(401, str(exc), str(exc)) from None
+            raise RejectError(401, "unauthorized", str(exc)) from None
         data = parse_json(body)
         kind = _event_type(data)
         if kind not in (None, "AsyncOrderStatus"):
@@ -180,7 +196,11 @@ def create_app(settings: ReceiverSettings, *, emit: bool = True) -> FastAPI:
         return _answer(200, outcome, eventId=event.eventId)
 
     @app.get("/health")
-    async def health() -> JSONResponse:
+    async def health(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+    ) -> JSONResponse:
+        if not shows_counts(settings.health_token, credentials):
+            return JSONResponse({"status": "ok"})
         return JSONResponse({"status": "ok", **(await run_in_threadpool(store.counts))})
 
     return app

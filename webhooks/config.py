@@ -1,11 +1,15 @@
-"""Receiver settings from the environment (``WEBHOOKS_*``)."""
+"""Receiver settings from the environment (``WEBHOOKS_*``), checked when they are read, so a
+key or certificate that could never verify anything stops the start, not every request."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EVENT_NAME = "tango.async-order.status"
@@ -40,3 +44,46 @@ class ReceiverSettings(BaseSettings):
         None, description="public URL to register with Tango as a subscription at start-up"
     )
     renew_before_days: float = 3.0
+    health_token: SecretStr | None = Field(
+        None, description="bearer token that shows the counts on /health (else just 'ok')"
+    )
+    docs: bool = Field(False, description="serve /docs, /redoc and /openapi.json")
+
+    @field_validator("hmac_key")
+    @classmethod
+    def _base64_key(cls, key: SecretStr | None) -> SecretStr | None:
+        try:
+            ok = key is None or base64.b64decode(key.get_secret_value(), validate=True)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError("not a base64 key")
+        return key
+
+    @field_validator("certificate_pem")
+    @classmethod
+    def _pem_certificate(cls, pem: str | None) -> str | None:
+        try:
+            key = pem and x509.load_pem_x509_certificate(pem.encode()).public_key()
+        except ValueError:
+            raise ValueError("not a PEM X.509 certificate") from None
+        if key is not None and not isinstance(key, rsa.RSAPublicKey):
+            raise ValueError("the certificate holds no RSA key (Tango signs with RSA)")
+        return pem
+
+    @model_validator(mode="after")
+    def _can_verify(self) -> Self:
+        if self.verification == "HMAC" and self.hmac_key is None:
+            raise ValueError("WEBHOOKS_VERIFICATION=HMAC needs WEBHOOKS_HMAC_KEY")
+        if self.verification == "X509" and self.certificate_pem is None:
+            raise ValueError("WEBHOOKS_VERIFICATION=X509 needs WEBHOOKS_CERTIFICATE_PEM")
+        return self
+
+
+def settings_error(exc: ValidationError) -> str:
+    """A settings error as one line naming the variables."""
+    parts = []
+    for e in exc.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"WEBHOOKS_{str(e['loc'][0]).upper()}: {msg}" if e["loc"] else msg)
+    return "; ".join(parts)

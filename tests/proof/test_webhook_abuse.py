@@ -1,5 +1,5 @@
 """A slice of the webhook abuse campaign: each hostile request gets its 4xx and one log line
-and emits nothing; valid events (a burst, a replayed one, some beside idle half-open
+(every 401 alike) and emits nothing; a caller without credentials sees no docs and no counts; valid events (a burst, a replayed one, some beside idle half-open
 connections and a greedy client) are answered 200, persisted and emitted exactly once; slow
 heads and bodies are cut off at their deadlines."""
 
@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from proof.prefect_server import events_total
-from proof.webhook_abuse import KEY, campaign, counts, valid_events
+from proof.webhook_abuse import DOCS, HEALTH_TOKEN, KEY, campaign, counts, valid_events
 from sandbox.server import ThreadedServer
 from tests.helpers import wait_for
 from webhooks import ReceiverSettings
@@ -22,6 +22,7 @@ def test_abuse_slice(tmp_path: Path, prefect_server: str) -> None:
     settings = ReceiverSettings(
         db_path=tmp_path / "e.db",
         hmac_key=KEY,
+        health_token=HEALTH_TOKEN,
         emit_interval_s=0.1,
         prefect_api_url=prefect_server,
         header_timeout_s=1,
@@ -33,6 +34,10 @@ def test_abuse_slice(tmp_path: Path, prefect_server: str) -> None:
         expected = valid_events(results)
         health = wait_for(lambda: (h := counts(rx.url))["emitted"] == expected and h, timeout=30)
     assert [a.case.name for a in results["hostile"] if not a.as_expected] == []
+    assert results["without credentials"] == {
+        **dict.fromkeys(DOCS, 404),
+        "/health": {"status": "ok"},
+    }
     assert results["valid then replayed"] == [200, 200, 200]
     assert results["burst 200s"] == 200
     for name in ("idle connections", "one greedy client"):

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from proof.webhook_abuse import KEY, LogLines, body, hostile_webhooks
+from proof.webhook_abuse import HEALTH_TOKEN, KEY, LogLines, body, counts, hostile_webhooks
 from raas.webhooks import SIGNATURE_HEADER, new_hmac_key, new_x509_pair, sign_hmac, sign_x509
 from sandbox.server import ThreadedServer, free_port
 from tests.helpers import wait_for
@@ -45,15 +45,14 @@ def post(
     return httpx.post(rx.url + "/tango/webhooks", content=body, headers=headers)
 
 
-def counts(rx: ThreadedServer) -> dict[str, Any]:
-    return httpx.get(rx.url + "/health").json()
+def receiver_settings(tmp_path: Path, **values: Any) -> ReceiverSettings:
+    defaults = {"db_path": tmp_path / "events.db", "hmac_key": KEY, "health_token": HEALTH_TOKEN}
+    return ReceiverSettings(**{**defaults, **values})
 
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[ThreadedServer]:
-    settings = ReceiverSettings(
-        db_path=tmp_path / "events.db", hmac_key=KEY, max_body_bytes=MAX_BODY
-    )
+    settings = receiver_settings(tmp_path, max_body_bytes=MAX_BODY)
     with ThreadedServer(create_app(settings, emit=False), **serve_options(settings)) as server:
         yield server
 
@@ -61,15 +60,32 @@ def receiver(tmp_path: Path) -> Iterator[ThreadedServer]:
 def test_a_signed_event_is_stored_before_200(receiver) -> None:
     response = post(receiver, event())
     assert response.status_code == 200 and response.json()["message"] == "accepted"
-    assert counts(receiver) == {"status": "ok", "stored": 1, "to_emit": 1, "emitted": 0}
+    assert counts(receiver.url) == {"status": "ok", "stored": 1, "to_emit": 1, "emitted": 0}
 
 
 @pytest.mark.parametrize("case", hostile_webhooks("rx", MAX_BODY), ids=lambda c: c.name)
 def test_hostile_requests_get_a_4xx_one_log_line_and_store_nothing(receiver, case) -> None:
     with LogLines() as logs:
-        status = post(receiver, case.body, signature=case.signature).status_code
-    assert (status, len(logs.records), logs.tracebacks) == (case.expected, 1, 0)
-    assert counts(receiver)["stored"] == 0
+        response = post(receiver, case.body, signature=case.signature)
+    assert (response.status_code, len(logs.records), logs.tracebacks) == (case.expected, 1, 0)
+    if case.expected == 401:  # every 401 alike: the reason is in the log line only
+        assert response.json() == {"status": 401, "message": "unauthorized"}
+    assert counts(receiver.url)["stored"] == 0
+
+
+def test_unauthenticated_callers_learn_nothing(receiver) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert httpx.get(receiver.url + path).status_code == 404
+    for auth in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+        assert httpx.get(receiver.url + "/health", headers=auth).json() == {"status": "ok"}
+    assert counts(receiver.url) == {"status": "ok", "stored": 0, "to_emit": 0, "emitted": 0}
+
+
+def test_docs_are_served_when_asked_for(tmp_path: Path) -> None:
+    settings = receiver_settings(tmp_path, docs=True)
+    with ThreadedServer(create_app(settings, emit=False)) as rx:
+        assert httpx.get(rx.url + "/docs").status_code == 200
+        assert "/tango/webhooks" in httpx.get(rx.url + "/openapi.json").json()["paths"]
 
 
 def test_duplicates_and_older_revisions_change_nothing(receiver) -> None:
@@ -78,7 +94,7 @@ def test_duplicates_and_older_revisions_change_nothing(receiver) -> None:
     assert post(receiver, first).json()["message"] == "duplicate"
     older = event(revision=3, status="RETRYING", event_id="e-3")
     assert post(receiver, older).json()["message"] == "stale (older revision)"
-    assert counts(receiver) == {"status": "ok", "stored": 2, "to_emit": 1, "emitted": 0}
+    assert counts(receiver.url) == {"status": "ok", "stored": 2, "to_emit": 1, "emitted": 0}
 
 
 def test_other_event_types_are_acknowledged_and_ignored(receiver) -> None:
@@ -86,14 +102,12 @@ def test_other_event_types_are_acknowledged_and_ignored(receiver) -> None:
         {"eventId": "c1", "revision": 1, "eventType": "ConnectivityTest", "eventData": {}}
     ).encode()
     assert post(receiver, body).status_code == 200
-    assert counts(receiver)["stored"] == 0
+    assert counts(receiver.url)["stored"] == 0
 
 
 def test_x509_verification(tmp_path: Path) -> None:
     key_pem, cert = new_x509_pair()
-    settings = ReceiverSettings(
-        db_path=tmp_path / "e.db", verification="X509", certificate_pem=cert
-    )
+    settings = receiver_settings(tmp_path, verification="X509", certificate_pem=cert)
     with ThreadedServer(create_app(settings, emit=False)) as rx:
         body = event()
         assert post(rx, body, signature=sign_x509(body, key_pem)).status_code == 200
@@ -121,9 +135,7 @@ def test_events_reach_prefect_and_survive_a_prefect_outage(
     tmp_path: Path, prefect_server: str
 ) -> None:
     down = f"http://127.0.0.1:{free_port()}/api"  # nothing listens here
-    settings = ReceiverSettings(
-        db_path=tmp_path / "e.db", hmac_key=KEY, emit_interval_s=0.1, prefect_api_url=down
-    )
+    settings = receiver_settings(tmp_path, emit_interval_s=0.1, prefect_api_url=down)
     app = create_app(settings)
     ref = f"rw-outage-{uuid.uuid4().hex[:6]}"
     with ThreadedServer(app) as rx:
@@ -135,9 +147,9 @@ def test_events_reach_prefect_and_survive_a_prefect_outage(
                 == 200
             )
         time.sleep(0.5)
-        assert counts(rx)["emitted"] == 0  # Prefect is down: kept, not lost
+        assert counts(rx.url)["emitted"] == 0  # Prefect is down: kept, not lost
         app.state.emitter.explicit_url = prefect_server  # Prefect is back
-        wait_for(lambda: counts(rx)["emitted"] == 2)
+        wait_for(lambda: counts(rx.url)["emitted"] == 2)
     events = wait_for(lambda: (e := _prefect_events(prefect_server, ref)) and len(e) == 2 and e)
     statuses = sorted(e["resource"]["tango.status"] for e in events)
     assert statuses == ["RETRYING", "SUCCESSFUL"]
@@ -150,9 +162,7 @@ def test_sandbox_webhooks_flow_into_prefect(
 ) -> None:
     from tests.helpers import line, order, wait_final
 
-    settings = ReceiverSettings(
-        db_path=tmp_path / "e.db", hmac_key=KEY, emit_interval_s=0.1, prefect_api_url=prefect_server
-    )
+    settings = receiver_settings(tmp_path, emit_interval_s=0.1, prefect_api_url=prefect_server)
     with ThreadedServer(create_app(settings)) as rx:
         sub = client.create_webhook(rx.url + "/tango/webhooks", hmac_shared_secret_key=KEY)
         ref = f"wh-{uuid.uuid4().hex[:8]}"
@@ -164,12 +174,8 @@ def test_sandbox_webhooks_flow_into_prefect(
 
 
 def test_rejected_requests_reach_no_prefect_event(tmp_path: Path, prefect_server: str) -> None:
-    settings = ReceiverSettings(
-        db_path=tmp_path / "e.db",
-        hmac_key=KEY,
-        emit_interval_s=0.1,
-        prefect_api_url=prefect_server,
-        max_body_bytes=4096,
+    settings = receiver_settings(
+        tmp_path, emit_interval_s=0.1, prefect_api_url=prefect_server, max_body_bytes=4096
     )
     ref = f"rw-forged-{uuid.uuid4().hex[:6]}"
     with ThreadedServer(create_app(settings)) as rx:

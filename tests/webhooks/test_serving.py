@@ -90,3 +90,27 @@ def test_a_head_sent_slowly_is_cut_off_at_its_deadline(serve: Serve) -> None:
 def test_a_body_sent_slowly_is_answered_408(serve: Serve) -> None:
     url = serve(body_timeout_s=1)
     assert slow_body(*host_port(url), give_up_s=20).startswith("HTTP/1.1 408")
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"hmac_key": "not base64!"}, "WEBHOOKS_HMAC_KEY"),
+        ({"hmac_key": ""}, "WEBHOOKS_HMAC_KEY"),
+        ({"verification": "HMAC"}, "WEBHOOKS_HMAC_KEY"),
+        ({"verification": "X509"}, "WEBHOOKS_CERTIFICATE_PEM"),
+        ({"verification": "X509", "certificate_pem": "not a PEM"}, "WEBHOOKS_CERTIFICATE_PEM"),
+    ],
+    ids=["key-not-base64", "key-empty", "hmac-without-key", "x509-without-cert", "cert-not-pem"],
+)
+def test_bad_settings_stop_the_start_with_one_line(
+    tmp_path: Path, settings: dict[str, str], named: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBHOOKS_")}
+    env |= {"WEBHOOKS_PORT": str(free_port()), "WEBHOOKS_DB_PATH": str(tmp_path / "e.db")}
+    env |= {f"WEBHOOKS_{k.upper()}": v for k, v in settings.items()}
+    done = subprocess.run(
+        [sys.executable, "-m", "webhooks"], cwd=ROOT, env=env, capture_output=True, timeout=60
+    )
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and named in lines[0], lines
