@@ -133,9 +133,12 @@ def create_app(settings: ReceiverSettings, *, emit: bool = True) -> FastAPI:
         if settings.register_url:
             from .registration import keep_registered
 
+            def registered(webhook_id: str) -> None:
+                app.state.webhook_id = webhook_id
+
             threading.Thread(
                 target=keep_registered,
-                args=(settings, stop),
+                args=(settings, stop, registered),
                 daemon=True,
                 name="webhooks-registration",
             ).start()
@@ -155,6 +158,7 @@ def create_app(settings: ReceiverSettings, *, emit: bool = True) -> FastAPI:
     )
     app.state.store = store
     app.state.emitter = emitter
+    app.state.webhook_id = None  # the Tango subscription, once registered (register_url)
 
     @app.exception_handler(RejectError)
     async def rejected(request: Request, exc: RejectError) -> JSONResponse:

@@ -187,21 +187,3 @@ def test_rejected_requests_reach_no_prefect_event(tmp_path: Path, prefect_server
         assert post(rx, good).status_code == 200  # a valid one on the same receiver goes through
         wait_for(lambda: _prefect_events(prefect_server, ref.replace("forged", "good")))
     assert _prefect_events(prefect_server, ref) == []
-
-
-def test_registration_creates_once_and_renews_before_expiry(client, sandbox) -> None:
-    from datetime import timedelta
-
-    from webhooks.registration import ensure_subscription, renew_if_due
-
-    url = f"http://127.0.0.1:9/hook-{uuid.uuid4().hex[:6]}"
-    settings = ReceiverSettings(register_url=url, hmac_key=KEY)
-    first = ensure_subscription(client, settings)
-    assert ensure_subscription(client, settings) == first  # found, not duplicated
-    assert [w.webhookId for w in client.list_webhooks() if w.url == url] == [first]
-    before = client.get_webhook(first).expiresAt
-    assert not renew_if_due(client, first, timedelta(days=1))  # 30 days left: nothing to do
-    time.sleep(0.01)
-    assert renew_if_due(client, first, timedelta(days=365))
-    assert client.get_webhook(first).expiresAt > before
-    client.delete_webhook(first)
