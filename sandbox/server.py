@@ -5,13 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from functools import cached_property
 from types import TracebackType
 from typing import Any, Self
 
+import httpx
 import uvicorn
 
 from .app import create_app
-from .config import SandboxConfig
+from .config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, SandboxConfig
 from .engine import Engine
 
 
@@ -19,6 +21,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def admin_client(
+    url: str,
+    platform_name: str = DEFAULT_PLATFORM_NAME,
+    platform_key: str = DEFAULT_PLATFORM_KEY,
+    **options: Any,
+) -> httpx.Client:
+    """An ``httpx.Client`` for the admin API of the sandbox at ``url`` (paths relative to
+    ``/sandbox/``: ``admin.post("/faults", json={...})``), with the platform credentials it
+    requires."""
+    base = url.rstrip("/") + "/sandbox"
+    return httpx.Client(base_url=base, auth=(platform_name, platform_key), **options)
 
 
 class ThreadedServer:
@@ -73,6 +88,16 @@ class SandboxServer(ThreadedServer):
     @property
     def engine(self) -> Engine:
         return self.app.state.engine
+
+    @cached_property
+    def admin(self) -> httpx.Client:
+        """The admin API with this sandbox's credentials: ``sb.admin.post("/faults", json={})``."""
+        return admin_client(self.url, self.config.platform_name, self.config.platform_key)
+
+    def stop(self) -> None:
+        if "admin" in self.__dict__:
+            self.admin.close()
+        super().stop()
 
     @property
     def base_url(self) -> str:

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from proof.webhook_abuse import KEY
@@ -33,7 +32,7 @@ def subscribed(client: RaasClient, url: str) -> list[str]:
 
 def slow_tango(sandbox: SandboxServer) -> None:
     """Every answer 300 ms late: two receivers both list before either has created."""
-    httpx.post(sandbox.url + "/sandbox/faults", json={"latency_ms": 300}).raise_for_status()
+    sandbox.admin.post("/faults", json={"latency_ms": 300}).raise_for_status()
 
 
 def test_registration_creates_once_and_renews_before_expiry(client, sandbox) -> None:
