@@ -102,7 +102,7 @@ def main() -> None:
     from proof.postgres import fresh_database
     from proof.prefect_server import prefect_server
     from sandbox.config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME
-    from sandbox.server import free_port
+    from sandbox.server import admin_client, free_port
 
     port = free_port()
     sandbox_url = f"http://127.0.0.1:{port}"
@@ -115,7 +115,8 @@ def main() -> None:
         sandbox = start_sandbox(port, args.latency_ms, args.tango_rps)
         stack.callback(sandbox.wait, 30)
         stack.callback(sandbox.terminate)
-        httpx.post(f"{sandbox_url}/sandbox/accounts/sandbox-usd/fund", json={"amount": 10**9})
+        admin = stack.enter_context(admin_client(sandbox_url))
+        admin.post("/accounts/sandbox-usd/fund", json={"amount": 10**9})
         env = {
             "PREFECT_HOME": str(WORK / "prefect"),
             "PREFECT_API_URL": api,
@@ -142,7 +143,7 @@ def main() -> None:
             with workers("bench", n, child_env, limit=1, prefix=f"w{n}"):
                 time.sleep(3)  # the workers register and start polling
                 path = generate(WORK / f"w{n}.csv", args.rows, seed=n, campaign=f"w{n}", bad_rate=0)
-                before = httpx.get(f"{sandbox_url}/sandbox/stats").json()["requests"]
+                before = admin.get("/stats").json()["requests"]
                 start = time.perf_counter()
                 state = fulfil_rewards(
                     source_path=str(path),
@@ -153,7 +154,7 @@ def main() -> None:
                     return_state=True,
                 )
                 seconds = time.perf_counter() - start
-                stats = httpx.get(f"{sandbox_url}/sandbox/stats", params={"window": 1}).json()
+                stats = admin.get("/stats", params={"window": 1}).json()
                 summary = summary_of(state.result(raise_on_failure=False))
                 out = summary.flat() if summary else {}
                 seen = {k: stats["requests"][k] - before[k] for k in before}

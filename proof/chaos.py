@@ -127,7 +127,7 @@ def run_once(
     rng: random.Random,
     path: Path,
     env: dict[str, str],
-    sandbox_url: str,
+    sandbox_admin: httpx.Client,
     kill_mid_submission: tuple[Path, str] | None = None,
 ) -> None:
     """Start the flow; kill it at a random moment on most attempts (or, given
@@ -136,7 +136,7 @@ def run_once(
     for attempt in range(1, 8):
         record.attempts = attempt
         faults = record.faults if attempt <= 3 else {}  # chaos first, then let it finish
-        httpx.post(sandbox_url + "/sandbox/faults", json=faults).raise_for_status()
+        sandbox_admin.post("/faults", json=faults).raise_for_status()
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
@@ -261,11 +261,11 @@ def campaign(
             rng,
             path,
             env,
-            sandbox.url,
+            sandbox.admin,
             # every other run dies right after Tango took its first order; the rest at random
             (sandbox.config.db_path, name) if kill_mid_submission or n % 2 == 0 else None,
         )
-        httpx.post(sandbox.url + "/sandbox/faults", json={}).raise_for_status()
+        sandbox.admin.post("/faults", json={}).raise_for_status()
         check(record, sandbox.config.db_path, name, ledger_url)
         after = Decimal(str(sandbox.engine.get_account("sandbox-usd")["currentBalance"]))
         if before - after != record.charged:

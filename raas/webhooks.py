@@ -9,18 +9,17 @@ by the sandbox and the tests.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import hashlib
 import hmac
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 SIGNATURE_HEADER = "X-Signed-Payload"
 
@@ -32,7 +31,7 @@ class SignatureError(ValueError):
 def _hmac_key(shared_secret_key: str) -> bytes:
     try:
         return base64.b64decode(shared_secret_key, validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or a non-ASCII character
         raise SignatureError("hmacSharedSecretKey is not valid base64") from exc
 
 
@@ -50,7 +49,7 @@ def verify_hmac(body: bytes, signature: str | None, shared_secret_key: str) -> N
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
     expected = hmac.new(_hmac_key(shared_secret_key), body, hashlib.sha256).digest()
     candidates = []
-    with contextlib.suppress(binascii.Error):
+    with contextlib.suppress(ValueError):  # binascii.Error, or a non-ASCII character
         candidates.append(base64.b64decode(signature.strip(), validate=True))
     with contextlib.suppress(ValueError):
         candidates.append(bytes.fromhex(signature.strip()))
@@ -90,7 +89,7 @@ def verify_x509(body: bytes, signature: str | None, certificate_pem: str | bytes
     try:
         raw = base64.b64decode(signature.strip(), validate=True)
         public_key.verify(raw, body, padding.PKCS1v15(), hashes.SHA256())
-    except (binascii.Error, InvalidSignature) as exc:
+    except (ValueError, InvalidSignature) as exc:  # ValueError: not base64, or not ASCII
         raise SignatureError("X.509 signature does not match the payload") from exc
 
 
@@ -121,29 +120,35 @@ def new_x509_pair(common_name: str = "tango-sandbox-webhooks") -> tuple[bytes, s
     return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+# Tango's revision and counts are int64 (OpenAPI): a JSON integer, never a float or a string,
+# so 1e400 or 10**20 is refused here rather than overflowing a conversion or SQLite later.
+Int64 = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]
+
+
 class AsyncOrderStatusEvent(BaseModel):
     """An ``AsyncOrderStatus`` webhook event, normalised."""
 
     model_config = ConfigDict(frozen=True)
 
     eventId: str
-    revision: int
+    revision: Int64
     eventType: str
     categories: list[str]
     eventOccurredAt: datetime | None
     externalRefID: str
     status: str
-    totalLineItems: int | None
-    failedLineItems: int | None
-    successfulLineItems: int | None
+    totalLineItems: Int64 | None
+    failedLineItems: Int64 | None
+    successfulLineItems: Int64 | None
     referenceOrderId: str | None
     accountIdentifier: str | None
     customerIdentifier: str | None
 
 
 def parse_async_order_event(payload: dict[str, Any]) -> AsyncOrderStatusEvent:
-    """Parse the event leniently: ``eventType`` or ``eventTypes`` (older page),
-    ``referenceOrderId`` or ``referenceOrderID``. Raises ``ValueError`` if it is not one."""
+    """Parse the event leniently in its shape: ``eventType`` or ``eventTypes`` (older page),
+    ``referenceOrderId`` or ``referenceOrderID``; strictly in its numbers (``revision`` and
+    counts are JSON integers within int64). Raises ``ValueError`` if it is not one."""
     if not isinstance(payload, dict):
         raise ValueError("event is not a JSON object")
     event_type = payload.get("eventType")
@@ -161,20 +166,17 @@ def parse_async_order_event(payload: dict[str, Any]) -> AsyncOrderStatusEvent:
     if event_type not in (None, "AsyncOrderStatus"):
         raise ValueError(f"not an AsyncOrderStatus event: {event_type!r}")
 
-    def _int(v: Any) -> int | None:
-        return None if v is None else int(v)
-
     return AsyncOrderStatusEvent(
         eventId=str(payload["eventId"]),
-        revision=int(payload["revision"]),
+        revision=payload["revision"],
         eventType="AsyncOrderStatus",
         categories=list(payload.get("categories") or []),
         eventOccurredAt=payload.get("eventOccurredAt"),
         externalRefID=str(data["externalRefID"]),
         status=str(data["status"]),
-        totalLineItems=_int(data.get("totalLineItems")),
-        failedLineItems=_int(data.get("failedLineItems")),
-        successfulLineItems=_int(data.get("successfulLineItems")),
+        totalLineItems=data.get("totalLineItems"),
+        failedLineItems=data.get("failedLineItems"),
+        successfulLineItems=data.get("successfulLineItems"),
         referenceOrderId=data.get("referenceOrderId") or data.get("referenceOrderID"),
         accountIdentifier=data.get("accountIdentifier"),
         customerIdentifier=data.get("customerIdentifier"),

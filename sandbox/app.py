@@ -1,5 +1,7 @@
 """The sandbox's HTTP face: Tango's paths under ``/raas/v2``, an OAuth token endpoint, and an
-admin API under ``/sandbox`` (faults, funding, tokens, stats) that Tango does not have."""
+admin API under ``/sandbox`` (faults, funding, tokens, stats, certificates) that Tango does not
+have. Both need the platform credentials (Basic, or a Bearer token); only ``/sandbox/health``
+and the sandbox's own docs are open."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from raas.webhooks import new_x509_pair
@@ -354,9 +356,16 @@ def create_app(config: SandboxConfig) -> FastAPI:
 
     # --- sandbox administration (not part of Tango) ----------------------------------------
 
+    async def platform_only(request: Request) -> None:
+        """Anyone who could reach the admin API could fund accounts: ask for what Tango's
+        paths ask for."""
+        if not authorised(engine, request.headers.get("authorization", "")):
+            raise ApiError(401, "Full authentication is required to access this resource")
+
+    admin = APIRouter(prefix="/sandbox", dependencies=[Depends(platform_only)])
     app.state.x509_keys = {}
 
-    @app.post("/sandbox/x509")
+    @admin.post("/x509")
     async def x509_pair() -> Response:
         """A certificate to register with ``payloadVerificationMethod=X509``; the sandbox keeps
         its private key and signs deliveries with it, as Tango does with its own."""
@@ -364,34 +373,36 @@ def create_app(config: SandboxConfig) -> FastAPI:
         app.state.x509_keys[cert_pem] = key_pem.decode()
         return TangoJSON({"signingCertificate": cert_pem})
 
-    @app.get("/sandbox/faults")
+    @admin.get("/faults")
     async def get_faults() -> Response:
         return TangoJSON(engine.config.faults.model_dump())
 
-    @app.post("/sandbox/faults")
+    @admin.post("/faults")
     async def set_faults(request: Request) -> Response:
         engine.set_faults(Faults.model_validate(await body_of(request) or {}))
         return TangoJSON(engine.config.faults.model_dump())
 
-    @app.post("/sandbox/accounts/{account}/fund")
+    @admin.post("/accounts/{account}/fund")
     async def fund(account: str, request: Request) -> Response:
         body = await body_of(request) or {}
         return TangoJSON(
             await call(engine.fund_account, account, Decimal(str(body.get("amount", 0))))
         )
 
-    @app.post("/sandbox/tokens/revoke")
+    @admin.post("/tokens/revoke")
     async def revoke() -> Response:
         await call(engine.revoke_tokens)
         return Response(status_code=204)
 
-    @app.get("/sandbox/stats")
+    @admin.get("/stats")
     async def stats(request: Request) -> Response:
         out = await call(engine.stats)
         window = float(request.query_params.get("window", 1.0))
         out["busiest_window"] = {"seconds": window, "requests": engine.busiest_window(window)}
         out["requests"] = {"received": engine.requests_seen, "rateLimited": engine.rate_limited}
         return TangoJSON(out)
+
+    app.include_router(admin)
 
     @app.get("/sandbox/health")
     async def health() -> Response:

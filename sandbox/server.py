@@ -5,13 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from functools import cached_property
 from types import TracebackType
 from typing import Any, Self
 
+import httpx
 import uvicorn
 
 from .app import create_app
-from .config import SandboxConfig
+from .config import DEFAULT_PLATFORM_KEY, DEFAULT_PLATFORM_NAME, SandboxConfig
 from .engine import Engine
 
 
@@ -21,16 +23,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class ThreadedServer:
-    """``with ThreadedServer(app) as s: s.url`` — a real HTTP server on a free port."""
+def admin_client(
+    url: str,
+    platform_name: str = DEFAULT_PLATFORM_NAME,
+    platform_key: str = DEFAULT_PLATFORM_KEY,
+    **options: Any,
+) -> httpx.Client:
+    """An ``httpx.Client`` for the admin API of the sandbox at ``url`` (paths relative to
+    ``/sandbox/``: ``admin.post("/faults", json={...})``), with the platform credentials it
+    requires."""
+    base = url.rstrip("/") + "/sandbox"
+    return httpx.Client(base_url=base, auth=(platform_name, platform_key), **options)
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
+
+class ThreadedServer:
+    """``with ThreadedServer(app) as s: s.url`` — a real HTTP server on a free port
+    (``options``: more ``uvicorn.Config`` arguments, e.g. ``webhooks.serving.serve_options``)."""
+
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int | None = None, **options: Any
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port or free_port()
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="warning", access_log=False, **options
         )
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
 
     @property
@@ -69,6 +88,16 @@ class SandboxServer(ThreadedServer):
     @property
     def engine(self) -> Engine:
         return self.app.state.engine
+
+    @cached_property
+    def admin(self) -> httpx.Client:
+        """The admin API with this sandbox's credentials: ``sb.admin.post("/faults", json={})``."""
+        return admin_client(self.url, self.config.platform_name, self.config.platform_key)
+
+    def stop(self) -> None:
+        if "admin" in self.__dict__:
+            self.admin.close()
+        super().stop()
 
     @property
     def base_url(self) -> str:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
-import httpx
 import pytest
 
 from proof.postgres import fresh_database
@@ -37,7 +36,7 @@ def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "sandbox" in request.fixturenames:
         server: SandboxServer = request.getfixturevalue("sandbox")
-        httpx.post(server.url + "/sandbox/faults", json={})
+        server.admin.post("/faults", json={})
 
 
 def make_settings(server: SandboxServer, **kw: object) -> TangoSettings:

@@ -80,7 +80,7 @@ def test_two_workers_two_batches_on_postgres(tmp_path: Path, postgres_url: str) 
                 submitted = {r: sent_by[r] for r in [*runs, *(s["id"] for s in shares)]}
             assert states == ["COMPLETED", "COMPLETED"], states
             assert workers == {"default"}
-            busiest = httpx.get(sb.url + "/sandbox/stats", params={"window": 2}).json()
+            busiest = sb.admin.get("/stats", params={"window": 2}).json()
             with sb.engine.store.tx() as c:
                 lines = pd.DataFrame(
                     [

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
 
@@ -99,12 +98,12 @@ def test_crash_after_some_orders_then_rerun_sends_each_reward_once(
     env: Path, sandbox: SandboxServer, campaign: str
 ) -> None:
     path = write_csv(env / "crash.csv", recipients(campaign, 10))
-    httpx.post(sandbox.url + "/sandbox/faults", json={"orders_before_outage": 2})
+    sandbox.admin.post("/faults", json={"orders_before_outage": 2})
     # the outage outlasts the run's own timeout: the run gives up, and says what to do
     state, _ = run(path, max_line_items_per_order=2, submit_concurrency=1, timeout_seconds=3)
     assert state.is_failed() and "run the same file again" in state.message, state.message
     assert sandbox_lines(sandbox, campaign)["ref"].nunique() == 2  # 2 of 5 orders got through
-    httpx.post(sandbox.url + "/sandbox/faults", json={})
+    sandbox.admin.post("/faults", json={})
     state, out = run(path, max_line_items_per_order=2, submit_concurrency=1)
     assert state.is_completed(), state.message
     assert out["complete"] == 10 and out["balanced"]

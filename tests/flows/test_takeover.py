@@ -11,7 +11,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
@@ -51,7 +50,7 @@ def cli_env(
 
 
 def faults(sandbox: SandboxServer, **settings: object) -> None:
-    httpx.post(sandbox.url + "/sandbox/faults", json=settings).raise_for_status()
+    sandbox.admin.post("/faults", json=settings).raise_for_status()
 
 
 def start(path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:

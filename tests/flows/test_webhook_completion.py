@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from flows.fulfil_rewards import fulfil_rewards
+from proof.webhook_abuse import HEALTH_TOKEN, counts
 from raas import RaasClient
 from raas.webhooks import new_hmac_key
 from rewards.summary import summary_of
@@ -32,7 +32,11 @@ def slow_tango(
 
     config = SandboxConfig(db_path=env / "slow.db", fulfil_latency_s=1.5)
     receiver = ReceiverSettings(
-        db_path=env / "events.db", hmac_key=KEY, emit_interval_s=0.1, prefect_api_url=prefect_server
+        db_path=env / "events.db",
+        hmac_key=KEY,
+        health_token=HEALTH_TOKEN,
+        emit_interval_s=0.1,
+        prefect_api_url=prefect_server,
     )
     with SandboxServer(config) as sandbox, ThreadedServer(create_app(receiver)) as rx:
         monkeypatch.setenv("TANGO_BASE_URL", sandbox.base_url)
@@ -60,30 +64,30 @@ def test_webhooks_complete_the_run_long_before_any_poll(slow_tango, env, campaig
     )
     assert state.is_completed(), state.message
     assert (out["complete"], out["pending"]) == (4, 0) and out["balanced"]
-    assert httpx.get(rx.url + "/health").json()["emitted"] >= 2
+    assert counts(rx.url)["emitted"] >= 2
 
 
 def test_half_the_webhooks_lost_the_fallback_poll_finishes(slow_tango, env, campaign) -> None:
     sandbox, _ = slow_tango
-    httpx.post(sandbox.url + "/sandbox/faults", json={"seed": 5, "webhook_drop_rate": 0.5})
+    sandbox.admin.post("/faults", json={"seed": 5, "webhook_drop_rate": 0.5})
     path = write_csv(env / "drop.csv", recipients(campaign, 6))
     state, out = run(path, max_line_items_per_order=1, poll_interval_seconds=1, timeout_seconds=60)
     assert state.is_completed(), state.message
     assert (out["complete"], out["pending"]) == (6, 0)
-    assert httpx.get(sandbox.url + "/sandbox/stats").json()["deliveries"].get("dropped", 0) >= 1
+    assert sandbox.admin.get("/stats").json()["deliveries"].get("dropped", 0) >= 1
 
 
 def test_duplicated_and_reordered_webhooks_change_nothing(slow_tango, env, campaign) -> None:
     sandbox, rx = slow_tango
-    httpx.post(
-        sandbox.url + "/sandbox/faults",
+    sandbox.admin.post(
+        "/faults",
         json={"seed": 9, "webhook_duplicate_rate": 0.7, "webhook_reorder_window_s": 1.0},
     )
     path = write_csv(env / "dup.csv", recipients(campaign, 6))
     state, out = run(path, max_line_items_per_order=1, poll_interval_seconds=2, timeout_seconds=60)
     assert state.is_completed(), state.message
     assert (out["complete"], out["pending"]) == (6, 0) and out["balanced"]
-    stats = httpx.get(sandbox.url + "/sandbox/stats").json()
+    stats = sandbox.admin.get("/stats").json()
     assert stats["lineItems"] == {"COMPLETE": 6} and stats["duplicateLineItemIds"] == 0
-    health = httpx.get(rx.url + "/health").json()
+    health = counts(rx.url)
     assert health["stored"] == health["to_emit"] == 6  # duplicates recognised, not re-emitted

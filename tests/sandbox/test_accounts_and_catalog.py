@@ -3,7 +3,6 @@
 from decimal import Decimal
 from uuid import uuid4
 
-import httpx
 import pytest
 
 from raas import AuthenticationError, ConflictError, InvalidRequestError, NotFoundError, RaasClient
@@ -50,7 +49,7 @@ def test_new_customer_and_account_start_at_zero_and_can_be_funded(
     )
     account = client.get_account(f"{cust}-eur")
     assert account.currentBalance == 0 and account.currencyCode == "EUR"
-    httpx.post(f"{sandbox.url}/sandbox/accounts/{cust}-eur/fund", json={"amount": "250.25"})
+    sandbox.admin.post(f"/accounts/{cust}-eur/fund", json={"amount": "250.25"})
     assert client.get_account(f"{cust}-eur").currentBalance == Decimal("250.25")
     with pytest.raises(InvalidRequestError) as info:
         client.create_customer("bad id!", "x")

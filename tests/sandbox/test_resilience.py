@@ -2,7 +2,6 @@
 
 from uuid import uuid4
 
-import httpx
 import pytest
 
 from raas import (
@@ -19,7 +18,7 @@ from tests.helpers import ACCOUNT, line, order, wait_final
 
 
 def faults(server: SandboxServer, **values: object) -> None:
-    httpx.post(server.url + "/sandbox/faults", json=values).raise_for_status()
+    server.admin.post("/faults", json=values).raise_for_status()
 
 
 def orders_with_ref(server: SandboxServer, ref: str) -> int:
@@ -120,7 +119,7 @@ def test_oauth_token_is_cached_and_refreshed_once_on_401(sandbox: SandboxServer)
         c.get_account()
         c.get_catalog()
         assert c.auth.tokens_fetched == 1
-        httpx.post(sandbox.url + "/sandbox/tokens/revoke").raise_for_status()
+        sandbox.admin.post("/tokens/revoke").raise_for_status()
         assert c.get_account().accountIdentifier == ACCOUNT
         assert c.auth.tokens_fetched == 2
 

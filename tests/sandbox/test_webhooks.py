@@ -3,7 +3,6 @@
 import json
 from uuid import uuid4
 
-import httpx
 import pytest
 
 from raas import NotFoundError, RaasClient, parse_async_order_event
@@ -47,7 +46,7 @@ def test_order_completion_is_posted_signed_with_hmac(client: RaasClient) -> None
 
 
 def test_x509_signed_test_event(client: RaasClient, sandbox) -> None:
-    cert = httpx.post(sandbox.url + "/sandbox/x509").json()["signingCertificate"]
+    cert = sandbox.admin.post("/x509").json()["signingCertificate"]
     with Receiver() as rx:
         sub = client.create_webhook(rx.url, verification="X509", signing_certificate=cert)
         client.test_webhook(sub.webhookId, "AsyncOrderStatus")
@@ -98,8 +97,8 @@ def test_subscription_lifecycle(client: RaasClient) -> None:
 
 
 def test_faults_drop_duplicate_and_reorder_deliveries(client: RaasClient, sandbox) -> None:
-    httpx.post(
-        sandbox.url + "/sandbox/faults",
+    sandbox.admin.post(
+        "/faults",
         json={
             "seed": 2,
             "webhook_drop_rate": 0.4,
@@ -118,7 +117,7 @@ def test_faults_drop_duplicate_and_reorder_deliveries(client: RaasClient, sandbo
         assert len(listed) == 12  # every event is kept, whatever happened to its delivery
 
         def settled() -> bool:
-            stats = httpx.get(sandbox.url + "/sandbox/stats").json()["deliveries"]
+            stats = sandbox.admin.get("/stats").json()["deliveries"]
             return stats.get("pending", 0) == 0
 
         wait_for(settled)
