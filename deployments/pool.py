@@ -22,6 +22,7 @@ from flows.scan_inbox import scan_inbox
 from flows.send_orders import send_orders
 
 from .serve import upload_trigger
+from .zombies import ensure_automation, heartbeat_env
 
 
 def ensure_pool_and_limit(pool: str, limit_name: str | None, per_second: float) -> None:
@@ -55,8 +56,10 @@ def deploy(
     """Register the deployments to ``pool`` (workers import the flows from this installed
     project: no image, no remote storage)."""
     ensure_pool_and_limit(pool, limit_name, per_second)
+    ensure_automation()
     common = {
         "work_pool_name": pool,
+        "job_variables": {"env": heartbeat_env()},
         "entrypoint_type": EntrypointType.MODULE_PATH,
         "build": False,
         "push": False,

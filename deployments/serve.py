@@ -64,6 +64,14 @@ def build(
 def serve(
     cron: str = "0 * * * *", inbox: str | None = None, defaults: dict[str, Any] | None = None
 ) -> None:
+    """Serve the deployments from this process: its runs send heartbeats, and a run whose
+    process dies is marked Crashed by the automation (see :mod:`deployments.zombies`)."""
+    import os
+
     from prefect import serve as prefect_serve
 
+    from .zombies import ensure_automation, heartbeat_env
+
+    os.environ.update(heartbeat_env())  # the runs this process starts inherit it
+    ensure_automation(int(os.environ.get("REWARDS_SILENT_RUN_SECONDS", "90")))
     prefect_serve(*build(cron, inbox, defaults))

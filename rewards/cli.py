@@ -115,6 +115,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if state.is_completed() else 1
 
 
+def _needs_prefect_server(command: str) -> None:
+    """Long-running commands talk to a Prefect server that outlives them; without one, Prefect
+    would start a temporary server that vanishes with the process (and the uploads with it)."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        raise RewardsError(
+            f"rewards {command} needs a Prefect server: start one (prefect server start) and "
+            "set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api"
+        )
+
+
 def _team_settings(args: argparse.Namespace) -> dict[str, object]:
     """The fulfil-rewards parameters given on the command line, by their flow names."""
     names = {
@@ -162,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     dep.add_argument("--inbox", default=None)
     for p in (serve, dep):  # what a team sets once for uploads and UI runs
         team = p.add_argument_group("settings of every run the deployments start")
-        team.add_argument("--approval-threshold", default=None, help="pause above this cost")
+        team.add_argument(
+            "--approval-threshold", type=float, default=None, help="pause above this cost"
+        )
         team.add_argument("--account", default=None, help="Tango account to charge")
         team.add_argument("--customer", default=None, help="Tango customer")
         team.add_argument("--campaign", default=None, help="campaign for rows naming none")
@@ -178,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
     args = parser.parse_args(argv)
     try:
+        if args.command in ("serve", "deploy", "watch"):
+            _needs_prefect_server(args.command)
         if args.command == "validate":
             return _validate(args)
         if args.command == "run":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,81 @@ def test_progress_is_reported_while_sending(env: Path, sandbox, campaign) -> Non
     assert submitted[-1] == ("orders submitted", 3, 3)
     assert finished[-1] == ("orders finished", 3, 3)
     assert [d for _, d, _ in finished] == sorted(d for _, d, _ in finished)  # never goes back
+
+
+def test_tango_down_for_a_while_mid_run_costs_time_not_the_run(
+    env: Path, tmp_path: Path, campaign: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox stopped once the first order is in, and started again 12 s later on the same
+    port and database: the rest is submitted and awaited, each reward once."""
+    import threading
+
+    from sqlalchemy import select
+
+    from rewards.ledger import Ledger, OrderState, orders
+    from sandbox import SandboxConfig
+    from tests.conftest import point_tango_at
+    from tests.helpers import wait_for
+
+    config = SandboxConfig(db_path=tmp_path / "outage.db", fulfil_latency_s=0.2)
+    first = SandboxServer(config).start()
+    point_tango_at(first, monkeypatch)  # TANGO_MAX_ATTEMPTS=2: the client alone gives up fast
+    from tasks.tango import forget
+
+    forget()
+    box: dict = {}
+    path = write_csv(env / "outage.csv", recipients(campaign, 10))
+    thread = threading.Thread(
+        target=lambda: box.update(
+            zip(
+                ("state", "out"),
+                run(path, max_line_items_per_order=2, submit_concurrency=1, timeout_seconds=120),
+                strict=True,
+            )
+        )
+    )
+    thread.start()
+
+    def accepted() -> bool:  # the ledger's word: the sandbox's own lock stays free
+        book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+        try:
+            with book.engine.connect() as conn:
+                states = {r.state for r in conn.execute(select(orders.c.state))}
+            return OrderState.ACCEPTED in states
+        finally:
+            book.close()
+
+    wait_for(accepted, timeout=60, interval=0.2)
+    first.stop()
+    time.sleep(12)
+    second = SandboxServer(
+        SandboxConfig(db_path=config.db_path, fulfil_latency_s=0.2), port=first.port
+    )
+    with second:
+        thread.join(120)
+        state, out = box["state"], box["out"]
+        assert state.is_completed(), state.message
+        assert out["complete"] == 10 and out["balanced"]
+        with second.engine.store.tx() as c:
+            ids = [r[0] for r in c.execute("SELECT external_ref_line_item_id FROM line_items")]
+    assert len(ids) == 10 == len(set(ids))
+
+
+def test_an_outage_while_submitting_is_ridden_out(env: Path, sandbox, campaign) -> None:
+    """POST /asyncOrders answers 503 after the first order, for 12 s (the client alone gives up
+    after 2 attempts here): the run keeps retrying with the same externalRefIDs, then sends
+    the rest, each reward once."""
+    import threading
+
+    path = write_csv(env / "busy.csv", recipients(campaign, 10))
+    sandbox.admin.post("/faults", json={"orders_before_outage": 1})
+    lifted = threading.Timer(12, lambda: sandbox.admin.post("/faults", json={}))
+    lifted.start()
+    try:
+        state, out = run(path, max_line_items_per_order=2, submit_concurrency=1)
+    finally:
+        lifted.cancel()
+    assert state.is_completed(), state.message
+    assert out["complete"] == 10 and out["balanced"]
+    lines = sandbox_lines(sandbox, campaign)
+    assert len(lines) == 10 and lines["id"].is_unique and lines["ref"].nunique() == 5

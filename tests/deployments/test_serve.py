@@ -1,0 +1,175 @@
+"""``rewards serve`` as a team runs it: uploads dropped in the inbox start runs with the
+deployment's settings, an upload above the installation's approval floor waits for a person,
+and a run whose process is killed shows Crashed. A real ``rewards serve`` process, the test
+session's Prefect server, the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prefect.client.orchestration import get_client
+
+from flows.scan_inbox import scan_inbox
+from sandbox import SandboxServer
+from tests.deployments.test_inbox_and_triggers import drop
+from tests.flows.test_approval import answer
+from tests.helpers import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rows(tag: str) -> str:
+    """Five rewards of 5.00 USD (25.00: above the floor of 10), new to the sandbox."""
+    lines = "".join(f"{tag}-{i}@example.com,U100001,5.00,email\n" for i in range(5))
+    return "Email,UTID,Amount,Delivery Method\n" + lines
+
+
+def serve(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rewards.cli", "serve", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        proc.wait(30)
+
+
+def deployment_parameters(name: str) -> dict[str, Any]:
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_deployment_by_name(name).parameters
+        except Exception:
+            return {}
+
+
+def run_of(path: str) -> Any:
+    """The on-upload run started for ``path``, once it exists."""
+    with get_client(sync_client=True) as client:
+        dep = client.read_deployment_by_name("fulfil-rewards/on-upload")
+        found = [
+            r
+            for r in client.read_flow_runs()
+            if r.deployment_id == dep.id and r.parameters.get("source_path") == path
+        ]
+    return found[0] if found else None
+
+
+def state_of(run_id: Any) -> str:
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+    return state.type.value if state else ""
+
+
+def tango_lines(sandbox: SandboxServer, campaign: str) -> int:
+    with sandbox.engine.store.tx() as c:
+        return c.execute(
+            "SELECT COUNT(*) FROM line_items l JOIN orders o "
+            "ON o.reference_order_id = l.reference_order_id WHERE o.campaign = ?",
+            (campaign,),
+        ).fetchone()[0]
+
+
+@pytest.fixture
+def team(prefect_server: str, sandbox: SandboxServer, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A ``rewards serve`` with the team's settings: a campaign and a run threshold of 1,000 on
+    the command line, an approval floor of 10 for the installation."""
+    campaign = f"t-{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        **sandbox.tango_env(),
+        "PREFECT_API_URL": prefect_server,
+        "TANGO_MAX_ATTEMPTS": "2",
+        "REWARDS_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
+        "REWARDS_INBOX_DIR": str(tmp_path / "inbox"),
+        "REWARDS_APPROVAL_THRESHOLD": "10",
+        "REWARDS_SILENT_RUN_SECONDS": "40",
+    }
+    args = ("--campaign", campaign, "--approval-threshold", "1000", "--cron", "0 0 1 1 *")
+    proc = serve(env, *args, log=tmp_path / "serve.log")
+    try:
+        wait_for(
+            lambda: (
+                deployment_parameters("fulfil-rewards/on-upload").get("campaign") == campaign
+                or proc.poll() is not None
+            ),
+            timeout=90,
+        )
+        assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+        yield {"proc": proc, "campaign": campaign, "inbox": tmp_path / "inbox", "env": env}
+    finally:
+        stop(proc)
+
+
+def upload(inbox: Path) -> Any:
+    """Drop a new file in the inbox, announce it, and return the run it starts."""
+    tag = uuid.uuid4().hex[:6]
+    drop(inbox, f"upload-{tag}.csv", rows(tag))
+    (announced,) = scan_inbox(inbox=str(inbox), settle_seconds=1)
+    return wait_for(lambda: run_of(announced), timeout=30)
+
+
+def test_an_upload_above_the_floor_waits_then_approve_sends_and_reject_does_not(
+    team: dict[str, Any], sandbox: SandboxServer, prefect_server: str
+) -> None:
+    approved = upload(team["inbox"])
+    assert approved.parameters["campaign"] == team["campaign"]  # the deployment's settings
+    assert approved.parameters["approval_threshold"] in (1000, "1000")
+    wait_for(lambda: state_of(approved.id) == "PAUSED", timeout=90)
+    assert tango_lines(sandbox, team["campaign"]) == 0
+    answer(prefect_server, approved.id, {"decision": "approve", "approver": "Grace"})
+    wait_for(lambda: state_of(approved.id) == "COMPLETED", timeout=90)
+    assert tango_lines(sandbox, team["campaign"]) == 5
+
+    rejected = upload(team["inbox"])
+    wait_for(lambda: state_of(rejected.id) == "PAUSED", timeout=90)
+    answer(prefect_server, rejected.id, {"decision": "reject", "approver": "Alan"})
+    wait_for(lambda: state_of(rejected.id) == "CANCELLED", timeout=90)
+    assert tango_lines(sandbox, team["campaign"]) == 5  # nothing more
+
+
+def test_settings_edited_on_the_deployment_reach_the_next_upload(
+    team: dict[str, Any], prefect_server: str
+) -> None:
+    with get_client(sync_client=True) as client:
+        dep = client.read_deployment_by_name("fulfil-rewards/on-upload")
+    # what the UI's edit form sends: the parameters alone, no dummy source path needed
+    edited = {**dep.parameters, "approval_threshold": 250, "dry_run": True}
+    response = httpx.patch(f"{prefect_server}/deployments/{dep.id}", json={"parameters": edited})
+    response.raise_for_status()
+    run = upload(team["inbox"])
+    assert run.parameters["approval_threshold"] == 250 and run.parameters["dry_run"] is True
+    assert run.parameters["campaign"] == team["campaign"]
+    wait_for(lambda: state_of(run.id) == "COMPLETED", timeout=90)  # a dry run: no approval
+
+
+def test_a_run_killed_while_waiting_for_approval_shows_crashed(
+    team: dict[str, Any], sandbox: SandboxServer
+) -> None:
+    run = upload(team["inbox"])
+    wait_for(lambda: state_of(run.id) == "PAUSED", timeout=90)
+    stop(team["proc"], signal.SIGKILL)  # serve and the run's process, at once
+    time.sleep(1)
+    assert state_of(run.id) == "PAUSED"
+    wait_for(lambda: state_of(run.id) == "CRASHED", timeout=180, interval=2)
+    with get_client(sync_client=True) as client:
+        message = client.read_flow_run(run.id).state.message
+    assert "run the same file again" in message
+    assert tango_lines(sandbox, team["campaign"]) == 0
