@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import mmap
 import os
 import zipfile
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -32,10 +33,14 @@ from .errors import InputError
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
 from .xlsx_guard import check_workbook
 
+if TYPE_CHECKING:
+    from python_calamine import CalamineSheet
+
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str": Arrow large_string inside
 BLOCK_BYTES = 4 << 20  # fewer, larger chunks: every later kernel pays per chunk
+SHEET_BLOCK_ROWS = 1 << 16  # workbook rows turned into Arrow at a time
 WORKBOOKS = (".xlsx", ".xlsm")
 TEXTS = (".csv", ".txt", ".tsv", "")
 
@@ -346,12 +351,14 @@ def _read_workbook(
             f"{name}: there is no sheet {_quoted(chosen)}; the workbook has {_listed(names)}"
         )
     try:
-        rows = book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+        frame = _sheet_frame(book.get_sheet_by_name(chosen))
     except Exception as exc:
         raise InputError(
             f"{name}: sheet {_quoted(chosen)} cannot be read ({_quoted(str(exc))})"
         ) from exc
-    if not any(any(_cell_text(c).strip() for c in row) for row in rows[:1000]):
+    finally:
+        book.close()  # calamine's copy of the cells goes now, before the rest of the work
+    if not len(frame.columns) or not _filled(frame.head(1000).map(str.strip)).any():
         others = [n for n in names if n != chosen]
         hint = (
             f"; the workbook also has {_listed(others)}: choose one with the sheet name option"
@@ -359,13 +366,31 @@ def _read_workbook(
             else ""
         )
         raise InputError(f"{name}: sheet {_quoted(chosen)} is empty{hint}")
-    width = max((len(r) for r in rows), default=0)
-    # most cells are text already: only the others go through _cell_text
-    text = [
-        [c if type(c) is str else _cell_text(c) for c in row] + [""] * (width - len(row))
-        for row in rows
-    ]
-    return pd.DataFrame(text, dtype="str"), chosen
+    return frame, chosen
+
+
+def _sheet_frame(sheet: CalamineSheet) -> pd.DataFrame:
+    """The sheet's cells from A1 as text columns, made block by block: Python holds one
+    block's cells at a time (a whole sheet of Python objects took more memory than calamine
+    itself). Most cells are text already; only the others go through :func:`_cell_text`."""
+    left = sheet.start[1] if sheet.start else 0  # rows start at row 1; columns at the first used
+    width = left + sheet.width
+    chunks: list[list[pa.Array]] = [[] for _ in range(width)]
+    rows = sheet.iter_rows()
+    while block := list(itertools.islice(rows, SHEET_BLOCK_ROWS)):
+        blank = pa.array([""] * len(block), pa.large_string())
+        for i in range(left):
+            chunks[i].append(blank)
+        for i, cells in enumerate(zip(*block, strict=True), start=left):
+            text = [c if type(c) is str else _cell_text(c) for c in cells]
+            chunks[i].append(pa.array(text, pa.large_string()))
+    return pd.DataFrame(
+        {
+            i: pd.arrays.ArrowStringArray(pa.chunked_array(c, pa.large_string()), dtype=STR)
+            for i, c in enumerate(chunks)
+        },
+        copy=False,
+    )
 
 
 # --- shared -----------------------------------------------------------------------------------

@@ -275,21 +275,47 @@ class _Problems:
         self.bad[at] = True
 
     def table(self) -> pd.DataFrame:
+        """One line per problem, by row (within a row in check order). Columns and reasons
+        repeat, so they are categoricals: a text per problem took a gigabyte when every row
+        of a million was bad."""
         if not self.parts:
             return pd.DataFrame(
-                {ROW: pd.Series(dtype="int64"), "column": _no_text(), "reason": _no_text()}
+                {
+                    ROW: pd.Series(dtype="int64"),
+                    "column": pd.Categorical([]),
+                    "reason": pd.Categorical([]),
+                }
             )
         rows = self.row_numbers[np.concatenate([at for at, _, _ in self.parts])]
-        columns = np.repeat([c for _, c, _ in self.parts], [len(at) for at, _, _ in self.parts])
-        reasons = np.concatenate([why for _, _, why in self.parts])
-        order = np.argsort(rows, kind="stable")  # by row, and within a row in check order
+        order = np.argsort(rows, kind="stable")
+        column = np.repeat(
+            np.arange(len(self.parts), dtype=np.int64), [len(at) for at, _, _ in self.parts]
+        )[order]
+        reason, texts = pd.factorize(np.concatenate([why for _, _, why in self.parts])[order])
+        names = [c for _, c, _ in self.parts]
+        self._coded = (rows[order], column, reason, names, list(texts))
+        name_of, unique_names = pd.factorize(np.array(names, dtype=object))
         return pd.DataFrame(
             {
                 ROW: rows[order],
-                "column": pd.array(columns[order].astype(object), dtype=STR),
-                "reason": pd.array(reasons[order], dtype=STR),
+                "column": pd.Categorical.from_codes(name_of[column], unique_names),
+                "reason": pd.Categorical.from_codes(reason, texts),
             }
         )
+
+    def joined(self, rows: np.ndarray) -> pa.Array:
+        """Each of ``rows``' problems as one text, "column: reason; column: reason", made
+        once per distinct list of problems (a few kinds of bad row, however many rows)."""
+        numbers, column, reason, names, texts = self._coded
+        pair, pairs = pd.factorize(column * len(texts) + reason)
+        starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+        group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(numbers)]))
+        grid = np.full((len(starts), int(np.diff(np.r_[starts, len(numbers)]).max())), -1)
+        grid[group, np.arange(len(numbers)) - starts[group]] = pair
+        kinds, kind_of = np.unique(grid, axis=0, return_inverse=True)
+        said = [f"{names[p // len(texts)]}: {texts[p % len(texts)]}" for p in pairs.tolist()]
+        joined = pa.array(["; ".join(said[p] for p in kind if p >= 0) for kind in kinds], TEXT)
+        return joined.take(pa.array(kind_of.ravel()[np.searchsorted(numbers[starts], rows)]))
 
 
 def _no_text() -> pd.Series:
@@ -752,17 +778,10 @@ def _validate(
         valid = valid[~p.bad[keep]].reset_index(drop=True)
 
     bad = np.flatnonzero(p.bad)
-    rejected = df.take(bad).reset_index(drop=True)
+    # every row bad (a wrong file): the frame itself, not a copy of it
+    rejected = (df if len(bad) == len(df) else df.take(bad)).reset_index(drop=True)
     if len(rejected):
-        # problems are in row order, and most rows have one: join only where there are more
-        text = (problems["column"] + ": " + problems["reason"]).to_numpy(dtype=object)
-        rows = problems[ROW].to_numpy()
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        joined = text[starts]
-        for k in np.flatnonzero(np.diff(np.r_[starts, len(rows)]) > 1):
-            joined[k] = "; ".join(text[starts[k] : starts[k + 1] if k + 1 < len(starts) else None])
-        by_row = pd.Series(joined, index=rows[starts])
-        rejected["problems"] = pd.array(by_row[rejected[ROW]].to_numpy(), dtype=STR)
+        rejected["problems"] = _series(p.joined(rejected[ROW].to_numpy()))
     else:
         rejected["problems"] = _no_text()
     return Validated(valid=valid, rejected=rejected, problems=problems, rows_in=len(df))

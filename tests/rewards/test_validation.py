@@ -226,3 +226,21 @@ def test_default_campaign_fills_blanks_only() -> None:
 )
 def test_phone_normalisation(raw: str, country: str | None, e164: str) -> None:
     assert normalise_phone(pd.Series([raw], dtype="str"), country).iloc[0] == e164
+
+
+def test_each_rejected_row_carries_all_its_problems_in_check_order() -> None:
+    """Joined once per kind of bad row, then spread: rows in any order get their own."""
+    df = frame({"utid": "X1", "amount": "ten"}, {}, {"delivery_method": "fax"}, {"amount": "-1"})
+    df[ROW] = [9, 3, 7, 5]  # not the order problems are sorted in
+    result = validate(df, CATALOG, "USD", ValidationOptions(today=TODAY))
+    by_row = dict(zip(result.rejected[ROW], result.rejected["problems"], strict=True))
+    assert by_row == {
+        9: "utid: utid must be U followed by digits, e.g. U100001; amount: amount must be a "
+        "plain number with at most 2 decimals, e.g. 25 or 25.50 (no currency sign, thousands "
+        "separator or exponent)",
+        7: "delivery_method: unknown delivery method fax: use EMAIL, PHONE (sms), ADDRESS "
+        "(mail), EMBEDDED (link) or NONE",
+        5: "amount: amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
+        "(no currency sign, thousands separator or exponent)",
+    }
+    assert result.problems[ROW].tolist() == [5, 7, 9, 9]
