@@ -85,9 +85,10 @@ def _catalog_file(path: Path) -> Catalog:
 def _run(args: argparse.Namespace) -> int:
     from flows.fulfil_rewards import fulfil_rewards
 
-    from . import progress
+    from . import progress, sources
     from .params import FulfilParams
 
+    sources.allow(args.file)  # the flow confines its source; this file is the local user's
     params = FulfilParams(
         source_path=args.file,
         sheet_name=args.sheet,

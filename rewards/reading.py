@@ -417,7 +417,9 @@ def _finish(
     body.columns = pd.RangeIndex(len(headers))
     mapping, clashes = match_headers(headers)
     if clashes:
-        detail = "; ".join(f"{a!r} and {b!r} both mean {col}" for col, a, b in clashes)
+        detail = "; ".join(
+            f"{_quoted(a)} and {_quoted(b)} both mean {col}" for col, a, b in clashes[:QUOTE_COUNT]
+        )
         raise InputError(f"{path.name}: duplicated columns ({detail}); keep one of each")
     seen: dict[str, int] = {ROW: -1}
     names: list[str] = []
@@ -430,10 +432,9 @@ def _finish(
     missing = [c for c in REQUIRED if c not in mapping.values()]
     if missing:
         wanted = ", ".join(f"{c} ({BY_NAME[c].description})" for c in missing)
-        found = ", ".join(repr(h) for h in headers if h) or "none"
         raise InputError(
-            f"{path.name}: missing required column(s) {wanted}. Columns found: "
-            f"{found}. Rename the headers or start from data/templates/"
+            f"{path.name}: missing required column(s) {wanted}. {_found(headers, mapping)}. "
+            "Rename the headers or start from data/templates/"
         )
     body.columns = names
     if not trimmed:  # in Arrow, as the CSV reader does: four times as fast as str.strip
@@ -478,6 +479,16 @@ def _trimmed(values: pd.Series) -> pd.Series:
 
 QUOTE_CHARS = 40  # longest text quoted from a file in a message
 QUOTE_COUNT = 10  # most texts listed
+
+
+def _found(headers: list[str], mapping: dict[str, str]) -> str:
+    """What the first row held, for a message: its headers only when some are a recipient
+    sheet's (anything else, a .env or a password file, is not quoted: messages land in logs
+    and run states that others read)."""
+    if not mapping:
+        cells = f"{len(headers)} cell" + ("s" if len(headers) != 1 else "")
+        return f"No column has a recipient sheet's name (the first row has {cells})"
+    return f"Columns found: {_listed([h for h in headers if h])}"
 
 
 def _quoted(text: str) -> str:

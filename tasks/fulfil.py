@@ -25,7 +25,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from raas import Account, Catalog
-from rewards import export, progress, sending
+from rewards import export, progress, sending, sources
 from rewards.errors import InputError
 from rewards.identity import batch_id, line_item_ids
 from rewards.planning import Plan, plan_batch
@@ -43,7 +43,7 @@ def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet | InputError:
     """The sheet, or the :class:`InputError` that explains why it cannot be used (returned,
     not raised: an expected mistake gets a message, not a traceback in the task log)."""
     try:
-        sheet = read_recipients(path, sheet_name)
+        sheet = read_recipients(sources.confine(path), sheet_name)
     except InputError as exc:
         return exc
     get_run_logger().info(

@@ -159,3 +159,37 @@ def test_a_late_non_utf8_byte_still_reads_as_cp1252(tmp_path: Path) -> None:
     data = (BASIC + rows).encode() + "zoë@x.com,10,U1,email,\n".encode("cp1252")
     sheet = read_recipients(write(tmp_path, "a.csv", data))
     assert sheet.encoding == "cp1252" and sheet.frame["email"].iloc[-1] == "zoë@x.com"
+
+
+SECRET = "canary-4f1b9e"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        (".env", f"TANGO_PLATFORM_KEY={SECRET}\nTANGO_PLATFORM_NAME=acme\n"),
+        ("shadow", f"root:$6${SECRET}$Zx0:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"),
+        ("page.csv", f"<!DOCTYPE html><html><body>{SECRET}</body></html>\n"),
+        ("keys.csv", f"id,secret\n1,{SECRET}\n"),
+    ],
+)
+def test_a_file_that_is_not_a_recipient_sheet_is_not_quoted(
+    tmp_path: Path, name: str, data: str
+) -> None:
+    """The message goes to logs and run states others read: a .env, a password file or a
+    page is named and described, never quoted."""
+    with pytest.raises(InputError) as info:
+        read_recipients(write(tmp_path, name, data))
+    message = str(info.value)
+    assert SECRET not in message and "TANGO" not in message and "root" not in message
+    assert message.startswith(f"{name}: missing required column(s)")
+    assert "No column has a recipient sheet's name" in message
+
+
+def test_quoted_headers_are_capped_in_count_and_length(tmp_path: Path) -> None:
+    headers = ["Email", *(f"{'x' * 60}{i}" for i in range(30))]
+    with pytest.raises(InputError) as info:
+        read_recipients(write(tmp_path, "a.csv", ",".join(headers) + "\n" + "v," * 30 + "v\n"))
+    message = str(info.value)
+    assert "'Email'" in message and "and 21 more" in message
+    assert "x" * 40 not in message and len(message) < 1200
