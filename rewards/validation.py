@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from raas import rules
 from raas._models import Catalog, CatalogItem
 
+from . import text_checks
 from .columns import ROW
 from .reading import STR
 
@@ -64,17 +65,37 @@ METHOD_ALIASES: dict[str, str] = {
     **{a: "EMBEDDED" for a in ("embedded", "link", "url", "embedded link", "reward link")},
     **{a: "NONE" for a in ("none", "no delivery", "code only", "no")},
 }
-TEXT_COLUMNS = (
-    "first_name",
-    "last_name",
-    "message",
-    "email_subject",
-    "campaign",
-    "street_line_1",
-    "street_line_2",
-    "city",
-    "state_or_province",
-)
+
+
+@dataclass(frozen=True)
+class TextField:
+    """A column of free text sent to Tango: its field's length limit and what else the
+    field takes. One policy for all of them (and the email): text a spreadsheet would run as
+    a formula is rejected, as are control characters, bidirectional overrides and garbled
+    encodings; structured columns (amount, phone, country...) have their own shape checks,
+    so "+14155550100" and "-5" are judged there."""
+
+    limit: int
+    line_breaks: bool = False  # a message may have several lines
+    name: bool = False  # Tango refuses < > / in names; a lost letter there is warned about
+
+
+TEXT_FIELDS = {
+    "first_name": TextField(rules.NAME_MAX_CHARS, name=True),
+    "last_name": TextField(rules.NAME_MAX_CHARS, name=True),
+    "message": TextField(rules.FREE_TEXT_MAX_CHARS, line_breaks=True),
+    "email_subject": TextField(rules.FREE_TEXT_MAX_CHARS),
+    "campaign": TextField(rules.CAMPAIGN_MAX_CHARS),
+    "street_line_1": TextField(rules.ADDRESS_MAX_CHARS["streetLine1"]),
+    "street_line_2": TextField(rules.ADDRESS_MAX_CHARS["streetLine2"]),
+    "city": TextField(rules.ADDRESS_MAX_CHARS["city"]),
+    "state_or_province": TextField(rules.ADDRESS_MAX_CHARS["stateOrProvince"]),
+    "postal_code": TextField(rules.ADDRESS_MAX_CHARS["postalCode"]),
+}
+FORMULA = "starts like a spreadsheet formula (= + - @); reword it so it starts otherwise"
+CONTROL = "contains a control character or a direction override; type the text again"
+GARBLED = "looks garbled ('Ã©' where 'é' was: UTF-8 read as another encoding); fix the text"
+LOST = "'?' or '\ufffd' where a letter was: an export lost letters; check the name"
 PROBLEM_COLUMNS = [ROW, "column", "reason"]
 VALID_COLUMNS = (
     ROW,
@@ -104,8 +125,6 @@ VALID_COLUMNS = (
     "fee",
 )
 TEXT = pa.large_string()  # what STR holds: Arrow text made any other way is cast to it
-# rules.EMAIL with \s spelled out, so Arrow runs it natively (no per-row Python)
-EMAIL_SHAPE = r"^[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+$"
 E164 = r"^\+[1-9]\d{6,14}$"
 DENSE = 1 << 16  # value combinations numbered densely up to this many
 Reason = str | Callable[[np.ndarray], Sequence[str] | np.ndarray]
@@ -121,12 +140,15 @@ class ValidationOptions:
 @dataclass
 class Validated:
     """``valid``: normalised rows ready to plan. ``problems``: one line per failing check.
-    ``rejected``: the original cells of each failing row, its row number and its problems."""
+    ``rejected``: the original cells of each failing row, its row number and its problems.
+    ``warnings``: rows that go on but should be looked at (a name that lost letters in an
+    export), in the same form as ``problems``."""
 
     valid: pd.DataFrame
     rejected: pd.DataFrame
     problems: pd.DataFrame
     rows_in: int
+    warnings: pd.DataFrame = field(default_factory=lambda: _Problems(np.zeros(0, int)).table())
 
 
 # --- columns as Arrow arrays -----------------------------------------------------------------
@@ -166,13 +188,6 @@ def _lower(values: pa.ChunkedArray) -> pa.ChunkedArray:
     if all(b is None or np.frombuffer(b, np.uint8).max(initial=0) < 128 for b in data):
         return pc.ascii_lower(values)
     return pc.utf8_lower(values)
-
-
-def _email_shape(emails: pa.ChunkedArray) -> np.ndarray:
-    """Which cells match EMAIL_SHAPE: by polars' regex engine, half again as fast as Arrow's."""
-    import polars as pl
-
-    return pl.from_arrow(emails).str.contains(EMAIL_SHAPE).to_numpy()
 
 
 def _series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
@@ -461,6 +476,37 @@ def _repeats(candidates: np.ndarray, key: _RepeatKey) -> tuple[np.ndarray, np.nd
     return candidates[again], first[again]
 
 
+# --- free text ---------------------------------------------------------------------------------
+
+
+def _text_problems(
+    df: pd.DataFrame, email: Future[pa.ChunkedArray]
+) -> tuple[list[tuple[np.ndarray, str, str]], list[tuple[np.ndarray, str, str]]]:
+    """(problems, warnings) as (rows, column, reason) for the text fields and the email: one
+    policy for all of them."""
+    found: list[tuple[np.ndarray, str, str]] = []
+    warned: list[tuple[np.ndarray, str, str]] = []
+    for name, field_ in TEXT_FIELDS.items():
+        values = _arrow(df, name)
+        screen = text_checks.Screen(values)
+        found += [
+            (text_checks.formula_like(screen), name, FORMULA),
+            (text_checks.controls(screen, field_.line_breaks), name, CONTROL),
+            (text_checks.garbled(screen), name, GARBLED),
+            (
+                text_checks.too_long(values, field_.limit),
+                name,
+                f"longer than {field_.limit} characters",
+            ),
+        ]
+        if field_.name:
+            forbidden = text_checks.containing(screen, rules.NAME_FORBIDDEN)
+            found.append((forbidden, name, "a name cannot contain < > or /"))
+            warned.append((text_checks.lost_letters(screen), name, LOST))
+    found.append((text_checks.formula_like(text_checks.Screen(email.result())), "email", FORMULA))
+    return found, warned
+
+
 # --- the declaration ---------------------------------------------------------------------------
 
 
@@ -495,7 +541,7 @@ def _validate(
     coded: dict[str, Future[_Coded]] = {}
     encode("utid", "amount")
     email_f = pool.submit(lambda: _lower(_arrow(df, "email")))
-    email_ok_f = pool.submit(lambda: _email_shape(email_f.result()))
+    email_ok_f = pool.submit(lambda: text_checks.email_problems(email_f.result()))
     encode("quantity", "delivery_method")
     phone_raw = _arrow(df, "mobile_number")
     phones_f = pool.submit(_phones, phone_raw, options.default_phone_country)
@@ -523,9 +569,7 @@ def _validate(
 
     shared_f = pool.submit(repeat_key)
     encode("country", "shipping_method", "delivery_date")
-    formulas_f = pool.submit(
-        lambda: [_np(pc.starts_with(_arrow(df, name), "=")) for name in TEXT_COLUMNS]
-    )
+    texts_f = pool.submit(_text_problems, df, email_f)
 
     # --- the reward -------------------------------------------------------------------
     u = coded["utid"].result()
@@ -637,7 +681,8 @@ def _validate(
     p.flag(
         m.rows(method_u == "EMAIL") & email_empty, "email", "EMAIL delivery needs an email address"
     )
-    p.flag(~email_empty & ~email_ok_f.result(), "email", "not a valid email address")
+    for reason, mask in email_ok_f.result()[1].items():
+        p.flag(mask, "email", reason)
 
     phone, sci = phones_f.result()
 
@@ -707,9 +752,19 @@ def _validate(
     )
     p.flag(date_problem.found, "delivery_date", date_problem.reasons)
 
-    # --- text that a spreadsheet would execute ---------------------------------------
-    for name, formula in zip(TEXT_COLUMNS, formulas_f.result(), strict=True):
-        p.flag(formula, name, "looks like a spreadsheet formula; type the value itself")
+    # --- text sent to Tango: formulas, controls, lengths ------------------------------
+    text_problems, text_warnings = texts_f.result()
+    for mask, name, reason in text_problems:
+        p.flag(mask, name, reason)
+    for name in ("first_name", "last_name"):
+        p.flag(
+            is_address & text_checks.too_long(_arrow(df, name), rules.PHYSICAL_NAME_MAX_CHARS),
+            name,
+            f"at most {rules.PHYSICAL_NAME_MAX_CHARS} characters for a mailed card",
+        )
+    warned = _Problems(p.row_numbers)
+    for mask, name, reason in text_warnings:
+        warned.flag(mask, name, reason)
 
     # --- what goes on ----------------------------------------------------------------------
     # The valid columns are cut on the pool while the repeat check finishes; repeats (rare)
@@ -784,7 +839,13 @@ def _validate(
         rejected["problems"] = _series(p.joined(rejected[ROW].to_numpy()))
     else:
         rejected["problems"] = _no_text()
-    return Validated(valid=valid, rejected=rejected, problems=problems, rows_in=len(df))
+    return Validated(
+        valid=valid,
+        rejected=rejected,
+        problems=problems,
+        rows_in=len(df),
+        warnings=warned.table(),
+    )
 
 
 def _fees(

@@ -1,0 +1,240 @@
+"""Checks on the text a row sends to Tango, a whole column at a time.
+
+Each check first screens the column's bytes with one cheap pass (most columns are plain
+ASCII, short, and never start with a formula character) and only then looks at rows, with
+Arrow's or polars' regex kernels; emails that are not plain ASCII are judged once per
+distinct value. Every check returns a boolean mask over the rows (or masks with reasons).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# a cell a spreadsheet would run: these first, or their fullwidth forms (Excel takes them too)
+FORMULA_START = "=+-@\uff1d\uff0b\uff0d\uff20"
+# control characters (Cc), with line breaks and tabs kept apart; bidirectional overrides and
+# isolates (the format characters that reorder what a reader sees)
+CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+BREAKS = r"\t\n\r"
+BIDI = r"\x{202a}-\x{202e}\x{2066}-\x{2069}"
+# UTF-8 read as Windows-1252: "é" becomes "Ã©", a curly quote "â€" and a letter
+MOJIBAKE = r"[\x{c2}\x{c3}][\x{80}-\x{bf}]|\x{e2}\x{20ac}"
+LOST_LETTER = r"\x{fffd}|\pL\?|\?\pL"  # the replacement character, or "?" inside a word
+ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"  # RFC 5322's atext
+ASCII_EMAIL = (
+    rf"^[{ATEXT}]+(\.[{ATEXT}]+)*@[A-Za-z0-9]([A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+LOCAL_MAX_OCTETS, EMAIL_MAX_OCTETS = 64, 254  # RFC 5321
+# scripts written together in one word: Japanese, Chinese and Korean with Latin
+EAST_ASIAN = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO"})
+
+
+# --- screens ------------------------------------------------------------------------------------
+
+
+class Screen:
+    """One column's text bytes, looked at once: the lowest and highest byte (two vectorised
+    reductions tell whether a control character or any non-ASCII text can be there at all)
+    and each cell's first byte (read from the offsets)."""
+
+    def __init__(self, values: pa.ChunkedArray) -> None:
+        self.values = values
+        self.data = _bytes(values)
+        self.low = int(self.data.min()) if len(self.data) else 0x20
+        self.high = int(self.data.max()) if len(self.data) else 0
+
+    def has(self, *characters: str) -> bool:
+        """Whether any of the ASCII ``characters`` is in the column."""
+        return any(bool((self.data == ord(c)).any()) for c in characters)
+
+    @property
+    def ascii(self) -> bool:
+        return self.high < 0x80
+
+    def none(self) -> np.ndarray:
+        return np.zeros(len(self.values), dtype=bool)
+
+    def matches(self, pattern: str) -> np.ndarray:
+        """Rows matching ``pattern``, by polars' regex engine."""
+        import polars as pl
+
+        return pl.from_arrow(self.values).str.contains(pattern).fill_null(False).to_numpy()
+
+    def first_bytes(self) -> np.ndarray:
+        """Each cell's first byte, 0 for an empty cell."""
+        if not len(self.data):
+            return np.zeros(len(self.values), dtype=np.uint8)
+        out = []
+        for chunk in self.values.chunks:
+            offsets = np.frombuffer(chunk.buffers()[1], np.int64)
+            offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+            data = np.frombuffer(chunk.buffers()[2], np.uint8) if len(chunk) else self.data[:0]
+            if not len(data):
+                out.append(np.zeros(len(chunk), dtype=np.uint8))
+                continue
+            first = np.take(data, offsets[:-1], mode="clip")
+            first[offsets[1:] == offsets[:-1]] = 0  # an empty cell has no first byte
+            out.append(first)
+        return np.concatenate(out) if len(out) > 1 else out[0]
+
+
+def _bytes(values: pa.ChunkedArray) -> np.ndarray:
+    """All the column's text bytes, without a copy when it is one chunk."""
+    parts = []
+    for chunk in values.chunks:
+        if not len(chunk) or chunk.buffers()[2] is None:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset :]
+        data = np.frombuffer(chunk.buffers()[2], np.uint8)
+        parts.append(data[offsets[0] : offsets[len(chunk)]])
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+
+
+# --- text fields -----------------------------------------------------------------------------
+
+
+def formula_like(screen: Screen) -> np.ndarray:
+    """Cells a spreadsheet would run as a formula: starting with = + - @ or their fullwidth
+    forms, after any leading spaces, tabs or line breaks (the reader trims those, but a
+    frame may come from elsewhere). Judged by first bytes; only cells whose first byte could
+    begin a fullwidth form or a space are looked at as text."""
+    first = screen.first_bytes()
+    risky = (first == ord("=")) | (first == ord("+")) | (first == ord("-")) | (first == ord("@"))
+    # a space or a control first, or a non-ASCII character (a fullwidth form among them)
+    look = np.flatnonzero(((first > 0) & (first <= 0x20)) | (first >= 0xC2))
+    if len(look):
+        heads = screen.values.take(pa.array(look))
+        heads = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(heads), 0, 1)
+        starts = pc.is_in(heads, value_set=pa.array(list(FORMULA_START), heads.type))
+        risky[look] = starts.to_numpy(zero_copy_only=False)
+    return risky
+
+
+def controls(screen: Screen, line_breaks: bool = False) -> np.ndarray:
+    """Cells holding a control character or a bidirectional override (line breaks and tabs
+    allowed where ``line_breaks``)."""
+    if screen.low >= 0x20 and screen.high < 0x7F:
+        return screen.none()
+    allowed = CONTROLS if line_breaks else CONTROLS + BREAKS
+    return screen.matches(f"[{allowed}{BIDI}]")
+
+
+def too_long(values: pa.ChunkedArray, limit: int) -> np.ndarray:
+    """Cells over ``limit`` characters (bytes first: no cell is longer in characters)."""
+    if not len(values) or (pc.max(pc.binary_length(values)).as_py() or 0) <= limit:
+        return np.zeros(len(values), dtype=bool)
+    return pc.greater(pc.utf8_length(values), limit).to_numpy(zero_copy_only=False)
+
+
+def containing(screen: Screen, characters: str) -> np.ndarray:
+    """Cells holding any of ``characters`` (ASCII)."""
+    if not screen.has(*characters):
+        return screen.none()
+    escaped = "".join("\\" + c if c in "[]\\^-" else c for c in characters)
+    return screen.matches(f"[{escaped}]")
+
+
+def garbled(screen: Screen) -> np.ndarray:
+    """Cells that look like UTF-8 read as Windows-1252 ("JosÃ©" for "José")."""
+    if screen.high < 0xC3:  # Ã, Â and â all start with byte 0xC3
+        return screen.none()
+    return screen.matches(MOJIBAKE)
+
+
+def lost_letters(screen: Screen) -> np.ndarray:
+    """Cells where an export lost letters: U+FFFD, or a "?" inside a word ("Jos? M?ller")."""
+    if not (screen.has("?") or screen.high >= 0xEF):
+        return screen.none()
+    return screen.matches(LOST_LETTER)
+
+
+# --- emails -----------------------------------------------------------------------------------
+
+
+def email_problems(emails: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(rows whose email is well formed, {reason: rows}) for the non-empty cells of
+    ``emails`` (lower-cased). Plain ASCII addresses are checked by one regex and their
+    lengths; the rest (few) are judged once per distinct value by :func:`_email_problem`."""
+    import polars as pl
+
+    ok = pl.from_arrow(emails).str.contains(ASCII_EMAIL).to_numpy()
+    lengths = pc.binary_length(emails).to_numpy(zero_copy_only=False)
+    long = lengths > LOCAL_MAX_OCTETS  # only these can have a long local part
+    if long.any():
+        at = pc.find_substring(emails.filter(pa.array(long)), "@").to_numpy(zero_copy_only=False)
+        local = np.zeros(len(emails), dtype=bool)
+        local[np.flatnonzero(long)] = at > LOCAL_MAX_OCTETS
+        ok &= ~local & (lengths <= EMAIL_MAX_OCTETS)
+    failed = np.flatnonzero(~ok & (lengths > 0))
+    reasons: dict[str, list[int]] = {}
+    if len(failed):
+        distinct = pc.dictionary_encode(emails.take(pa.array(failed)).combine_chunks())
+        said = [_email_problem(v) for v in distinct.dictionary.to_pylist()]
+        for i, position in zip(distinct.indices.to_numpy(), failed, strict=True):
+            if said[i] is None:
+                ok[position] = True  # an internationalised address, well formed
+            else:
+                reasons.setdefault(said[i], []).append(int(position))
+    masks = {}
+    for reason, positions in reasons.items():
+        mask = np.zeros(len(emails), dtype=bool)
+        mask[positions] = True
+        masks[reason] = mask
+    return ok, masks
+
+
+def _email_problem(email: str) -> str | None:
+    """Why ``email`` is not an address to send to, or None: RFC 5321's lengths, no control
+    or format characters, its normal form (no fullwidth letters), one script in each part
+    (no Cyrillic letter among Latin ones) and a domain that IDNA accepts."""
+    import idna
+
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not domain:
+        return "not a valid email address"
+    if len(local.encode()) > LOCAL_MAX_OCTETS or len(email.encode()) > EMAIL_MAX_OCTETS:
+        return (
+            f"email is too long (at most {LOCAL_MAX_OCTETS} bytes before the @ and "
+            f"{EMAIL_MAX_OCTETS} in all)"
+        )
+    odd = next(
+        (c for c in email if unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp")), None
+    )
+    if odd is not None:
+        return f"email contains an invisible or control character (U+{ord(odd):04X})"
+    if unicodedata.normalize("NFKC", email) != email:
+        return "email contains fullwidth or compatibility characters; type it in plain letters"
+    for part in (local, *domain.split(".")):
+        scripts = _scripts(part)
+        if len(scripts) > 1 and not scripts <= {"CJK", "LATIN"}:
+            return "email mixes scripts in one part (look-alike letters, e.g. Cyrillic in a Latin name)"
+    if email.isascii():
+        return "not a valid email address"
+    if any(
+        not (c.isalnum() or c in ATEXT + "." or unicodedata.category(c).startswith("M"))
+        for c in local
+    ):
+        return "not a valid email address"
+    try:
+        idna.encode(domain)
+    except idna.IDNAError:
+        return "the email's domain is not a valid internationalised domain name"
+    return None
+
+
+def _scripts(text: str) -> set[str]:
+    """The scripts of the letters in ``text`` (by their Unicode names: Python has no script
+    property); digits, marks and punctuation belong to none."""
+    out = set()
+    for c in text:
+        if unicodedata.category(c).startswith("L"):
+            script = unicodedata.name(c, "UNKNOWN").split()[0]
+            out.add("CJK" if script in EAST_ASIAN else script)
+    return out
