@@ -107,6 +107,33 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
+def _refuse_mixed_encodings(data: bytes, name: str) -> None:
+    """A file that is not UTF-8 as a whole but has UTF-8 lines (rows pasted from two
+    sources): read as Windows-1252, those lines would turn "José" into "JosÃ©" and be sent
+    so. Refused, naming the lines of each kind (lines are rows unless a cell spans lines)."""
+    utf8, other = [], []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other.append(number)
+        else:
+            utf8.append(number)
+    if utf8 and other:
+        raise InputError(
+            f"{name}: the file mixes encodings: line(s) {_numbers(utf8)} are UTF-8 and "
+            f"line(s) {_numbers(other)} are not (Windows-1252?), so names would be garbled; "
+            "save the file again as CSV UTF-8"
+        )
+
+
+def _numbers(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:QUOTE_COUNT])
+    return shown + (f" and {len(numbers) - QUOTE_COUNT} more" if len(numbers) > QUOTE_COUNT else "")
+
+
 def _sniff_delimiter(text: str) -> str:
     try:
         return csv.Sniffer().sniff(text, delimiters=DELIMITERS).delimiter
@@ -269,6 +296,8 @@ def _read_csv_bytes(
             "rename it to .xlsx or export it as CSV"
         )
     encoding = _detect_encoding(data, name)
+    if encoding == "cp1252":
+        _refuse_mixed_encodings(data, name)
     if encoding != "utf-8":
         try:
             text = data.decode(encoding)
