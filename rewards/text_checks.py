@@ -8,8 +8,6 @@ distinct value. Every check returns a boolean mask over the rows (or masks with 
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,8 +28,16 @@ ASCII_EMAIL = (
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 LOCAL_MAX_OCTETS, EMAIL_MAX_OCTETS = 64, 254  # RFC 5321
-# scripts written together in one word: Japanese, Chinese and Korean with Latin
-EAST_ASIAN = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO"})
+INVISIBLE = r"[\p{Cc}\p{Cf}\p{Z}]"
+# letters of two confusable scripts in one part (between @ and dots): a Cyrillic letter
+# among Latin ones is a look-alike address
+_CONFUSABLE = ("Latin", "Cyrillic", "Greek", "Armenian")
+MIXED_SCRIPTS = "|".join(
+    r"\p{%s}[^@.]*[%s]" % (a, "".join(r"\p{%s}" % b for b in _CONFUSABLE if b != a))  # noqa: UP031
+    for a in _CONFUSABLE
+)
+_LOCAL = rf"[\p{{L}}\p{{M}}\p{{N}}{ATEXT}]+"  # RFC 6531: letters of any script, or atext
+INTERNATIONAL_EMAIL = rf"^{_LOCAL}(\.{_LOCAL})*@[^@\s]+\.[^@\s]+$"
 
 
 # --- screens ------------------------------------------------------------------------------------
@@ -160,81 +166,79 @@ def lost_letters(screen: Screen) -> np.ndarray:
 
 def email_problems(emails: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(rows whose email is well formed, {reason: rows}) for the non-empty cells of
-    ``emails`` (lower-cased). Plain ASCII addresses are checked by one regex and their
-    lengths; the rest (few) are judged once per distinct value by :func:`_email_problem`."""
+    ``emails`` (lower-cased). Plain ASCII addresses pass one regex and two lengths; the rest
+    are sorted by reason with more regexes over them alone, and only their distinct domains
+    go to IDNA: no per-row Python however many rows fail."""
+    lengths = pc.binary_length(emails).to_numpy(zero_copy_only=False)
+    ok = _contains(emails, ASCII_EMAIL) & _lengths_fit(emails, lengths)
+    failed = np.flatnonzero(~ok & (lengths > 0))
+    if not len(failed):
+        return ok, {}
+    suspects = emails.take(pa.array(failed))
+    said = np.full(len(failed), None, dtype=object)  # the first reason that applies
+    for reason, found in _email_reasons(suspects, lengths[failed]):
+        said[(said == None) & found] = reason  # noqa: E711 (elementwise)
+    ok[failed[said == None]] = True  # noqa: E711 (an internationalised address, well formed)
+    return ok, {r: _spread(failed[said == r], len(emails)) for r in set(said) - {None}}
+
+
+def _email_reasons(emails: pa.ChunkedArray, lengths: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The checks, in the order their reasons are given, over addresses that are not plain
+    ASCII addresses: RFC 5321's lengths, no control, format or space characters, the normal
+    form (no fullwidth letters), one script in each part (no Cyrillic letter among Latin
+    ones), RFC 5322's characters, a domain that IDNA accepts."""
+    ascii_ = pc.string_is_ascii(emails).to_numpy(zero_copy_only=False)
+    normal = pc.equal(pc.utf8_normalize(emails, "NFKC"), emails).to_numpy(zero_copy_only=False)
+    return [
+        ("email contains an invisible or control character", _contains(emails, INVISIBLE)),
+        (
+            f"email is too long (at most {LOCAL_MAX_OCTETS} bytes before the @ and "
+            f"{EMAIL_MAX_OCTETS} in all)",
+            ~_lengths_fit(emails, lengths),
+        ),
+        ("not a valid email address", ascii_),
+        ("email contains fullwidth or compatibility characters; type it in plain letters", ~normal),
+        ("email mixes scripts in one part (look-alike letters)", _contains(emails, MIXED_SCRIPTS)),
+        ("not a valid email address", ~_contains(emails, INTERNATIONAL_EMAIL)),
+        ("the email's domain is not a valid internationalised domain name", ~_idna_domains(emails)),
+    ]
+
+
+def _lengths_fit(emails: pa.ChunkedArray, lengths: np.ndarray) -> np.ndarray:
+    """Within RFC 5321's lengths: the local part is measured only where the whole is long."""
+    fit = lengths <= EMAIL_MAX_OCTETS
+    long = np.flatnonzero(lengths > LOCAL_MAX_OCTETS)
+    if len(long):
+        at = pc.find_substring(emails.take(pa.array(long)), "@").to_numpy(zero_copy_only=False)
+        fit[long[at > LOCAL_MAX_OCTETS]] = False
+    return fit
+
+
+def _idna_domains(emails: pa.ChunkedArray) -> np.ndarray:
+    """Whether each address's domain is one IDNA accepts, asked once per distinct domain."""
+    import idna
     import polars as pl
 
-    ok = pl.from_arrow(emails).str.contains(ASCII_EMAIL).to_numpy()
-    lengths = pc.binary_length(emails).to_numpy(zero_copy_only=False)
-    long = lengths > LOCAL_MAX_OCTETS  # only these can have a long local part
-    if long.any():
-        at = pc.find_substring(emails.filter(pa.array(long)), "@").to_numpy(zero_copy_only=False)
-        local = np.zeros(len(emails), dtype=bool)
-        local[np.flatnonzero(long)] = at > LOCAL_MAX_OCTETS
-        ok &= ~local & (lengths <= EMAIL_MAX_OCTETS)
-    failed = np.flatnonzero(~ok & (lengths > 0))
-    reasons: dict[str, list[int]] = {}
-    if len(failed):
-        distinct = pc.dictionary_encode(emails.take(pa.array(failed)).combine_chunks())
-        said = [_email_problem(v) for v in distinct.dictionary.to_pylist()]
-        for i, position in zip(distinct.indices.to_numpy(), failed, strict=True):
-            if said[i] is None:
-                ok[position] = True  # an internationalised address, well formed
-            else:
-                reasons.setdefault(said[i], []).append(int(position))
-    masks = {}
-    for reason, positions in reasons.items():
-        mask = np.zeros(len(emails), dtype=bool)
-        mask[positions] = True
-        masks[reason] = mask
-    return ok, masks
+    domains = pl.from_arrow(emails).str.extract(r"@([^@]*)$", 1).fill_null("")
+    distinct, codes = np.unique(domains.to_numpy(), return_inverse=True)
+
+    def accepted(domain: str) -> bool:
+        try:
+            idna.encode(domain)
+        except (idna.IDNAError, UnicodeError):
+            return False
+        return True
+
+    return np.array([accepted(d) for d in distinct.tolist()], dtype=bool)[codes.ravel()]
 
 
-def _email_problem(email: str) -> str | None:
-    """Why ``email`` is not an address to send to, or None: RFC 5321's lengths, no control
-    or format characters, its normal form (no fullwidth letters), one script in each part
-    (no Cyrillic letter among Latin ones) and a domain that IDNA accepts."""
-    import idna
+def _contains(values: pa.ChunkedArray, pattern: str) -> np.ndarray:
+    import polars as pl
 
-    local, at, domain = email.rpartition("@")
-    if not at or not local or not domain:
-        return "not a valid email address"
-    if len(local.encode()) > LOCAL_MAX_OCTETS or len(email.encode()) > EMAIL_MAX_OCTETS:
-        return (
-            f"email is too long (at most {LOCAL_MAX_OCTETS} bytes before the @ and "
-            f"{EMAIL_MAX_OCTETS} in all)"
-        )
-    odd = next(
-        (c for c in email if unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp")), None
-    )
-    if odd is not None:
-        return f"email contains an invisible or control character (U+{ord(odd):04X})"
-    if unicodedata.normalize("NFKC", email) != email:
-        return "email contains fullwidth or compatibility characters; type it in plain letters"
-    for part in (local, *domain.split(".")):
-        scripts = _scripts(part)
-        if len(scripts) > 1 and not scripts <= {"CJK", "LATIN"}:
-            return "email mixes scripts in one part (look-alike letters, e.g. Cyrillic in a Latin name)"
-    if email.isascii():
-        return "not a valid email address"
-    if any(
-        not (c.isalnum() or c in ATEXT + "." or unicodedata.category(c).startswith("M"))
-        for c in local
-    ):
-        return "not a valid email address"
-    try:
-        idna.encode(domain)
-    except idna.IDNAError:
-        return "the email's domain is not a valid internationalised domain name"
-    return None
+    return pl.from_arrow(values).str.contains(pattern).fill_null(False).to_numpy()
 
 
-def _scripts(text: str) -> set[str]:
-    """The scripts of the letters in ``text`` (by their Unicode names: Python has no script
-    property); digits, marks and punctuation belong to none."""
-    out = set()
-    for c in text:
-        if unicodedata.category(c).startswith("L"):
-            script = unicodedata.name(c, "UNKNOWN").split()[0]
-            out.add("CJK" if script in EAST_ASIAN else script)
-    return out
+def _spread(positions: np.ndarray, size: int) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[positions] = True
+    return mask

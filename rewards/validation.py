@@ -274,25 +274,31 @@ def _per_pair(
 
 
 class _Problems:
+    """Failing checks as they are flagged: per check, the positions (int32) and the reason,
+    one text or a code per position into a few texts (reasons repeat: a text per problem
+    took gigabytes when every row of a million was bad in several ways)."""
+
     def __init__(self, row_numbers: np.ndarray) -> None:
         self.row_numbers = row_numbers
-        self.parts: list[tuple[np.ndarray, str, np.ndarray]] = []
+        self.parts: list[tuple[np.ndarray, str, np.ndarray | None, list[str]]] = []
         self.bad = np.zeros(len(row_numbers), dtype=bool)
 
     def flag(self, mask: np.ndarray, column: str, reason: Reason) -> None:
         """``reason``: one text, or a function of the flagged positions (reasons are built
         only for those rows, which are few)."""
-        at = np.flatnonzero(mask)
+        at = np.flatnonzero(mask).astype(np.int32)
         if not len(at):
             return
-        why = reason(at) if callable(reason) else np.full(len(at), reason, dtype=object)
-        self.parts.append((at, column, np.asarray(why, dtype=object)))
+        if callable(reason):
+            codes, texts = pd.factorize(np.asarray(reason(at), dtype=object))
+            self.parts.append((at, column, codes.astype(np.int32), [str(t) for t in texts]))
+        else:
+            self.parts.append((at, column, None, [reason]))
         self.bad[at] = True
 
     def table(self) -> pd.DataFrame:
-        """One line per problem, by row (within a row in check order). Columns and reasons
-        repeat, so they are categoricals: a text per problem took a gigabyte when every row
-        of a million was bad."""
+        """One line per problem, by row (within a row in check order); column and reason
+        are categoricals."""
         if not self.parts:
             return pd.DataFrame(
                 {
@@ -301,19 +307,28 @@ class _Problems:
                     "reason": pd.Categorical([]),
                 }
             )
-        rows = self.row_numbers[np.concatenate([at for at, _, _ in self.parts])]
+        rows = self.row_numbers[np.concatenate([at for at, *_ in self.parts])]
         order = np.argsort(rows, kind="stable")
-        column = np.repeat(
-            np.arange(len(self.parts), dtype=np.int64), [len(at) for at, _, _ in self.parts]
-        )[order]
-        reason, texts = pd.factorize(np.concatenate([why for _, _, why in self.parts])[order])
-        names = [c for _, c, _ in self.parts]
-        self._coded = (rows[order], column, reason, names, list(texts))
-        name_of, unique_names = pd.factorize(np.array(names, dtype=object))
+        rows = rows[order]
+        sizes = [len(at) for at, *_ in self.parts]
+        text_of, texts = pd.factorize(np.array([t for *_, ts in self.parts for t in ts], object))
+        first = np.cumsum([0] + [len(ts) for *_, ts in self.parts])
+        reason = text_of[
+            np.concatenate(
+                [
+                    first[k] + (codes if codes is not None else np.zeros(len(at), np.int32))
+                    for k, (at, _, codes, _) in enumerate(self.parts)
+                ]
+            )[order]
+        ].astype(np.int32)
+        name_of, names = pd.factorize(np.array([c for _, c, *_ in self.parts], dtype=object))
+        column = np.repeat(name_of.astype(np.int32), sizes)[order]
+        del order
+        self._coded = (rows, column, reason, list(names), [str(t) for t in texts])
         return pd.DataFrame(
             {
-                ROW: rows[order],
-                "column": pd.Categorical.from_codes(name_of[column], unique_names),
+                ROW: rows,
+                "column": pd.Categorical.from_codes(column, names),
                 "reason": pd.Categorical.from_codes(reason, texts),
             }
         )
@@ -322,12 +337,15 @@ class _Problems:
         """Each of ``rows``' problems as one text, "column: reason; column: reason", made
         once per distinct list of problems (a few kinds of bad row, however many rows)."""
         numbers, column, reason, names, texts = self._coded
-        pair, pairs = pd.factorize(column * len(texts) + reason)
+        pair, pairs = pd.factorize(column.astype(np.int64) * len(texts) + reason)
         starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
-        group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(numbers)]))
-        grid = np.full((len(starts), int(np.diff(np.r_[starts, len(numbers)]).max())), -1)
-        grid[group, np.arange(len(numbers)) - starts[group]] = pair
+        counts = np.diff(np.r_[starts, len(numbers)])
+        group = np.repeat(np.arange(len(starts), dtype=np.int32), counts)
+        grid = np.full((len(starts), int(counts.max())), -1, dtype=np.int32)
+        grid[group, np.arange(len(numbers), dtype=np.int32) - starts[group]] = pair
+        del group
         kinds, kind_of = np.unique(grid, axis=0, return_inverse=True)
+        del grid
         said = [f"{names[p // len(texts)]}: {texts[p % len(texts)]}" for p in pairs.tolist()]
         joined = pa.array(["; ".join(said[p] for p in kind if p >= 0) for kind in kinds], TEXT)
         return joined.take(pa.array(kind_of.ravel()[np.searchsorted(numbers[starts], rows)]))

@@ -292,9 +292,9 @@ def test_where_a_sign_is_legitimate_it_passes() -> None:
 @pytest.mark.parametrize(
     ("email", "needle"),
     [
-        ("a\x07b@example.com", "control character (U+0007)"),
-        ("ab\u200b@example.com", "invisible or control character (U+200B)"),
-        ("\u202eab@example.com", "(U+202E)"),
+        ("a\x07b@example.com", "invisible or control character"),
+        ("ab\u200b@example.com", "invisible or control character"),
+        ("\u202eab@example.com", "invisible or control character"),
         ("p\u0430ypal@example.com", "mixes scripts"),  # a Cyrillic a among Latin letters
         ("ada@ex\u0430mple.com", "mixes scripts"),
         ("\uff41\uff44\uff41@example.com", "fullwidth"),
