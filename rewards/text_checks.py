@@ -50,13 +50,13 @@ class Screen:
 
     def __init__(self, values: pa.ChunkedArray) -> None:
         self.values = values
-        self.data = _bytes(values)
-        self.low = int(self.data.min()) if len(self.data) else 0x20
-        self.high = int(self.data.max()) if len(self.data) else 0
+        self.data = [d for d in (_bytes(chunk) for chunk in values.chunks) if len(d)]
+        self.low = min((int(d.min()) for d in self.data), default=0x20)
+        self.high = max((int(d.max()) for d in self.data), default=0)
 
     def has(self, *characters: str) -> bool:
         """Whether any of the ASCII ``characters`` is in the column."""
-        return any(bool((self.data == ord(c)).any()) for c in characters)
+        return any(bool((d == ord(c)).any()) for c in characters for d in self.data)
 
     @property
     def ascii(self) -> bool:
@@ -73,34 +73,28 @@ class Screen:
 
     def first_bytes(self) -> np.ndarray:
         """Each cell's first byte, 0 for an empty cell."""
-        if not len(self.data):
+        if not self.data:
             return np.zeros(len(self.values), dtype=np.uint8)
         out = []
         for chunk in self.values.chunks:
             offsets = np.frombuffer(chunk.buffers()[1], np.int64)
             offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
-            data = np.frombuffer(chunk.buffers()[2], np.uint8) if len(chunk) else self.data[:0]
+            data = _bytes(chunk)
             if not len(data):
                 out.append(np.zeros(len(chunk), dtype=np.uint8))
                 continue
-            first = np.take(data, offsets[:-1], mode="clip")
+            first = np.take(data, offsets[:-1] - offsets[0], mode="clip")
             first[offsets[1:] == offsets[:-1]] = 0  # an empty cell has no first byte
             out.append(first)
         return np.concatenate(out) if len(out) > 1 else out[0]
 
 
-def _bytes(values: pa.ChunkedArray) -> np.ndarray:
-    """All the column's text bytes, without a copy when it is one chunk."""
-    parts = []
-    for chunk in values.chunks:
-        if not len(chunk) or chunk.buffers()[2] is None:
-            continue
-        offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset :]
-        data = np.frombuffer(chunk.buffers()[2], np.uint8)
-        parts.append(data[offsets[0] : offsets[len(chunk)]])
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+def _bytes(chunk: pa.Array) -> np.ndarray:
+    """A chunk's text bytes, in place."""
+    if not len(chunk) or chunk.buffers()[2] is None:
+        return np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset :]
+    return np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[len(chunk)]]
 
 
 # --- text fields -----------------------------------------------------------------------------

@@ -505,6 +505,8 @@ def _text_problems(
     found: list[tuple[np.ndarray, str, str]] = []
     warned: list[tuple[np.ndarray, str, str]] = []
     for name, field_ in TEXT_FIELDS.items():
+        if name not in df:  # nothing to send
+            continue
         values = _arrow(df, name)
         screen = text_checks.Screen(values)
         found += [
