@@ -2,8 +2,9 @@
 
 Each check first screens the column's bytes with one cheap pass (most columns are plain
 ASCII, short, and never start with a formula character) and only then looks at rows, with
-Arrow's or polars' regex kernels; emails that are not plain ASCII are judged once per
-distinct value. Every check returns a boolean mask over the rows (or masks with reasons).
+Arrow's or polars' regex kernels; emails that fail the plain-ASCII regex are sorted by reason
+with more kernels over them alone, and only their distinct domains are asked of IDNA. Every
+check returns a boolean mask over the rows (or masks with reasons).
 """
 
 from __future__ import annotations
