@@ -22,6 +22,7 @@ os.environ.update(
         "PREFECT_HOME": str(WORK / "prefect"),
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "REWARDS_SOURCE_ROOTS": str(WORK),  # the flow reads its source only under these
     }
 )
 

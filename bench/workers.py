@@ -130,6 +130,7 @@ def main() -> None:
             "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
             "REWARDS_LEDGER_URL": ledger_url,
             "REWARDS_REPORTS_DIR": str(WORK / "reports"),
+            "REWARDS_SOURCE_ROOTS": str(WORK),  # the flow reads its source only under these
             "REWARDS_GLOBAL_RATE_LIMIT": "" if args.no_shared_limit else "tango-api",
         }
         os.environ.update(env)  # this process starts the fulfil-rewards runs

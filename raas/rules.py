@@ -23,6 +23,23 @@ DIGITAL_METHODS = frozenset(
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+# Lengths of the text a line item carries, in characters, from Tango's OpenAPI document:
+# maxLength where it gives one, else the limit the field's description states. For message
+# and emailSubject it states none; we take its limit for an order's free text (campaign,
+# notes: 1,024).
+NAME_MAX_CHARS = 100  # recipient.firstName / lastName, digital rewards
+PHYSICAL_NAME_MAX_CHARS = 25  # the same, physical rewards
+NAME_FORBIDDEN = "<>/"  # "cannot use < or > or / in the name"
+ADDRESS_MAX_CHARS = {  # AddressCriteria
+    "streetLine1": 200,
+    "streetLine2": 100,
+    "city": 60,
+    "stateOrProvince": 60,
+    "postalCode": 12,
+}
+CAMPAIGN_MAX_CHARS = 1024  # CreateAsyncOrderCriteria.campaign
+FREE_TEXT_MAX_CHARS = 1024  # LineItem.message, emailSubject
+
 
 def delivery_methods(item: CatalogItem) -> frozenset[str]:
     """Methods the item supports. Tango's catalog states this per item in the sandbox's

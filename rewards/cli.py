@@ -50,9 +50,18 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"  row {p.row_number}: {p.column}: {p.reason}")
     if len(result.problems) > 50:
         print(f"  ... and {len(result.problems) - 50} more")
+    if len(result.warnings):  # rows that go on, but should be looked at
+        print(f"{len(result.warnings)} warning(s); these rows are valid:")
+        for w in result.warnings.head(20).itertuples():
+            print(f"  row {w.row_number}: {w.column}: {w.reason}")
+        if len(result.warnings) > 20:
+            print(f"  ... and {len(result.warnings) - 20} more")
     if args.out and len(result.rejected):
         written = export.write_table(result.rejected, Path(args.out), "rejected_rows")
         print("rejected rows, with their problems, ready to fix: " + ", ".join(map(str, written)))
+    if args.out and len(result.warnings):
+        written = export.write_table(result.warnings, Path(args.out), "warnings")
+        print("warnings: " + ", ".join(map(str, written)))
     return 1 if len(result.rejected) else 0
 
 
@@ -85,9 +94,10 @@ def _catalog_file(path: Path) -> Catalog:
 def _run(args: argparse.Namespace) -> int:
     from flows.fulfil_rewards import fulfil_rewards
 
-    from . import progress
+    from . import progress, sources
     from .summary import summary_of
 
+    sources.allow(args.file)  # the flow confines its source; this file is the local user's
     params = {
         "source_path": args.file,
         "sheet_name": args.sheet or "",

@@ -6,17 +6,23 @@ from pathlib import Path
 
 import pandas as pd
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# what a spreadsheet runs as a formula: these first (fullwidth forms too), or a tab or line
+# break before them
+FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\t", "\r", "\n")
 EXCEL_MAX_ROWS = 1_048_575
 XLSX_MAX_ROWS = 50_000  # ~10 s to write on a small machine; larger reports get the CSV only
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix ``'`` to text a spreadsheet would execute (=, +, -, @ at the start)."""
+    """Prefix ``'`` to text a spreadsheet would execute (FORMULA_START at the start)."""
     out = frame.copy()
     for col in out.columns:
         values = out[col]
-        if values.dtype == object or pd.api.types.is_string_dtype(values):
+        if (
+            values.dtype == object
+            or pd.api.types.is_string_dtype(values)
+            or isinstance(values.dtype, pd.CategoricalDtype)
+        ):
             text = values.astype("str").where(values.notna(), "")
             risky = text.str.startswith(FORMULA_START)
             out[col] = text.where(~risky, "'" + text)

@@ -4,12 +4,20 @@ A file is taken when it has settled (unchanged for ``settle_seconds``: a half-co
 left for the next look), by its content hash, not its name: the same content uploaded again
 under another name is recognised. Taken files move to ``processed/`` (so a file is never
 picked up twice), keeping the hash in the name; the registry lives in the ledger database.
+
+Only plain files are taken: a link (``inbox/x.csv -> /etc/passwd``), a file with other names
+(a hard link), a device or a pipe is never followed or read; it is set aside in
+``processed/refused/`` with a log line, so it is refused once, not at every look.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +26,12 @@ from pathlib import Path
 from sqlalchemy import Column, MetaData, String, Table, Text, create_engine
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .errors import InputError
 from .ledger import create_tables
+from .sources import confine
 
 SPREADSHEETS = {".csv", ".xlsx", ".xlsm", ".tsv", ".txt"}
+log = logging.getLogger(__name__)
 _meta = MetaData()
 uploads = Table(
     "uploads",
@@ -40,21 +51,40 @@ class Upload:
     duplicate: bool  # the same content was taken before
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
+def _digest(path: Path) -> str | None:
+    """The file's SHA-256, read without following a link (None if it is one now: it was
+    swapped since it was looked at)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if _refusal(os.fstat(fd)):
+            return None
+        h = hashlib.sha256()
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def _refusal(info: os.stat_result) -> str | None:
+    """Why the inbox will not take what ``info`` describes (from lstat: links not followed)."""
+    if stat.S_ISLNK(info.st_mode):
+        return "a link"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_nlink > 1:
+        return "a file with other names (a hard link)"
+    return None
+
+
 def settled(path: Path, settle_seconds: float) -> bool:
     """Unchanged for ``settle_seconds`` and not growing while we look."""
-    first = path.stat()
+    first = path.lstat()
     if time.time() - first.st_mtime < settle_seconds:
         return False
     time.sleep(0.05)
-    second = path.stat()
+    second = path.lstat()
     return (first.st_size, first.st_mtime) == (second.st_size, second.st_mtime)
 
 
@@ -69,21 +99,53 @@ class Inbox:
     def candidates(self) -> list[Path]:
         if not self.folder.is_dir():
             return []
-        return sorted(
+        named = sorted(
             p
             for p in self.folder.iterdir()
-            if p.is_file()
-            and p.suffix.lower() in SPREADSHEETS
-            and not p.name.startswith((".", "~$"))
+            if p.suffix.lower() in SPREADSHEETS and not p.name.startswith((".", "~$"))
         )
+        return [p for p in named if self._plain(p)]
+
+    def _plain(self, path: Path) -> bool:
+        """A plain file; anything else is set aside, with a log line, and not taken."""
+        try:
+            why = _refusal(path.lstat())
+        except FileNotFoundError:
+            return False
+        if why is None:
+            return True
+        log.warning("inbox: %s is %s; not taken, set aside in processed/refused", path.name, why)
+        if (processed := self._processed()) is not None:
+            refused = processed / "refused"
+            refused.mkdir(exist_ok=True)
+            # rename moves a link itself, never what it points at; another worker may be first
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(path, refused / f"{int(time.time())}-{path.name}")
+        return False
+
+    def _processed(self) -> Path | None:
+        """processed/, made if need be; None (logged) if it leads out of the inbox."""
+        self.processed.mkdir(parents=True, exist_ok=True)
+        try:
+            return confine(self.processed, [self.folder])
+        except InputError:
+            log.warning("inbox: processed/ leads out of the inbox; nothing is taken")
+            return None
 
     def take(self, path: Path) -> Upload | None:
         """Claim one settled file: move it under processed/ and record its hash. None while
         it is still being written (or if another worker took it first)."""
-        if not path.exists() or not settled(path, self.settle_seconds):
+        try:
+            if not settled(path, self.settle_seconds):
+                return None
+        except FileNotFoundError:
             return None
         sha = _digest(path)
-        self.processed.mkdir(parents=True, exist_ok=True)
+        if sha is None:  # swapped for a link or a device since it was listed
+            log.warning("inbox: %s changed into something other than a file; not taken", path.name)
+            return None
+        if self._processed() is None:
+            return None
         target = self.processed / f"{sha[:12]}-{path.name}"
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         with self.engine.begin() as conn:

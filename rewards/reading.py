@@ -3,18 +3,25 @@
 Every cell is text (leading zeros survive), canonical column names replace the headers it
 recognises (unknown columns are kept), fully blank rows are dropped, and ``row_number`` holds
 the spreadsheet row (header = row 1). Anything that makes the file unusable raises
-:class:`InputError` with the file's name and what to do.
+:class:`InputError` with the file's name and what to do. What is read is bounded before it
+is parsed (:mod:`rewards.limits`, :mod:`rewards.xlsx_guard`): one regular file, opened once
+and read through that one descriptor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import itertools
+import mmap
+import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -23,11 +30,19 @@ import pyarrow.compute as pc
 
 from .columns import BY_NAME, REQUIRED, ROW, match_headers
 from .errors import InputError
+from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
+from .xlsx_guard import check_workbook
+
+if TYPE_CHECKING:
+    from python_calamine import CalamineSheet
 
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str": Arrow large_string inside
 BLOCK_BYTES = 4 << 20  # fewer, larger chunks: every later kernel pays per chunk
+SHEET_BLOCK_ROWS = 1 << 16  # workbook rows turned into Arrow at a time
+WORKBOOKS = (".xlsx", ".xlsm")
+TEXTS = (".csv", ".txt", ".tsv", "")
 
 
 @dataclass
@@ -43,20 +58,21 @@ class Sheet:
     header_map: dict[str, str] = field(default_factory=dict)  # original header -> column
 
 
-def read_recipients(path: str | Path, sheet_name: str | None = None) -> Sheet:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a spreadsheet")
+def read_recipients(
+    path: str | Path, sheet_name: str | None = None, limits: ReadLimits | None = None
+) -> Sheet:
+    path, limits = Path(path), limits or ReadLimits()
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
-        raw, sheet = _read_workbook(path, sheet_name)
-        return _finish(raw, path, sheet_name=sheet)
-    if suffix not in (".csv", ".txt", ".tsv", ""):
+    if suffix in (".xls", ".ods"):  # their readers cannot be bounded before they run
+        raise InputError(f"{path.name}: {suffix} workbooks are not read; save it as .xlsx or CSV")
+    if suffix not in WORKBOOKS + TEXTS:
         raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .xlsx")
-    raw, encoding, delimiter, skipped, trimmed = _read_csv(path)
-    return _finish(raw, path, skipped + 1, trimmed, encoding=encoding, delimiter=delimiter)
+    with open_regular(path, limits) as fh:
+        if suffix in WORKBOOKS:
+            raw, sheet = _read_workbook(fh, path.name, sheet_name, limits)
+            return _finish(raw, path, limits, sheet_name=sheet)
+        raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)
+    return _finish(raw, path, limits, skipped + 1, trimmed, encoding=encoding, delimiter=delimiter)
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -91,6 +107,33 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
+def _refuse_mixed_encodings(data: bytes, name: str) -> None:
+    """A file that is not UTF-8 as a whole but has UTF-8 lines (rows pasted from two
+    sources): read as Windows-1252, those lines would turn "José" into "JosÃ©" and be sent
+    so. Refused, naming the lines of each kind (lines are rows unless a cell spans lines)."""
+    utf8, other = [], []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other.append(number)
+        else:
+            utf8.append(number)
+    if utf8 and other:
+        raise InputError(
+            f"{name}: the file mixes encodings: line(s) {_numbers(utf8)} are UTF-8 and "
+            f"line(s) {_numbers(other)} are not (Windows-1252?), so names would be garbled; "
+            "save the file again as CSV UTF-8"
+        )
+
+
+def _numbers(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:QUOTE_COUNT])
+    return shown + (f" and {len(numbers) - QUOTE_COUNT} more" if len(numbers) > QUOTE_COUNT else "")
+
+
 def _sniff_delimiter(text: str) -> str:
     try:
         return csv.Sniffer().sniff(text, delimiters=DELIMITERS).delimiter
@@ -101,16 +144,22 @@ def _sniff_delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
-def _read_fast(data: bytes | pa.Buffer, delimiter: str, sample: str) -> pd.DataFrame | None:
+def _read_fast(
+    data: bytes | pa.Buffer, delimiter: str, sample: str, name: str, limits: ReadLimits
+) -> pd.DataFrame | None:
     """pyarrow's reader, every column as text, keeping empty lines (they would shift row
     numbers): an empty line breaks the column count and sends the file to pandas' careful
-    parser instead. None when pyarrow cannot read the file."""
+    parser instead. None when pyarrow cannot read the file. Rows and columns are bounded
+    first, for both parsers."""
     from pyarrow import csv as pacsv
 
+    columns = _header_width(data, delimiter)
+    check_csv_shape(data, columns, name, limits)
     try:
         width = len(next(csv.reader(io.StringIO(sample), delimiter=delimiter)))
     except (StopIteration, csv.Error):
         return None
+    width = max(width, columns)  # a header longer than the sample
 
     def read(newlines_in_values: bool) -> pa.Table:
         return pacsv.read_csv(
@@ -168,18 +217,39 @@ def _skip_blank_head(data: bytes) -> tuple[bytes, int]:
     return data, skipped
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, str, str, int, bool]:
+def _header_width(data: bytes | pa.Buffer, delimiter: str) -> int:
+    """Columns of the first line, by its delimiters (quoted ones too: an upper bound), found
+    block by block so a header of any length is counted whole."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    count, mark = 1, ord(delimiter)
+    for start in range(0, len(view), SNIFF_BYTES):
+        block = view[start : start + SNIFF_BYTES]
+        ends = np.flatnonzero((block == 10) | (block == 13))
+        line = block[: ends[0]] if len(ends) else block
+        count += int(np.count_nonzero(line == mark))
+        if len(ends):
+            break
+    return count
+
+
+def _read_csv(
+    fh: BinaryIO, name: str, limits: ReadLimits
+) -> tuple[pd.DataFrame, str, str, int, bool]:
     """The raw cells, the encoding and delimiter, the blank lines skipped above the header,
     and whether the cells are already trimmed."""
-    return _read_mapped(path) or _read_csv_bytes(path)
+    return _read_mapped(fh, name, limits) or _read_csv_bytes(fh, name, limits)
 
 
-def _read_mapped(path: Path) -> tuple[pd.DataFrame, str, str, int, bool] | None:
+def _read_mapped(
+    fh: BinaryIO, name: str, limits: ReadLimits
+) -> tuple[pd.DataFrame, str, str, int, bool] | None:
     """The common case straight from a memory map, with no copy of the file: UTF-8 (BOM or
     not) that pyarrow parses in one go (it checks the UTF-8 itself). None sends the file to
     the careful path, which reads it whole and finds what is wrong or unusual."""
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
+    if not os.fstat(fh.fileno()).st_size:
+        return None
+    fh.seek(0)
+    head = fh.read(SNIFF_BYTES)
     bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     if head[:4] == b"PK\x03\x04" or b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
@@ -193,28 +263,41 @@ def _read_mapped(path: Path) -> tuple[pd.DataFrame, str, str, int, bool] | None:
         return None  # empty, or blank beyond the sample
     sample = body.decode("utf-8", errors="ignore")
     delimiter = _sniff_delimiter(sample)
-    with pa.memory_map(str(path)) as source:
-        data = source.read_buffer().slice(len(head) - len(body))
-        frame = _read_fast(data, delimiter, sample)
+    mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        data = pa.py_buffer(mapped).slice(len(head) - len(body))
+        frame = _read_fast(data, delimiter, sample, name, limits)
+    finally:
+        data = None
+        # still referenced (a traceback): unmapped when the last reference goes
+        with contextlib.suppress(BufferError):
+            mapped.close()
     if frame is None:
         return None
     return frame, "utf-8-sig" if bom else "utf-8", delimiter, skipped, True
 
 
-def _read_csv_bytes(path: Path) -> tuple[pd.DataFrame, str, str, int, bool]:
+def _read_csv_bytes(
+    fh: BinaryIO, name: str, limits: ReadLimits
+) -> tuple[pd.DataFrame, str, str, int, bool]:
     """The raw cells, the encoding and delimiter, the blank lines skipped above the header,
     and whether the cells are already trimmed."""
-    data = path.read_bytes()
+    fh.seek(0)
+    data = fh.read(limits.max_file_bytes + 1)  # the file may have grown since it was sized
+    if len(data) > limits.max_file_bytes:
+        raise InputError(f"{name}: the file grew while it was read; upload it again")
     if not data or (len(data) < 1 << 16 and not data.strip()):
         raise InputError(
-            f"{path.name}: the file is empty; it needs a header row and at least one recipient row"
+            f"{name}: the file is empty; it needs a header row and at least one recipient row"
         )
     if data[:4] == b"PK\x03\x04":
         raise InputError(
-            f"{path.name}: this is a ZIP or Excel file named like a CSV; "
+            f"{name}: this is a ZIP or Excel file named like a CSV; "
             "rename it to .xlsx or export it as CSV"
         )
-    encoding = _detect_encoding(data, path.name)
+    encoding = _detect_encoding(data, name)
+    if encoding == "cp1252":
+        _refuse_mixed_encodings(data, name)
     if encoding != "utf-8":
         try:
             text = data.decode(encoding)
@@ -224,14 +307,14 @@ def _read_csv_bytes(path: Path) -> tuple[pd.DataFrame, str, str, int, bool]:
         data = text.lstrip("\ufeff").encode("utf-8")
         if "\x00" in text:
             raise InputError(
-                f"{path.name}: this is not a text CSV file (it contains binary "
+                f"{name}: this is not a text CSV file (it contains binary "
                 "data); export the spreadsheet as CSV"
             )
     data, skipped = _skip_blank_head(data)
     sample = data[:SNIFF_BYTES].decode("utf-8", errors="ignore")
     delimiter = _sniff_delimiter(sample)
     options = dict(sep=delimiter, header=None, dtype=str, keep_default_na=False)
-    frame = _read_fast(data, delimiter, sample)
+    frame = _read_fast(data, delimiter, sample, name, limits)
     trimmed = frame is not None
     if frame is None:
         try:
@@ -239,11 +322,11 @@ def _read_csv_bytes(path: Path) -> tuple[pd.DataFrame, str, str, int, bool]:
         except pd.errors.ParserError as exc:
             detail = " ".join(str(exc).replace("Error tokenizing data. C error: ", "").split())
             raise InputError(
-                f"{path.name}: the CSV is malformed ({detail}); check for a "
+                f"{name}: the CSV is malformed ({detail}); check for a "
                 "stray delimiter or an unclosed quote on that line"
             ) from exc
         except (ValueError, MemoryError) as exc:
-            raise InputError(f"{path.name}: the CSV cannot be read ({exc})") from exc
+            raise InputError(f"{name}: the CSV cannot be read ({exc})") from exc
     return frame, encoding, delimiter, skipped, trimmed
 
 
@@ -268,61 +351,89 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _read_workbook(path: Path, sheet_name: str | None) -> tuple[pd.DataFrame, str]:
+def _read_workbook(
+    fh: BinaryIO, name: str, sheet_name: str | None, limits: ReadLimits
+) -> tuple[pd.DataFrame, str]:
     from python_calamine import CalamineWorkbook
 
-    if not zipfile.is_zipfile(path) and path.suffix.lower() in (".xlsx", ".xlsm"):
+    if not zipfile.is_zipfile(fh):
         raise InputError(
-            f"{path.name}: this is not an Excel .xlsx file (it may be encrypted "
+            f"{name}: this is not an Excel .xlsx file (it may be encrypted "
             "with a password or damaged); save it again from Excel without a "
             "password, or export it as CSV"
         )
+    check_workbook(fh, name, sheet_name, limits)  # before calamine: it cannot be bounded
+    fh.seek(0)
     try:
-        book = CalamineWorkbook.from_path(str(path))
+        book = CalamineWorkbook.from_filelike(fh)
     except Exception as exc:
         raise InputError(
-            f"{path.name}: the workbook cannot be opened ({type(exc).__name__}: "
-            f"{exc}); it may be damaged or password-protected"
+            f"{name}: the workbook cannot be opened ({type(exc).__name__}: "
+            f"{_quoted(str(exc))}); it may be damaged or password-protected"
         ) from exc
     names = list(book.sheet_names)
     if not names:
-        raise InputError(f"{path.name}: the workbook has no sheets")
+        raise InputError(f"{name}: the workbook has no sheets")
     chosen = sheet_name or names[0]
     if chosen not in names:
         raise InputError(
-            f"{path.name}: there is no sheet {chosen!r}; the workbook has "
-            f"{', '.join(repr(n) for n in names)}"
+            f"{name}: there is no sheet {_quoted(chosen)}; the workbook has {_listed(names)}"
         )
     try:
-        rows = book.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+        frame = _sheet_frame(book.get_sheet_by_name(chosen))
     except Exception as exc:
-        raise InputError(f"{path.name}: sheet {chosen!r} cannot be read ({exc})") from exc
-    if not any(any(_cell_text(c).strip() for c in row) for row in rows[:1000]):
+        raise InputError(
+            f"{name}: sheet {_quoted(chosen)} cannot be read ({_quoted(str(exc))})"
+        ) from exc
+    finally:
+        book.close()  # calamine's copy of the cells goes now, before the rest of the work
+    if not len(frame.columns) or not _filled(frame.head(1000).map(str.strip)).any():
         others = [n for n in names if n != chosen]
         hint = (
-            (
-                f"; the workbook also has {', '.join(repr(n) for n in others)}: choose one "
-                "with the sheet name option"
-            )
+            f"; the workbook also has {_listed(others)}: choose one with the sheet name option"
             if others
             else ""
         )
-        raise InputError(f"{path.name}: sheet {chosen!r} is empty{hint}")
-    width = max((len(r) for r in rows), default=0)
-    # most cells are text already: only the others go through _cell_text
-    text = [
-        [c if type(c) is str else _cell_text(c) for c in row] + [""] * (width - len(row))
-        for row in rows
-    ]
-    return pd.DataFrame(text, dtype="str"), chosen
+        raise InputError(f"{name}: sheet {_quoted(chosen)} is empty{hint}")
+    return frame, chosen
+
+
+def _sheet_frame(sheet: CalamineSheet) -> pd.DataFrame:
+    """The sheet's cells from A1 as text columns, made block by block: Python holds one
+    block's cells at a time (a whole sheet of Python objects took more memory than calamine
+    itself). Most cells are text already; only the others go through :func:`_cell_text`."""
+    left = sheet.start[1] if sheet.start else 0  # rows start at row 1; columns at the first used
+    width = left + sheet.width
+    chunks: list[list[pa.Array]] = [[] for _ in range(width)]
+    rows = sheet.iter_rows()
+    while block := list(itertools.islice(rows, SHEET_BLOCK_ROWS)):
+        blank = pa.array([""] * len(block), pa.large_string())
+        for i in range(left):
+            chunks[i].append(blank)
+        for i, cells in enumerate(zip(*block, strict=True), start=left):
+            text = [c if type(c) is str else _cell_text(c) for c in cells]
+            chunks[i].append(pa.array(text, pa.large_string()))
+    return pd.DataFrame(
+        {
+            i: pd.arrays.ArrowStringArray(pa.chunked_array(c, pa.large_string()), dtype=STR)
+            for i, c in enumerate(chunks)
+        },
+        copy=False,
+    )
 
 
 # --- shared -----------------------------------------------------------------------------------
 
 
 def _finish(
-    raw: pd.DataFrame, path: Path, first_row: int = 1, trimmed: bool = False, **how: str | None
+    raw: pd.DataFrame,
+    path: Path,
+    limits: ReadLimits,
+    first_row: int = 1,
+    trimmed: bool = False,
+    **how: str | None,
 ) -> Sheet:
+    check_cell_length(raw, first_row, path.name, limits)
     raw = raw.fillna("")
     # the header is the first row that is not blank
     head = raw.head(1000)
@@ -335,7 +446,9 @@ def _finish(
     body.columns = pd.RangeIndex(len(headers))
     mapping, clashes = match_headers(headers)
     if clashes:
-        detail = "; ".join(f"{a!r} and {b!r} both mean {col}" for col, a, b in clashes)
+        detail = "; ".join(
+            f"{_quoted(a)} and {_quoted(b)} both mean {col}" for col, a, b in clashes[:QUOTE_COUNT]
+        )
         raise InputError(f"{path.name}: duplicated columns ({detail}); keep one of each")
     seen: dict[str, int] = {ROW: -1}
     names: list[str] = []
@@ -348,10 +461,9 @@ def _finish(
     missing = [c for c in REQUIRED if c not in mapping.values()]
     if missing:
         wanted = ", ".join(f"{c} ({BY_NAME[c].description})" for c in missing)
-        found = ", ".join(repr(h) for h in headers if h) or "none"
         raise InputError(
-            f"{path.name}: missing required column(s) {wanted}. Columns found: "
-            f"{found}. Rename the headers or start from data/templates/"
+            f"{path.name}: missing required column(s) {wanted}. {_found(headers, mapping)}. "
+            "Rename the headers or start from data/templates/"
         )
     body.columns = names
     if not trimmed:  # in Arrow, as the CSV reader does: four times as fast as str.strip
@@ -392,3 +504,27 @@ def _trimmed(values: pd.Series) -> pd.Series:
         return values.str.strip()
     trimmed = pc.utf8_trim_whitespace(pa.array(values.array))
     return pd.Series(pd.arrays.ArrowStringArray(trimmed, dtype=STR), index=values.index)
+
+
+QUOTE_CHARS = 40  # longest text quoted from a file in a message
+QUOTE_COUNT = 10  # most texts listed
+
+
+def _found(headers: list[str], mapping: dict[str, str]) -> str:
+    """What the first row held, for a message: its headers only when some are a recipient
+    sheet's (anything else, a .env or a password file, is not quoted: messages land in logs
+    and run states that others read)."""
+    if not mapping:
+        cells = f"{len(headers)} cell" + ("s" if len(headers) != 1 else "")
+        return f"No column has a recipient sheet's name (the first row has {cells})"
+    return f"Columns found: {_listed([h for h in headers if h])}"
+
+
+def _quoted(text: str) -> str:
+    """Text from a file as a message shows it: repr'd (control characters escaped) and cut."""
+    return repr(text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…")
+
+
+def _listed(texts: list[str]) -> str:
+    shown = ", ".join(_quoted(t) for t in texts[:QUOTE_COUNT])
+    return shown + (f" and {len(texts) - QUOTE_COUNT} more" if len(texts) > QUOTE_COUNT else "")

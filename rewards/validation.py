@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from raas import rules
 from raas._models import Catalog, CatalogItem
 
+from . import text_checks
 from .columns import ROW
 from .reading import STR
 
@@ -64,17 +65,37 @@ METHOD_ALIASES: dict[str, str] = {
     **{a: "EMBEDDED" for a in ("embedded", "link", "url", "embedded link", "reward link")},
     **{a: "NONE" for a in ("none", "no delivery", "code only", "no")},
 }
-TEXT_COLUMNS = (
-    "first_name",
-    "last_name",
-    "message",
-    "email_subject",
-    "campaign",
-    "street_line_1",
-    "street_line_2",
-    "city",
-    "state_or_province",
-)
+
+
+@dataclass(frozen=True)
+class TextField:
+    """A column of free text sent to Tango: its field's length limit and what else the
+    field takes. One policy for all of them (and the email): text a spreadsheet would run as
+    a formula is rejected, as are control characters, bidirectional overrides and garbled
+    encodings; structured columns (amount, phone, country...) have their own shape checks,
+    so "+14155550100" and "-5" are judged there."""
+
+    limit: int
+    line_breaks: bool = False  # a message may have several lines
+    name: bool = False  # Tango refuses < > / in names; a lost letter there is warned about
+
+
+TEXT_FIELDS = {
+    "first_name": TextField(rules.NAME_MAX_CHARS, name=True),
+    "last_name": TextField(rules.NAME_MAX_CHARS, name=True),
+    "message": TextField(rules.FREE_TEXT_MAX_CHARS, line_breaks=True),
+    "email_subject": TextField(rules.FREE_TEXT_MAX_CHARS),
+    "campaign": TextField(rules.CAMPAIGN_MAX_CHARS),
+    "street_line_1": TextField(rules.ADDRESS_MAX_CHARS["streetLine1"]),
+    "street_line_2": TextField(rules.ADDRESS_MAX_CHARS["streetLine2"]),
+    "city": TextField(rules.ADDRESS_MAX_CHARS["city"]),
+    "state_or_province": TextField(rules.ADDRESS_MAX_CHARS["stateOrProvince"]),
+    "postal_code": TextField(rules.ADDRESS_MAX_CHARS["postalCode"]),
+}
+FORMULA = "starts like a spreadsheet formula (= + - @); reword it so it starts otherwise"
+CONTROL = "contains a control character or a direction override; type the text again"
+GARBLED = "looks garbled ('Ã©' where 'é' was: UTF-8 read as another encoding); fix the text"
+LOST = "'?' or '\ufffd' where a letter was: an export lost letters; check the name"
 PROBLEM_COLUMNS = [ROW, "column", "reason"]
 VALID_COLUMNS = (
     ROW,
@@ -104,8 +125,6 @@ VALID_COLUMNS = (
     "fee",
 )
 TEXT = pa.large_string()  # what STR holds: Arrow text made any other way is cast to it
-# rules.EMAIL with \s spelled out, so Arrow runs it natively (no per-row Python)
-EMAIL_SHAPE = r"^[^@ \t\r\n]+@[^@ \t\r\n]+\.[^@ \t\r\n]+$"
 E164 = r"^\+[1-9]\d{6,14}$"
 DENSE = 1 << 16  # value combinations numbered densely up to this many
 Reason = str | Callable[[np.ndarray], Sequence[str] | np.ndarray]
@@ -121,12 +140,15 @@ class ValidationOptions:
 @dataclass
 class Validated:
     """``valid``: normalised rows ready to plan. ``problems``: one line per failing check.
-    ``rejected``: the original cells of each failing row, its row number and its problems."""
+    ``rejected``: the original cells of each failing row, its row number and its problems.
+    ``warnings``: rows that go on but should be looked at (a name that lost letters in an
+    export), in the same form as ``problems``."""
 
     valid: pd.DataFrame
     rejected: pd.DataFrame
     problems: pd.DataFrame
     rows_in: int
+    warnings: pd.DataFrame = field(default_factory=lambda: _Problems(np.zeros(0, int)).table())
 
 
 # --- columns as Arrow arrays -----------------------------------------------------------------
@@ -166,13 +188,6 @@ def _lower(values: pa.ChunkedArray) -> pa.ChunkedArray:
     if all(b is None or np.frombuffer(b, np.uint8).max(initial=0) < 128 for b in data):
         return pc.ascii_lower(values)
     return pc.utf8_lower(values)
-
-
-def _email_shape(emails: pa.ChunkedArray) -> np.ndarray:
-    """Which cells match EMAIL_SHAPE: by polars' regex engine, half again as fast as Arrow's."""
-    import polars as pl
-
-    return pl.from_arrow(emails).str.contains(EMAIL_SHAPE).to_numpy()
 
 
 def _series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
@@ -259,37 +274,81 @@ def _per_pair(
 
 
 class _Problems:
+    """Failing checks as they are flagged: per check, the positions (int32) and the reason,
+    one text or a code per position into a few texts (reasons repeat: a text per problem
+    took gigabytes when every row of a million was bad in several ways)."""
+
     def __init__(self, row_numbers: np.ndarray) -> None:
         self.row_numbers = row_numbers
-        self.parts: list[tuple[np.ndarray, str, np.ndarray]] = []
+        self.parts: list[tuple[np.ndarray, str, np.ndarray | None, list[str]]] = []
         self.bad = np.zeros(len(row_numbers), dtype=bool)
 
     def flag(self, mask: np.ndarray, column: str, reason: Reason) -> None:
         """``reason``: one text, or a function of the flagged positions (reasons are built
         only for those rows, which are few)."""
-        at = np.flatnonzero(mask)
+        at = np.flatnonzero(mask).astype(np.int32)
         if not len(at):
             return
-        why = reason(at) if callable(reason) else np.full(len(at), reason, dtype=object)
-        self.parts.append((at, column, np.asarray(why, dtype=object)))
+        if callable(reason):
+            codes, texts = pd.factorize(np.asarray(reason(at), dtype=object))
+            self.parts.append((at, column, codes.astype(np.int32), [str(t) for t in texts]))
+        else:
+            self.parts.append((at, column, None, [reason]))
         self.bad[at] = True
 
     def table(self) -> pd.DataFrame:
+        """One line per problem, by row (within a row in check order); column and reason
+        are categoricals."""
         if not self.parts:
             return pd.DataFrame(
-                {ROW: pd.Series(dtype="int64"), "column": _no_text(), "reason": _no_text()}
+                {
+                    ROW: pd.Series(dtype="int64"),
+                    "column": pd.Categorical([]),
+                    "reason": pd.Categorical([]),
+                }
             )
-        rows = self.row_numbers[np.concatenate([at for at, _, _ in self.parts])]
-        columns = np.repeat([c for _, c, _ in self.parts], [len(at) for at, _, _ in self.parts])
-        reasons = np.concatenate([why for _, _, why in self.parts])
-        order = np.argsort(rows, kind="stable")  # by row, and within a row in check order
+        rows = self.row_numbers[np.concatenate([at for at, *_ in self.parts])]
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        sizes = [len(at) for at, *_ in self.parts]
+        text_of, texts = pd.factorize(np.array([t for *_, ts in self.parts for t in ts], object))
+        first = np.cumsum([0] + [len(ts) for *_, ts in self.parts])
+        reason = text_of[
+            np.concatenate(
+                [
+                    first[k] + (codes if codes is not None else np.zeros(len(at), np.int32))
+                    for k, (at, _, codes, _) in enumerate(self.parts)
+                ]
+            )[order]
+        ].astype(np.int32)
+        name_of, names = pd.factorize(np.array([c for _, c, *_ in self.parts], dtype=object))
+        column = np.repeat(name_of.astype(np.int32), sizes)[order]
+        del order
+        self._coded = (rows, column, reason, list(names), [str(t) for t in texts])
         return pd.DataFrame(
             {
-                ROW: rows[order],
-                "column": pd.array(columns[order].astype(object), dtype=STR),
-                "reason": pd.array(reasons[order], dtype=STR),
+                ROW: rows,
+                "column": pd.Categorical.from_codes(column, names),
+                "reason": pd.Categorical.from_codes(reason, texts),
             }
         )
+
+    def joined(self, rows: np.ndarray) -> pa.Array:
+        """Each of ``rows``' problems as one text, "column: reason; column: reason", made
+        once per distinct list of problems (a few kinds of bad row, however many rows)."""
+        numbers, column, reason, names, texts = self._coded
+        pair, pairs = pd.factorize(column.astype(np.int64) * len(texts) + reason)
+        starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+        counts = np.diff(np.r_[starts, len(numbers)])
+        group = np.repeat(np.arange(len(starts), dtype=np.int32), counts)
+        grid = np.full((len(starts), int(counts.max())), -1, dtype=np.int32)
+        grid[group, np.arange(len(numbers), dtype=np.int32) - starts[group]] = pair
+        del group
+        kinds, kind_of = np.unique(grid, axis=0, return_inverse=True)
+        del grid
+        said = [f"{names[p // len(texts)]}: {texts[p % len(texts)]}" for p in pairs.tolist()]
+        joined = pa.array(["; ".join(said[p] for p in kind if p >= 0) for kind in kinds], TEXT)
+        return joined.take(pa.array(kind_of.ravel()[np.searchsorted(numbers[starts], rows)]))
 
 
 def _no_text() -> pd.Series:
@@ -435,6 +494,39 @@ def _repeats(candidates: np.ndarray, key: _RepeatKey) -> tuple[np.ndarray, np.nd
     return candidates[again], first[again]
 
 
+# --- free text ---------------------------------------------------------------------------------
+
+
+def _text_problems(
+    df: pd.DataFrame, email: Future[pa.ChunkedArray]
+) -> tuple[list[tuple[np.ndarray, str, str]], list[tuple[np.ndarray, str, str]]]:
+    """(problems, warnings) as (rows, column, reason) for the text fields and the email: one
+    policy for all of them."""
+    found: list[tuple[np.ndarray, str, str]] = []
+    warned: list[tuple[np.ndarray, str, str]] = []
+    for name, field_ in TEXT_FIELDS.items():
+        if name not in df:  # nothing to send
+            continue
+        values = _arrow(df, name)
+        screen = text_checks.Screen(values)
+        found += [
+            (text_checks.formula_like(screen), name, FORMULA),
+            (text_checks.controls(screen, field_.line_breaks), name, CONTROL),
+            (text_checks.garbled(screen), name, GARBLED),
+            (
+                text_checks.too_long(values, field_.limit),
+                name,
+                f"longer than {field_.limit} characters",
+            ),
+        ]
+        if field_.name:
+            forbidden = text_checks.containing(screen, rules.NAME_FORBIDDEN)
+            found.append((forbidden, name, "a name cannot contain < > or /"))
+            warned.append((text_checks.lost_letters(screen), name, LOST))
+    found.append((text_checks.formula_like(text_checks.Screen(email.result())), "email", FORMULA))
+    return found, warned
+
+
 # --- the declaration ---------------------------------------------------------------------------
 
 
@@ -469,7 +561,7 @@ def _validate(
     coded: dict[str, Future[_Coded]] = {}
     encode("utid", "amount")
     email_f = pool.submit(lambda: _lower(_arrow(df, "email")))
-    email_ok_f = pool.submit(lambda: _email_shape(email_f.result()))
+    email_ok_f = pool.submit(lambda: text_checks.email_problems(email_f.result()))
     encode("quantity", "delivery_method")
     phone_raw = _arrow(df, "mobile_number")
     phones_f = pool.submit(_phones, phone_raw, options.default_phone_country)
@@ -497,9 +589,7 @@ def _validate(
 
     shared_f = pool.submit(repeat_key)
     encode("country", "shipping_method", "delivery_date")
-    formulas_f = pool.submit(
-        lambda: [_np(pc.starts_with(_arrow(df, name), "=")) for name in TEXT_COLUMNS]
-    )
+    texts_f = pool.submit(_text_problems, df, email_f)
 
     # --- the reward -------------------------------------------------------------------
     u = coded["utid"].result()
@@ -611,7 +701,8 @@ def _validate(
     p.flag(
         m.rows(method_u == "EMAIL") & email_empty, "email", "EMAIL delivery needs an email address"
     )
-    p.flag(~email_empty & ~email_ok_f.result(), "email", "not a valid email address")
+    for reason, mask in email_ok_f.result()[1].items():
+        p.flag(mask, "email", reason)
 
     phone, sci = phones_f.result()
 
@@ -681,9 +772,19 @@ def _validate(
     )
     p.flag(date_problem.found, "delivery_date", date_problem.reasons)
 
-    # --- text that a spreadsheet would execute ---------------------------------------
-    for name, formula in zip(TEXT_COLUMNS, formulas_f.result(), strict=True):
-        p.flag(formula, name, "looks like a spreadsheet formula; type the value itself")
+    # --- text sent to Tango: formulas, controls, lengths ------------------------------
+    text_problems, text_warnings = texts_f.result()
+    for mask, name, reason in text_problems:
+        p.flag(mask, name, reason)
+    for name in ("first_name", "last_name"):
+        p.flag(
+            is_address & text_checks.too_long(_arrow(df, name), rules.PHYSICAL_NAME_MAX_CHARS),
+            name,
+            f"at most {rules.PHYSICAL_NAME_MAX_CHARS} characters for a mailed card",
+        )
+    warned = _Problems(p.row_numbers)
+    for mask, name, reason in text_warnings:
+        warned.flag(mask, name, reason)
 
     # --- what goes on ----------------------------------------------------------------------
     # The valid columns are cut on the pool while the repeat check finishes; repeats (rare)
@@ -752,20 +853,19 @@ def _validate(
         valid = valid[~p.bad[keep]].reset_index(drop=True)
 
     bad = np.flatnonzero(p.bad)
-    rejected = df.take(bad).reset_index(drop=True)
+    # every row bad (a wrong file): the frame itself, not a copy of it
+    rejected = (df if len(bad) == len(df) else df.take(bad)).reset_index(drop=True)
     if len(rejected):
-        # problems are in row order, and most rows have one: join only where there are more
-        text = (problems["column"] + ": " + problems["reason"]).to_numpy(dtype=object)
-        rows = problems[ROW].to_numpy()
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        joined = text[starts]
-        for k in np.flatnonzero(np.diff(np.r_[starts, len(rows)]) > 1):
-            joined[k] = "; ".join(text[starts[k] : starts[k + 1] if k + 1 < len(starts) else None])
-        by_row = pd.Series(joined, index=rows[starts])
-        rejected["problems"] = pd.array(by_row[rejected[ROW]].to_numpy(), dtype=STR)
+        rejected["problems"] = _series(p.joined(rejected[ROW].to_numpy()))
     else:
         rejected["problems"] = _no_text()
-    return Validated(valid=valid, rejected=rejected, problems=problems, rows_in=len(df))
+    return Validated(
+        valid=valid,
+        rejected=rejected,
+        problems=problems,
+        rows_in=len(df),
+        warnings=warned.table(),
+    )
 
 
 def _fees(

@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from raas import Account, Catalog, RaasError
-from rewards import progress, sending
+from rewards import progress, sending, sources
 from rewards.errors import RewardsError, explain
 from rewards.identity import batch_id, line_item_ids
 from rewards.ledger import Claimed, LeaseKeeper, OrderState
@@ -73,7 +73,7 @@ def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 @step("load-spreadsheet")
 def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet:
-    sheet = read_recipients(path, sheet_name)
+    sheet = read_recipients(sources.confine(path), sheet_name)
     get_run_logger().info(
         "Read %d rows from %s (%s)",
         len(sheet.frame),

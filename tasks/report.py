@@ -95,6 +95,8 @@ def publish_report(
     written = export.write_table(result.report, folder, "report")
     if len(validated.rejected):
         written += export.write_table(validated.rejected, folder, "rejected_rows")
+    if len(validated.warnings):  # rows that went on but should be looked at
+        written += export.write_table(validated.warnings, folder, "warnings")
     for name, frame in (
         ("by_reward", result.by_reward),
         ("by_method", result.by_method),

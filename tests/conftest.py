@@ -8,6 +8,8 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="prefect-tests-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# the flow reads spreadsheets only under these (rewards.sources); tests write theirs in temp
+os.environ.setdefault("REWARDS_SOURCE_ROOTS", os.pathsep.join([tempfile.gettempdir(), "data"]))
 # ruff: noqa: E402  (the imports below must see those variables)
 
 from collections.abc import Iterator

@@ -90,3 +90,17 @@ def test_a_catalog_of_the_wrong_shape_names_the_field(
     wrong.write_text('{"catalogName": "saved", "brands": 3}')
     assert main(["validate", str(SAMPLE), "--catalog", str(wrong)]) == 2
     assert "not a Tango catalog (brands: " in capsys.readouterr().err
+
+
+def test_warnings_are_shown_and_written_beside_the_rejected_rows(
+    no_tango: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lossy = tmp_path / "lossy.csv"
+    lossy.write_text(
+        "First Name,Email,UTID,Amount,Delivery Method\nJos?,a@example.com,U100001,10,email\n"
+    )
+    code = main(["validate", str(lossy), "--catalog", str(CATALOG), "--out", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    assert code == 0 and "1 rows, 1 valid, 0 rejected" in out
+    assert "1 warning(s); these rows are valid:" in out and "row 2: first_name:" in out
+    assert "lost letters" in (tmp_path / "o" / "warnings.csv").read_text()

@@ -159,3 +159,59 @@ def test_a_late_non_utf8_byte_still_reads_as_cp1252(tmp_path: Path) -> None:
     data = (BASIC + rows).encode() + "zoë@x.com,10,U1,email,\n".encode("cp1252")
     sheet = read_recipients(write(tmp_path, "a.csv", data))
     assert sheet.encoding == "cp1252" and sheet.frame["email"].iloc[-1] == "zoë@x.com"
+
+
+SECRET = "canary-4f1b9e"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        (".env", f"TANGO_PLATFORM_KEY={SECRET}\nTANGO_PLATFORM_NAME=acme\n"),
+        ("shadow", f"root:$6${SECRET}$Zx0:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n"),
+        ("page.csv", f"<!DOCTYPE html><html><body>{SECRET}</body></html>\n"),
+        ("keys.csv", f"id,secret\n1,{SECRET}\n"),
+    ],
+)
+def test_a_file_that_is_not_a_recipient_sheet_is_not_quoted(
+    tmp_path: Path, name: str, data: str
+) -> None:
+    """The message goes to logs and run states others read: a .env, a password file or a
+    page is named and described, never quoted."""
+    with pytest.raises(InputError) as info:
+        read_recipients(write(tmp_path, name, data))
+    message = str(info.value)
+    assert SECRET not in message and "TANGO" not in message and "root" not in message
+    assert message.startswith(f"{name}: missing required column(s)")
+    assert "No column has a recipient sheet's name" in message
+
+
+def test_quoted_headers_are_capped_in_count_and_length(tmp_path: Path) -> None:
+    headers = ["Email", *(f"{'x' * 60}{i}" for i in range(30))]
+    with pytest.raises(InputError) as info:
+        read_recipients(write(tmp_path, "a.csv", ",".join(headers) + "\n" + "v," * 30 + "v\n"))
+    message = str(info.value)
+    assert "'Email'" in message and "and 21 more" in message
+    assert "x" * 40 not in message and len(message) < 1200
+
+
+def test_a_file_mixing_utf8_and_cp1252_rows_is_refused_with_their_lines(tmp_path: Path) -> None:
+    """Read as cp1252, the UTF-8 row's "José Müller" went to Tango as "JosÃ© MÃ¼ller"."""
+    data = (
+        b"First Name,Last Name,Email,UTID,Amount,Delivery Method\n"
+        + "José,Müller,jm@example.com,U100001,5,email\n".encode()
+        + "Renée,Lévy,rl@example.com,U100001,5,email\n".encode("cp1252")
+        + b"Ann,Lee,al@example.com,U100001,5,email\n"
+    )
+    with pytest.raises(InputError) as info:
+        read_recipients(write(tmp_path, "mixed.csv", data))
+    message = str(info.value)
+    assert "line(s) 2 are UTF-8 and line(s) 3 are not" in message and "UTF-8" in message
+    assert "José" not in message and "Ã" not in message
+
+
+def test_a_late_cp1252_row_in_a_large_utf8_file_is_refused_too(tmp_path: Path) -> None:
+    rows = "".join(f"u{i}@x.com,10,U1,email,Zoë\n" for i in range(8000))
+    data = (BASIC + rows).encode() + "zoë@x.com,10,U1,email,\n".encode("cp1252")
+    with pytest.raises(InputError, match=r"line\(s\) 8003 are not"):
+        read_recipients(write(tmp_path, "a.csv", data))

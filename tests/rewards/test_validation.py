@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raas import Catalog
+from raas import Catalog, rules
 from rewards.columns import ROW
 from rewards.validation import ValidationOptions, normalise_phone, validate
 
@@ -32,9 +32,13 @@ def check(*rows: dict[str, str], **opts: object):
     return validate(frame(*rows), CATALOG, "USD", ValidationOptions(today=TODAY, **opts))
 
 
-def reasons(result, row: int) -> dict[str, str]:
-    p = result.problems[result.problems[ROW] == row]
-    return dict(zip(p["column"], p["reason"], strict=True))
+def reasons(result, row: int, table: str = "problems") -> dict[str, str]:
+    """Each column's reasons for ``row``, joined."""
+    found = getattr(result, table)
+    out: dict[str, str] = {}
+    for column, reason in found[found[ROW] == row][["column", "reason"]].itertuples(index=False):
+        out[column] = f"{out[column]}; {reason}" if column in out else reason
+    return out
 
 
 def test_a_good_row_is_normalised() -> None:
@@ -226,3 +230,160 @@ def test_default_campaign_fills_blanks_only() -> None:
 )
 def test_phone_normalisation(raw: str, country: str | None, e164: str) -> None:
     assert normalise_phone(pd.Series([raw], dtype="str"), country).iloc[0] == e164
+
+
+def test_each_rejected_row_carries_all_its_problems_in_check_order() -> None:
+    """Joined once per kind of bad row, then spread: rows in any order get their own."""
+    df = frame({"utid": "X1", "amount": "ten"}, {}, {"delivery_method": "fax"}, {"amount": "-1"})
+    df[ROW] = [9, 3, 7, 5]  # not the order problems are sorted in
+    result = validate(df, CATALOG, "USD", ValidationOptions(today=TODAY))
+    by_row = dict(zip(result.rejected[ROW], result.rejected["problems"], strict=True))
+    assert by_row == {
+        9: "utid: utid must be U followed by digits, e.g. U100001; amount: amount must be a "
+        "plain number with at most 2 decimals, e.g. 25 or 25.50 (no currency sign, thousands "
+        "separator or exponent)",
+        7: "delivery_method: unknown delivery method fax: use EMAIL, PHONE (sms), ADDRESS "
+        "(mail), EMBEDDED (link) or NONE",
+        5: "amount: amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
+        "(no currency sign, thousands separator or exponent)",
+    }
+    assert result.problems[ROW].tolist() == [5, 7, 9, 9]
+
+
+FORMULA = "starts like a spreadsheet formula"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("first_name", "+cmd|' /C calc'!A0"),
+        ("last_name", "-2+3+cmd|' /C calc'!A0"),
+        ("message", "@SUM(1+1)*cmd|' /C calc'!A0"),
+        ("city", "@cmd"),
+        ("first_name", "\uff1d1+1"),  # fullwidth =
+        ("email_subject", "\uff20cmd"),  # fullwidth @
+        ("campaign", "\t=1+1"),
+        ("street_line_2", "\r\n+1"),
+        ("postal_code", " -12"),
+        ("email", "=1+1@example.com"),
+        ("email", "+cmd|x@example.com"),
+    ],
+)
+def test_formula_looking_text_is_rejected_in_every_text_field(column: str, value: str) -> None:
+    result = check({}, {column: value})
+    assert FORMULA in reasons(result, 3).get(column, ""), reasons(result, 3)
+    assert result.valid[ROW].tolist() == [2]
+
+
+def test_where_a_sign_is_legitimate_it_passes() -> None:
+    result = check(
+        {
+            "delivery_method": "sms",
+            "utid": "U100007",
+            "mobile_number": "+14155550100",
+            "client_row_key": "-17",  # hashed into the line id, never sent
+            "first_name": "Anne-Marie",
+            "message": "Thanks - from all of us! =)",
+        }
+    )
+    assert result.problems.empty, result.problems
+
+
+@pytest.mark.parametrize(
+    ("email", "needle"),
+    [
+        ("a\x07b@example.com", "invisible or control character"),
+        ("ab\u200b@example.com", "invisible or control character"),
+        ("\u202eab@example.com", "invisible or control character"),
+        ("p\u0430ypal@example.com", "mixes scripts"),  # a Cyrillic a among Latin letters
+        ("ada@ex\u0430mple.com", "mixes scripts"),
+        ("\uff41\uff44\uff41@example.com", "fullwidth"),
+        ("a" * 65 + "@example.com", "too long"),
+        ("a@" + "b" * 250 + ".com", "too long"),
+        ("ada@ex\u00e4mple-.com", "not a valid internationalised domain"),
+        ("ada@@example.com", "not a valid email"),
+        ("ada@example", "not a valid email"),
+        ("a..b@example.com", "not a valid email"),
+    ],
+)
+def test_emails_must_be_rfc_shaped_and_say_why_not(email: str, needle: str) -> None:
+    result = check({}, {"email": email})
+    assert needle in reasons(result, 3).get("email", ""), reasons(result, 3)
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "zo\u00eb@ex\u00e4mple.com",
+        "\u043f\u0440\u0438\u043c\u0435\u0440@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444",
+        "\u7528\u6237@\u4f8b\u5b50.\u5e7f\u544a",
+        "first.last+tag@sub.example.co.uk",
+    ],
+)
+def test_internationalised_and_plain_addresses_pass(email: str) -> None:
+    assert check({"email": email}).problems.empty
+
+
+@pytest.mark.parametrize(
+    ("override", "column", "needle"),
+    [
+        ({"message": "x" * 1025}, "message", "longer than 1024 characters"),
+        ({"email_subject": "x" * 1025}, "email_subject", "longer than 1024"),
+        ({"first_name": "x" * 101}, "first_name", "longer than 100"),
+        ({"street_line_1": "x" * 201}, "street_line_1", "longer than 200"),
+        ({"postal_code": "1" * 13}, "postal_code", "longer than 12"),
+        ({"first_name": "<b>Ann</b>"}, "first_name", "cannot contain < > or /"),
+        ({"last_name": "Lee\x07"}, "last_name", "control character"),
+        ({"first_name": "Ann\u202e"}, "first_name", "direction override"),
+        ({"message": "line\x00break"}, "message", "control character"),
+        ({"first_name": "Jos\u00c3\u00a9"}, "first_name", "looks garbled"),
+        (
+            {
+                "delivery_method": "mail",
+                "utid": "U100006",
+                "street_line_1": "1 Main",
+                "city": "Reno",
+                "postal_code": "89501",
+                "country": "US",
+                "shipping_method": "upsground",
+                "first_name": "x" * 26,
+            },
+            "first_name",
+            "at most 25 characters for a mailed card",
+        ),
+    ],
+)
+def test_text_within_tangos_limits_and_clean(override, column: str, needle: str) -> None:
+    result = check({}, override)
+    assert needle in reasons(result, 3).get(column, ""), reasons(result, 3)
+
+
+def test_a_message_keeps_its_line_breaks() -> None:
+    assert check({"message": "Dear Ann,\r\nthank you!\n\tThe team"}).problems.empty
+
+
+def test_names_that_lost_letters_are_sent_with_a_warning() -> None:
+    result = check({"first_name": "Jos?", "last_name": "M\ufffdller"}, {"message": "Why?"})
+    assert result.problems.empty and len(result.valid) == 2
+    warned = reasons(result, 2, "warnings")
+    assert set(warned) == {"first_name", "last_name"} and "lost letters" in warned["first_name"]
+    assert reasons(result, 3, "warnings") == {}
+
+
+def test_text_limits_are_those_of_tangos_document() -> None:
+    spec = Path(__file__).resolve().parents[3] / "shared/tango/tango-raas-openapi.json"
+    if not spec.exists():
+        pytest.skip(f"Tango's OpenAPI document is not at {spec} (CI always has ../shared)")
+    doc = json.loads(spec.read_text())
+    schemas = doc["components"]["schemas"]
+    for wire, limit in rules.ADDRESS_MAX_CHARS.items():
+        assert schemas["AddressCriteria"]["properties"][wire]["maxLength"] == limit
+    campaign = schemas["CreateAsyncOrderCriteria"]["properties"]["campaign"]
+    assert campaign["maxLength"] == rules.CAMPAIGN_MAX_CHARS
+    reissued = schemas["ReissueLineItemRecipientInfoCriteria"]["properties"]["firstName"]
+    assert reissued["maxLength"] == rules.NAME_MAX_CHARS
+    name = schemas["RecipientInfoCriteria"]["properties"]["firstName"]["description"]
+    assert f"allows {rules.NAME_MAX_CHARS} characters, cannot use < or > or /" in name
+    assert f"allows {rules.PHYSICAL_NAME_MAX_CHARS} characters max" in name
+    line = schemas["LineItem"]["properties"]
+    assert "maxLength" not in line["message"] and "maxLength" not in line["emailSubject"]
