@@ -10,7 +10,6 @@ import pytest
 
 from rewards.errors import InputError
 from rewards.sources import SourceSettings, allow, confine
-from tasks.fulfil import load_spreadsheet
 
 GOOD = "UTID,Amount,Delivery Method,Email\nU100001,5,email,a@example.com\n"
 
@@ -80,13 +79,15 @@ def test_rewards_run_allows_the_file_it_names(
 
 
 def test_the_flow_cannot_be_pointed_at_a_file_outside(
-    monkeypatch: pytest.MonkeyPatch, layout: tuple[Path, Path]
+    env: Path, monkeypatch: pytest.MonkeyPatch, layout: tuple[Path, Path]
 ) -> None:
-    """What a UI user sets as source_path: refused in the task, so nothing of the file
-    reaches the run's state message, logs or events."""
+    """What a UI user sets as source_path: refused by the run, so nothing of the file reaches
+    the run's state message, logs or events."""
+    from flows.fulfil_rewards import fulfil_rewards
+
     root, outside = layout
     monkeypatch.setenv("REWARDS_SOURCE_ROOTS", str(root))
-    refused = load_spreadsheet.fn(str(outside / "secret.csv"), None)
-    assert isinstance(refused, InputError) and "canary" not in str(refused)
-    refused = load_spreadsheet.fn("/etc/passwd", None)
-    assert isinstance(refused, InputError) and "root:" not in str(refused)
+    for path in (outside / "secret.csv", Path("/etc/passwd")):
+        state = fulfil_rewards(source_path=str(path), return_state=True)
+        assert state.is_failed() and "REWARDS_SOURCE_ROOTS" in state.message
+        assert "canary" not in state.message and "root:" not in state.message
