@@ -122,7 +122,24 @@ def _run(args: argparse.Namespace) -> int:
         if summary.cost:
             print(f"  {'cost':13} {summary.cost.text()}")
         print(f"  {'report_dir':13} {summary.report_dir}")
+        if summary.dry_run:
+            _print_sent_before(Path(summary.report_dir) / "report.csv")
     return 0 if state.is_completed() else 1
+
+
+def _print_sent_before(report: Path, limit: int = 20) -> None:
+    """A dry run's rows that went out before (or are going out now), where and when."""
+    import pandas as pd
+
+    frame = pd.read_csv(report, dtype=str, keep_default_na=False)
+    earlier = frame[frame["outcome"].isin(["sent_before", "being_sent"])]
+    if earlier.empty:
+        return
+    print(f"rows sent before ({len(earlier)}):")
+    for row in earlier.head(limit).itertuples():
+        print(f"  row {row.row_number}: {row.reason}")
+    if len(earlier) > limit:
+        print(f"  ... and {len(earlier) - limit} more (see {report})")
 
 
 def _needs_prefect_server(command: str) -> None:

@@ -310,3 +310,58 @@ def test_an_outage_while_submitting_is_ridden_out(env: Path, sandbox, campaign) 
     assert out["complete"] == 10 and out["balanced"]
     lines = sandbox_lines(sandbox, campaign)
     assert len(lines) == 10 and lines["id"].is_unique and lines["ref"].nunique() == 5
+
+
+def _ledger_rows(env: Path) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from rewards.ledger import Ledger, metadata
+
+    book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+    try:
+        with book.engine.connect() as conn:
+            return {
+                t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in metadata.sorted_tables
+            }
+    finally:
+        book.close()
+
+
+def test_a_dry_run_of_a_sent_file_lists_what_was_sent_and_changes_nothing(
+    env: Path, sandbox, campaign
+) -> None:
+    path = write_csv(env / "sent.csv", recipients(campaign, 5))
+    state, out = run(path)
+    assert state.is_completed() and out["complete"] == 5
+    folder = Path(out["report_dir"])
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    rows_before = _ledger_rows(env)
+
+    state, dry = run(path, dry_run=True)
+    assert state.is_completed(), state.message
+    assert (dry["sent_before"], dry["would_send"]) == (5, 0)
+    assert "5 sent before" in state.message and "0 row(s) to send" in state.message
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before  # the real report
+    assert _ledger_rows(env) == rows_before
+    assert Path(dry["report_dir"]) != folder
+    report = pd.read_csv(Path(dry["report_dir"]) / "report.csv", dtype=str)
+    reasons = report["reason"]
+    assert (
+        reasons.str.contains("sent before in batch").all()
+        and reasons.str.contains("sent.csv").all()
+    )
+    assert reasons.str.contains("COMPLETE").all()  # with its status at Tango
+
+
+def test_a_dry_run_of_a_new_file_says_what_would_be_sent_not_that_it_failed(
+    env: Path, sandbox, campaign
+) -> None:
+    state, dry = run(write_csv(env / "new.csv", recipients(campaign, 3)), dry_run=True)
+    assert state.is_completed() and (dry["would_send"], dry["submitted"]) == (3, 0)
+    folder = Path(dry["report_dir"])
+    summary = (folder / "summary.md").read_text()
+    assert "| 3 | 0 | 0 | 3 | 0 |" in summary  # rows in, rejected, sent before, would send, ...
+    assert "failed" not in summary.lower()
+    assert pd.read_csv(folder / "by_method.csv").empty  # nothing was submitted
+    assert _ledger_rows(env)["line_items"] == 0 and len(sandbox_lines(sandbox, campaign)) == 0
