@@ -34,6 +34,7 @@ from tasks.fulfil import (
     check_balance,
     fetch_account_and_catalog,
     load_spreadsheet,
+    orders_to_await,
     plan_orders,
     reconcile_batch,
     record_orders,
@@ -176,7 +177,7 @@ def fulfil_rewards(
                 start_shares(plan.batch, min(options.fan_out, len(refs)), claimed.lease, options)
             submit_orders(refs, keeper, options.submit_concurrency, deadline)
         waited = await_completion(
-            refs,
+            orders_to_await(plan),
             batch=plan.batch,
             mode=options.completion_mode,
             deadline=deadline,

@@ -28,12 +28,20 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 
 
+SCENARIOS = ("first order", "other file", "paused", "random")
+# first order: killed right after Tango took its first order, then the same file again
+# other file:  killed the same way, then a different file holding the same rows and more
+# paused:      killed while waiting for approval, then again, approved
+# random:      killed at random moments
+
+
 @dataclass
 class RunRecord:
     run: int
     rows: int
     valid: int
     faults: dict[str, float]
+    scenario: str = "random"
     attempts: int = 0
     killed: int = 0
     completed: bool = False
@@ -75,6 +83,14 @@ def make_file(path: Path, rng: random.Random, campaign: str) -> tuple[int, int]:
                     ]
                 )
     return rows, rows - bad
+
+
+def extend_file(source: Path, target: Path, campaign: str, extra: int = 5) -> int:
+    """``target``: every row of ``source`` and ``extra`` new valid ones; returns ``extra``."""
+    lines = source.read_text().splitlines()
+    new = [f"more{i}@example.com,,U100001,10,email,{campaign}" for i in range(extra)]
+    target.write_text("\n".join([*lines, *new]) + "\n")
+    return extra
 
 
 def random_faults(rng: random.Random) -> dict[str, float]:
@@ -122,23 +138,75 @@ def _kill_after_first_order(proc: subprocess.Popen, sandbox_db: Path, campaign: 
     return False
 
 
+def _paused_since(api: str, name: str, since: float) -> list[str]:
+    """Ids of runs named ``name`` that started after ``since`` and wait for approval."""
+    runs = httpx.post(
+        f"{api}/flow_runs/filter",
+        json={"flow_runs": {"name": {"any_": [name]}, "state": {"type": {"any_": ["PAUSED"]}}}},
+        timeout=30,
+    ).json()
+    return [r["id"] for r in runs if r["start_time"] and _epoch(r["start_time"]) >= since]
+
+
+def _epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def _kill_when_paused(proc: subprocess.Popen, api: str, name: str, since: float) -> bool:
+    """SIGKILL the flow once it waits for approval."""
+    while proc.poll() is None:
+        if _paused_since(api, name, since):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _approve_when_paused(
+    proc: subprocess.Popen, api: str, name: str, since: float
+) -> subprocess.Popen:
+    """Approve this attempt's run as soon as it asks (what a person does in the UI)."""
+
+    def approve() -> None:
+        while proc.poll() is None:
+            for run in _paused_since(api, name, since):
+                httpx.post(
+                    f"{api}/flow_runs/{run}/resume",
+                    json={"run_input": {"decision": "approve", "approver": "chaos"}},
+                    timeout=30,
+                )
+            time.sleep(0.2)
+
+    import threading
+
+    threading.Thread(target=approve, daemon=True).start()
+    return proc
+
+
 def run_once(
     record: RunRecord,
     rng: random.Random,
     path: Path,
     env: dict[str, str],
     sandbox_admin: httpx.Client,
-    kill_mid_submission: tuple[Path, str] | None = None,
+    sandbox_db: Path,
+    campaign: str,
 ) -> None:
-    """Start the flow; kill it at a random moment on most attempts (or, given
-    ``kill_mid_submission``, once Tango holds its first order); repeat until it completes."""
-    cmd = [sys.executable, "-m", "rewards.cli", "run", str(path)]
+    """Start the flow, kill it as ``record.scenario`` says (or at a random moment), and start
+    again until a run completes."""
+    api = env["PREFECT_API_URL"]
+    if record.scenario == "paused":
+        env = {**env, "REWARDS_APPROVAL_THRESHOLD": "0.01"}  # every run asks a person
     for attempt in range(1, 8):
         record.attempts = attempt
         faults = record.faults if attempt <= 3 else {}  # chaos first, then let it finish
         sandbox_admin.post("/faults", json=faults).raise_for_status()
+        since = time.time() - 1
         proc = subprocess.Popen(
-            cmd,
+            [sys.executable, "-m", "rewards.cli", "run", str(path)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -147,10 +215,23 @@ def run_once(
         )
         # the process spends ~3 s starting; kills land before, during or after submitting
         kill_at = rng.uniform(2.0, 9.0) if attempt <= 2 and rng.random() < 0.7 else None
-        if kill_mid_submission and attempt == 1:
-            if _kill_after_first_order(proc, *kill_mid_submission):
+        if attempt == 1 and record.scenario != "random":
+            if record.scenario == "paused":
+                killed = _kill_when_paused(proc, api, path.name, since)
+            else:
+                killed = _kill_after_first_order(proc, sandbox_db, campaign)
+            if killed:
                 record.killed += 1
+                if record.scenario == "other file":  # the rest comes in another file
+                    other = path.with_name(f"{path.stem}-b.csv")
+                    extra = extend_file(path, other, campaign)
+                    record.rows += extra
+                    record.valid += extra
+                    path = other
                 continue
+            kill_at = None
+        if record.scenario == "paused":
+            _approve_when_paused(proc, api, path.name, since)
             kill_at = None
         try:
             output, _ = proc.communicate(timeout=kill_at or 300)
@@ -203,7 +284,6 @@ def campaign(
     sandbox,
     prefect_api_url: str,
     work: Path,
-    kill_mid_submission: bool = False,
 ) -> list[RunRecord]:
     from contextlib import ExitStack
 
@@ -245,6 +325,7 @@ def campaign(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         **sandbox.tango_env(),
         "TANGO_TIMEOUT_SECONDS": "3",
+        "REWARDS_LEASE_SECONDS": "10",  # a dead run's rows are taken over after this
         "REWARDS_LEDGER_URL": ledger_url,
         "REWARDS_REPORTS_DIR": str(work / "reports"),
         "REWARDS_WEBHOOK_RECEIVER": "true",  # completion_mode auto -> webhooks + fallback poll
@@ -254,17 +335,9 @@ def campaign(
         name = f"chaos-{seed}-{n}"
         path = work / f"{name}.csv"
         rows, valid = make_file(path, rng, name)
-        record = RunRecord(n, rows, valid, random_faults(rng))
+        record = RunRecord(n, rows, valid, random_faults(rng), SCENARIOS[n % len(SCENARIOS)])
         before = Decimal(str(sandbox.engine.get_account("sandbox-usd")["currentBalance"]))
-        run_once(
-            record,
-            rng,
-            path,
-            env,
-            sandbox.admin,
-            # every other run dies right after Tango took its first order; the rest at random
-            (sandbox.config.db_path, name) if kill_mid_submission or n % 2 == 0 else None,
-        )
+        run_once(record, rng, path, env, sandbox.admin, sandbox.config.db_path, name)
         sandbox.admin.post("/faults", json={}).raise_for_status()
         check(record, sandbox.config.db_path, name, ledger_url)
         after = Decimal(str(sandbox.engine.get_account("sandbox-usd")["currentBalance"]))
@@ -275,7 +348,8 @@ def campaign(
             record.unbalanced += 1  # never reached a balanced report
         records.append(record)
         print(
-            f"run {n:3} rows {rows:4} valid {valid:4} attempts {record.attempts} killed "
+            f"run {n:3} {record.scenario:11} rows {record.rows:4} valid {record.valid:4} "
+            f"attempts {record.attempts} killed "
             f"{record.killed} lines {record.lines_at_tango:4} dup {record.duplicates} lost "
             f"{record.lost} ok {record.completed} {'; '.join(record.notes)[:100]}",
             flush=True,
@@ -292,6 +366,10 @@ def table(records: list[RunRecord]) -> dict[str, int]:
                 faults[k] += 1
     return {
         "runs": len(records),
+        **{
+            f"runs killed: {name}": sum(r.scenario == name and r.killed > 0 for r in records)
+            for name in SCENARIOS
+        },
         "process attempts": sum(r.attempts for r in records),
         "crashes (killed)": sum(r.killed for r in records),
         **{f"runs with {k}": v for k, v in sorted(faults.items())},

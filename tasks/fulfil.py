@@ -191,6 +191,16 @@ def batch_refs(batch: str) -> list[str]:
     ]
 
 
+def orders_to_await(plan: Plan) -> list[str]:
+    """The batch's orders, and the unfinished orders of other batches that hold rows of this
+    file (a run that died after Tango took them never learnt how they ended: this run does,
+    for the ledger and for its report)."""
+    book = ledger()
+    theirs = sorted(set(plan.already_sent.get("sent_in_order", [])))
+    unfinished = [r for r in theirs if (o := book.order(r)) and o.state is OrderState.ACCEPTED]
+    return batch_refs(plan.batch) + unfinished
+
+
 @step("submit-orders")
 def submit_orders(
     refs: list[str], keeper: LeaseKeeper, concurrency: int, deadline: float
