@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the main job on the embedded default (local sandbox)
-	$(PY) -m rewards.demo
+	$(PY) -m deployments.demo
 
 test: $(STAMP)  ## lint + the whole test suite
 	$(PY) -m ruff check .

@@ -28,13 +28,16 @@ os.environ.update(
 
 
 def plain(path: Path, ledger_url: str, chunk: int) -> dict:
-    """The flow's steps, without Prefect."""
+    """The flow's steps, without Prefect: the same functions its tasks call."""
     from rewards.ledger import Ledger
-    from rewards.pipeline import run_plain
-    from tasks.tango import tango_client
+    from rewards.steps import Context, send_file
+    from tasks.tango import client_for, tango_client
 
-    run = run_plain(path, tango_client(), Ledger(ledger_url), chunk=chunk)
-    return run.result.counts | {"balanced": run.result.balanced}
+    sent = send_file(
+        Context(Ledger(ledger_url), client_for), path, tango_client(), chunk_size=chunk
+    )
+    assert sent.result is not None, sent.cost.text()
+    return sent.result.counts | {"balanced": sent.result.balanced}
 
 
 def main() -> None:

@@ -26,15 +26,14 @@ from rewards.params import (
 from rewards.planning import Plan
 from rewards.reading import Sheet
 from rewards.reconcile import Mode
+from rewards.steps import batch_refs, orders_to_await
 from rewards.summary import CostPreview, RunStoppedError, RunSummary
 from rewards.validation import Validated, ValidationOptions
 from tasks.completion import await_completion
 from tasks.fulfil import (
-    batch_refs,
     check_balance,
     fetch_account_and_catalog,
     load_spreadsheet,
-    orders_to_await,
     plan_orders,
     reconcile_batch,
     record_orders,
@@ -171,13 +170,13 @@ def fulfil_rewards(
                 )
 
         claimed = record_orders(quote(plan), quote(sheet), settings.lease_seconds)
-        refs = batch_refs(plan.batch)
+        refs = batch_refs(ledger(), plan.batch)
         with LeaseKeeper(ledger(), claimed.lease, settings.lease_seconds, margin) as keeper:
             if options.fan_out and refs:  # workers share the orders; this run finishes
                 start_shares(plan.batch, min(options.fan_out, len(refs)), claimed.lease, options)
             submit_orders(refs, keeper, options.submit_concurrency, deadline)
         waited = await_completion(
-            orders_to_await(plan),
+            orders_to_await(ledger(), plan),
             batch=plan.batch,
             mode=options.completion_mode,
             deadline=deadline,

@@ -23,8 +23,9 @@ from prefect.states import Cancelled, Cancelling
 from rewards.errors import RewardsError
 from rewards.ledger import Lease, LeaseKeeper, submit_margin
 from rewards.params import CompletionMode, RewardsSettings, SendOptions
+from rewards.steps import batch_refs
 from tasks.completion import await_completion
-from tasks.fulfil import batch_refs, submit_orders
+from tasks.fulfil import submit_orders
 from tasks.tango import ledger, tango_client
 
 SEND_DEPLOYMENT = "send-orders/fan-out"
@@ -45,7 +46,8 @@ def send_orders(
 ) -> dict[str, int]:
     """Share ``share`` of ``shares`` of batch ``batch``: every ``shares``-th order, sent under
     the lease ``lease_token`` / ``lease_epoch`` of the fulfil-rewards run that started it."""
-    mine = batch_refs(batch)[share::shares]
+    mine = batch_refs(ledger(), batch)[share::shares]
+
     get_run_logger().info(
         "Batch %s, share %d of %d: %d orders", batch, share + 1, shares, len(mine)
     )

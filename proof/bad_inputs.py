@@ -1,10 +1,10 @@
 """Bad-input campaign: every file of the corpus through reading, validation and sending
-(Prefect-free pipeline, local sandbox), each in a process of its own, bounded in time and
+(the flow's steps without Prefect, local sandbox), each in a process of its own, bounded in time and
 watched for memory. Prints one line per input and a summary table.
 
     .venv/bin/python -m proof.bad_inputs [--big-rows 1000000] [--timeout 300]
 
-A case's process is forked from a server that has imported the pipeline once, so a crash,
+A case's process is forked from a server that has imported the steps once, so a crash,
 a hang or a memory blow-up ends that case, not the campaign. A source file is read as the
 flow reads it (confined to the corpus folder); an inbox case is dropped into an inbox that
 is then scanned. After each case, what Tango (the sandbox) received for it is checked for
@@ -31,7 +31,7 @@ from proof.corpus import Case, cases
 MEMORY_CAP_MIB = 2048  # a case's process must stay under this
 KILL_MIB = 4096  # ...and is stopped here, to spare the machine
 PRELOAD = [  # imported once by the server the cases' processes are forked from
-    "rewards.pipeline",
+    "rewards.steps",
     "rewards.inbox",
     "rewards.sources",
     "raas",
@@ -100,8 +100,8 @@ def run_case(job: Job) -> Outcome:
     from raas import RaasClient
     from rewards.errors import InputError
     from rewards.ledger import Ledger
-    from rewards.pipeline import run_plain
     from rewards.sources import confine
+    from rewards.steps import Context, send_file
     from rewards.validation import ValidationOptions
 
     options = ValidationOptions(default_campaign="bad-" + job.name)
@@ -112,7 +112,9 @@ def run_case(job: Job) -> Outcome:
         with RaasClient(job.settings) as client:
             if not job.send:
                 return _validate_only(job, path, client, options)
-            run = run_plain(path, client, Ledger(job.ledger_url), options=options)
+            ctx = Context(Ledger(job.ledger_url), lambda _order: client)
+            run = send_file(ctx, path, client, options=options, confined=False)
+
     except InputError as exc:
         return _error(job, str(exc))
     except Exception as exc:

@@ -206,7 +206,7 @@ def run_once(
         sandbox_admin.post("/faults", json=faults).raise_for_status()
         since = time.time() - 1
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rewards.cli", "run", str(path)],
+            [sys.executable, "-m", "deployments.cli", "run", str(path)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -18,7 +18,7 @@ def deploy(pool: str, per_second: float, env: dict[str, str]) -> None:
         [
             sys.executable,
             "-m",
-            "rewards.cli",
+            "deployments.cli",
             "deploy",
             "--pool",
             pool,

@@ -36,7 +36,7 @@ def rows(tag: str) -> str:
 
 def serve(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rewards.cli", "serve", *args],
+        [sys.executable, "-m", "deployments.cli", "serve", *args],
         cwd=ROOT,
         env=env,
         stdout=log.open("wb"),

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def rewards(*args: str, env: dict[str, str]) -> tuple[int, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "rewards.cli", *args],
+        [sys.executable, "-m", "deployments.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

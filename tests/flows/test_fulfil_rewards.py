@@ -45,7 +45,7 @@ def balance(sandbox: SandboxServer, account: str = "sandbox-usd") -> str:
 def test_sample_file_end_to_end(env: Path, sandbox: SandboxServer) -> None:
     from prefect.client.orchestration import get_client
 
-    from rewards.demo import _fresh_sample
+    from deployments.demo import _fresh_sample
 
     sample = _fresh_sample(env)
     state, out = run(sample)

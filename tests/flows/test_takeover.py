@@ -55,7 +55,7 @@ def faults(sandbox: SandboxServer, **settings: object) -> None:
 
 def start(path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rewards.cli", "run", str(path), *args],
+        [sys.executable, "-m", "deployments.cli", "run", str(path), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

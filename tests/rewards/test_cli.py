@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rewards.cli import main
+from deployments.cli import main
 from sandbox import SandboxServer
 from tests.conftest import point_tango_at
 

@@ -31,7 +31,7 @@ def validate_in_child(path: Path) -> subprocess.CompletedProcess[str]:
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
 
     return subprocess.run(
-        [sys.executable, "-m", "rewards.cli", "validate", str(path), "--catalog", str(CATALOG)],
+        [sys.executable, "-m", "deployments.cli", "validate", str(path), "--catalog", str(CATALOG)],
         capture_output=True,
         text=True,
         timeout=120,

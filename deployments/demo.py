@@ -53,9 +53,9 @@ def main() -> int:
             print(f"Using Tango at {os.environ['TANGO_BASE_URL']}")
         sample = _fresh_sample(work)
         print(f"Sending {SAMPLE.relative_to(ROOT)} (a temporary Prefect server starts first)")
-        from .cli import main as cli
+        from .terminal import run_and_print
 
-        code = cli(["run", str(sample)])
+        code = run_and_print({"source_path": str(sample)})
         reports = Path(os.environ["REWARDS_REPORTS_DIR"])
         print(
             f"\nReports are under {reports}; the ledger and Prefect state of this demo are in "

@@ -17,16 +17,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import RewardsError
+from rewards.errors import RewardsError
 
 if TYPE_CHECKING:
     from raas import Catalog
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from . import export
-    from .reading import read_recipients
-    from .validation import ValidationOptions, validate
+    from rewards import export
+    from rewards.reading import read_recipients
+    from rewards.validation import ValidationOptions, validate
 
     sheet = read_recipients(args.file, args.sheet)
     if args.catalog:  # offline: a saved copy of the catalog, no Tango settings needed
@@ -92,12 +92,8 @@ def _catalog_file(path: Path) -> Catalog:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from flows.fulfil_rewards import fulfil_rewards
+    from .terminal import run_and_print
 
-    from . import progress, sources
-    from .summary import summary_of
-
-    sources.allow(args.file)  # the flow confines its source; this file is the local user's
     params = {
         "source_path": args.file,
         "sheet_name": args.sheet or "",
@@ -110,36 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     if args.chunk:
         params["max_line_items_per_order"] = args.chunk
-    with progress.watching(progress.TerminalBar()):
-        state = fulfil_rewards(**params, return_state=True)
-    summary = summary_of(state.result(raise_on_failure=False))
-    print(f"\n{state.name}: {state.message or ''}".rstrip())
-    if summary:
-        print(f"  {'batch':13} {summary.batch}")
-        for key, value in summary.counts.items():
-            if value or key in ("rows_in", "submitted"):
-                print(f"  {key:13} {value}")
-        if summary.cost:
-            print(f"  {'cost':13} {summary.cost.text()}")
-        print(f"  {'report_dir':13} {summary.report_dir}")
-        if summary.dry_run:
-            _print_sent_before(Path(summary.report_dir) / "report.csv")
-    return 0 if state.is_completed() else 1
-
-
-def _print_sent_before(report: Path, limit: int = 20) -> None:
-    """A dry run's rows that went out before (or are going out now), where and when."""
-    import pandas as pd
-
-    frame = pd.read_csv(report, dtype=str, keep_default_na=False)
-    earlier = frame[frame["outcome"].isin(["sent_before", "being_sent"])]
-    if earlier.empty:
-        return
-    print(f"rows sent before ({len(earlier)}):")
-    for row in earlier.head(limit).itertuples():
-        print(f"  row {row.row_number}: {row.reason}")
-    if len(earlier) > limit:
-        print(f"  ... and {len(earlier) - limit} more (see {report})")
+    return run_and_print(params)
 
 
 def _needs_prefect_server(command: str) -> None:
@@ -248,8 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "watch":
             from deployments.watch import watch
-
-            from .params import RewardsSettings
+            from rewards.params import RewardsSettings
 
             settings = RewardsSettings()
             watch(Path(args.inbox) if args.inbox else settings.inbox_dir, settings.ledger_url)

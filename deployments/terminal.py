@@ -1,0 +1,48 @@
+"""A run of fulfil-rewards in this process, told on the terminal: a progress bar while it
+sends, then its state, counts, cost and report folder (and, for a dry run, what went before)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rewards import progress, sources
+from rewards.summary import summary_of
+
+
+def run_and_print(params: dict[str, Any]) -> int:
+    """Run the flow on ``params``; 0 when it completed, 1 otherwise. The file it names is the
+    local user's own, so it is allowed whatever the source roots say."""
+    from flows.fulfil_rewards import fulfil_rewards
+
+    sources.allow(params["source_path"])
+    with progress.watching(progress.TerminalBar()):
+        state = fulfil_rewards(**params, return_state=True)
+    summary = summary_of(state.result(raise_on_failure=False))
+    print(f"\n{state.name}: {state.message or ''}".rstrip())
+    if summary:
+        print(f"  {'batch':13} {summary.batch}")
+        for key, value in summary.counts.items():
+            if value or key in ("rows_in", "submitted"):
+                print(f"  {key:13} {value}")
+        if summary.cost:
+            print(f"  {'cost':13} {summary.cost.text()}")
+        print(f"  {'report_dir':13} {summary.report_dir}")
+        if summary.dry_run:
+            print_sent_before(Path(summary.report_dir) / "report.csv")
+    return 0 if state.is_completed() else 1
+
+
+def print_sent_before(report: Path, limit: int = 20) -> None:
+    """A dry run's rows that went out before (or are going out now), where and when."""
+    import pandas as pd
+
+    frame = pd.read_csv(report, dtype=str, keep_default_na=False)
+    earlier = frame[frame["outcome"].isin(["sent_before", "being_sent"])]
+    if earlier.empty:
+        return
+    print(f"rows sent before ({len(earlier)}):")
+    for row in earlier.head(limit).itertuples():
+        print(f"  row {row.row_number}: {row.reason}")
+    if len(earlier) > limit:
+        print(f"  ... and {len(earlier) - limit} more (see {report})")
