@@ -66,11 +66,12 @@ def deploy(
         "print_next_steps": False,
     }
     ids = [
-        fulfil_rewards.deploy(name="manual", parameters=defaults or {}, **common),
+        fulfil_rewards.deploy(name="manual", parameters=defaults or {}, tags=["manual"], **common),
         fulfil_rewards.deploy(
             name="on-upload",
             triggers=[upload_trigger()],
             parameters=defaults or {},
+            tags=["upload"],
             **common,
         ),
         scan_inbox.deploy(

@@ -42,13 +42,16 @@ def build(
         name="manual",
         description="Send the rewards of one spreadsheet; fill in the form.",
         parameters=defaults or {},
+        tags=["manual"],
     )
     on_upload = fulfil_rewards.to_deployment(
         name="on-upload",
         description="Started by a rewards.upload.created event (scan-inbox or rewards watch).",
         triggers=[upload_trigger()],
         parameters=defaults or {},
+        tags=["upload"],
     )
+
     scheduled = scan_inbox.to_deployment(
         name="scheduled",
         cron=cron,

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger, runtime
+from prefect.client.orchestration import get_client
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
@@ -130,6 +131,7 @@ def fulfil_rewards(
         if not source_path.strip():
             raise RewardsError("source_path is empty: give the path of the spreadsheet to send")
         customer, account_id = _identifiers(customer_identifier, account_identifier)
+        _tag(account_id, campaign, dry_run)
         margin = _margin(settings)
         deadline = time.monotonic() + timeout_seconds
 
@@ -224,7 +226,18 @@ def fulfil_rewards(
         return Failed(message=message, data=RewardsError(message))
 
 
+def _tag(account: str, campaign: str, dry_run: bool) -> None:
+    """Tags the run list can filter on: the account, the campaign, a dry run."""
+    run = runtime.flow_run
+    tags = [*run.tags, f"account:{account}"]
+    tags += [f"campaign:{campaign}"] if campaign else []
+    tags += ["dry-run"] if dry_run else []
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(run.id, tags=sorted(set(tags)))
+
+
 def _resolve(mode: CompletionMode, settings: RewardsSettings) -> CompletionMode:
+
     if mode is CompletionMode.AUTO:
         return CompletionMode.WEBHOOK if settings.webhook_receiver else CompletionMode.POLL
     return mode

@@ -33,14 +33,15 @@ def write_table(
     frame: pd.DataFrame, folder: Path, stem: str, xlsx_max_rows: int = XLSX_MAX_ROWS
 ) -> list[Path]:
     """``stem.csv`` always, ``stem.xlsx`` too up to ``xlsx_max_rows`` rows (a workbook is
-    for reading; beyond that the CSV is the file to use)."""
+    for reading; beyond that the CSV is the file to use). The CSV's formula-like cells are
+    neutralised (the reader undoes it, so a fixed file can come back); the workbook's are
+    text cells, which no spreadsheet runs, and stay as they are."""
     folder.mkdir(parents=True, exist_ok=True)
-    safe = neutralise(frame)
     csv_path = folder / f"{stem}.csv"
-    safe.to_csv(csv_path, index=False)
+    neutralise(frame).to_csv(csv_path, index=False)
     written = [csv_path]
-    if len(safe) <= min(xlsx_max_rows, EXCEL_MAX_ROWS):
-        written.append(_write_xlsx(safe, folder / f"{stem}.xlsx"))
+    if len(frame) <= min(xlsx_max_rows, EXCEL_MAX_ROWS):
+        written.append(_write_xlsx(frame, folder / f"{stem}.xlsx"))
     return written
 
 
@@ -76,3 +77,71 @@ def mask_email(email: object) -> str:
         return text
     local, _, domain = text.partition("@")
     return (local[:1] + "***@" + domain) if local else "***@" + domain
+
+
+def mask_phone(number: object) -> str:
+    """``+447700900123`` -> ``+44*******23``: enough to recognise, not to dial."""
+    text = "" if number is None or number != number else str(number)
+    return text[:3] + "*" * max(len(text) - 5, 0) + text[-2:] if len(text) > 5 else text
+
+
+RESULT_COLUMNS = [
+    "row_number",
+    "outcome",
+    "name",
+    "delivery_method",
+    "contact",
+    "utid",
+    "amount_requested",
+    "amount_charged",
+    "currency",
+    "line_item_status",
+    "delivery_status",
+    "scheduled_delivery_date",
+    "external_ref_id",
+    "reference_line_item_id",
+    "reason",
+]
+
+
+def who_got_what(report: pd.DataFrame) -> pd.DataFrame:
+    """The report as a person reads it on the run's page: the recipient's name and masked
+    contact beside the reward, its status, the order and line ids and the delivery date."""
+    view = report.copy()
+    first = view["first_name"].fillna("").astype("str")
+    view["name"] = (first + " " + view["last_name"].fillna("").astype("str")).str.strip()
+    method = view["delivery_method"].fillna("").astype("str").str.upper()
+    view["contact"] = [
+        mask_email(email)
+        if m == "EMAIL"
+        else mask_phone(phone)
+        if m in ("PHONE", "WHATSAPP")
+        else ""
+        for m, email, phone in zip(method, view["email"], view["mobile_number"], strict=True)
+    ]
+    return view[RESULT_COLUMNS]
+
+
+FAILED_DELIVERY_OUTCOMES = ("failed", "rejected_by_tango", "cancelled")
+
+
+def failed_deliveries(report: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose reward did not reach its recipient, as actions to fix: ``resend`` to the
+    contact typed in the blank ``new_*`` column (or to the old one, if it is left blank)."""
+    failed = report[report["outcome"].isin(FAILED_DELIVERY_OUTCOMES)]
+    return pd.DataFrame(
+        {
+            "action": "resend",
+            "external_ref_line_item_id": failed["external_ref_line_item_id"],
+            "reference_line_item_id": failed["reference_line_item_id"],
+            "row_number": failed["row_number"],
+            "first_name": failed["first_name"],
+            "last_name": failed["last_name"],
+            "delivery_method": failed["delivery_method"],
+            "email": failed["email"],
+            "new_email": "",
+            "mobile_number": failed["mobile_number"],
+            "new_mobile_number": "",
+            "reason": failed["reason"],
+        }
+    )

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from .columns import BY_NAME, REQUIRED, ROW, match_headers
 from .errors import InputError
+from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
 from .xlsx_guard import check_workbook
 
@@ -468,6 +469,8 @@ def _finish(
     body.columns = names
     if not trimmed:  # in Arrow, as the CSV reader does: four times as fast as str.strip
         body = body.apply(lambda col: _trimmed(col))
+    if how.get("delimiter"):  # a CSV: a fixed copy of our own export comes back as it left
+        body = body.apply(lambda col: _unneutralised(col))
     # 0-based position -> spreadsheet row (``first_row`` is the row the parsed data starts on)
     rows = body.index.to_numpy() + first_row
     keep = np.flatnonzero(_filled(body))
@@ -497,6 +500,23 @@ def _filled(body: pd.DataFrame) -> np.ndarray:
         else:
             filled |= (values != "").to_numpy(dtype=bool)
     return filled
+
+
+# what export.neutralise put in front of formula-like text: an apostrophe before one of these
+_NEUTRALISED = "^'([" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_START) + "])"
+
+
+def _unneutralised(values: pd.Series) -> pd.Series:
+    """Undo :func:`rewards.export.neutralise` (a CSV has no other way to keep ``+44 ...`` from
+    running as a formula): what it protected is validated as typed (the formula check still
+    refuses ``=cmd`` in a name, and a phone keeps its ``+``)."""
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return values.str.replace(_NEUTRALISED, r"\1", regex=True)
+    cells = pa.array(values.array)
+    if not pc.any(pc.starts_with(cells, "'")).as_py():  # the usual file: nothing to undo
+        return values
+    undone = pc.replace_substring_regex(cells, _NEUTRALISED, r"\1")
+    return pd.Series(pd.arrays.ArrowStringArray(undone, dtype=STR), index=values.index)
 
 
 def _trimmed(values: pd.Series) -> pd.Series:

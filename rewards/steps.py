@@ -180,18 +180,10 @@ def submit(
 
 class Waiter:
     """Orders still to finish, refreshed from Tango's summary endpoint (the authority),
-    ``concurrency`` at a time; ``on_progress(done, total)`` hears each refresh."""
+    ``concurrency`` at a time; each refresh is reported to :mod:`.progress`."""
 
-    def __init__(
-        self,
-        ctx: Context,
-        refs: list[str],
-        concurrency: int,
-        retry: RetryPolicy,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> None:
+    def __init__(self, ctx: Context, refs: list[str], concurrency: int, retry: RetryPolicy) -> None:
         self.ctx, self.concurrency, self.retry = ctx, concurrency, retry
-        self.on_progress = on_progress
         states = {r: ctx.book.order(r) for r in refs}
         self.waiting = {r for r, o in states.items() if o and o.state is OrderState.ACCEPTED}
         self.total = len(refs)
@@ -214,8 +206,6 @@ class Waiter:
                 if final:
                     self.waiting.discard(ref)
         progress.report("orders finished", self.done, self.total)
-        if self.on_progress:
-            self.on_progress(self.done, self.total)
         if len(self.waiting) != self._told:  # a line as the count moves
             self._told = len(self.waiting)
             share = 100.0 * self.done / self.total if self.total else 100.0

@@ -9,12 +9,12 @@ import asyncio
 import time
 
 from prefect import get_run_logger
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from rewards import sending, steps
+from rewards import progress, sending, steps
 from rewards.params import CompletionMode
 
 from .fulfil import context, step
+from .progress import ProgressCards
 
 
 async def _listen(waiter: steps.Waiter, batch: str, deadline: float, fallback_s: float) -> None:
@@ -67,18 +67,13 @@ def await_completion(
 ) -> dict[str, int]:
     """Wait until every order of ``refs`` is final or ``deadline`` (monotonic) passes."""
     logger = get_run_logger()
-    artifact = create_progress_artifact(0.0, description=f"Orders finished out of {len(refs)}")
-
-    def show(done: int, total: int) -> None:
-        share = 100.0 * done / total if total else 100.0
-        update_progress_artifact(artifact, share, description=f"{done} of {total} orders finished")
-
     retry = sending.patient(deadline, logger.warning)
-    waiter = steps.Waiter(context(), refs, concurrency, retry, on_progress=show)
-    if mode is CompletionMode.WEBHOOK:
-        asyncio.run(_listen(waiter, batch, deadline, poll_interval_seconds))
-    else:
-        waiter.poll(deadline, poll_interval_seconds)
+    waiter = steps.Waiter(context(), refs, concurrency, retry)
+    with progress.watching(ProgressCards()):
+        if mode is CompletionMode.WEBHOOK:
+            asyncio.run(_listen(waiter, batch, deadline, poll_interval_seconds))
+        else:
+            waiter.poll(deadline, poll_interval_seconds)
     if waiter.waiting:
         logger.warning(
             "%d orders still pending at the timeout; run the same file again to refresh the report",

@@ -14,18 +14,6 @@ from rewards.summary import CostPreview
 from rewards.validation import Validated
 
 ARTIFACT_ROWS = 500  # the UI struggles with huge tables; the files hold everything
-RESULT_COLUMNS = [
-    "row_number",
-    "outcome",
-    "email",
-    "utid",
-    "amount_requested",
-    "amount_charged",
-    "currency",
-    "line_item_status",
-    "delivery_status",
-    "reason",
-]
 
 
 def summary_markdown(
@@ -97,6 +85,9 @@ def publish_report(
         written += export.write_table(validated.rejected, folder, "rejected_rows")
     if len(validated.warnings):  # rows that went on but should be looked at
         written += export.write_table(validated.warnings, folder, "warnings")
+    failed = export.failed_deliveries(result.report)
+    if len(failed):  # ready to fix: type the new contact, upload it back
+        written += export.write_table(failed, folder, "failed_deliveries")
     for name, frame in (
         ("by_reward", result.by_reward),
         ("by_method", result.by_method),
@@ -117,14 +108,14 @@ def publish_report(
             description=f"Rejected rows: first {len(problems)} of "
             f"{len(validated.problems)} problems",
         )
-    view = result.report.head(ARTIFACT_ROWS)[RESULT_COLUMNS].copy()
-    view["email"] = view["email"].map(export.mask_email)
+    view = export.who_got_what(result.report.head(ARTIFACT_ROWS))
     create_table_artifact(
         export.neutralise(view).fillna("").to_dict("records"),
         key=f"{key}-results",
-        description=f"Results: first {len(view)} of {len(result.report)} rows "
-        "(emails masked; the files hold all rows)",
+        description=f"Who got what: first {len(view)} of {len(result.report)} rows "
+        "(contacts masked; the files hold all rows)",
     )
+
     create_link_artifact(
         folder.resolve().as_uri(), link_text=f"Report files ({folder})", key=f"{key}-files"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,8 +61,20 @@ def test_sample_file_end_to_end(env: Path, sandbox: SandboxServer) -> None:
     assert rejected["row_number"].tolist() == ["48", "49", "50", "51"]
     assert "email" in rejected.loc[0, "problems"]
     assert (Path(out["report_dir"]) / "report.xlsx").exists()
+    failed = pd.read_csv(Path(out["report_dir"]) / "failed_deliveries.csv", dtype=str)
+    assert failed["action"].tolist() == ["resend"] and failed["new_email"].isna().all()
     with get_client(sync_client=True) as client:
         keys = {a.key for a in client.read_artifacts() if a.key}
+        results = client.read_artifacts()
+        flow_run = client.read_flow_run(state.state_details.flow_run_id)
+    assert "account:sandbox-usd" in flow_run.tags and flow_run.name == sample.name
+
+    table = next(a for a in results if a.key == f"fulfil-{out['batch'].lower()}-results")
+    rows = json.loads(table.data)
+    assert rows[0]["name"] == "Ada Lovelace" and rows[0]["contact"] == "a***@example.com"
+    assert {"external_ref_id", "reference_line_item_id", "scheduled_delivery_date"} <= set(rows[0])
+    assert table.flow_run_id == flow_run.id  # on the run's page
+
     batch = out["batch"].lower()
     assert {
         f"fulfil-{batch}-summary",

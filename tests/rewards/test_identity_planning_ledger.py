@@ -202,8 +202,12 @@ def test_exported_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
     for cell in ("'=1+1", "'+cmd", "'-2", "'@SUM(A1)"):
         assert cell in text
     back = pd.read_excel(files[1], engine="calamine")
-    assert back["a"].iloc[0] == "'=1+1" and pd.isna(back["a"].iloc[5])
+    assert back["a"].iloc[0] == "=1+1" and pd.isna(back["a"].iloc[5])  # as it was...
     assert back["n"].tolist() == [1, 2, 3, 4, 5, 6]  # numbers stay numbers, text stays text
+    import openpyxl
+
+    cell = openpyxl.load_workbook(files[1])["Sheet1"]["A2"]
+    assert (cell.value, cell.data_type) == ("=1+1", "s")  # ...in a text cell: never a formula
 
 
 def test_a_report_too_big_for_a_workbook_is_written_as_csv_only(tmp_path: Path) -> None:
