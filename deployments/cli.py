@@ -109,6 +109,25 @@ def _run(args: argparse.Namespace) -> int:
     return run_and_print(params)
 
 
+def _links(batch: str) -> int:
+    from rewards import links
+    from rewards.params import RewardsSettings
+
+    settings = RewardsSettings()
+    if not settings.reports_url or not settings.reports_key:
+        raise RewardsError(
+            "links need the report file server's REWARDS_REPORTS_URL and REWARDS_REPORTS_KEY "
+            "(the ones `rewards serve` was started with)"
+        )
+    folder = settings.reports_dir / batch
+    if not links.BATCH.match(batch) or not folder.is_dir():
+        raise RewardsError(f"{batch}: no such batch under {settings.reports_dir}")
+    key = links.decode_key(settings.reports_key.get_secret_value())
+    for name in sorted(p.name for p in folder.iterdir() if p.name in links.FILES):
+        print(links.sign(settings.reports_url, key, batch, name, settings.reports_link_hours))
+    return 0
+
+
 def _needs_prefect_server(command: str) -> None:
     """Long-running commands talk to a Prefect server that outlives them; without one, Prefect
     would start a temporary server that vanishes with the process (and the uploads with it)."""
@@ -182,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         "REWARDS_GLOBAL_RATE_LIMIT to it on the workers)",
     )
     dep.add_argument("--per-second", type=float, default=10.0)
+    links = sub.add_parser("links", help="fresh links to a batch's report files")
+    links.add_argument("batch", help="the batch id (its report folder's name)")
     watch = sub.add_parser("watch")
     watch.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
     args = parser.parse_args(argv)
@@ -213,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"workers with: prefect worker start --pool {args.pool}"
             )
             return 0
+        if args.command == "links":
+            return _links(args.batch)
         if args.command == "watch":
             from deployments.watch import watch
             from rewards.params import RewardsSettings

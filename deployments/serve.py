@@ -73,8 +73,13 @@ def serve(
 
     from prefect import serve as prefect_serve
 
+    from rewards.params import RewardsSettings
+
+    from .report_server import start as serve_reports
     from .zombies import ensure_automation, heartbeat_env
 
     os.environ.update(heartbeat_env())  # the runs this process starts inherit it
+    serve_reports(RewardsSettings())  # the links on the runs' pages point at it
+
     ensure_automation(int(os.environ.get("REWARDS_SILENT_RUN_SECONDS", "90")))
     prefect_serve(*build(cron, inbox, defaults))

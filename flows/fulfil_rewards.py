@@ -285,7 +285,8 @@ def _folder(settings: RewardsSettings, plan: Plan, output_dir: str, dry_run: boo
         return Path(output_dir)
     if dry_run:  # never the batch's own folder: a preview must not overwrite a real report
         stamp = time.strftime("%Y%m%dT%H%M%S")
-        return settings.reports_dir / "dry-runs" / f"{plan.batch}-{stamp}"
+        return settings.reports_dir / f"dry-run-{plan.batch}-{stamp}"
+
     return settings.reports_dir / plan.batch
 
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field, SecretStr, WithJsonSchema
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Tango documents no maximum per async order; our sandbox enforces 500 like the NOTES decide.
@@ -51,6 +51,20 @@ class RewardsSettings(BaseSettings):
         description="installation-wide approval floor: any run costing more pauses for "
         "approval, whatever its own parameters say",
     )
+    reports_url: str | None = Field(
+        None,
+        description="public base URL of the report file server (rewards serve starts one at "
+        "http://127.0.0.1:8790 unless this is set); links on a run's page point there",
+    )
+    reports_key: SecretStr | None = Field(
+        None,
+        description="key that signs report links (rewards serve makes one if unset; set it "
+        "when several workers share one file server)",
+    )
+    reports_link_hours: float = Field(
+        12, gt=0, le=24, description="how long a report link on a run's page works"
+    )
+    reports_port: int = Field(8790, description="port of the file server rewards serve starts")
     lease_seconds: float = Field(
         300,
         gt=0,

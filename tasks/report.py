@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from rewards import export
+from rewards import export, links
+from rewards.params import RewardsSettings
 from rewards.reconcile import Reconciliation
 from rewards.summary import CostPreview
 from rewards.validation import Validated
@@ -116,8 +117,26 @@ def publish_report(
         "(contacts masked; the files hold all rows)",
     )
 
-    create_link_artifact(
-        folder.resolve().as_uri(), link_text=f"Report files ({folder})", key=f"{key}-files"
-    )
+    create_markdown_artifact(files_markdown(folder, written), key=f"{key}-files")
     get_run_logger().info("Report written to %s", folder)
     return [str(p) for p in written]
+
+
+def files_markdown(folder: Path, written: list[Path]) -> str:
+    """The report's files as links a browser opens (signed, expiring; see rewards.links),
+    when a report file server is configured and the folder is one of its batches."""
+    settings = RewardsSettings()
+    names = sorted({p.name for p in written} | {"summary.md"})
+    lines = ["# Report files", "", f"Folder `{folder}` on the machine that ran this flow.", ""]
+    served = settings.reports_url and settings.reports_key
+    if not served or folder.resolve().parent != settings.reports_dir.resolve():
+        return "\n".join([*lines, *(f"- `{n}`" for n in names)])
+    assert settings.reports_key is not None and settings.reports_url is not None
+    key = links.decode_key(settings.reports_key.get_secret_value())
+    hours = settings.reports_link_hours
+    for name in names:
+        if name in links.FILES:
+            url = links.sign(settings.reports_url, key, folder.name, name, hours)
+            lines.append(f"- [{name}]({url})")
+    lines += ["", f"Links work for {hours:g} hours; `rewards links {folder.name}` makes new ones."]
+    return "\n".join(lines)

@@ -6,6 +6,7 @@ session's Prefect server, the sandbox over HTTP."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,8 +22,9 @@ from prefect.client.orchestration import get_client
 
 from flows.scan_inbox import scan_inbox
 from sandbox import SandboxServer
+from sandbox.server import free_port
 from tests.deployments.test_inbox_and_triggers import drop
-from tests.flows.test_approval import answer
+from tests.flows.test_approval import answer, artifacts_of
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +103,7 @@ def team(prefect_server: str, sandbox: SandboxServer, tmp_path: Path) -> Iterato
         "REWARDS_INBOX_DIR": str(tmp_path / "inbox"),
         "REWARDS_APPROVAL_THRESHOLD": "10",
         "REWARDS_SILENT_RUN_SECONDS": "40",
+        "REWARDS_REPORTS_PORT": str(free_port()),
     }
     args = ("--campaign", campaign, "--approval-threshold", "1000", "--cron", "0 0 1 1 *")
     proc = serve(env, *args, log=tmp_path / "serve.log")
@@ -137,6 +140,11 @@ def test_an_upload_above_the_floor_waits_then_approve_sends_and_reject_does_not(
     answer(prefect_server, approved.id, {"decision": "approve", "approver": "Grace"})
     wait_for(lambda: state_of(approved.id) == "COMPLETED", timeout=90)
     assert tango_lines(sandbox, team["campaign"]) == 5
+    # the report, one click from the run's page: a link the browser opens
+    files = next(a for a in artifacts_of(approved.id).items() if a[0].endswith("-files"))[1]
+    link = re.search(r"\[report\.csv\]\((http[^)]+)\)", files).group(1)
+    report = httpx.get(link)
+    assert report.status_code == 200 and report.text.count("complete") == 5
 
     rejected = upload(team["inbox"])
     wait_for(lambda: state_of(rejected.id) == "PAUSED", timeout=90)

@@ -1,0 +1,61 @@
+"""The report file server: a batch's files, for whoever holds a link from the run's page
+(signed, expiring: see :mod:`rewards.links`). Read-only; nothing else is served, no docs."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import threading
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+
+from rewards.links import LinkError, decode_key, verify
+from rewards.params import RewardsSettings
+
+
+def create_app(folder: Path, key: bytes) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/files/{batch}/{name}")
+    def report_file(batch: str, name: str, expires: int, sig: str) -> Response:
+        try:
+            verify(key, batch, name, expires, sig)
+        except LinkError as exc:
+            return PlainTextResponse(str(exc), status_code=403)
+        path = folder / batch / name
+        if not path.is_file():
+            return PlainTextResponse("no such report file", status_code=404)
+        return FileResponse(
+            path, filename=f"{batch}-{name}", headers={"Cache-Control": "private, no-store"}
+        )
+
+    return app
+
+
+def start(settings: RewardsSettings) -> threading.Thread:
+    """Serve the reports from this process (``rewards serve``); with no key or URL set, make
+    them for this process and the runs it starts (links then last until it restarts, at most
+    a day)."""
+    if settings.reports_key is None:
+        os.environ["REWARDS_REPORTS_KEY"] = base64.urlsafe_b64encode(
+            secrets.token_bytes(32)
+        ).decode()
+    if settings.reports_url is None:
+        os.environ["REWARDS_REPORTS_URL"] = f"http://127.0.0.1:{settings.reports_port}"
+    settings = RewardsSettings()
+    config = uvicorn.Config(
+        create_app(
+            settings.reports_dir.resolve(), decode_key(settings.reports_key.get_secret_value())
+        ),
+        host="127.0.0.1",
+        port=settings.reports_port,
+        log_level="warning",
+        access_log=False,
+    )
+    thread = threading.Thread(target=uvicorn.Server(config).run, daemon=True, name="reports")
+    thread.start()
+    return thread
