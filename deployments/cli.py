@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rewards.errors import RewardsError
+from raas import RaasError
+from rewards.errors import RewardsError, explain
 
 if TYPE_CHECKING:
     from raas import Catalog
@@ -35,6 +37,11 @@ def _validate(args: argparse.Namespace) -> int:
         from tasks.tango import tango_client
 
         client = tango_client(args.customer, args.account)
+        if not client.settings.account_identifier:
+            raise RewardsError(
+                "no Tango account to validate against: pass --account or set "
+                "TANGO_ACCOUNT_IDENTIFIER (or validate offline with --catalog FILE)"
+            )
         catalog, currency = client.get_catalog(), client.get_account().currencyCode
     result = validate(
         sheet.frame,
@@ -140,6 +147,16 @@ def _needs_prefect_server(command: str) -> None:
         )
 
 
+def _country(value: str) -> str:
+    """A region phone numbers without +country code are read in (argparse's type)."""
+    from rewards.params import phone_region
+
+    try:
+        return phone_region(value)
+    except RewardsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _team_settings(args: argparse.Namespace) -> dict[str, object]:
     """The fulfil-rewards parameters given on the command line, by their flow names."""
     names = {
@@ -164,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--customer", default=None)
         p.add_argument("--account", default=None)
         p.add_argument("--campaign", default=None)
-        p.add_argument("--phone-country", default="US")
+        p.add_argument("--phone-country", default="US", type=_country)
         if name == "validate":
             p.add_argument(
                 "--catalog",
@@ -207,48 +224,61 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
     args = parser.parse_args(argv)
     try:
-        if args.command in ("serve", "deploy", "watch"):
-            _needs_prefect_server(args.command)
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "run":
-            return _run(args)
-        if args.command == "serve":
-            from deployments.serve import serve
-
-            serve(args.cron, args.inbox, _team_settings(args))
-            return 0
-        if args.command == "deploy":
-            from deployments.pool import deploy
-
-            ids = deploy(
-                args.pool,
-                cron=args.cron,
-                inbox=args.inbox,
-                limit_name=args.rate_limit_name,
-                per_second=args.per_second,
-                defaults=_team_settings(args),
-            )
-            print(
-                f"{len(ids)} deployments registered to work pool {args.pool!r}; start "
-                f"workers with: prefect worker start --pool {args.pool}"
-            )
-            return 0
-        if args.command == "links":
-            return _links(args.batch)
-        if args.command == "watch":
-            from deployments.watch import watch
-            from rewards.params import RewardsSettings
-
-            settings = RewardsSettings()
-            watch(Path(args.inbox) if args.inbox else settings.inbox_dir, settings.ledger_url)
-            return 0
-        from .demo import main as demo
-
-        return demo()
+        return _dispatch(args)
     except RewardsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RaasError as exc:  # Tango or its settings, not the rows: not exit 1
+        print(f"error: {explain(exc)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `rewards validate ... | head`: the reader has gone, go quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:  # Ctrl-C: quietly, at once
+        print("stopped", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("serve", "deploy", "watch"):
+        _needs_prefect_server(args.command)
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "serve":
+        from deployments.serve import serve
+
+        serve(args.cron, args.inbox, _team_settings(args))
+        return 0
+    if args.command == "deploy":
+        from deployments.pool import deploy
+
+        ids = deploy(
+            args.pool,
+            cron=args.cron,
+            inbox=args.inbox,
+            limit_name=args.rate_limit_name,
+            per_second=args.per_second,
+            defaults=_team_settings(args),
+        )
+        print(
+            f"{len(ids)} deployments registered to work pool {args.pool!r}; start "
+            f"workers with: prefect worker start --pool {args.pool}"
+        )
+        return 0
+    if args.command == "links":
+        return _links(args.batch)
+    if args.command == "watch":
+        from deployments.watch import watch
+        from rewards.params import RewardsSettings
+
+        settings = RewardsSettings()
+        watch(Path(args.inbox) if args.inbox else settings.inbox_dir, settings.ledger_url)
+        return 0
+    from .demo import main as demo
+
+    return demo()
 
 
 if __name__ == "__main__":

@@ -7,18 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from rewards import progress, sources
-from rewards.summary import summary_of
+from rewards.summary import RunStoppedError, summary_of
 
 
 def run_and_print(params: dict[str, Any]) -> int:
-    """Run the flow on ``params``; 0 when it completed, 1 otherwise. The file it names is the
-    local user's own, so it is allowed whatever the source roots say."""
+    """Run the flow on ``params``: exit 0 when it completed, 1 when it stopped before or
+    after sending (a gate, an approval refused, books that do not balance), 2 when it could
+    not work (the file, Tango, a setting). The file it names is the local user's own, so it
+    is allowed whatever the source roots say."""
     from flows.fulfil_rewards import fulfil_rewards
 
     sources.allow(params["source_path"])
     with progress.watching(progress.TerminalBar()):
         state = fulfil_rewards(**params, return_state=True)
-    summary = summary_of(state.result(raise_on_failure=False))
+    result = state.result(raise_on_failure=False)
+    summary = summary_of(result)
     print(f"\n{state.name}: {state.message or ''}".rstrip())
     if summary:
         print(f"  {'batch':13} {summary.batch}")
@@ -30,7 +33,11 @@ def run_and_print(params: dict[str, Any]) -> int:
         print(f"  {'report_dir':13} {summary.report_dir}")
         if summary.dry_run:
             print_sent_before(Path(summary.report_dir) / "report.csv")
-    return 0 if state.is_completed() else 1
+    if state.is_completed():
+        return 0
+    # 1: the run looked at the rows and stopped (a gate, a refusal, the books); 2: it could
+    # not work at all (the file, Tango or a setting), as `rewards validate` says it
+    return 1 if isinstance(result, RunStoppedError) else 2
 
 
 def print_sent_before(report: Path, limit: int = 20) -> None:

@@ -23,6 +23,7 @@ from rewards.params import (
     Money,
     RewardsSettings,
     SendOptions,
+    phone_region,
 )
 from rewards.planning import Plan
 from rewards.reading import Sheet
@@ -138,7 +139,10 @@ def fulfil_rewards(
         sheet = load_spreadsheet(source_path, sheet_name or None)
         account, catalog = fetch_account_and_catalog(customer, account_id)
         check = ValidationOptions(
-            default_phone_country=default_phone_country or None, default_campaign=campaign or None
+            default_phone_country=phone_region(default_phone_country)
+            if default_phone_country
+            else None,
+            default_campaign=campaign or None,
         )
         # quote(): big inputs pass by reference; Prefect would otherwise walk every cell of them
         validated = validate_rows(quote(sheet), catalog, account.currencyCode, check)

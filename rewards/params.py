@@ -104,3 +104,19 @@ class Approval(BaseModel):
 
     def needed(self, cost: Decimal) -> bool:
         return self.limit is not None and cost > self.limit
+
+
+def phone_region(value: str) -> str:
+    """``value`` as a region phone numbers are read in (``US``, ``GB``...); a RewardsError
+    naming it otherwise (``XX`` would leave every national number unreadable, silently)."""
+    import phonenumbers
+
+    from .errors import RewardsError
+
+    region = value.strip().upper()
+    if not phonenumbers.country_code_for_region(region):
+        raise RewardsError(
+            f"{value!r} is not a country phone numbers can be read in: use two letters, "
+            "e.g. US, GB or DE"
+        )
+    return region

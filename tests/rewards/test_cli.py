@@ -104,3 +104,68 @@ def test_warnings_are_shown_and_written_beside_the_rejected_rows(
     assert code == 0 and "1 rows, 1 valid, 0 rejected" in out
     assert "1 warning(s); these rows are valid:" in out and "row 2: first_name:" in out
     assert "lost letters" in (tmp_path / "o" / "warnings.csv").read_text()
+
+
+def _cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """``rewards ARGS`` as a subprocess: exit code, stdout, stderr."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "deployments.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"TANGO_PLATFORM_KEY": "wrong"}, "TANGO_PLATFORM_KEY"),  # credentials refused
+        ({"TANGO_ACCOUNT_IDENTIFIER": "nobody"}, "TANGO_ACCOUNT_IDENTIFIER"),  # unknown account
+        ({"TANGO_ACCOUNT_IDENTIFIER": ""}, "TANGO_ACCOUNT_IDENTIFIER"),  # none configured
+        ({"TANGO_BASE_URL": "http://127.0.0.1:9/raas/v2"}, "TANGO_BASE_URL"),  # unreachable
+    ],
+)
+def test_tango_failing_is_exit_2_and_one_line_naming_the_setting(
+    sandbox: SandboxServer, change: dict[str, str], says: str
+) -> None:
+    env = {**sandbox.tango_env(), "TANGO_MAX_ATTEMPTS": "1", **change}
+    code, out, err = _cli("validate", str(SAMPLE), env=env)
+    assert code == 2, out + err
+    assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "run the same file again" not in err or "TANGO_BASE_URL" in says
+
+
+def test_a_closed_pipe_ends_quietly(no_tango: None) -> None:
+    """``rewards validate ... | head``: the reader goes away before the writer is done."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deployments.cli",
+            "validate",
+            str(SAMPLE),
+            "--catalog",
+            str(CATALOG),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # type: ignore[union-attr]  # every write from now on: EPIPE
+    err = proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert proc.wait(60) == 141 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_country_that_is_not_one_is_refused(no_tango: None) -> None:
+    code, _, err = _cli(
+        "validate", str(SAMPLE), "--catalog", str(CATALOG), "--phone-country", "XX", env={}
+    )
+    assert code == 2 and "'XX' is not a country" in err and "Traceback" not in err
