@@ -8,6 +8,8 @@ the server refuses any field the form does not have.
 
 from __future__ import annotations
 
+import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -20,17 +22,23 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.states import Running
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationError, field_validator
 
 from rewards import export
 from rewards.planning import Plan
 from rewards.summary import CostPreview
 from rewards.validation import Validated
+from tasks.report import markdown_text
 from tasks.tango import ledger
 
-# "\S": at least one letter that is not a space, checked by the server as the form is sent
+# control and invisible format characters (zero-width spaces, direction marks...): a name
+# made of them, or hiding them, says nothing about who decided
+INVISIBLE = r"\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
+# checked by the server as the form is sent (so the dialog refuses it): visible characters
+# only, at least one of them not a space
+VISIBLE = rf"^[^{INVISIBLE}]*[^\s{INVISIBLE}][^{INVISIBLE}]*$"
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE)
 ]
 
 
@@ -42,6 +50,14 @@ class ApprovalForm(RunInput):
     )
     approver: Name = Field(description="Your name (recorded in the report and the ledger)")
     note: str = Field("", max_length=2000, description="Why (optional; recorded too)")
+
+    @field_validator("approver")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        """A name has a letter or a digit in it (whatever the server's pattern let through)."""
+        if not any(unicodedata.category(c)[0] in "LN" for c in value):
+            raise ValueError("the approver's name needs at least one letter")
+        return value
 
 
 @dataclass(frozen=True)
@@ -92,22 +108,7 @@ def ask(
         )
     logger = get_run_logger()
     logger.info("Waiting for approval (up to %d s): %s", timeout_seconds, text.replace("**", ""))
-    try:
-        form = pause_flow_run(
-            wait_for_input=ApprovalForm.with_initial_data(description=text),
-            timeout=timeout_seconds,
-            poll_interval=1,
-        )
-        verdict = Verdict(
-            approved=form.decision == "approve",
-            approver=form.approver,
-            note=form.note.strip(),
-            at=_now(),
-            cost=cost,
-        )
-    except FlowPauseTimeout:
-        verdict = Verdict(False, None, "", _now(), cost, timed_out=True)
-        _running_again(verdict.text())
+    verdict = _wait_for_answer(text, cost, time.monotonic() + timeout_seconds)
     kind = (
         "approval timed out"
         if verdict.timed_out
@@ -121,8 +122,40 @@ def ask(
         verdict.approver,
         {"cost": str(cost.cost), "currency": cost.currency, "note": verdict.note},
     )
-    logger.info("%s", verdict.text()[:1].upper() + verdict.text()[1:])
+    said = verdict.text()[:1].upper() + verdict.text()[1:]
+    create_markdown_artifact(markdown_text(said), key=key, description="Approval: decided")
+    logger.info("%s", said)
     return verdict
+
+
+def _wait_for_answer(question: str, cost: CostPreview, deadline: float) -> Verdict:
+    """Pause until a valid answer or the deadline; an answer the form let through but that is
+    not valid after all (a name of invisible letters) is refused, and the run asks again."""
+    while True:
+        left = int(deadline - time.monotonic())
+        try:
+            if left < 1:
+                raise FlowPauseTimeout("no time left")
+            form = pause_flow_run(
+                wait_for_input=ApprovalForm.with_initial_data(description=question),
+                timeout=left,
+                poll_interval=1,
+            )
+        except FlowPauseTimeout:
+            verdict = Verdict(False, None, "", _now(), cost, timed_out=True)
+            _running_again(verdict.text())
+            return verdict
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"]
+            get_run_logger().warning("An answer was refused (%s); asking again", problem)
+            continue
+        return Verdict(
+            approved=form.decision == "approve",
+            approver=form.approver,
+            note=form.note.strip(),
+            at=_now(),
+            cost=cost,
+        )
 
 
 def _running_again(message: str) -> None:

@@ -110,9 +110,6 @@ def fulfil_rewards(
     poll_interval_seconds: float = Field(
         2.0, gt=0, description="First pause between polls (grows to 30 s)"
     ),
-    output_dir: str = Field(
-        "", description="Report folder (empty: a folder per batch under REWARDS_REPORTS_DIR)"
-    ),
 ) -> State[RunSummary]:
     """Send the rewards listed in one spreadsheet."""
     settings = RewardsSettings()
@@ -137,7 +134,8 @@ def fulfil_rewards(
         deadline = time.monotonic() + timeout_seconds
 
         sheet = load_spreadsheet(source_path, sheet_name or None)
-        account, catalog = fetch_account_and_catalog(customer, account_id)
+        account, catalog = fetch_account_and_catalog(customer, account_id, deadline)
+
         check = ValidationOptions(
             default_phone_country=phone_region(default_phone_country)
             if default_phone_country
@@ -155,10 +153,10 @@ def fulfil_rewards(
         )
         cost = check_balance(quote(plan), account)
         if dry_run:
-            return _stop(sheet, validated, plan, cost, settings, Mode.DRY_RUN, None, output_dir)
+            return _stop(sheet, validated, plan, cost, settings, Mode.DRY_RUN, None)
         stop = _gate(validated, cost, all_or_nothing)
         if stop:
-            return _stop(sheet, validated, plan, cost, settings, Mode.STOPPED, stop, output_dir)
+            return _stop(sheet, validated, plan, cost, settings, Mode.STOPPED, stop)
         verdict = None
         if cost.rows and approval.needed(cost.cost):
             verdict = ask(plan, cost, validated, approval.limit, approval.timeout_seconds)
@@ -171,29 +169,39 @@ def fulfil_rewards(
                     settings,
                     Mode.STOPPED,
                     verdict.text(),
-                    output_dir,
                     cancelled=True,
                 )
 
         claimed = record_orders(quote(plan), quote(sheet), settings.lease_seconds)
         refs = batch_refs(ledger(), plan.batch)
-        with LeaseKeeper(ledger(), claimed.lease, settings.lease_seconds, margin) as keeper:
-            if options.fan_out and refs:  # workers share the orders; this run finishes
-                start_shares(plan.batch, min(options.fan_out, len(refs)), claimed.lease, options)
-            submit_orders(refs, keeper, options.submit_concurrency, deadline)
-        waited = await_completion(
-            orders_to_await(ledger(), plan),
-            batch=plan.batch,
-            mode=options.completion_mode,
-            deadline=deadline,
-            poll_interval_seconds=options.poll_interval_seconds,
-            concurrency=options.submit_concurrency,
-        )
-        result = reconcile_batch(quote(sheet), quote(validated), quote(plan))
         notes = [verdict.text()] if verdict else []
-        if waited["pending"]:
-            notes.append(f"{waited['pending']} order(s) still pending at the timeout")
-        folder = _folder(settings, plan, output_dir)
+        # From here on the run always ends with a report, even when Tango gave out: what
+        # reached Tango and what did not is exactly what the person needs to know then.
+        try:
+            with LeaseKeeper(ledger(), claimed.lease, settings.lease_seconds, margin) as keeper:
+                if options.fan_out and refs:  # workers share the orders; this run finishes
+                    start_shares(
+                        plan.batch, min(options.fan_out, len(refs)), claimed.lease, options
+                    )
+                submit_orders(refs, keeper, options.submit_concurrency, deadline)
+        except RewardsError as exc:
+            notes.append(str(exc))
+        try:  # even after a failed submission: how the orders that went out are doing
+            waited = await_completion(
+                orders_to_await(ledger(), plan),
+                batch=plan.batch,
+                mode=options.completion_mode,
+                deadline=deadline,
+                poll_interval_seconds=options.poll_interval_seconds,
+                concurrency=options.submit_concurrency,
+            )
+            if waited["pending"]:
+                notes.append(f"{waited['pending']} order(s) still pending at the timeout")
+        except RewardsError as exc:
+            notes.append(str(exc))
+        result = reconcile_batch(quote(sheet), quote(validated), quote(plan))
+
+        folder = _folder(settings, plan)
         files = publish_report(
             quote(result),
             quote(validated),
@@ -214,13 +222,19 @@ def fulfil_rewards(
             note="; ".join(notes) or None,
         )
         if not result.balanced:
-            message = "the books do not balance: " + "; ".join(result.discrepancies)
+            message = "; ".join(
+                [*notes, "the books do not balance: " + "; ".join(result.discrepancies)]
+            )
             get_run_logger().error("%s", message)
             return Failed(
-                message=f"{summary.line()}; {message}", data=RunStoppedError(message, summary)
+                message=f"{summary.line()}; {message}; report: {folder}",
+                data=RunStoppedError(message, summary),
             )
-        get_run_logger().info("Done: %s", summary.line())
-        return Completed(message=summary.line(), data=summary)
+
+        done = "; ".join([summary.line(), *notes])  # who approved it, if someone did
+        get_run_logger().info("Done: %s", done)
+        return Completed(message=done, data=summary)
+
     except RewardsError as exc:  # an expected stop: a clear message, no traceback
         get_run_logger().error("%s", exc)
         return Failed(message=str(exc), data=exc)
@@ -284,9 +298,9 @@ def _gate(validated: Validated, cost: CostPreview, all_or_nothing: bool) -> str 
     return None
 
 
-def _folder(settings: RewardsSettings, plan: Plan, output_dir: str, dry_run: bool = False) -> Path:
-    if output_dir:
-        return Path(output_dir)
+def _folder(settings: RewardsSettings, plan: Plan, dry_run: bool = False) -> Path:
+    """The batch's own folder under REWARDS_REPORTS_DIR (no parameter can point it at another
+    batch's report, or anywhere else on the machine)."""
     if dry_run:  # never the batch's own folder: a preview must not overwrite a real report
         stamp = time.strftime("%Y%m%dT%H%M%S")
         return settings.reports_dir / f"dry-run-{plan.batch}-{stamp}"
@@ -302,7 +316,6 @@ def _stop(
     settings: RewardsSettings,
     mode: Mode,
     reason: str | None,
-    output_dir: str,
     cancelled: bool = False,
 ) -> State[RunSummary]:
     """A dry run or a gate: publish what was found (nothing sent) and end the run."""
@@ -314,7 +327,7 @@ def _stop(
         mode=mode,
         unsent_reason="not sent: " + (reason or ""),
     )
-    folder = _folder(settings, plan, output_dir, dry_run=dry)
+    folder = _folder(settings, plan, dry_run=dry)
     key = f"{'dry-run' if dry else 'fulfil'}-{plan.batch.lower()}"
     title = "Dry run: nothing sent" if dry else "Stopped before sending"
     files = publish_report(

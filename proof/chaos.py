@@ -325,7 +325,8 @@ def campaign(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         **sandbox.tango_env(),
         "TANGO_TIMEOUT_SECONDS": "3",
-        "REWARDS_LEASE_SECONDS": "10",  # a dead run's rows are taken over after this
+        "REWARDS_LEASE_SECONDS": "10",  # a dead run's rows are taken over after this...
+        "REWARDS_TAKEOVER_GRACE_SECONDS": "3",  # ...and this
         "REWARDS_LEDGER_URL": ledger_url,
         "REWARDS_REPORTS_DIR": str(work / "reports"),
         "REWARDS_WEBHOOK_RECEIVER": "true",  # completion_mode auto -> webhooks + fallback poll

@@ -205,17 +205,21 @@ class RaasClient:
 
     # --- catalog, accounts, customers -----------------------------------------------------
 
-    def get_catalog(self) -> Catalog:
-        return Catalog.model_validate(self._json("GET", "/catalogs", params={"verbose": "true"}))
+    def get_catalog(self, *, retry: RetryPolicy | None = None) -> Catalog:
+        return Catalog.model_validate(
+            self._json("GET", "/catalogs", params={"verbose": "true"}, retry=retry)
+        )
 
     def get_catalog_item(self, utid: str) -> CatalogItem | None:
         return self.get_catalog().item(utid)
 
-    def get_account(self, account_identifier: str | None = None) -> Account:
+    def get_account(
+        self, account_identifier: str | None = None, *, retry: RetryPolicy | None = None
+    ) -> Account:
         account = account_identifier or self.settings.account_identifier
         if not account:
             raise ValueError("an account identifier is required (or TANGO_ACCOUNT_IDENTIFIER)")
-        return Account.model_validate(self._json("GET", f"/accounts/{account}"))
+        return Account.model_validate(self._json("GET", f"/accounts/{account}", retry=retry))
 
     def list_customers(self) -> list[Customer]:
         return [Customer.model_validate(c) for c in self._json("GET", "/customers")]

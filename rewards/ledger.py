@@ -27,8 +27,12 @@ holds its lines only while its batch's **lease** is alive:
   can be claimed again.
 
 Why that is safe: every POST of the order started before the lease expired (it was checked
-with ``margin`` to spare), so it reached Tango before the expiry, hence before the GET; a 404
-means it never will. A POST after the expiry needs the lease again, and taking it bumps the
+with ``margin`` to spare), so it reached Tango before the expiry, or, if a network queue held
+it after the client gave up, within the ``grace`` that the taker waits on top of the expiry
+(``REWARDS_TAKEOVER_GRACE_SECONDS``) before its GET; a 404 then means it never will. That
+grace is the one assumption about the network, so it is also checked afterwards: a run GETs
+the orders it made void once more after it has sent, and an order that reached Tango anyway
+is reported loudly (the books do not balance, the rows sent twice are named), never silently. A POST after the expiry needs the lease again, and taking it bumps the
 epoch, which makes the compare-and-set fail. A void order is never POSTed (``may_submit``
 requires ``planned``). If Tango does have the order (committed, then the process died before
 the ledger heard), the GET finds it and the lines count as sent. Renewal fails once a lease
@@ -238,7 +242,15 @@ class Holder:
     line_item_status: str | None
     lease_epoch: int
     lease_expires: float
-    lease_live: bool  # on the database's clock, when read
+    seen_at: float  # the database's clock when this was read
+
+    @property
+    def lease_live(self) -> bool:
+        return self.lease_expires > self.seen_at
+
+    def lease_gone_for(self, seconds: float) -> bool:
+        """The lease expired at least ``seconds`` ago (when this was read)."""
+        return self.seen_at - self.lease_expires >= seconds
 
     @property
     def sent(self) -> bool:
@@ -370,7 +382,7 @@ class Ledger:
                         line_item_status=r.line_item_status,
                         lease_epoch=r.lease_epoch,
                         lease_expires=r.lease_expires,
-                        lease_live=r.lease_expires > clock,
+                        seen_at=clock,
                     )
         return out
 
@@ -567,10 +579,11 @@ class Ledger:
             and (row.lease_token, row.lease_epoch) == (lease.token, lease.epoch)
         )
 
-    def void(self, external_ref_id: str, epoch: int) -> bool:
-        """Compare-and-set: the order never reached Tango (it answered 404 after the lease had
-        expired) and is void, its lines released, only if it is still planned and its batch's
-        lease still has ``epoch`` and has expired. False when someone took it first."""
+    def void(self, external_ref_id: str, epoch: int, grace: float = 0.0) -> bool:
+        """Compare-and-set: the order never reached Tango (it answered 404 once the lease had
+        been expired for ``grace`` seconds) and is void, its lines released, only if it is
+        still planned and its batch's lease still has ``epoch`` and expired that long ago.
+        False when someone took it first."""
         with self.engine.begin() as conn:
             clock = self._clock(conn)
             owner = conn.execute(
@@ -581,7 +594,7 @@ class Ledger:
                 .where(
                     batches.c.batch_id == owner,
                     batches.c.lease_epoch == epoch,
-                    batches.c.lease_expires <= clock,
+                    batches.c.lease_expires <= clock - grace,
                 )
                 .exists()
             )

@@ -65,6 +65,12 @@ class RewardsSettings(BaseSettings):
         12, gt=0, le=24, description="how long a report link on a run's page works"
     )
     reports_port: int = Field(8790, description="port of the file server rewards serve starts")
+    takeover_grace_seconds: float = Field(
+        120,
+        ge=0,
+        description="how long after a dead run's hold expired its unsent orders are still left "
+        "to it (a request it sent may still be on its way) before another file takes its rows",
+    )
     lease_seconds: float = Field(
         300,
         gt=0,

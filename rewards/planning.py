@@ -69,6 +69,7 @@ class Plan:
     busy: pd.DataFrame  # valid rows a live run of another batch is sending
     to_send: pd.DataFrame  # valid rows this batch sends, resumes or awaits
     costs: dict[str, Decimal] = field(default_factory=dict)  # not yet at Tango: value + fees
+    voided: list[str] = field(default_factory=list)  # dead runs' orders whose rows it took over
 
     @property
     def unsent(self) -> int:
@@ -147,4 +148,5 @@ def plan_batch(
         busy=_where(rows[standing == Standing.BUSY], positions.holders),
         to_send=rows[~elsewhere],
         costs=costs,
+        voided=list(positions.voided),
     )

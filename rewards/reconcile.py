@@ -145,6 +145,7 @@ def reconcile(
     mode: Mode = Mode.SEND,
     extra_columns: list[str] | None = None,
     unsent_reason: str = "not submitted",
+    late: dict[str, list[str] | None] | None = None,
 ) -> Reconciliation:
     """``valid`` carries each valid row's ``line_id``; ``holders`` says, from the ledger as
     it is now, which batch holds each line; ``ledger_lines`` / ``ledger_orders`` are this
@@ -225,6 +226,21 @@ def reconcile(
         report = report.join(extras, on=ROW)
 
     discrepancies = _check_books(original, report, ledger_orders, mode)
+    for ref, twice in (late or {}).items():
+        if twice is None:
+            discrepancies.append(
+                f"could not make sure that order {ref} of a run that had stopped did not reach "
+                "Tango late (Tango did not answer): run the same file again to check"
+            )
+            continue
+        rows = report.loc[report["external_ref_line_item_id"].isin(twice), ROW].tolist()
+
+        discrepancies.append(
+            f"order {ref} of a run that had stopped reached Tango after its rows were sent again "
+            f"by this run: {len(twice)} reward(s) went out twice (rows {rows[:20]}); cancel the "
+            "extra line items at Tango"
+        )
+
     counts = {o: int((report["outcome"] == o).sum()) for o in OUTCOMES}
     counts["rows_in"] = len(original)
     counts["submitted"] = sum(counts[o] for o in SUBMITTED_OUTCOMES)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from raas import NotFoundError, RaasClient
+from raas import NotFoundError, RaasClient, RaasError
 
 from .ledger import Holder, Ledger, OrderRow, OrderState
 from .sending import read_status
@@ -39,21 +39,29 @@ class Positions:
         return {k: self.holders[k] for k, s in self.standing.items() if s is Standing.BUSY}
 
 
-def stand(holder: Holder | None, batch: str) -> Standing:
+def stand(holder: Holder | None, batch: str, grace: float = 0.0) -> Standing:
+    """``grace``: how long after its lease expired another batch's order is still left to it
+    (a request it sent may still be on its way to Tango; see :mod:`.ledger`)."""
     if holder is None or holder.free:
         return Standing.NEW
     if holder.batch_id == batch:
         return Standing.SENT_HERE if holder.sent else Standing.RESUMED
     if holder.sent:
         return Standing.SENT_BEFORE
-    return Standing.BUSY if holder.lease_live else Standing.TAKEABLE
+    return Standing.TAKEABLE if holder.lease_gone_for(grace) else Standing.BUSY
 
 
 ClientFor = Callable[[OrderRow], RaasClient]
 
 
 def settle(
-    book: Ledger, client_for: ClientFor, account: str, line_ids: list[str], batch: str, write: bool
+    book: Ledger,
+    client_for: ClientFor,
+    account: str,
+    line_ids: list[str],
+    batch: str,
+    write: bool,
+    grace: float = 0.0,
 ) -> Positions:
     """Each line's standing. Orders of other batches whose lease expired are settled with
     Tango: found there, they count as sent (and, with ``write``, the ledger learns it);
@@ -65,7 +73,7 @@ def settle(
     stale = {
         h.external_ref_id: h.lease_epoch
         for h in holders.values()
-        if stand(h, batch) is Standing.TAKEABLE
+        if stand(h, batch, grace) is Standing.TAKEABLE
     }
     for ref, epoch in stale.items():
         order = book.order(ref)
@@ -77,7 +85,7 @@ def settle(
                 ref, customer=order.customer_identifier, account=order.account_identifier
             )
         except NotFoundError:
-            if write and book.void(ref, epoch):
+            if write and book.void(ref, epoch, grace):
                 voided.append(ref)
             continue
         found.append(ref)
@@ -86,7 +94,7 @@ def settle(
             book.record_status(ref, *read_status(summary))
     if write and (found or voided):
         holders = book.holders(account, line_ids)
-    standing = {lid: stand(holders.get(lid), batch) for lid in line_ids}
+    standing = {lid: stand(holders.get(lid), batch, grace) for lid in line_ids}
     if not write:  # what a dry run learnt from Tango, without writing it down
         at_tango = set(found)
         for lid, s in standing.items():
@@ -104,23 +112,52 @@ def settle_waiting(
     *,
     deadline: float,
     say: Callable[[str], None],
+    grace: float = 0.0,
     pause: float = 1.0,
 ) -> Positions:
-    """:func:`settle`, waiting while live runs of other batches still send some of these
-    lines: until Tango has them (then they are sent before) or their run's lease expires
-    (then they are settled), or ``deadline`` (``time.monotonic()``) passes."""
+    """:func:`settle`, waiting while other batches still hold some of these lines: until
+    Tango has them (then they are sent before) or their lease has been expired for ``grace``
+    seconds (then they are settled), or ``deadline`` (``time.monotonic()``) passes."""
     told: set[str] = set()
     while True:
-        positions = settle(book, client_for, account, line_ids, batch, write=True)
+        positions = settle(book, client_for, account, line_ids, batch, write=True, grace=grace)
         busy = positions.busy()
         if not busy or time.monotonic() >= deadline:
             return positions
         for other in sorted({h.batch_id for h in busy.values()} - told):
             held = [h for h in busy.values() if h.batch_id == other]
+            first = held[0]
+            until = first.lease_expires + grace - first.seen_at
             say(
-                f"{len(held)} of these rows are being sent by batch {other} (from "
-                f"{held[0].source_name}), whose run is alive; waiting until Tango has them "
-                "or that run's lease expires"
+                f"{len(held)} of these rows are held by batch {other} (from "
+                f"{first.source_name}) and not yet at Tango; waiting until Tango has them, or "
+                f"for up to {max(until, 0):.0f} s more if its run has stopped renewing its hold"
             )
             told.add(other)
         time.sleep(pause)
+
+
+def arrived_late(
+    book: Ledger, client_for: ClientFor, voided: list[str]
+) -> dict[str, list[str] | None]:
+    """The orders of ``voided`` that Tango has after all (a request held somewhere longer
+    than the grace), with their line ids: each of those rewards went out twice (None: Tango
+    could not be asked). The ledger keeps a note of it in the audit trail."""
+    late: dict[str, list[str] | None] = {}
+    for ref in voided:
+        order = book.order(ref)
+        if order is None:
+            continue
+        try:
+            summary = client_for(order).get_async_order_summary(
+                ref, customer=order.customer_identifier, account=order.account_identifier
+            )
+        except NotFoundError:
+            continue
+        except RaasError:  # Tango is away: the check cannot be made now
+            late[ref] = None
+            continue
+
+        late[ref] = [li.externalRefLineItemID or "" for li in summary.lineItems]
+        book.note(order.batch_id, "arrived after void", None, {"order": ref, "lines": late[ref]})
+    return late

@@ -27,7 +27,7 @@ from .planning import Plan, plan_batch
 from .reading import Sheet, read_recipients
 from .reconcile import Mode, Reconciliation, reconcile
 from .sending import Submitted
-from .standing import settle, settle_waiting
+from .standing import arrived_late, settle, settle_waiting
 from .summary import CostPreview
 from .validation import Validated, ValidationOptions, validate
 
@@ -63,18 +63,30 @@ def plan(
     customer: str,
     chunk_size: int,
     wait_until: float | None,
+    grace: float = 0.0,
 ) -> Plan:
     """Where each valid row stands (settled with Tango where a run died), then this batch's
     orders. ``wait_until`` (monotonic): wait while live runs of other batches send some of
-    these rows; None (a dry run) looks once and writes nothing."""
+    these rows; None (a dry run) looks once and writes nothing. ``grace``: see
+    :func:`rewards.standing.stand`."""
     ids = line_item_ids(valid_rows, account)
     batch = batch_id(ids.tolist(), account)
     if wait_until is None:
-        positions = settle(ctx.book, ctx.client_for, account, ids.tolist(), batch, write=False)
+        positions = settle(
+            ctx.book, ctx.client_for, account, ids.tolist(), batch, write=False, grace=grace
+        )
     else:
         positions = settle_waiting(
-            ctx.book, ctx.client_for, account, ids.tolist(), batch, deadline=wait_until, say=ctx.say
+            ctx.book,
+            ctx.client_for,
+            account,
+            ids.tolist(),
+            batch,
+            deadline=wait_until,
+            say=ctx.say,
+            grace=grace,
         )
+
     for ref in positions.found:
         ctx.say(f"Order {ref} is at Tango although its run never heard: its rows count as sent")
     for ref in positions.voided:
@@ -229,7 +241,15 @@ def reconcile_batch(
     mode: Mode = Mode.SEND,
     unsent_reason: str = "not submitted",
 ) -> Reconciliation:
-    """The report of every input row against the ledger as it is now."""
+    """The report of every input row against the ledger as it is now; when this run took
+    over rows of a dead run, it first makes sure that run's orders did not reach Tango late."""
+    late = arrived_late(ctx.book, ctx.client_for, plan.voided) if mode is Mode.SEND else {}
+    for ref, lines in late.items():
+        if lines is not None:
+            ctx.warn(
+                f"Order {ref} reached Tango after its rows were taken over: {len(lines)} twice"
+            )
+
     return reconcile(
         original=sheet.frame,
         rejected=validated.rejected,
@@ -241,6 +261,7 @@ def reconcile_batch(
         mode=mode,
         extra_columns=sheet.unknown_columns,
         unsent_reason=unsent_reason,
+        late=late,
     )
 
 

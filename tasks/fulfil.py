@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -19,9 +20,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from raas import Account, Catalog, RaasError
-from rewards import progress, steps
+from rewards import progress, sending, steps
 from rewards.errors import RewardsError, explain
 from rewards.ledger import Claimed, LeaseKeeper
+from rewards.params import RewardsSettings
 from rewards.planning import Plan
 from rewards.reading import Sheet
 from rewards.reconcile import Mode, Reconciliation
@@ -37,10 +39,12 @@ R = TypeVar("R")
 
 class _QuietCompletions(logging.Filter):
     """Every task's "Finished in state Completed()" drowns the run's story in its log (50 of
-    56 lines of a 2,000-row run); failures are still logged."""
+    56 lines of a 2,000-row run); and a step that stops the run has said why in one line
+    already (Prefect would add the same with an empty traceback, "NoneType: None")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Finished in state Completed")
+        said = record.getMessage()
+        return not said.startswith(("Finished in state Completed", "Task run failed with state"))
 
 
 logging.getLogger("prefect.task_runs").addFilter(_QuietCompletions())
@@ -96,9 +100,16 @@ def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet:
 
 
 @step("fetch-account-and-catalog")
-def fetch_account_and_catalog(customer: str | None, account: str | None) -> tuple[Account, Catalog]:
+def fetch_account_and_catalog(
+    customer: str | None, account: str | None, deadline: float
+) -> tuple[Account, Catalog]:
+    """The account (its balance and currency) and the catalog; an outage at the start of a
+    run is waited out too, for up to two minutes (longer, and it is more likely a wrong
+    TANGO_BASE_URL than an outage) and never past ``deadline`` (monotonic)."""
     client = tango_client(customer, account)
-    return client.get_account(), client.get_catalog()
+    retry = sending.patient(min(deadline, time.monotonic() + 120), get_run_logger().warning)
+
+    return client.get_account(retry=retry), client.get_catalog(retry=retry)
 
 
 @task(name="validate-rows", cache_policy=NO_CACHE)
@@ -121,6 +132,7 @@ def plan_orders(
         customer=customer,
         chunk_size=chunk_size,
         wait_until=wait_until,
+        grace=RewardsSettings().takeover_grace_seconds,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -17,6 +18,13 @@ from rewards.validation import Validated
 ARTIFACT_ROWS = 500  # the UI struggles with huge tables; the files hold everything
 
 
+def markdown_text(text: object) -> str:
+    """Text from a person or a file, shown in markdown as the letters it is: no emphasis,
+    links, images, HTML or line breaks of its own (an approver's name, a note, a file name)."""
+    flat = " ".join(str(text).split())
+    return re.sub(r"([\\`*_\[\]|<>&~])", r"\\\1", flat)  # inline text: no line starts
+
+
 def summary_markdown(
     title: str,
     result: Reconciliation,
@@ -27,9 +35,9 @@ def summary_markdown(
     books: bool = True,
 ) -> str:
     c = result.counts
-    lines = [f"# {title}", "", f"Source: `{Path(source).name}`", ""]
+    lines = [f"# {title}", "", f"Source: {markdown_text(Path(source).name)}", ""]
     if note:
-        lines += [f"**{note}**", ""]
+        lines += [f"**{markdown_text(note)}**", ""]
     if c["would_send"] or c["sent_before"]:
         head = ["rows in", "rejected", "sent before", "would be sent", "being sent elsewhere"]
         values = [c["rows_in"], c["rejected"], c["sent_before"], c["would_send"], c["being_sent"]]
@@ -61,7 +69,7 @@ def summary_markdown(
             else "Books: **DO NOT BALANCE** — " + "; ".join(result.discrepancies)
         )
     if folder:
-        lines += ["", f"Full report: `{folder}`"]
+        lines += ["", f"Full report: {markdown_text(folder)}"]
     return "\n".join(lines)
 
 
@@ -127,7 +135,13 @@ def files_markdown(folder: Path, written: list[Path]) -> str:
     when a report file server is configured and the folder is one of its batches."""
     settings = RewardsSettings()
     names = sorted({p.name for p in written} | {"summary.md"})
-    lines = ["# Report files", "", f"Folder `{folder}` on the machine that ran this flow.", ""]
+    lines = [
+        "# Report files",
+        "",
+        f"Folder {markdown_text(folder)} on the machine that ran it.",
+        "",
+    ]
+
     served = settings.reports_url and settings.reports_key
     if not served or folder.resolve().parent != settings.reports_dir.resolve():
         return "\n".join([*lines, *(f"- `{n}`" for n in names)])

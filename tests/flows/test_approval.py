@@ -91,7 +91,7 @@ def test_approve_sends_and_everything_says_who_when_and_how_much(
     assert out.counts["complete"] == 5
     summary = (Path(out.report_dir) / "summary.md").read_text()
     assert "approved by Grace at " in summary and "for 25.00 USD: Q4 ok" in summary
-    assert "5 sent" in state.message
+    assert "5 sent" in state.message and "approved by Grace at " in state.message
 
 
 def test_reject_sends_nothing_and_says_who(env: Path, sandbox, campaign, prefect_server) -> None:
@@ -119,6 +119,8 @@ def test_reject_sends_nothing_and_says_who(env: Path, sandbox, campaign, prefect
         {"decision": "approve", "approver": "   "},  # a blank name
         {"decision": "yes", "approver": "Grace"},  # not a decision
         {"decision": "approve", "approver": "Grace", "timed_out": True},  # a forged field
+        {"decision": "approve", "approver": "\u200b\u2060"},  # invisible letters
+        {"decision": "approve", "approver": "Grace\u202e"},  # hiding a direction override
         {"approve": True, "approver": "Grace"},  # the old form's field
     ],
 )
@@ -164,3 +166,25 @@ def test_the_installation_floor_applies_whatever_the_run_says(
     answer(prefect_server, run_id, {"decision": "approve", "approver": "Grace"})
     thread.join(60)
     assert box["state"].is_completed() and box["out"].counts["complete"] == 3
+
+
+def test_what_a_person_typed_is_shown_as_text_not_as_markdown(
+    env: Path, sandbox, campaign, prefect_server
+) -> None:
+    thread, box = start(write_csv(env / "md.csv", recipients(campaign, 5)))
+    run_id = wait_for(paused_run_id, timeout=30)
+    answer(
+        prefect_server,
+        run_id,
+        {
+            "decision": "reject",
+            "approver": "Grace **approved by the CFO** <img src=x onerror=alert(1)>",
+            "note": "[click](http://evil.example)",
+        },
+    )
+    thread.join(60)
+    summary = (Path(box["out"].report_dir) / "summary.md").read_text()
+    assert "\\*\\*approved by the CFO\\*\\*" in summary  # asterisks, not bold
+    assert "<img" not in summary.replace("\\<img", "")  # a tag's text, not a tag
+
+    assert "\\[click\\](http://evil.example)" in summary

@@ -117,6 +117,14 @@ def test_crash_after_some_orders_then_rerun_sends_each_reward_once(
     state, _ = run(path, max_line_items_per_order=2, submit_concurrency=1, timeout_seconds=3)
     assert state.is_failed() and "run the same file again" in state.message, state.message
     assert sandbox_lines(sandbox, campaign)["ref"].nunique() == 2  # 2 of 5 orders got through
+    # ...and it says which: a report of what reached Tango and what did not
+    assert (
+        "4 sent" in state.message and "6 not sent" in state.message and "report:" in state.message
+    )
+    folder = Path(state.message.rsplit("report: ", 1)[1])
+    outcomes = pd.read_csv(folder / "report.csv", dtype=str)["outcome"].value_counts().to_dict()
+    assert outcomes == {"complete": 4, "not_submitted": 6}
+
     sandbox.admin.post("/faults", json={})
     state, out = run(path, max_line_items_per_order=2, submit_concurrency=1)
     assert state.is_completed(), state.message
@@ -378,3 +386,31 @@ def test_a_dry_run_of_a_new_file_says_what_would_be_sent_not_that_it_failed(
     assert "failed" not in summary.lower()
     assert pd.read_csv(folder / "by_method.csv").empty  # nothing was submitted
     assert _ledger_rows(env)["line_items"] == 0 and len(sandbox_lines(sandbox, campaign)) == 0
+
+
+def test_tango_down_when_the_run_starts_is_waited_out(
+    env: Path, tmp_path: Path, campaign: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload that lands while Tango is away (for 8 s) is not lost: the run waits."""
+    import threading
+
+    from sandbox import SandboxConfig
+    from tasks.tango import forget
+    from tests.conftest import point_tango_at
+
+    config = SandboxConfig(db_path=tmp_path / "late.db", fulfil_latency_s=0.05)
+    first = SandboxServer(config).start()
+    point_tango_at(first, monkeypatch)
+    forget()
+    first.stop()  # down before the run starts
+    box: dict = {}
+    path = write_csv(env / "early.csv", recipients(campaign, 3))
+    thread = threading.Thread(
+        target=lambda: box.update(zip(("state", "out"), run(path), strict=True))
+    )
+    thread.start()
+    time.sleep(8)
+    with SandboxServer(SandboxConfig(db_path=config.db_path), port=first.port):
+        thread.join(120)
+    assert box["state"].is_completed(), box["state"].message
+    assert box["out"]["complete"] == 3

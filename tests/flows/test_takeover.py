@@ -46,6 +46,7 @@ def cli_env(
         "REWARDS_LEDGER_URL": ledger_url,
         "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
         "REWARDS_LEASE_SECONDS": LEASE_S,
+        "REWARDS_TAKEOVER_GRACE_SECONDS": "2",
     }
 
 

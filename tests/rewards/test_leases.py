@@ -130,3 +130,17 @@ def test_a_line_held_by_a_live_run_is_busy_and_by_a_dead_one_takeable(book: Ledg
     assert stand(book.holders("acct", [lid])[lid], "b") is Standing.TAKEABLE
     book.record_acceptance(a.orders[0].external_ref_id, 200, {})  # found at Tango after all
     assert stand(book.holders("acct", [lid])[lid], "b") is Standing.SENT_BEFORE
+
+
+def test_an_expired_hold_is_left_alone_for_the_grace(book: Ledger) -> None:
+    """A request sent just before a run died may still be on its way to Tango: its rows are
+    taken over only ``grace`` seconds after the lease expired."""
+    plan_a, a = claim(book, valid_rows(2), "a.csv", seconds=0.3)
+    lid = plan_a.line_ids[0]
+    time.sleep(0.5)
+    holder = book.holders("acct", [lid])[lid]
+    assert not holder.lease_live
+    assert stand(holder, "b", grace=60) is Standing.BUSY
+    assert not book.void(a.orders[0].external_ref_id, a.lease.epoch, grace=60)
+    assert stand(holder, "b", grace=0.1) is Standing.TAKEABLE
+    assert book.void(a.orders[0].external_ref_id, a.lease.epoch, grace=0.1)
