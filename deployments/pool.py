@@ -20,6 +20,7 @@ from prefect.exceptions import ObjectAlreadyExists
 from flows.fulfil_rewards import fulfil_rewards
 from flows.scan_inbox import scan_inbox
 from flows.send_orders import send_orders
+from rewards.params import RewardsSettings
 
 from .serve import upload_trigger
 from .zombies import ensure_automation, heartbeat_env
@@ -56,7 +57,8 @@ def deploy(
     """Register the deployments to ``pool`` (workers import the flows from this installed
     project: no image, no remote storage)."""
     ensure_pool_and_limit(pool, limit_name, per_second)
-    ensure_automation()
+    ensure_automation(RewardsSettings().silent_run_seconds)
+
     common = {
         "work_pool_name": pool,
         "job_variables": {"env": heartbeat_env()},

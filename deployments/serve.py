@@ -81,5 +81,6 @@ def serve(
     os.environ.update(heartbeat_env())  # the runs this process starts inherit it
     serve_reports(RewardsSettings())  # the links on the runs' pages point at it
 
-    ensure_automation(int(os.environ.get("REWARDS_SILENT_RUN_SECONDS", "90")))
+    ensure_automation(RewardsSettings().silent_run_seconds)
+
     prefect_serve(*build(cron, inbox, defaults))

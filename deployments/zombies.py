@@ -19,7 +19,6 @@ from prefect.exceptions import ObjectNotFound
 
 NAME = "rewards: crash runs whose heartbeat stopped"
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
-SILENCE_SECONDS = 90  # no heartbeat for this long: the process is gone
 
 
 def heartbeat_env() -> dict[str, str]:
@@ -31,7 +30,7 @@ def heartbeat_env() -> dict[str, str]:
     }
 
 
-def ensure_automation(silence_seconds: int = SILENCE_SECONDS) -> Automation:
+def ensure_automation(silence_seconds: int) -> Automation:
     """Create (or bring up to date) the automation that crashes silent runs."""
     trigger = EventTrigger(
         after={"prefect.flow-run.heartbeat"},

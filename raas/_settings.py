@@ -22,16 +22,21 @@ class TangoSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TANGO_", extra="ignore")
 
     base_url: str = Field(description="RaaS v2 base URL, e.g. " + TANGO_SANDBOX_URL)
-    platform_name: str | None = None
-    platform_key: SecretStr | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    token_url: str | None = None
-    audience: str = "https://api.tangocard.com/"
-    scope: str = "raas.all"
+    platform_name: str | None = Field(None, description="Basic auth: the platform name")
+    platform_key: SecretStr | None = Field(None, description="Basic auth: the platform key")
+    client_id: str | None = Field(None, description="OAuth client credentials: the client id")
+    client_secret: SecretStr | None = Field(None, description="OAuth: the client secret")
+    token_url: str | None = Field(
+        None, description="OAuth token URL (default: Tango's, sandbox or production to match)"
+    )
+    audience: str = Field("https://api.tangocard.com/", description="OAuth audience")
+    scope: str = Field("raas.all", description="OAuth scope")
     customer_identifier: str | None = Field(default=None, description="Default customer")
     account_identifier: str | None = Field(default=None, description="Default account")
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = Field(
+        30.0, gt=0, description="connect, write and read timeout of each request"
+    )
+
     requests_per_second: float | None = Field(
         default=None, description="Client-side pacing; None sends as fast as Tango allows"
     )

@@ -71,6 +71,12 @@ class RewardsSettings(BaseSettings):
         description="how long after a dead run's hold expired its unsent orders are still left "
         "to it (a request it sent may still be on its way) before another file takes its rows",
     )
+    silent_run_seconds: int = Field(
+        90,
+        gt=30,
+        description="a deployment run with no heartbeat for this long is marked Crashed (the "
+        "automation rewards serve and rewards deploy create)",
+    )
     lease_seconds: float = Field(
         300,
         gt=0,

@@ -19,15 +19,17 @@ RESOURCE_PREFIX = "tango.async-order."
 class ReceiverSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WEBHOOKS_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = 8780
-    path: str = "/tango/webhooks"
-    db_path: Path = Path("data/webhooks.db")
-    verification: Literal["HMAC", "X509", "NONE"] = "HMAC"
+    host: str = Field("127.0.0.1", description="address the receiver listens on")
+    port: int = Field(8780, description="port the receiver listens on")
+    path: str = Field("/tango/webhooks", description="path Tango POSTs its events to")
+    db_path: Path = Field(Path("data/webhooks.db"), description="the receiver's event store")
+    verification: Literal["HMAC", "X509", "NONE"] = Field(
+        "HMAC", description="how deliveries are signed: HMAC, X509 or NONE"
+    )
     hmac_key: SecretStr | None = Field(None, description="base64 hmacSharedSecretKey")
     certificate_pem: str | None = Field(None, description="PEM of Tango's signing certificate")
     allow_unsigned: bool = Field(False, description="accept requests without a signature")
-    max_body_bytes: int = Field(256 * 1024, gt=0)
+    max_body_bytes: int = Field(256 * 1024, gt=0, description="largest body accepted (413)")
     header_timeout_s: float = Field(
         10.0, gt=0, description="a request's line and headers must arrive within this"
     )
@@ -38,12 +40,15 @@ class ReceiverSettings(BaseSettings):
     max_connections: int = Field(
         1000, ge=1, description="open connections in all; past it new requests are answered 503"
     )
-    emit_interval_s: float = 0.5
+    emit_interval_s: float = Field(0.5, description="how often stored events go to Prefect")
     prefect_api_url: str | None = Field(None, description="default: Prefect's own setting")
     register_url: str | None = Field(
         None, description="public URL to register with Tango as a subscription at start-up"
     )
-    renew_before_days: float = 3.0
+    renew_before_days: float = Field(
+        3.0, description="renew the Tango subscription this long before it expires"
+    )
+
     health_token: SecretStr | None = Field(
         None, description="bearer token that shows the counts on /health (else just 'ok')"
     )
