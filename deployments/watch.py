@@ -7,14 +7,18 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from flows.scan_inbox import announce
+from flows.scan_inbox import announce, follow_up
 from rewards.inbox import Inbox
 
 log = logging.getLogger("rewards")
 
 
 def watch(
-    folder: Path, ledger_url: str, settle_seconds: float = 2.0, stop: threading.Event | None = None
+    folder: Path,
+    ledger_url: str,
+    settle_seconds: float = 2.0,
+    stop: threading.Event | None = None,
+    reannounce_after_seconds: float = 120,
 ) -> None:
     from watchfiles import watch as watch_files
 
@@ -28,7 +32,9 @@ def watch(
                 log.warning("%s repeats a file taken before; set aside", upload.name)
                 continue
             announce(upload)
+            inbox.announced(upload)
             print(f"announced {upload.name} -> {upload.path}", flush=True)
+        follow_up(inbox, reannounce_after_seconds, lambda line: print(line, flush=True))
 
 
 def _ticks(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -25,21 +26,68 @@ def announce(upload: Upload) -> None:
     )
 
 
+def run_for(upload: Upload, deployment: str = "fulfil-rewards/on-upload") -> str | None:
+    """The id of a run of ``deployment`` for ``upload`` (queued, running or over), if an
+    announcement started one: the latest runs' ``source_path`` (a queued run has no name of
+    its own yet)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            dep = client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            return None
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=200,
+        )
+    found = [r for r in runs if r.parameters.get("source_path") == str(upload.path)]
+    return str(found[0].id) if found else None
+
+
+
+def follow_up(box: Inbox, after_seconds: float, say: Callable[[str], None]) -> list[str]:
+    """Uploads announced ``after_seconds`` ago or more: done with once a run has taken them,
+    announced again otherwise (the event was lost, or nothing was listening for it)."""
+    again = []
+    for upload in box.waiting(after_seconds):
+        if (run := run_for(upload)) is not None:
+            box.started(upload, run)
+            continue
+        announce(upload)
+        box.announced(upload)
+        say(f"{upload.name}: no run has started for it yet; announced again")
+        again.append(str(upload.path))
+    return again
+
+
 @flow(name="scan-inbox", log_prints=True)
-def scan_inbox(inbox: str | None = None, settle_seconds: float = 5.0) -> list[str]:
-    """Announce each settled, never-seen spreadsheet in the inbox; returns their new paths."""
+def scan_inbox(
+    inbox: str | None = None, settle_seconds: float = 5.0, reannounce_after_seconds: float = 120
+) -> list[str]:
+    """Announce each settled, never-seen spreadsheet in the inbox, and again each one whose
+    announcement no run has taken up after ``reannounce_after_seconds``; returns the paths
+    announced."""
     settings = RewardsSettings()
     box = Inbox(Path(inbox) if inbox else settings.inbox_dir, settings.ledger_url, settle_seconds)
+    logger = get_run_logger()
     announced = []
     for upload in box.scan():
         if upload.duplicate:
-            get_run_logger().warning(
+            logger.warning(
                 "%s has the content of a file taken before; set aside in %s",
                 upload.name,
                 upload.path.parent,
             )
             continue
         announce(upload)
+        box.announced(upload)
+        logger.info("Announced %s (now %s)", upload.name, upload.path)
         announced.append(str(upload.path))
-    get_run_logger().info("%d new spreadsheet(s) announced", len(announced))
+    announced += follow_up(box, reannounce_after_seconds, logger.warning)
+    logger.info("%d spreadsheet(s) announced", len(announced))
     return announced

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .errors import InputError
-from .ledger import create_tables
+from .ledger import add_columns, create_tables
 from .sources import confine
 
 SPREADSHEETS = {".csv", ".xlsx", ".xlsm", ".tsv", ".txt"}
@@ -40,6 +40,8 @@ uploads = Table(
     Column("name", Text, nullable=False),
     Column("path", Text, nullable=False),
     Column("seen_at", String(40), nullable=False),
+    Column("announced_at", Float),  # epoch seconds of the last announcement
+    Column("run_id", String(40)),  # the run that took it (None: none seen yet)
 )
 
 
@@ -95,6 +97,10 @@ class Inbox:
         self.settle_seconds = settle_seconds
         self.engine = create_engine(ledger_url)
         create_tables(_meta, self.engine)  # several workers may create it at once
+        add_columns(
+            self.engine,
+            (("uploads", "announced_at", "FLOAT"), ("uploads", "run_id", "VARCHAR(40)")),
+        )
 
     def candidates(self) -> list[Path]:
         if not self.folder.is_dir():
@@ -172,3 +178,36 @@ class Inbox:
     def scan(self) -> list[Upload]:
         taken = [self.take(p) for p in self.candidates()]
         return [u for u in taken if u is not None]
+
+    # --- after the announcement: an upload is done with only once a run took it ------------
+
+    def announced(self, upload: Upload) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(uploads)
+                .where(uploads.c.sha256 == upload.sha256)
+                .values(announced_at=time.time())
+            )
+
+    def started(self, upload: Upload, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(uploads).where(uploads.c.sha256 == upload.sha256).values(run_id=run_id)
+            )
+
+    def waiting(self, older_than: float) -> list[Upload]:
+        """Uploads announced at least ``older_than`` seconds ago that no run has taken yet
+        (whose file is still there to be taken)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(uploads).where(
+                    uploads.c.run_id.is_(None),
+                    uploads.c.announced_at.is_not(None),
+                    uploads.c.announced_at <= time.time() - older_than,
+                )
+            ).all()
+        return [
+            Upload(path=Path(r.path), name=r.name, sha256=r.sha256, duplicate=False)
+            for r in rows
+            if Path(r.path).is_file()
+        ]

@@ -796,12 +796,27 @@ def create_tables(schema: MetaData, engine: Engine) -> None:
 
 def _migrate(engine: Engine) -> None:
     """Bring a ledger written by an earlier version up to :data:`SCHEMA_VERSION`."""
-    added = (
-        ("batches", "lease_token", "VARCHAR(40)"),
-        ("batches", "lease_epoch", "INTEGER NOT NULL DEFAULT 0"),
-        ("batches", "lease_expires", "FLOAT NOT NULL DEFAULT 0"),
-        ("orders", "sent_by", "VARCHAR(64)"),
+    add_columns(
+        engine,
+        (
+            ("batches", "lease_token", "VARCHAR(40)"),
+            ("batches", "lease_epoch", "INTEGER NOT NULL DEFAULT 0"),
+            ("batches", "lease_expires", "FLOAT NOT NULL DEFAULT 0"),
+            ("orders", "sent_by", "VARCHAR(64)"),
+        ),
     )
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    with engine.begin() as conn:
+        conn.execute(
+            dialect.insert(ledger_meta)
+            .values(key="schema_version", value=str(SCHEMA_VERSION))
+            .on_conflict_do_update(index_elements=["key"], set_={"value": str(SCHEMA_VERSION)})
+        )
+
+
+def add_columns(engine: Engine, added: Iterable[tuple[str, str, str]]) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` for each (table, column, type) the database lacks; several
+    workers may do it at once."""
     for table, name, ddl in added:
         if name in {c["name"] for c in inspect(engine).get_columns(table)}:
             continue
@@ -811,13 +826,6 @@ def _migrate(engine: Engine) -> None:
         except (OperationalError, ProgrammingError):  # another worker added it first
             if name not in {c["name"] for c in inspect(engine).get_columns(table)}:
                 raise
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    with engine.begin() as conn:
-        conn.execute(
-            dialect.insert(ledger_meta)
-            .values(key="schema_version", value=str(SCHEMA_VERSION))
-            .on_conflict_do_update(index_elements=["key"], set_={"value": str(SCHEMA_VERSION)})
-        )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

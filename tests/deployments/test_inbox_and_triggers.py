@@ -120,3 +120,44 @@ def test_the_watcher_announces_a_new_file_within_seconds(env: Path, prefect_serv
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_an_upload_no_run_took_is_announced_again_until_one_does(
+    env: Path, prefect_server: str
+) -> None:
+    import contextlib
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from deployments.serve import build
+    from flows.scan_inbox import run_for, scan_inbox
+    from rewards.inbox import Upload
+
+    with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
+        client.delete_deployment(client.read_deployment_by_name("fulfil-rewards/on-upload").id)
+    name = f"lost-{uuid.uuid4().hex[:6]}.csv"
+    drop(env / "inbox", name, CSV.format(name))
+
+    def scan() -> list[str]:
+        return scan_inbox(inbox=str(env / "inbox"), settle_seconds=1, reannounce_after_seconds=1)
+
+    (path,) = scan()  # announced; nothing listens for it
+    assert not (env / "inbox" / name).exists()
+    time.sleep(1.5)
+    assert scan() == [path]  # no run took it: announced again
+    for deployment in build():  # now the on-upload deployment listens (once Prefect loads it)
+        deployment.apply()
+    upload = Upload(path=Path(path), name=name, sha256="", duplicate=False)
+
+    def announced_until_a_run_has_it() -> str | None:
+        time.sleep(1.5)
+        scan()
+        return run_for(upload)
+
+    wait_for(announced_until_a_run_has_it, timeout=60)
+    time.sleep(1.5)
+
+    assert scan() == []  # a run has it: done with
+    time.sleep(1.5)
+    assert scan() == []
