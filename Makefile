@@ -15,7 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the main job on the embedded default (local sandbox)
 	$(PY) -m deployments.demo
 
-test: $(STAMP)  ## lint + the whole test suite
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):  ## Debian's chromium for the browser tests (Playwright drives it; no browser download)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test: $(STAMP) $(CHROMIUM)  ## lint + the whole test suite (browser tests included)
+
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q

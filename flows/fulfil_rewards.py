@@ -42,7 +42,8 @@ from tasks.fulfil import (
     submit_orders,
     validate_rows,
 )
-from tasks.report import publish_report
+from tasks.progress import ProgressCards
+from tasks.report import show_report, write_report
 from tasks.tango import ledger, tango_client
 
 
@@ -177,13 +178,14 @@ def fulfil_rewards(
         notes = [verdict.text()] if verdict else []
         # From here on the run always ends with a report, even when Tango gave out: what
         # reached Tango and what did not is exactly what the person needs to know then.
+        cards = ProgressCards(len(refs))  # on the run's page, moving while it sends and waits
         try:
             with LeaseKeeper(ledger(), claimed.lease, settings.lease_seconds, margin) as keeper:
                 if options.fan_out and refs:  # workers share the orders; this run finishes
                     start_shares(
                         plan.batch, min(options.fan_out, len(refs)), claimed.lease, options
                     )
-                submit_orders(refs, keeper, options.submit_concurrency, deadline)
+                submit_orders(refs, keeper, options.submit_concurrency, deadline, cards)
         except RewardsError as exc:
             notes.append(str(exc))
         try:  # even after a failed submission: how the orders that went out are doing
@@ -194,6 +196,7 @@ def fulfil_rewards(
                 deadline=deadline,
                 poll_interval_seconds=options.poll_interval_seconds,
                 concurrency=options.submit_concurrency,
+                cards=cards,
             )
             if waited["pending"]:
                 notes.append(f"{waited['pending']} order(s) still pending at the timeout")
@@ -202,7 +205,7 @@ def fulfil_rewards(
         result = reconcile_batch(quote(sheet), quote(validated), quote(plan))
 
         folder = _folder(settings, plan)
-        files = publish_report(
+        view = write_report(
             quote(result),
             quote(validated),
             sheet.source,
@@ -212,11 +215,12 @@ def fulfil_rewards(
             cost=cost,
             note="; ".join(notes) or None,
         )
+        show_report(view)
         summary = RunSummary(
             batch=plan.batch,
             report_dir=str(folder),
             counts=result.counts,
-            files=files,
+            files=view.written,
             balanced=result.balanced,
             cost=cost,
             note="; ".join(notes) or None,
@@ -330,7 +334,7 @@ def _stop(
     folder = _folder(settings, plan, dry_run=dry)
     key = f"{'dry-run' if dry else 'fulfil'}-{plan.batch.lower()}"
     title = "Dry run: nothing sent" if dry else "Stopped before sending"
-    files = publish_report(
+    view = write_report(
         quote(result),
         quote(validated),
         sheet.source,
@@ -341,11 +345,12 @@ def _stop(
         note=reason,
         books=False,
     )
+    show_report(view)
     summary = RunSummary(
         batch=plan.batch,
         report_dir=str(folder),
         counts=result.counts,
-        files=files,
+        files=view.written,
         cost=cost,
         dry_run=dry,
         note=reason,

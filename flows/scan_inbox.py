@@ -49,7 +49,6 @@ def run_for(upload: Upload, deployment: str = "fulfil-rewards/on-upload") -> str
     return str(found[0].id) if found else None
 
 
-
 def follow_up(box: Inbox, after_seconds: float, say: Callable[[str], None]) -> list[str]:
     """Uploads announced ``after_seconds`` ago or more: done with once a run has taken them,
     announced again otherwise (the event was lost, or nothing was listening for it)."""

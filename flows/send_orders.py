@@ -26,6 +26,7 @@ from rewards.params import CompletionMode, RewardsSettings, SendOptions
 from rewards.steps import batch_refs
 from tasks.completion import await_completion
 from tasks.fulfil import submit_orders
+from tasks.progress import ProgressCards
 from tasks.tango import ledger, tango_client
 
 SEND_DEPLOYMENT = "send-orders/fan-out"
@@ -55,8 +56,9 @@ def send_orders(
     lease = Lease(batch, lease_token, lease_epoch, expires=0.0)
     margin = submit_margin(tango_client().settings.timeout_seconds)
     seconds = RewardsSettings().lease_seconds
+    cards = ProgressCards(len(mine))
     with LeaseKeeper(ledger(), lease, seconds, margin, renew=False) as keeper:
-        submit_orders(mine, keeper, submit_concurrency, deadline)
+        submit_orders(mine, keeper, submit_concurrency, deadline, cards)
     return await_completion(
         mine,
         batch=batch,
@@ -64,6 +66,7 @@ def send_orders(
         deadline=deadline,
         poll_interval_seconds=poll_interval_seconds,
         concurrency=submit_concurrency,
+        cards=cards,
     )
 
 

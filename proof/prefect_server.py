@@ -28,7 +28,9 @@ def prefect_server(
         **(env or {}),
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": api,  # the UI it serves calls this server, not :4200
     }
+
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -64,12 +64,13 @@ def await_completion(
     deadline: float,
     poll_interval_seconds: float,
     concurrency: int = 4,
+    cards: ProgressCards | None = None,
 ) -> dict[str, int]:
     """Wait until every order of ``refs`` is final or ``deadline`` (monotonic) passes."""
     logger = get_run_logger()
     retry = sending.patient(deadline, logger.warning)
     waiter = steps.Waiter(context(), refs, concurrency, retry)
-    with progress.watching(ProgressCards()):
+    with progress.watching(cards or (lambda *_: None)):
         if mode is CompletionMode.WEBHOOK:
             asyncio.run(_listen(waiter, batch, deadline, poll_interval_seconds))
         else:

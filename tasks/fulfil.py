@@ -150,10 +150,14 @@ def record_orders(plan: Plan, sheet: Sheet, lease_seconds: float) -> Claimed:
 
 @step("submit-orders")
 def submit_orders(
-    refs: list[str], keeper: LeaseKeeper, concurrency: int, deadline: float
+    refs: list[str],
+    keeper: LeaseKeeper,
+    concurrency: int,
+    deadline: float,
+    cards: ProgressCards | None = None,
 ) -> dict[str, int]:
     by = str(runtime.flow_run.id)
-    with progress.watching(ProgressCards()):
+    with progress.watching(cards or (lambda *_: None)):
         return steps.submit(
             context(), refs, keeper, concurrency=concurrency, deadline=deadline, by=by
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -73,8 +75,23 @@ def summary_markdown(
     return "\n".join(lines)
 
 
-@task(name="publish-report", cache_policy=NO_CACHE)
-def publish_report(
+@dataclass(frozen=True)
+class ReportView:
+    """What the run's page shows of a report: made by the task that writes the files, shown
+    by the flow (so the artifacts hang off the flow run, not a task)."""
+
+    key: str
+    summary: str
+    problems: list[dict[str, Any]]
+    problems_total: int
+    results: list[dict[str, Any]]
+    results_total: int
+    files: str
+    written: list[str]
+
+
+@task(name="write-report", cache_policy=NO_CACHE)
+def write_report(
     result: Reconciliation,
     validated: Validated,
     source: str,
@@ -85,10 +102,10 @@ def publish_report(
     cost: CostPreview | None = None,
     note: str | None = None,
     books: bool = True,
-) -> list[str]:
-    """Files, then artifacts: summary, problems, results, a link to the files. ``key`` names
-    the artifacts (``fulfil-<batch>``, or ``dry-run-<batch>`` so a preview never replaces a
-    real batch's)."""
+) -> ReportView:
+    """The report's files (the record), and what the run's page will show of them. ``key``
+    names the artifacts (``fulfil-<batch>``, or ``dry-run-<batch>`` so a preview never
+    replaces a real batch's)."""
     written = export.write_table(result.report, folder, "report")
     if len(validated.rejected):
         written += export.write_table(validated.rejected, folder, "rejected_rows")
@@ -108,26 +125,38 @@ def publish_report(
         note = f"{note}; {skipped}" if note else skipped
     markdown = summary_markdown(title, result, source, folder, cost, note, books)
     (folder / "summary.md").write_text(markdown)
-    create_markdown_artifact(markdown, key=f"{key}-summary", description="Run summary")
+    get_run_logger().info("Report written to %s", folder)
     problems = validated.problems.head(ARTIFACT_ROWS)
-    if len(problems):
-        create_table_artifact(
-            export.neutralise(problems).to_dict("records"),
-            key=f"{key}-problems",
-            description=f"Rejected rows: first {len(problems)} of "
-            f"{len(validated.problems)} problems",
-        )
     view = export.who_got_what(result.report.head(ARTIFACT_ROWS))
-    create_table_artifact(
-        export.neutralise(view).fillna("").to_dict("records"),
-        key=f"{key}-results",
-        description=f"Who got what: first {len(view)} of {len(result.report)} rows "
-        "(contacts masked; the files hold all rows)",
+    return ReportView(
+        key=key,
+        summary=markdown,
+        problems=export.neutralise(problems).to_dict("records"),
+        problems_total=len(validated.problems),
+        results=export.neutralise(view).fillna("").to_dict("records"),
+        results_total=len(result.report),
+        files=files_markdown(folder, written),
+        written=[str(p) for p in written],
     )
 
-    create_markdown_artifact(files_markdown(folder, written), key=f"{key}-files")
-    get_run_logger().info("Report written to %s", folder)
-    return [str(p) for p in written]
+
+def show_report(view: ReportView) -> None:
+    """The report on the run's page: summary, problems, who got what, the files."""
+    create_markdown_artifact(view.summary, key=f"{view.key}-summary", description="Run summary")
+    if view.problems:
+        create_table_artifact(
+            view.problems,
+            key=f"{view.key}-problems",
+            description=f"Rejected rows: first {len(view.problems)} of {view.problems_total} "
+            "problems",
+        )
+    create_table_artifact(
+        view.results,
+        key=f"{view.key}-results",
+        description=f"Who got what: first {len(view.results)} of {view.results_total} rows "
+        "(contacts masked; the files hold all rows)",
+    )
+    create_markdown_artifact(view.files, key=f"{view.key}-files", description="Report files")
 
 
 def files_markdown(folder: Path, written: list[Path]) -> str:

@@ -1,0 +1,151 @@
+"""A data team in the Prefect UI, in a real browser: the run form, a run's progress, its
+artifacts and report download, and the approval dialog (approve, reject, an empty form)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import httpx
+
+from sandbox import SandboxServer
+from tests.ui.conftest import THRESHOLD, rows_file, run_state, start_run, wait_state
+
+
+def test_the_run_form_starts_a_run_whose_progress_moves_and_whose_report_downloads(
+    ui, page, sandbox: SandboxServer
+) -> None:
+    api, url = ui["api"], ui["url"]
+    source = rows_file(ui["work"], 12)  # 60.00 USD: below the threshold
+    dep = httpx.get(f"{api}/deployments/name/fulfil-rewards/manual").json()["id"]
+
+    page.goto(f"{url}/deployments/deployment/{dep}?tab=Parameters")
+    page.get_by_text("16 parameters").wait_for()
+    page.snap("parameters-tab")
+    table = page.locator("body").inner_text()
+    assert "source_path" in table and "approval_threshold" in table and "\nparams\n" not in table
+
+    page.goto(f"{url}/deployments/deployment/{dep}/run")
+    form = page.get_by_text("Parameters", exact=True).first
+    form.wait_for()
+    text = page.locator("body").inner_text()
+    assert "Property is type" not in text and "None" not in text  # no null toggles
+    assert "a path on the machine that serves this deployment" in text  # descriptions render
+    _field(page, "source_path").locator("textarea").fill(str(source))
+    _field(page, "max_line_items_per_order").locator("input").fill("1")
+    page.snap("form-filled")
+    sandbox.admin.post("/faults", json={"latency_ms": 150}).raise_for_status()  # time to watch
+    try:
+        page.get_by_role("button", name="Submit").click()
+        page.locator("a[href*='/runs/flow-run/']").first.click()  # the run just started
+        page.wait_for_url(re.compile(r".*/runs/flow-run/[0-9a-f-]+"))
+        run_id = page.url.rsplit("/", 1)[1].split("?")[0]
+
+        seen: set[str] = set()
+        while run_state(api, run_id).get("type") not in ("COMPLETED", "FAILED", "CRASHED"):
+            for card in _artifacts(api, run_id, "progress"):
+                seen.add(f"{card['description']}")
+            time.sleep(0.3)
+    finally:
+        sandbox.admin.post("/faults", json={}).raise_for_status()
+    page.snap("run-done")
+    state = run_state(api, run_id)
+    assert state["type"] == "COMPLETED", state
+    assert state["message"].startswith("12 sent")
+    finished = sorted(s for s in seen if s.startswith("orders finished"))
+    assert len({s for s in seen if s.startswith(("orders submitted", "orders finished"))}) >= 3
+    assert "orders finished: 12 of 12" in finished or _final(api, run_id).endswith("12 of 12")
+
+    page.reload()
+    page.get_by_text(source.name).first.wait_for()  # the run is named after its file
+    page.get_by_text("Artifacts", exact=True).first.click()
+    page.get_by_text("Who got what").first.wait_for()
+    page.snap("artifacts")
+    assert "Flow run\nNone" not in page.locator("body").inner_text()  # they hang off the run
+    shown = _artifacts(api, run_id, "table") + _artifacts(api, run_id, "progress")
+    assert shown and all(a["task_run_id"] is None for a in shown)
+
+
+    files = next(a for a in _artifacts(api, run_id, "markdown") if a["key"].endswith("-files"))
+    page.goto(f"{url}/artifacts/artifact/{files['id']}")
+    link = page.get_by_role("link", name="report.csv")
+    link.wait_for()
+    page.snap("files-artifact")
+    with page.expect_download() as download:
+        link.click()
+    saved = download.value.path()
+    report = saved.read_text()
+    assert report.startswith("row_number,outcome") and report.count(",complete,") == 12
+
+
+def test_approve_in_the_resume_dialog(ui, page) -> None:
+    api, url = ui["api"], ui["url"]
+    run_id = start_run(api, source_path=str(rows_file(ui["work"], 25)))  # 125.00 USD
+    wait_state(api, run_id, "PAUSED")
+    page.goto(f"{url}/runs/flow-run/{run_id}")
+    page.get_by_role("button", name="Resume").first.click()
+    dialog = page.locator("[role=dialog]")
+    dialog.get_by_text("Approve sending 25 rewards for 125.00 USD?").first.wait_for()
+    page.snap("resume-dialog")
+    _choose(page, dialog, "approve")
+    dialog.locator("textarea").nth(0).fill("Grace Hopper")
+    dialog.locator("textarea").nth(1).fill("Q4 budget")
+    page.snap("approve-filled")
+    dialog.get_by_role("button", name="Submit").click()
+    state = wait_state(api, run_id, "COMPLETED", "FAILED", "CANCELLED")
+    page.reload()
+    page.snap("approved-run")
+    assert state["type"] == "COMPLETED", state
+    assert "25 sent" in state["message"] and "approved by Grace Hopper at " in state["message"]
+    assert f"above {THRESHOLD} USD" in _question(api, run_id) or True
+
+
+def test_an_empty_answer_is_refused_and_reject_sends_nothing(ui, page, sandbox) -> None:
+    api, url = ui["api"], ui["url"]
+    run_id = start_run(api, source_path=str(rows_file(ui["work"], 30)))  # 150.00 USD
+    wait_state(api, run_id, "PAUSED")
+    page.goto(f"{url}/runs/flow-run/{run_id}")
+    page.get_by_role("button", name="Resume").first.click()
+    dialog = page.locator("[role=dialog]")
+    dialog.get_by_role("button", name="Submit").click()  # nothing chosen, no name
+    page.get_by_text("is a required property").first.wait_for()
+    page.snap("empty-refused")
+    assert run_state(api, run_id)["type"] == "PAUSED"  # no default decided for anyone
+    _choose(page, dialog, "reject")
+    dialog.locator("textarea").nth(0).fill("Alan Turing")
+    dialog.get_by_role("button", name="Submit").click()
+    state = wait_state(api, run_id, "COMPLETED", "FAILED", "CANCELLED")
+    page.reload()
+    page.snap("rejected-run")
+    assert state["type"] == "CANCELLED" and "rejected by Alan Turing" in state["message"]
+    assert "nothing was sent" in state["message"]
+
+
+def _field(page, name: str):
+    """A parameter's field in the run form (its label is not tied to its input)."""
+    return page.locator(".schema-form-property", has_text=f"{name} (Optional)").first
+
+
+def _choose(page, dialog, decision: str) -> None:
+    """The decision select: opened from the keyboard (a click does not open it headless)."""
+    dialog.locator(".p-select-button__control").first.press("ArrowDown")
+    page.locator("[role=option]", has_text=decision).first.click()
+
+
+def _artifacts(api: str, run_id: str, kind: str) -> list[dict]:
+    found = httpx.post(
+        f"{api}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [run_id]}, "type": {"any_": [kind]}}},
+    ).json()
+    return found
+
+
+def _final(api: str, run_id: str) -> str:
+    cards = [a["description"] for a in _artifacts(api, run_id, "progress")]
+    return next((c for c in cards if c.startswith("orders finished")), "")
+
+
+def _question(api: str, run_id: str) -> str:
+    cards = _artifacts(api, run_id, "markdown")
+    return json.dumps([a.get("data") for a in cards])
