@@ -1,13 +1,10 @@
 """The sandbox answers as Tango's OpenAPI document says: every response the client receives in
-a broad scenario validates against the document's schema for that path, method and status."""
+a broad scenario validates against the document's schema for that path, method and status. The
+document is in the repository (`docs/tango/`), so these run on any clone."""
 
 from __future__ import annotations
 
-import copy
-import json
-import re
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -16,63 +13,10 @@ import pytest
 
 from raas import InsufficientFundsError, InvalidRequestError, NotFoundError, RaasClient
 from tests.helpers import Receiver, line, order, wait_final, wait_for
-
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "tango" / "tango-raas-openapi.json"
-
-
-@pytest.fixture(scope="module")
-def spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"Tango's OpenAPI document is not at {SPEC_PATH} (CI always has ../shared)")
-    doc = json.loads(SPEC_PATH.read_text())
-    # the one pattern Python's regex engines cannot compile (\p{...}); see NOTES.md
-    doc["components"]["schemas"]["CreateCustomerCriteria"]["properties"]["displayName"].pop(
-        "pattern", None
-    )
-    return _one_of_as_any_of(doc)
+from tests.sandbox import document
 
 
-def _one_of_as_any_of(node: Any) -> Any:
-    """The document's ``oneOf`` alternatives are open objects, so a valid body matches several
-    of them and strict ``oneOf`` fails on every body; read them as ``anyOf``."""
-    if isinstance(node, dict):
-        return {("anyOf" if k == "oneOf" else k): _one_of_as_any_of(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_one_of_as_any_of(v) for v in node]
-    return node
-
-
-def _operation(spec: dict[str, Any], method: str, path: str) -> tuple[str, dict[str, Any]]:
-    for template, ops in spec["paths"].items():
-        regex = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
-        if re.match(regex, path) and method.lower() in ops:
-            # prefer literal segments (/webhooks/eventtypes over /webhooks/{id})
-            literal = [t for t in spec["paths"] if t == path and method.lower() in spec["paths"][t]]
-            chosen = literal[0] if literal else template
-            return chosen, spec["paths"][chosen][method.lower()]
-    raise AssertionError(f"{method} {path} is not in Tango's document")
-
-
-def _validate(spec: dict[str, Any], method: str, path: str, status: int, body: Any) -> None:
-    from jsonschema import Draft202012Validator
-
-    template, op = _operation(spec, method, path)
-    responses = op["responses"]
-    assert str(status) in responses, (
-        f"{method} {template} answered {status}, not in {list(responses)}"
-    )
-    content = responses[str(status)].get("content")
-    if not content or body is None:
-        return
-    schema = copy.deepcopy(content["application/json"]["schema"])
-    schema["components"] = spec["components"]
-    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=str)
-    assert not errors, (
-        f"{method} {template} {status}: {errors[0].message} at {list(errors[0].path)}"
-    )
-
-
-def test_sandbox_responses_conform_to_tangos_document(spec, client: RaasClient, sandbox) -> None:
+def test_sandbox_responses_conform_to_tangos_document(client: RaasClient, sandbox) -> None:
     seen: list[tuple[str, str, int, Any]] = []
 
     def record(response: httpx.Response) -> None:
@@ -139,11 +83,31 @@ def test_sandbox_responses_conform_to_tangos_document(spec, client: RaasClient, 
     statuses = {s for _, _, s, _ in seen}
     assert {200, 201, 202, 400, 402, 404} <= statuses
     for method, path, status, body in seen:
-        _validate(spec, method, path, status, body)
+        document.validate_answer(method, path, status, body)
 
 
-def test_the_conformance_check_can_fail(spec) -> None:
+def test_the_conformance_check_can_fail() -> None:
     with pytest.raises(AssertionError, match=r"totalLineItems|three"):
-        _validate(spec, "POST", "/asyncOrders", 202, {"totalLineItems": "three"})
+        document.validate_answer("POST", "/asyncOrders", 202, {"totalLineItems": "three"})
     with pytest.raises(AssertionError, match="not in"):
-        _validate(spec, "POST", "/asyncOrders", 504, None)
+        document.validate_answer("POST", "/asyncOrders", 504, None)
+
+
+def test_the_document_is_in_the_repository_with_its_43_operations() -> None:
+    assert document.DOCUMENT.is_file()
+    assert len(document.operations()) == 43
+
+
+@pytest.mark.parametrize("name", ["Conformance Co", "Zoë & Søn, S.A.", "株式会社テスト"])
+def test_the_unicode_class_pattern_is_read_as_tango_means_it(name: str) -> None:
+    document.validate_request(
+        "POST", "/customers", {"customerIdentifier": "c-123", "displayName": name}
+    )
+
+
+@pytest.mark.parametrize("name", ["Co", "Acme $ Co", "tab\there"])
+def test_the_unicode_class_pattern_still_refuses(name: str) -> None:
+    with pytest.raises(AssertionError, match="displayName"):
+        document.validate_request(
+            "POST", "/customers", {"customerIdentifier": "c-123", "displayName": name}
+        )
