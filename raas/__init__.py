@@ -1,5 +1,6 @@
 """``raas``: a client for Tango's RaaS v2 API. No Prefect, no pandas."""
 
+from . import _models
 from ._client import OrderSubmission, RaasClient
 from ._errors import (
     APIConnectionError,
@@ -16,7 +17,7 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
-from ._models import *  # noqa: F403  (the typed wire models are part of the public surface)
+from ._models import *  # noqa: F403  (the typed wire models: their own __all__)
 from ._resilience import RateLimiter, RetryPolicy
 from ._settings import (
     TANGO_PRODUCTION_URL,
@@ -50,3 +51,4 @@ __all__ = [
     "TangoSettings",
     "parse_async_order_event",
 ]
+__all__ += _models.__all__

@@ -14,6 +14,46 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+__all__ = [
+    "Account",
+    "AccountSummary",
+    "Address",
+    "AmountCharged",
+    "AsyncLineItemView",
+    "AsyncLineItemWithCredentials",
+    "AsyncOrderDetailView",
+    "AsyncOrderEntity",
+    "AsyncOrderEventStatus",
+    "AsyncOrderLineItemsView",
+    "AsyncOrderListView",
+    "AsyncOrderView",
+    "Brand",
+    "Catalog",
+    "CatalogItem",
+    "CreateAsyncOrderCriteria",
+    "Credential",
+    "Customer",
+    "DeliveryMethod",
+    "DeliveryStatus",
+    "ErrorDto",
+    "Fee",
+    "LineItem",
+    "LineItemError",
+    "LineItemStatus",
+    "Money",
+    "MoneyView",
+    "OrderStatus",
+    "Pagination",
+    "QuantityConstraints",
+    "Recipient",
+    "RewardSummary",
+    "Sender",
+    "SubscriptionHeader",
+    "ValidationErrorDto",
+    "WebhookEventsPage",
+    "WebhookSubscription",
+]
+
 # Serialised as a JSON number (Tango's type), not as pydantic's default string.
 Money = Annotated[Decimal, PlainSerializer(lambda v: float(v), return_type=float, when_used="json")]
 
