@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import SandboxConfig
 from .errors import ApiError
-from .store import Store
+from .store import Store, insert
 from .wire import field_error, now_iso, require
 
 IDENTIFIER = re.compile(r"[-a-zA-Z0-9]{5,100}")  # customer/account ids, as the document says
@@ -72,10 +72,7 @@ class Accounts:
             if c.execute("SELECT 1 FROM customers LIMIT 1").fetchone():
                 return  # a restart keeps its state
             for cust in data["customers"]:
-                c.execute(
-                    "INSERT INTO customers VALUES (?,?,?,?)",
-                    (cust["customerIdentifier"], cust["displayName"], "ACTIVE", now_iso()),
-                )
+                _insert_customer(c, cust["customerIdentifier"], cust["displayName"])
                 for acc in cust["accounts"]:
                     _insert_account(c, cust["customerIdentifier"], acc)
 
@@ -122,10 +119,7 @@ class Accounts:
                 "SELECT 1 FROM customers WHERE customer_identifier=?", (ident,)
             ).fetchone():
                 raise ApiError(409, f"Customer {ident} already exists")
-            c.execute(
-                "INSERT INTO customers VALUES (?,?,?,?)",
-                (ident, body["displayName"], "ACTIVE", now_iso()),
-            )
+            _insert_customer(c, ident, body["displayName"])
         return {"customerIdentifier": ident, "displayName": body["displayName"]}
 
     # --- accounts ----------------------------------------------------------------------------
@@ -200,17 +194,25 @@ def _insert_account(c: Connection, customer: str, acc: dict[str, Any]) -> None:
     number = (
         f"A{int(hashlib.sha256(acc['accountIdentifier'].encode()).hexdigest(), 16) % 10**11:011d}"
     )
-    c.execute(
-        "INSERT INTO accounts VALUES (?,?,?,?,?,?,?,?,?)",
-        (
-            acc["accountIdentifier"],
-            customer,
-            number,
-            acc["displayName"],
-            acc.get("currencyCode") or "USD",
-            str(Decimal(str(acc.get("currentBalance", "0")))),
-            acc.get("contactEmail"),
-            "ACTIVE",
-            now_iso(),
-        ),
-    )
+    row = {
+        "account_identifier": acc["accountIdentifier"],
+        "customer_identifier": customer,
+        "account_number": number,
+        "display_name": acc["displayName"],
+        "currency_code": acc.get("currencyCode") or "USD",
+        "balance": str(Decimal(str(acc.get("currentBalance", "0")))),
+        "contact_email": acc.get("contactEmail"),
+        "status": "ACTIVE",
+        "created_at": now_iso(),
+    }
+    insert(c, "accounts", row)
+
+
+def _insert_customer(c: Connection, customer: str, display_name: str) -> None:
+    row = {
+        "customer_identifier": customer,
+        "display_name": display_name,
+        "status": "ACTIVE",
+        "created_at": now_iso(),
+    }
+    insert(c, "customers", row)

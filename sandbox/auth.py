@@ -11,7 +11,7 @@ from typing import Any
 
 from .config import SandboxConfig
 from .errors import ApiError
-from .store import Store
+from .store import Store, insert
 
 
 class Auth:
@@ -29,8 +29,8 @@ class Auth:
             raise ApiError(401, "invalid client credentials")
         token = secrets.token_urlsafe(32)
         with self.store.tx() as c:
-            c.execute(
-                "INSERT INTO tokens VALUES (?,?)", (token, time.time() + self.config.token_ttl_s)
+            insert(
+                c, "tokens", {"token": token, "expires_at": time.time() + self.config.token_ttl_s}
             )
         return {
             "access_token": token,

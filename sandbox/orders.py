@@ -20,7 +20,7 @@ from .config import SandboxConfig
 from .errors import ApiError
 from .events import Events
 from .line_checks import line_cost, line_error, line_problems, scheduled_date
-from .store import Store
+from .store import Store, insert
 from .wire import (
     clean,
     field_error,
@@ -148,28 +148,25 @@ class Orders:
                 "duplicateLineItemRefIds": dupes or None,
             }
         )
-        c.execute(
-            "INSERT INTO orders (reference_order_id, seq, customer_identifier, account_identifier, "
-            "external_ref_id, status, currency_code, campaign, notes, purchase_order_number, "
-            "sender_json, entity_json, created_at, completed_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                ref_order,
-                seq,
-                order.customerIdentifier,
-                order.accountIdentifier,
-                order.externalRefID,
-                status,
-                currency,
-                order.campaign,
-                order.notes,
-                order.purchaseOrderNumber,
-                order.sender.model_dump_json(exclude_none=True) if order.sender else None,
-                json.dumps(entity, default=float),
-                created,
-                created if status == "FAILED" else None,
-            ),
-        )
+        row = {
+            "reference_order_id": ref_order,
+            "seq": seq,
+            "customer_identifier": order.customerIdentifier,
+            "account_identifier": order.accountIdentifier,
+            "external_ref_id": order.externalRefID,
+            "status": status,
+            "currency_code": currency,
+            "campaign": order.campaign,
+            "notes": order.notes,
+            "purchase_order_number": order.purchaseOrderNumber,
+            "sender_json": order.sender.model_dump_json(exclude_none=True)
+            if order.sender
+            else None,
+            "entity_json": json.dumps(entity, default=float),
+            "created_at": created,
+            "completed_at": created if status == "FAILED" else None,
+        }
+        insert(c, "orders", row)
         if status == "FAILED":
             self.events.order_status(c, ref_order)
         return entity
@@ -271,6 +268,4 @@ def _insert_line(
         "message": line.message,
         "line_item_note": line.lineItemNote,
     }
-    names = ", ".join(columns)
-    marks = ", ".join("?" * len(columns))
-    c.execute(f"INSERT INTO line_items ({names}) VALUES ({marks})", list(columns.values()))
+    insert(c, "line_items", columns)

@@ -16,7 +16,7 @@ from raas.webhooks import new_x509_pair
 from .config import SandboxConfig
 from .errors import ApiError
 from .events import Events
-from .store import Store
+from .store import Store, insert
 from .wire import clean, cursor_page, decode_cursor, field_error, now_iso, page_bounds, require
 
 TEST_ORDER_EVENT = {
@@ -117,22 +117,23 @@ class Subscriptions:
         created = now_iso()
         expires = self._expiry()
         with self.store.tx() as c:
-            c.execute(
-                "INSERT INTO webhooks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    webhook_id,
-                    body["url"],
-                    json.dumps(body.get("headers") or []),
-                    json.dumps(body.get("categories") or []),
-                    json.dumps(body.get("eventTypes") or []),
-                    body.get("payloadVerificationMethod", "NONE"),
-                    body.get("hmacSharedSecretKey"),
-                    body.get("signingCertificate"),
-                    signing_key_pem,
-                    created,
-                    created,
-                    expires,
-                ),
+            insert(
+                c,
+                "webhooks",
+                {
+                    "webhook_id": webhook_id,
+                    "url": body["url"],
+                    "headers_json": json.dumps(body.get("headers") or []),
+                    "categories_json": json.dumps(body.get("categories") or []),
+                    "event_types_json": json.dumps(body.get("eventTypes") or []),
+                    "verification": body.get("payloadVerificationMethod", "NONE"),
+                    "hmac_key": body.get("hmacSharedSecretKey"),
+                    "certificate": body.get("signingCertificate"),
+                    "signing_key": signing_key_pem,
+                    "created_at": created,
+                    "updated_at": created,
+                    "expires_at": expires,
+                },
             )
         return {"webhookId": webhook_id, "expiresAt": expires}
 
