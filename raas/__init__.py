@@ -1,6 +1,6 @@
 """``raas``: a client for Tango's RaaS v2 API. No Prefect, no pandas."""
 
-from . import _models
+from . import _line_items, _models
 from ._client import OrderSubmission, RaasClient
 from ._errors import (
     APIConnectionError,
@@ -17,7 +17,8 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
-from ._models import *  # noqa: F403  (the typed wire models: their own __all__)
+from ._line_items import *  # noqa: F403  (the typed wire models: their own __all__)
+from ._models import *  # noqa: F403
 from ._resilience import RateLimiter, RetryPolicy
 from ._settings import (
     TANGO_PRODUCTION_URL,
@@ -51,4 +52,4 @@ __all__ = [
     "TangoSettings",
     "parse_async_order_event",
 ]
-__all__ += _models.__all__
+__all__ += _models.__all__ + _line_items.__all__

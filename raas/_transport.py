@@ -90,14 +90,23 @@ class Transport:
         repeatable: bool | None = None,
         retry: RetryPolicy | None = None,
         before_attempt: Callable[[], None] | None = None,
+        done_if: Callable[[errors.APIStatusError], bool] | None = None,
     ) -> httpx.Response:
-        """``retry`` replaces the client's policy for this request; ``before_attempt`` runs
-        before every attempt and may raise to stop (e.g. a lease that no longer holds)."""
+        """Send, retrying as the one rule says.
+
+        ``repeatable``: a repeat cannot do anything twice, so 5xx and timeouts are retried too
+        (default: GET, DELETE and PATCH, which only set values). ``done_if``: for a repeatable
+        action that refuses to be done twice (cancel, freeze...), a refusal it accepts after
+        an attempt that may have gone through means that attempt did it: the refusal's
+        response is returned as the answer. ``retry`` replaces the client's policy for this
+        request; ``before_attempt`` runs before every attempt and may raise to stop (e.g. a
+        lease that no longer holds)."""
         retry = retry or self.retry
         if repeatable is None:
-            repeatable = method in ("GET", "DELETE")
+            repeatable = method in ("GET", "DELETE", "PATCH")
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         attempt = 0
+        uncertain = False  # an earlier attempt may have been processed
         while True:
             attempt += 1
             if before_attempt:
@@ -129,6 +138,9 @@ class Transport:
                 failure = self._error(response, path)
                 sent = response.status_code != 429
                 if response.status_code not in RETRYABLE_STATUSES:
+                    if uncertain and done_if and done_if(failure):
+                        log.info("%s %s: done by an earlier attempt (%s)", method, path, failure)
+                        return response
                     raise failure
             may_retry = (not sent) or repeatable
             retry_after = (
@@ -137,6 +149,7 @@ class Transport:
             pause = retry.delay(attempt, retry_after)
             if not may_retry or retry.gives_up(attempt, pause):
                 raise failure
+            uncertain = uncertain or sent
             line = f"retrying {method} {path} in {pause:.1f}s (attempt {attempt}): {failure}"
             log.info("%s", line)
             if retry.notify:

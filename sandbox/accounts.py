@@ -216,3 +216,23 @@ def _insert_customer(c: Connection, customer: str, display_name: str) -> None:
         "created_at": now_iso(),
     }
     insert(c, "customers", row)
+
+
+def balance_of(c: Connection, account: str) -> Decimal:
+    row = c.execute(
+        "SELECT balance FROM accounts WHERE account_identifier=?", (account,)
+    ).fetchone()
+    return Decimal(row["balance"])
+
+
+def charge(c: Connection, account: str, cost: Decimal, currency: str, status: int) -> None:
+    """Debit ``cost``, or refuse with ``status`` (``errors[]`` code ``INSUFFICIENT_FUNDS``) when
+    the balance does not cover it; the caller's transaction then changes nothing."""
+    have = balance_of(c, account)
+    if cost > have:
+        raise ApiError(
+            status,
+            f"Insufficient funds: this costs {cost} {currency}, the balance is {have} {currency}",
+            [field_error("amount", "INSUFFICIENT_FUNDS", f"the balance is {have} {currency}")],
+        )
+    credit(c, account, -cost)

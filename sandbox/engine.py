@@ -1,6 +1,7 @@
 """The sandbox's behaviour, free of HTTP: the parts that make up a Tango, wired together.
 
-Each part is a module of its own (``accounts``, ``orders``, ``order_reads``, ``lines``, ``fulfilment``,
+Each part is a module of its own (``accounts``, ``orders``, ``order_reads``, ``lines``, ``redelivery``,
+``line_reads``, ``line_updates``, ``fulfilment``,
 ``subscriptions``, ``events``, ``deliveries``, ``auth``, ``faults``); the engine builds them on
 one store and keeps the few entry points tests and tools reach for (``store``,
 ``get_account``, ``fund_account``, ``requests_seen``, ``stats``).
@@ -24,9 +25,12 @@ from .events import Events
 from .faults import FaultInjector, Faults
 from .fulfilment import Fulfilment
 from .gate import Traffic
+from .line_reads import LineReads
+from .line_updates import LineUpdates
 from .lines import Lines
 from .order_reads import OrderReads
 from .orders import Orders
+from .redelivery import Redelivery
 from .store import Store
 from .subscriptions import Subscriptions
 
@@ -46,7 +50,12 @@ class Engine:
         self.orders = Orders(config, self.store, self.catalog, self.events)
         self.order_reads = OrderReads(self.store, self.catalog)
         self.fulfilment = Fulfilment(config, self.store, self.catalog, self.events)
-        self.lines = Lines(self.store, self.fulfilment)
+        self.lines = Lines(self.store, self.fulfilment, self.events)
+        self.redelivery = Redelivery(
+            config, self.store, self.catalog, self.events, self.fulfilment, self.lines
+        )
+        self.line_reads = LineReads(self.store, self.catalog)
+        self.line_updates = LineUpdates(self.store, self.catalog, self.order_reads)
         self.subscriptions = Subscriptions(config, self.store, self.events)
         self.deliveries = Deliveries(config, self.store, self.dice)
         self.accounts.seed()

@@ -86,3 +86,20 @@ class Events:
         }
         for sub in self.subscribers(c, "AsyncOrderStatus"):
             self.insert(c, sub["webhook_id"], "AsyncOrderStatus", data)
+
+    def to_subscribers(self, c: Connection, event_type: str, items: list[dict[str, Any]]) -> None:
+        """One event per item for every subscriber of ``event_type`` (subscribers looked up
+        once for the batch)."""
+        subs = self.subscribers(c, event_type) if items else []
+        for sub in subs:
+            for data in items:
+                self.insert(c, sub["webhook_id"], event_type, data)
+
+    def delivery_status(self, c: Connection, changes: list[tuple[str, str]]) -> None:
+        """``LineItemDeliveryStatus`` for each (referenceLineItemId, new delivery status)."""
+        items = [{"referenceLineItemId": ref, "status": status} for ref, status in changes]
+        self.to_subscribers(c, "LineItemDeliveryStatus", items)
+
+    def reward_status(self, c: Connection, change: dict[str, Any]) -> None:
+        """``RewardStatus`` after an action on a line's reward (cancel, freeze, reissue...)."""
+        self.to_subscribers(c, "RewardStatus", [change])

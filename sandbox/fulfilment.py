@@ -9,6 +9,7 @@ import secrets
 import time
 from decimal import Decimal
 from sqlite3 import Connection, Row
+from typing import Any
 
 from raas._models import Catalog, CatalogItem
 
@@ -38,22 +39,35 @@ class Fulfilment:
             if not rows:
                 return 0
             issued = now_iso()
+            resent = _resent(c)
+            changes = []
             for row in rows:
-                if reason := self.fails(row):
+                ref = row["reference_line_item_id"]
+                if reason := self.fails(row, first_attempt=ref not in resent):
                     self._fail(c, row, reason)
+                    changes.append((ref, "FAILED"))
                 else:
-                    self._deliver(c, row, issued)
+                    changes.append((ref, self._deliver(c, row, issued)))
+            for ref, delivery in changes:
+                if ref in resent:
+                    c.execute(
+                        "UPDATE resends SET delivery_status=? WHERE reference_line_item_id=? "
+                        "AND delivery_status='PENDING'",
+                        (delivery, ref),
+                    )
+            self.events.delivery_status(c, changes)
             for ref_order in {row["reference_order_id"] for row in rows}:
                 self.maybe_finish(c, ref_order)
             return len(rows)
 
-    def fails(self, row: Row) -> str | None:
-        """Why delivering this line fails, if it does: the failing domain, or the dice."""
+    def fails(self, row: Row | dict[str, Any], first_attempt: bool = True) -> str | None:
+        """Why delivering this line fails, if it does: the failing domain, or (on a first
+        attempt only, so a resend can succeed) the seeded dice."""
         recipient = json.loads(row["recipient_json"])
         email = (recipient.get("email") or "").lower()
         if email.endswith("@" + self.config.fail_email_domain):
             return f"delivery to {self.config.fail_email_domain} is refused by the sandbox"
-        if self.config.failure_rate > 0:
+        if first_attempt and self.config.failure_rate > 0:
             rng = random.Random(f"{self.config.failure_seed}:{row['external_ref_line_item_id']}")
             if rng.random() < self.config.failure_rate:
                 return "simulated delivery failure (sandbox failure_rate)"
@@ -74,12 +88,12 @@ class Fulfilment:
             ),
         )
 
-    def _deliver(self, c: Connection, row: Row, issued: str) -> None:
+    def _deliver(self, c: Connection, row: Row, issued: str) -> str:
         item = self.catalog.item(row["utid"] or "")
         delivery = "DISPATCHED" if row["delivery_method"] == "ADDRESS" else "DELIVERED"
         c.execute(
             "UPDATE line_items SET status='COMPLETE', delivery_status=?, date_issued=?, "
-            "credentials_json=? WHERE reference_line_item_id=?",
+            "credentials_json=?, reward_status='ACTIVE' WHERE reference_line_item_id=?",
             (
                 delivery,
                 issued,
@@ -87,6 +101,7 @@ class Fulfilment:
                 row["reference_line_item_id"],
             ),
         )
+        return delivery
 
     def credentials(self, ref_li: str, item: CatalogItem | None) -> list[dict[str, str]]:
         """A fresh reward's credentials, each carrying the canary so a leak is findable."""
@@ -142,3 +157,11 @@ class Fulfilment:
             (status, now_iso(), ref_order),
         )
         self.events.order_status(c, ref_order)
+
+
+def _resent(c: Connection) -> set[str]:
+    """Lines whose resend is waiting for the worker."""
+    rows = c.execute(
+        "SELECT DISTINCT reference_line_item_id FROM resends WHERE delivery_status='PENDING'"
+    ).fetchall()
+    return {r[0] for r in rows}

@@ -100,3 +100,48 @@ def line_cost(item: CatalogItem, line: LineItem) -> tuple[Decimal, Decimal]:
 def scheduled_date(line: LineItem) -> str:
     """A valid line's ``deliveryDate`` as the ``scheduledDeliveryDate`` Tango shows."""
     return rules.parse_delivery_date(line.deliveryDate or "").isoformat() + "T00:00:00Z"
+
+
+# --- checks of the line-item actions (resend, reschedule) ----------------------------------
+
+RESEND_FIELDS = {"recipient.email": "newEmail", "recipient.mobileNumber": "newMobileNumber"}
+
+
+def resend_problems(
+    item: CatalogItem | None, method: str, email: str | None, mobile: str | None
+) -> list[dict[str, Any]]:
+    """What stops a reward going again by ``method`` to this contact (``errors[]`` entries
+    naming the resend's fields)."""
+    out = []
+    if item is not None and (problem := rules.method_problem(item, method)):
+        out.append(_field("newDeliveryMethod", "DELIVERY_METHOD_NOT_SUPPORTED", problem))
+    if found := rules.contact_problem(
+        method, email=email, mobile_number=mobile, has_address=False, shipping_method=None
+    ):
+        out.append(_field(RESEND_FIELDS.get(found[0], found[0]), "INVALID_RECIPIENT", found[1]))
+    return out
+
+
+def reschedule_problem(item: CatalogItem | None, value: str) -> str | None:
+    """Why a scheduled line cannot move to ``value``, if it cannot."""
+    try:
+        when = rules.parse_delivery_date(value)
+    except ValueError:
+        return "deliveryDate is not a date (YYYY-MM-DD)"
+    if item is None:
+        return "the line's reward is not in the catalog"
+    return rules.delivery_date_problem(item, when)
+
+
+def scheduled_at(value: str) -> str:
+    """A valid ``deliveryDate`` as the ``scheduledDeliveryDate`` Tango shows."""
+    return rules.parse_delivery_date(value).isoformat() + "T00:00:00Z"
+
+
+def as_field_errors(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Line-level failures as a refusal's ``errors[]`` (path, code, message)."""
+    return [_field(p["field"], p["errorCodeName"], p["message"]) for p in problems]
+
+
+def _field(path: str, code: str, message: str) -> dict[str, Any]:
+    return {"path": path, "code": code, "message": message}

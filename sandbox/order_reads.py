@@ -10,6 +10,7 @@ from typing import Any
 from raas._models import Catalog
 
 from .errors import ApiError
+from .line_states import REWARD_STATE
 from .store import Store
 from .views import line_summary, line_with_credentials, order_money
 from .wire import clean, cursor_page, decode_cursor, page_bounds
@@ -138,7 +139,8 @@ def _line_page(c: Connection, row: Row, params: dict[str, Any]) -> tuple[list[Ro
             args += ids
     total = c.execute(f"SELECT COUNT(*) FROM line_items WHERE {where}", args).fetchone()[0]
     lines = c.execute(
-        f"SELECT * FROM line_items WHERE {where} ORDER BY seq LIMIT ? OFFSET ?",
+        f"SELECT l.*, {REWARD_STATE} AS reward_state FROM line_items l WHERE {where} "
+        "ORDER BY seq LIMIT ? OFFSET ?",
         [*args, size, offset],
     ).fetchall()
     pagination = clean(

@@ -127,7 +127,7 @@ class Orders:
         failed_view = []
         for i, plan in enumerate(plans):
             ref_li = f"{ref_order}-{i + 1:04d}"
-            _insert_line(c, ref_order, ref_li, i, plan, currency, ready_at)
+            insert_line(c, ref_order, ref_li, i, plan, currency, ready_at)
             if plan.problems:
                 failed_view.append(
                     {
@@ -228,7 +228,7 @@ def _repeats(plans: list[Plan]) -> dict[str, int]:
     return {k: n for k, n in counts.items() if n > 1}
 
 
-def _insert_line(
+def insert_line(
     c: Connection,
     ref_order: str,
     ref_li: str,

@@ -10,6 +10,7 @@ from typing import Any
 
 from raas._models import CatalogItem
 
+from .line_states import cancel_refusal, freeze_refusal, shows_credentials
 from .wire import clean
 
 EXPIRATION = "2099-12-31T00:00:00Z"  # sandbox rewards do not expire
@@ -73,12 +74,15 @@ def line_summary(li: Row) -> dict[str, Any]:
 
 
 def line_with_credentials(li: Row, order: Row, item: CatalogItem | None) -> dict[str, Any]:
-    """SECRET: a line of ``.../{externalRefID}/lineItems``, its reward's credentials included."""
+    """SECRET: a line of ``.../{externalRefID}/lineItems``, its reward's credentials included
+    (none once the reward is frozen or cancelled). ``li`` has ``reward_state``."""
     money = line_money(li)
     creds = json.loads(li["credentials_json"]) if li["credentials_json"] else []
+    if not shows_credentials(li):
+        creds = []
     rewards = [
         {
-            "rewardStatus": "ACTIVE",
+            "rewardStatus": li["reward_state"],
             "credentialList": creds,
             "redemptionInstructions": item.redemptionInstructions if item else "",
         }
@@ -94,8 +98,8 @@ def line_with_credentials(li: Row, order: Row, item: CatalogItem | None) -> dict
             "scheduledDeliveryDate": li["scheduled_delivery_date"],
             "etid": ETID,
             "utid": li["utid"],
-            "canCancel": li["status"] == "PENDING",
-            "canFreeze": False,
+            "canCancel": cancel_refusal(li) is None,
+            "canFreeze": freeze_refusal(li) is None,
             "rewardName": li["reward_name"] or "",
             "quantity": li["quantity"],
             "shippingMethod": li["shipping_method"],

@@ -7,10 +7,10 @@ import base64
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import ApiError
 
@@ -94,6 +94,17 @@ def require(body: Any, fields: tuple[str, ...]) -> list[dict[str, Any]]:
     if not isinstance(body, dict):
         return [field_error("body", "Type", "must be a JSON object")]
     return [field_error(f, "NotBlank", f"{f} is required") for f in fields if not body.get(f)]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], body: Any) -> M:
+    """The request body as ``model`` (Tango's request schema), or 400 naming each field."""
+    try:
+        return model.model_validate(body if body is not None else {})
+    except ValidationError as exc:
+        raise ApiError(400, "Request validation failed", pydantic_errors(exc)) from exc
 
 
 def pydantic_errors(exc: ValidationError) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .._line_items import UpdateAsyncOrderCriteria
 from .._models import (
     AsyncLineItemView,
     AsyncLineItemWithCredentials,
@@ -79,6 +80,25 @@ class OrdersAPI(Transport):
         return AsyncOrderDetailView.model_validate(
             self._json("GET", path, params=params, retry=retry)
         )
+
+    def update_async_order(
+        self,
+        external_ref_id: str,
+        *,
+        campaign: str | None = None,
+        purchase_order_number: str | None = None,
+        notes: str | None = None,
+        customer: str | None = None,
+        account: str | None = None,
+    ) -> AsyncOrderDetailView:
+        """Change an order's campaign, purchase order number or notes; answers its summary
+        (first page). A PATCH sets values, so it is retried like a read."""
+        change = UpdateAsyncOrderCriteria(
+            campaign=campaign, purchaseOrderNumber=purchase_order_number, notes=notes
+        )
+        path = self._order_path(external_ref_id, customer, account)
+        body = change.model_dump(mode="json", exclude_none=True)
+        return AsyncOrderDetailView.model_validate(self._json("PATCH", path, body=body))
 
     def iter_async_order_pages(
         self, external_ref_id: str, *, max_results: int | None = None, **kw: Any

@@ -1,4 +1,5 @@
-"""The sandbox's own administration (not Tango's): faults, funding, tokens, stats, certificates.
+"""The sandbox's own administration (not Tango's): faults, funding, redeeming a reward, tokens,
+stats, certificates.
 It asks for the platform credentials, as Tango's paths do; only ``/sandbox/health`` is open."""
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ async def fund(account: str, request: Request, engine: EngineDep) -> Response:
     body = await body_of(request) or {}
     amount = Decimal(str(body.get("amount", 0)))
     return TangoJSON(await call(engine.fund_account, account, amount))
+
+
+@router.post("/lineItems/{ref_li}/redeem")
+async def redeem(ref_li: str, engine: EngineDep) -> Response:
+    return TangoJSON(await call(engine.lines.redeem, ref_li))
 
 
 @router.post("/tokens/revoke")
