@@ -1,4 +1,4 @@
-"""Customers, their accounts and the money in them. ``credit`` is the one way a balance moves."""
+"""Customers and their accounts (how their balances move: ``money.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from .config import SandboxConfig
 from .errors import ApiError
+from .money import credit
 from .store import Store, insert
 from .wire import field_error, now_iso, require
 
@@ -20,17 +21,6 @@ CURRENCIES = ("AUD", "CAD", "EUR", "GBP", "USD", "MXN", "SGD", "PLN")
 
 def valid_identifier(value: str) -> bool:
     return bool(IDENTIFIER.fullmatch(value))
-
-
-def credit(c: Connection, account: str, amount: Decimal) -> None:
-    """Add ``amount`` (negative to debit) to the account's balance, inside the caller's tx."""
-    bal = c.execute(
-        "SELECT balance FROM accounts WHERE account_identifier=?", (account,)
-    ).fetchone()["balance"]
-    c.execute(
-        "UPDATE accounts SET balance=? WHERE account_identifier=?",
-        (str(Decimal(bal) + amount), account),
-    )
 
 
 def account_view(row: Row) -> dict[str, Any]:
@@ -216,23 +206,3 @@ def _insert_customer(c: Connection, customer: str, display_name: str) -> None:
         "created_at": now_iso(),
     }
     insert(c, "customers", row)
-
-
-def balance_of(c: Connection, account: str) -> Decimal:
-    row = c.execute(
-        "SELECT balance FROM accounts WHERE account_identifier=?", (account,)
-    ).fetchone()
-    return Decimal(row["balance"])
-
-
-def charge(c: Connection, account: str, cost: Decimal, currency: str, status: int) -> None:
-    """Debit ``cost``, or refuse with ``status`` (``errors[]`` code ``INSUFFICIENT_FUNDS``) when
-    the balance does not cover it; the caller's transaction then changes nothing."""
-    have = balance_of(c, account)
-    if cost > have:
-        raise ApiError(
-            status,
-            f"Insufficient funds: this costs {cost} {currency}, the balance is {have} {currency}",
-            [field_error("amount", "INSUFFICIENT_FUNDS", f"the balance is {have} {currency}")],
-        )
-    credit(c, account, -cost)

@@ -28,6 +28,7 @@ from .gate import Traffic
 from .line_reads import LineReads
 from .line_updates import LineUpdates
 from .lines import Lines
+from .money import Money
 from .order_reads import OrderReads
 from .orders import Orders
 from .redelivery import Redelivery
@@ -47,12 +48,13 @@ class Engine:
         self.auth = Auth(config, self.store)
         self.events = Events(self.dice)
         self.accounts = Accounts(config, self.store)
-        self.orders = Orders(config, self.store, self.catalog, self.events)
+        self.money = Money(self.events)
+        self.orders = Orders(config, self.store, self.catalog, self.events, self.money)
         self.order_reads = OrderReads(self.store, self.catalog)
         self.fulfilment = Fulfilment(config, self.store, self.catalog, self.events)
         self.lines = Lines(self.store, self.fulfilment, self.events)
         self.redelivery = Redelivery(
-            config, self.store, self.catalog, self.events, self.fulfilment, self.lines
+            config, self.store, self.catalog, self.events, self.fulfilment, self.lines, self.money
         )
         self.line_reads = LineReads(self.store, self.catalog)
         self.line_updates = LineUpdates(self.store, self.catalog, self.order_reads)

@@ -13,9 +13,9 @@ from typing import Any
 
 from raas._models import Catalog, CatalogItem
 
-from .accounts import credit
 from .config import SandboxConfig
 from .events import Events
+from .money import credit
 from .store import Store
 from .wire import now_iso
 

@@ -17,10 +17,10 @@ from raas._line_items import (
 )
 
 from . import line_states
-from .accounts import credit
 from .errors import ApiError
 from .events import Events
 from .fulfilment import Fulfilment
+from .money import credit
 from .store import Store, insert
 from .wire import now_iso, parse
 

@@ -20,6 +20,7 @@ from .config import SandboxConfig
 from .errors import ApiError
 from .events import Events
 from .line_checks import line_cost, line_error, line_problems, scheduled_date
+from .money import Money
 from .store import Store, insert
 from .wire import (
     clean,
@@ -45,11 +46,14 @@ class Plan:
 
 
 class Orders:
-    def __init__(self, config: SandboxConfig, store: Store, catalog: Catalog, events: Events):
+    def __init__(
+        self, config: SandboxConfig, store: Store, catalog: Catalog, events: Events, money: Money
+    ) -> None:
         self.config = config
         self.store = store
         self.catalog = catalog
         self.events = events
+        self.money = money
 
     # --- placing an order ----------------------------------------------------------------------
 
@@ -73,10 +77,7 @@ class Orders:
                     f"the balance is {balance} {currency}",
                 )
             entity = self._insert(c, order, plans, currency)
-            c.execute(
-                "UPDATE accounts SET balance=? WHERE account_identifier=?",
-                (str(balance - cost), order.accountIdentifier),
-            )
+            self.money.debit(c, order.accountIdentifier, cost)
         return 202, entity
 
     def _parse(self, body: dict[str, Any]) -> CreateAsyncOrderCriteria:

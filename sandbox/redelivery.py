@@ -19,7 +19,6 @@ from raas._line_items import (
 from raas._models import Catalog, LineItem
 
 from . import line_states
-from .accounts import charge
 from .config import SandboxConfig
 from .errors import ApiError
 from .events import Events
@@ -27,6 +26,7 @@ from .fulfilment import Fulfilment
 from .line_checks import as_field_errors, line_cost, line_problems, resend_problems
 from .line_views import reissued_view
 from .lines import Lines, record, refund
+from .money import Money
 from .orders import Plan, insert_line
 from .store import Store, insert
 from .wire import field_error, now_iso, parse, pydantic_errors
@@ -41,6 +41,7 @@ class Redelivery:
         events: Events,
         fulfilment: Fulfilment,
         lines: Lines,
+        money: Money,
     ) -> None:
         self.config = config
         self.store = store
@@ -48,6 +49,7 @@ class Redelivery:
         self.events = events
         self.fulfilment = fulfilment
         self.lines = lines
+        self.money = money
 
     # --- resend --------------------------------------------------------------------------------
 
@@ -129,7 +131,7 @@ class Redelivery:
     ) -> str:
         """The delivery failed and was refunded: charge the line again and queue it."""
         cost = Decimal(li["amount"]) * li["quantity"] + Decimal(li["fee"])
-        charge(c, li["account_identifier"], cost, li["currency_code"], 400)
+        self.money.charge(c, li["account_identifier"], cost, li["currency_code"], 400)
         c.execute(
             "UPDATE line_items SET status='PENDING', delivery_status='PENDING', charged=?, "
             "errors_json=NULL, ready_at=?, delivery_method=?, recipient_json=? "
@@ -210,7 +212,7 @@ class Redelivery:
         item = self.catalog.item(line.utid)
         assert item is not None  # line_problems refused an unknown utid
         value, fee = line_cost(item, line)
-        charge(c, li["account_identifier"], value + fee, li["account_currency"], 422)
+        self.money.charge(c, li["account_identifier"], value + fee, li["account_currency"], 422)
         seq = _next_seq(c, li)
         new_ref = f"{li['reference_order_id']}-{seq + 1:04d}"
         plan = Plan(line, item, [], value, fee)
