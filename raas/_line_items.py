@@ -12,9 +12,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from ._models import Money, MoneyView, Recipient, Sender, _Wire
+from ._models import Money, MoneyView, Recipient, Sender, _AtLeastOne, _Wire
 
 __all__ = [
     "AsyncLineItemUpdate",
@@ -176,17 +176,6 @@ class ReissueLineItemCriteria(_Reasoned[ReissueReason]):
     deliveryMethod: ReissueDeliveryMethod | None = None
     recipient: ReissueRecipient | None = None
     notes: str | None = Field(default=None, max_length=150)
-
-
-class _AtLeastOne(_Wire):
-    """A PATCH must change something."""
-
-    @model_validator(mode="after")
-    def _something(self) -> _AtLeastOne:
-        if not any(getattr(self, name) is not None for name in type(self).model_fields):
-            fields = ", ".join(type(self).model_fields)
-            raise ValueError(f"at least one of {fields} is required")
-        return self
 
 
 class UpdateAsyncLineItemCriteria(_AtLeastOne):

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 __all__ = [
     "Account",
@@ -35,6 +35,7 @@ __all__ = [
     "Customer",
     "DeliveryMethod",
     "DeliveryStatus",
+    "EmailContact",
     "ErrorDto",
     "Fee",
     "LineItem",
@@ -60,6 +61,17 @@ Money = Annotated[Decimal, PlainSerializer(lambda v: float(v), return_type=float
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _AtLeastOne(_Wire):
+    """A PATCH must change something."""
+
+    @model_validator(mode="after")
+    def _something(self) -> _AtLeastOne:
+        if not any(getattr(self, name) is not None for name in type(self).model_fields):
+            fields = ", ".join(type(self).model_fields)
+            raise ValueError(f"at least one of {fields} is required")
+        return self
 
 
 class DeliveryMethod(StrEnum):
@@ -379,6 +391,12 @@ class Catalog(_Wire):
         return next((i for i in self.items() if i.utid.upper() == wanted), None)
 
 
+class EmailContact(_Wire):
+    """``FundingNotificationView`` / ``BalanceAlertContactDTO``: one address to tell."""
+
+    emailAddress: str
+
+
 class Account(_Wire):
     accountIdentifier: str
     accountNumber: str | None = None
@@ -388,6 +406,7 @@ class Account(_Wire):
     status: str | None = None
     createdAt: str | None = None
     contactEmail: str | None = None
+    fundingNotification: list[EmailContact] = []
 
 
 class AccountSummary(_Wire):

@@ -9,11 +9,13 @@ from decimal import Decimal
 from sqlite3 import Connection, Row
 from typing import Any
 
+from raas._accounts import UpdateAccountCriteria
+
 from .config import SandboxConfig
 from .errors import ApiError
 from .money import credit
 from .store import Store, insert
-from .wire import field_error, now_iso, require
+from .wire import field_error, now_iso, parse, require
 
 IDENTIFIER = re.compile(r"[-a-zA-Z0-9]{5,100}")  # customer/account ids, as the document says
 CURRENCIES = ("AUD", "CAD", "EUR", "GBP", "USD", "MXN", "SGD", "PLN")
@@ -33,6 +35,7 @@ def account_view(row: Row) -> dict[str, Any]:
         "createdAt": row["created_at"],
         "status": row["status"],
         "contactEmail": row["contact_email"],
+        "fundingNotification": json.loads(row["funding_notification_json"] or "[]"),
     }
 
 
@@ -162,6 +165,33 @@ class Accounts:
             "contactEmail": body["contactEmail"],
             "currencyCode": body.get("currencyCode", "USD"),
         }
+
+    def update_account(self, customer: str, account: str, body: Any) -> dict[str, Any]:
+        """Display name, contact email, funding notification addresses (a given list
+        replaces the account's; an empty one clears it)."""
+        change = parse(UpdateAccountCriteria, body)
+        notify = change.fundingNotification
+        values = {
+            "display_name": change.displayName,
+            "contact_email": change.contactEmail,
+            "funding_notification_json": None
+            if notify is None
+            else json.dumps([c.model_dump() for c in notify]),
+        }
+        with self.store.tx() as c:
+            _customer_must_exist(c, customer)
+            if not c.execute(
+                "SELECT 1 FROM accounts WHERE account_identifier=? AND customer_identifier=?",
+                (account, customer),
+            ).fetchone():
+                raise ApiError(404, f"Account {account} not found for customer {customer}")
+            for column, value in values.items():
+                if value is not None:
+                    c.execute(
+                        f"UPDATE accounts SET {column}=? WHERE account_identifier=?",
+                        (value, account),
+                    )
+        return self.get_account(account)
 
     def fund_account(self, account: str, amount: Decimal) -> dict[str, Any]:
         if amount <= 0:

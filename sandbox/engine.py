@@ -1,6 +1,6 @@
 """The sandbox's behaviour, free of HTTP: the parts that make up a Tango, wired together.
 
-Each part is a module of its own (``accounts``, ``orders``, ``order_reads``, ``lines``, ``redelivery``,
+Each part is a module of its own (``accounts``, ``alerts``, ``money``, ``orders``, ``order_reads``, ``lines``, ``redelivery``,
 ``line_reads``, ``line_updates``, ``fulfilment``,
 ``subscriptions``, ``events``, ``deliveries``, ``auth``, ``faults``); the engine builds them on
 one store and keeps the few entry points tests and tools reach for (``store``,
@@ -18,6 +18,7 @@ import httpx
 from raas._models import Catalog
 
 from .accounts import Accounts
+from .alerts import Alerts
 from .auth import Auth
 from .config import SandboxConfig
 from .deliveries import Deliveries
@@ -48,6 +49,7 @@ class Engine:
         self.auth = Auth(config, self.store)
         self.events = Events(self.dice)
         self.accounts = Accounts(config, self.store)
+        self.alerts = Alerts(self.store)
         self.money = Money(self.events)
         self.orders = Orders(config, self.store, self.catalog, self.events, self.money)
         self.order_reads = OrderReads(self.store, self.catalog)

@@ -1,10 +1,12 @@
-"""Catalog, customers and accounts."""
+"""Catalog and exchange rates, customers and accounts. Creating a customer or an account is
+not retried after a 5xx or a timeout (a repeat is refused 409); updating one is (it sets values)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .._models import Account, Catalog, CatalogItem, Customer
+from .._accounts import CreatedAccount, ExchangeRates, UpdateAccountCriteria
+from .._models import Account, Catalog, CatalogItem, Customer, EmailContact
 from .._transport import Transport
 
 
@@ -39,11 +41,54 @@ class AccountsAPI(Transport):
         display_name: str,
         contact_email: str,
         currency_code: str = "USD",
-    ) -> dict[str, Any]:
+    ) -> CreatedAccount:
         body = {
             "accountIdentifier": account_identifier,
             "displayName": display_name,
             "contactEmail": contact_email,
             "currencyCode": currency_code,
         }
-        return self._json("POST", f"/customers/{customer_identifier}/accounts", body=body)
+        path = f"/customers/{customer_identifier}/accounts"
+        return CreatedAccount.model_validate(self._json("POST", path, body=body))
+
+    def list_accounts(self) -> list[Account]:
+        """Every account of the platform."""
+        return [Account.model_validate(a) for a in self._json("GET", "/accounts")]
+
+    def list_customer_accounts(self, customer_identifier: str) -> list[Account]:
+        path = f"/customers/{customer_identifier}/accounts"
+        return [Account.model_validate(a) for a in self._json("GET", path)]
+
+    def update_account(
+        self,
+        customer_identifier: str,
+        account_identifier: str,
+        *,
+        display_name: str | None = None,
+        contact_email: str | None = None,
+        funding_notification: list[str] | None = None,
+    ) -> Account:
+        """``funding_notification`` replaces the addresses told of fundings ([] clears them)."""
+        change = UpdateAccountCriteria(
+            displayName=display_name,
+            contactEmail=contact_email,
+            fundingNotification=None
+            if funding_notification is None
+            else [EmailContact(emailAddress=e) for e in funding_notification],
+        )
+        path = f"/customers/{customer_identifier}/accounts/{account_identifier}"
+        body = change.model_dump(mode="json", exclude_none=True)
+        return Account.model_validate(self._json("PATCH", path, body=body))
+
+    def get_exchange_rates(
+        self,
+        *,
+        base_currencies: list[str] | None = None,
+        reward_currencies: list[str] | None = None,
+    ) -> ExchangeRates:
+        """What a unit of each reward currency costs in each base (account) currency."""
+        params: dict[str, Any] = {
+            "baseCurrency": base_currencies,
+            "rewardCurrency": reward_currencies,
+        }
+        return ExchangeRates.model_validate(self._json("GET", "/exchangerates", params=params))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .._models import WebhookEventsPage, WebhookSubscription
+from .._accounts import EventTypes, UpdateWebhookCriteria
+from .._models import SubscriptionHeader, WebhookEventsPage, WebhookSubscription
 from .._transport import Transport
 
 
@@ -42,6 +43,39 @@ class WebhooksAPI(Transport):
 
     def get_webhook(self, webhook_id: str) -> WebhookSubscription:
         return WebhookSubscription.model_validate(self._json("GET", f"/webhooks/{webhook_id}"))
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        event_types: list[str] | None = None,
+        categories: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+        verification: str | None = None,
+        hmac_shared_secret_key: str | None = None,
+        signing_certificate: str | None = None,
+    ) -> WebhookSubscription:
+        """What is given replaces the subscription's (a PATCH: retried like a read)."""
+        change = UpdateWebhookCriteria(
+            url=url,
+            eventTypes=event_types,
+            categories=categories,
+            headers=None
+            if headers is None
+            else [SubscriptionHeader(name=k, value=v) for k, v in headers.items()],
+            payloadVerificationMethod=verification,
+            hmacSharedSecretKey=hmac_shared_secret_key,
+            signingCertificate=signing_certificate,
+        )
+        body = change.model_dump(mode="json", exclude_none=True)
+        data = self._json("PATCH", f"/webhooks/{webhook_id}", body=body)
+        return WebhookSubscription.model_validate(data)
+
+    def get_event_types(self) -> list[EventTypes]:
+        """The event types a subscription can ask for, by category."""
+        data = self._json("GET", "/webhooks/eventtypes")
+        return [EventTypes.model_validate(i) for i in data.get("items", [])]
 
     def delete_webhook(self, webhook_id: str) -> None:
         self._send("DELETE", f"/webhooks/{webhook_id}")

@@ -36,7 +36,9 @@ async def body_of(request: Request) -> Any:
 
 
 def query(request: Request) -> dict[str, Any]:
-    return dict(request.query_params)
+    """The query; a parameter given several times (an array) as one comma-separated value."""
+    params = request.query_params
+    return {key: ",".join(params.getlist(key)) for key in params}
 
 
 async def call(fn: Callable[..., Any], *args: Any) -> Any:

@@ -42,6 +42,12 @@ async def get_webhook(webhook_id: str, engine: EngineDep) -> Response:
     return TangoJSON(await call(engine.subscriptions.get, webhook_id))
 
 
+@router.patch("/{webhook_id}")
+async def update_webhook(webhook_id: str, request: Request, engine: EngineDep) -> Response:
+    body = await body_of(request)
+    return TangoJSON(await call(engine.subscriptions.update, webhook_id, body))
+
+
 @router.delete("/{webhook_id}")
 async def delete_webhook(webhook_id: str, engine: EngineDep) -> Response:
     await call(engine.subscriptions.delete, webhook_id)
