@@ -5,6 +5,7 @@ Tango's document."""
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -139,6 +140,6 @@ class UpdateWebhookCriteria(_AtLeastOne):
     headers: list[SubscriptionHeader] | None = None
     categories: list[str] | None = None
     eventTypes: list[str] | None = None
-    payloadVerificationMethod: str | None = Field(default=None, pattern="^(HMAC|X509|NONE)$")
+    payloadVerificationMethod: Literal["HMAC", "X509", "NONE"] | None = None
     hmacSharedSecretKey: str | None = None
     signingCertificate: str | None = None

@@ -162,8 +162,8 @@ class ResendLineItemCriteria(_Reasoned[ResendReason]):
 
 
 class ReissueRecipient(_Wire):
-    firstName: str | None = None
-    lastName: str | None = None
+    firstName: str | None = Field(default=None, max_length=100)
+    lastName: str | None = Field(default=None, max_length=100)
     email: str | None = None
     mobileNumber: str | None = None
 

@@ -12,7 +12,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "Account",
@@ -49,6 +56,7 @@ __all__ = [
     "Recipient",
     "RewardSummary",
     "Sender",
+    "ShippingMethod",
     "SubscriptionHeader",
     "ValidationErrorDto",
     "WebhookEventsPage",
@@ -82,6 +90,20 @@ class DeliveryMethod(StrEnum):
     EMBEDDED = "EMBEDDED"
     EMBEDDED_COMPONENT = "EMBEDDED_COMPONENT"
     WHATSAPP = "WHATSAPP"
+
+
+class ShippingMethod(StrEnum):
+    """How a physical reward ships (``LineItem.shippingMethod``)."""
+
+    UPSGROUND = "upsground"
+    UPSGROUNDSIGNATURE = "upsgroundsignature"
+    UPS2NDDAY = "ups2ndday"
+    UPS2NDDAYSIGNATURE = "ups2nddaysignature"
+    UPSNEXTDAY = "upsnextday"
+    UPSNEXTDAYSIGNATURE = "upsnextdaysignature"
+    USPSPRIORITY = "uspspriority"
+    USPSPRIORITYSIG = "uspsprioritysig"
+    USPS1STCLASS = "usps1stclass"
 
 
 class OrderStatus(StrEnum):
@@ -164,7 +186,16 @@ class LineItem(_Wire):
     emailSubject: str | None = None
     message: str | None = None
     lineItemNote: str | None = Field(default=None, max_length=150)
-    shippingMethod: str | None = None
+    shippingMethod: ShippingMethod | None = None
+    bulkShipping: dict[str, Any] | None = None  # ShippingCriteria: Tango's bulk shipments only
+
+    @field_validator("shippingMethod", mode="before")
+    @classmethod
+    def _shipping_as_tango_spells_it(cls, value: Any) -> Any:
+        """``UPS Ground`` is ``upsground``: Tango's enum has one spelling."""
+        if isinstance(value, str):
+            return "".join(ch for ch in value.lower() if ch not in " _-")
+        return value
 
 
 class CreateAsyncOrderCriteria(_Wire):
@@ -299,6 +330,7 @@ class AsyncLineItemWithCredentials(_Wire):
     deliveryMethod: str | None = None
     utid: str | None = None
     rewardName: str | None = None
+    shippingMethod: str | None = None
     amountIssued: MoneyView | None = None
     amountCharged: MoneyView | None = None
     scheduledDeliveryDate: str | None = None

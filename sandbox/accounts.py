@@ -120,7 +120,7 @@ class Accounts:
     def list_accounts(self, customer: str | None = None) -> list[dict[str, Any]]:
         with self.store.tx() as c:
             if customer is not None:
-                _customer_must_exist(c, customer)
+                _customer_must_exist(c, customer, 400)  # no 404 in the document
                 rows = c.execute(
                     "SELECT * FROM accounts WHERE customer_identifier=? "
                     "ORDER BY account_identifier",
@@ -153,7 +153,7 @@ class Accounts:
         if errors:
             raise ApiError(400, "Invalid account", errors)
         with self.store.tx() as c:
-            _customer_must_exist(c, customer)
+            _customer_must_exist(c, customer, 400)  # no 404 in the document
             if c.execute(
                 "SELECT 1 FROM accounts WHERE account_identifier=?", (body["accountIdentifier"],)
             ).fetchone():
@@ -205,9 +205,14 @@ class Accounts:
         return self.get_account(account)
 
 
-def _customer_must_exist(c: Connection, customer: str) -> None:
+def _customer_must_exist(c: Connection, customer: str, missing: int = 404) -> None:
+    """``missing``: 404 where the operation's document lists it, else 400."""
     if not c.execute("SELECT 1 FROM customers WHERE customer_identifier=?", (customer,)).fetchone():
-        raise ApiError(404, f"Customer {customer} not found")
+        raise ApiError(
+            missing,
+            f"Customer {customer} not found",
+            [field_error("customerIdentifier", "NotFound", f"no customer {customer}")],
+        )
 
 
 def _insert_account(c: Connection, customer: str, acc: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ from .lines import Lines, record, refund
 from .money import Money
 from .orders import Plan, insert_line
 from .store import Store, insert
-from .wire import field_error, now_iso, parse, pydantic_errors
+from .wire import clean, field_error, now_iso, parse, pydantic_errors
 
 
 class Redelivery:
@@ -81,15 +81,17 @@ class Redelivery:
                 },
             )
             record(c, li, "RESEND", why)
-        return {
-            "id": resend_id,
-            "createdAt": created,
-            "deliveryMethod": method,
-            "email": recipient.get("email"),
-            "mobileNumber": recipient.get("mobileNumber"),
-            "reasonCode": why.reasonCode.value,
-            "otherReason": why.otherReason,
-        }
+        return clean(
+            {
+                "id": resend_id,
+                "createdAt": created,
+                "deliveryMethod": method,
+                "email": recipient.get("email"),
+                "mobileNumber": recipient.get("mobileNumber"),
+                "reasonCode": why.reasonCode.value,
+                "otherReason": why.otherReason,
+            }
+        )
 
     def _resend_target(self, li: Row, why: ResendLineItemCriteria) -> tuple[str, dict[str, Any]]:
         """The method and recipient the reward goes to now (400 when they cannot take it)."""

@@ -111,10 +111,15 @@ class Subscriptions:
             .replace("+00:00", "Z")
         )
 
-    def _row(self, c: Connection, webhook_id: str) -> Row:
+    def _row(self, c: Connection, webhook_id: str, missing: int = 404) -> Row:
+        """``missing``: 404 where the operation's document lists it, else 400."""
         row = c.execute("SELECT * FROM webhooks WHERE webhook_id=?", (webhook_id,)).fetchone()
         if not row:
-            raise ApiError(404, f"Webhook subscription {webhook_id} not found")
+            raise ApiError(
+                missing,
+                f"Webhook subscription {webhook_id} not found",
+                [field_error("webhookId", "NotFound", f"no subscription {webhook_id}")],
+            )
         return row
 
     def create(self, body: Any) -> dict[str, Any]:
@@ -152,13 +157,7 @@ class Subscriptions:
         subscription would be (400; also for an unknown id: the document lists no 404)."""
         change = parse(UpdateWebhookCriteria, body)
         with self.store.tx() as c:
-            row = c.execute("SELECT * FROM webhooks WHERE webhook_id=?", (webhook_id,)).fetchone()
-            if row is None:
-                raise ApiError(
-                    400,
-                    f"Webhook subscription {webhook_id} not found",
-                    [field_error("webhookId", "NotFound", f"no subscription {webhook_id}")],
-                )
+            row = self._row(c, webhook_id, 400)  # no 404 in the document
             merged = {**subscription_view(row), **change.model_dump(mode="json", exclude_none=True)}
             key = self._signing_key(merged, row)
             if errors := subscription_problems(merged, key):
@@ -205,7 +204,7 @@ class Subscriptions:
 
     def get(self, webhook_id: str) -> dict[str, Any]:
         with self.store.tx() as c:
-            return subscription_view(self._row(c, webhook_id))
+            return subscription_view(self._row(c, webhook_id, 400))  # no 404 in the document
 
     def delete(self, webhook_id: str) -> None:
         with self.store.tx() as c:
@@ -220,7 +219,7 @@ class Subscriptions:
     def renew(self, webhook_id: str) -> dict[str, Any]:
         expires = self._expiry()
         with self.store.tx() as c:
-            self._row(c, webhook_id)
+            self._row(c, webhook_id, 400)  # no 404 in the document
             c.execute(
                 "UPDATE webhooks SET expires_at=?, updated_at=? WHERE webhook_id=?",
                 (expires, now_iso(), webhook_id),

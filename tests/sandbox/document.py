@@ -33,6 +33,12 @@ def operations() -> list[tuple[str, str]]:
     ]
 
 
+def operations_with_body() -> list[tuple[str, str]]:
+    """Every (METHOD, path template) that takes a request body."""
+    paths = load()["paths"]
+    return [(m, p) for m, p in operations() if "requestBody" in paths[p][m.lower()]]
+
+
 def _python_patterns(doc: dict[str, Any]) -> None:
     """``\\p{L}``-style classes (one pattern, ``CreateCustomerCriteria.displayName``) are not
     readable by Python's ``re``: spell them out as the code-point ranges they stand for."""
