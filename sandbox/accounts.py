@@ -14,7 +14,7 @@ from raas._accounts import UpdateAccountCriteria
 from .config import SandboxConfig
 from .errors import ApiError
 from .money import credit
-from .store import Store, insert
+from .store import Store, insert, update_given
 from .wire import field_error, now_iso, parse, require
 
 IDENTIFIER = re.compile(r"[-a-zA-Z0-9]{5,100}")  # customer/account ids, as the document says
@@ -185,12 +185,7 @@ class Accounts:
                 (account, customer),
             ).fetchone():
                 raise ApiError(404, f"Account {account} not found for customer {customer}")
-            for column, value in values.items():
-                if value is not None:
-                    c.execute(
-                        f"UPDATE accounts SET {column}=? WHERE account_identifier=?",
-                        (value, account),
-                    )
+            update_given(c, "accounts", "account_identifier", account, values)
         return self.get_account(account)
 
     def fund_account(self, account: str, amount: Decimal) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from raas._accounts import LowBalanceAlertCriteria, UpdateLowBalanceAlertCriteria
 
 from .errors import ApiError
-from .store import Store, insert
+from .store import Store, insert, update_given
 from .wire import clean, field_error, now_iso, page_bounds, parse
 
 DEFAULT_NAME = "Low balance"
@@ -114,11 +114,7 @@ class Alerts:
                 else str(change.balanceAlertThreshold),
                 "notification_json": _contacts(change),
             }
-            for column, value in values.items():
-                if value is not None:
-                    c.execute(
-                        f"UPDATE balance_alerts SET {column}=? WHERE alert_id=?", (value, alert)
-                    )
+            update_given(c, "balance_alerts", "alert_id", alert, values)
             return alert_view(self._row(c, customer, account, alert, 400))
 
     def delete(self, customer: str, account: str, alert: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ changes nothing more."""
 from __future__ import annotations
 
 import json
-from sqlite3 import Connection
 from typing import Any
 
 from raas._line_items import (
@@ -20,16 +19,8 @@ from . import line_states
 from .errors import ApiError
 from .line_checks import reschedule_problem, scheduled_at
 from .order_reads import OrderReads
-from .store import Store
+from .store import Store, update_given
 from .wire import clean, field_error, parse
-
-
-def _set(c: Connection, table: str, key: str, ident: str, values: dict[str, Any]) -> None:
-    """Set the given columns (``None``: left as they are) of one row."""
-    given = {k: v for k, v in values.items() if v is not None}
-    if given:
-        sets = ", ".join(f"{k}=?" for k in given)
-        c.execute(f"UPDATE {table} SET {sets} WHERE {key}=?", [*given.values(), ident])
 
 
 class LineUpdates:
@@ -66,7 +57,7 @@ class LineUpdates:
                 "sender_json": sender,
                 "line_item_note": change.lineItemNote,
             }
-            _set(c, "line_items", "reference_line_item_id", ref_li, values)
+            update_given(c, "line_items", "reference_line_item_id", ref_li, values)
             now = line_states.find(c, ref_li)
         assert now is not None
         raw_sender = now["sender_json"] or now["order_sender_json"]
@@ -89,7 +80,7 @@ class LineUpdates:
         }
         with self.store.tx() as c:
             line_states.get(c, ref_li, 400)
-            _set(c, "line_items", "reference_line_item_id", ref_li, values)
+            update_given(c, "line_items", "reference_line_item_id", ref_li, values)
         return "Accepted"
 
     def update_order(
@@ -114,5 +105,5 @@ class LineUpdates:
                     f"Async order {ref} not found on account {account}",
                     [field_error("externalRefID", "NotFound", f"no order {ref}")],
                 )
-            _set(c, "orders", "reference_order_id", row["reference_order_id"], values)
+            update_given(c, "orders", "reference_order_id", row["reference_order_id"], values)
         return self.order_reads.summary(customer, account, ref, params)

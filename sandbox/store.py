@@ -92,6 +92,16 @@ def insert(c: sqlite3.Connection, table: str, row: dict[str, Any]) -> int:
     return int(cur.lastrowid or 0)
 
 
+def update_given(
+    c: sqlite3.Connection, table: str, key: str, ident: str, values: dict[str, Any]
+) -> None:
+    """Set the given columns of one row; ``None`` leaves a column as it is (a PATCH)."""
+    given = {k: v for k, v in values.items() if v is not None}
+    if given:
+        sets = ", ".join(f"{k}=?" for k in given)
+        c.execute(f"UPDATE {table} SET {sets} WHERE {key}=?", [*given.values(), ident])
+
+
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
     for table, columns in ADDED_COLUMNS.items():
         have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
