@@ -1,8 +1,8 @@
 """The sandbox's behaviour, free of HTTP: the parts that make up a Tango, wired together.
 
-Each part is a module of its own (``accounts``, ``alerts``, ``money``, ``orders``, ``order_reads``, ``lines``, ``redelivery``,
-``line_reads``, ``line_updates``, ``fulfilment``,
-``subscriptions``, ``events``, ``deliveries``, ``auth``, ``faults``); the engine builds them on
+Each part is a module of its own: ``accounts``, ``alerts``, ``money``; ``orders``,
+``order_reads``, ``fulfilment``; ``lines``, ``redelivery``, ``line_updates``, ``line_reads``;
+``subscriptions``, ``events``, ``deliveries``; ``auth``, ``faults``. The engine builds them on
 one store and keeps the few entry points tests and tools reach for (``store``,
 ``get_account``, ``fund_account``, ``requests_seen``, ``stats``).
 """
