@@ -1,5 +1,7 @@
 """``raas``: a client for Tango's RaaS v2 API. No Prefect, no pandas."""
 
+from . import _accounts, _line_items, _models
+from ._accounts import *  # noqa: F403  (the typed wire models: their own __all__)
 from ._client import OrderSubmission, RaasClient
 from ._errors import (
     APIConnectionError,
@@ -16,7 +18,8 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
-from ._models import *  # noqa: F403  (the typed wire models are part of the public surface)
+from ._line_items import *  # noqa: F403
+from ._models import *  # noqa: F403
 from ._resilience import RateLimiter, RetryPolicy
 from ._settings import (
     TANGO_PRODUCTION_URL,
@@ -50,3 +53,4 @@ __all__ = [
     "TangoSettings",
     "parse_async_order_event",
 ]
+__all__ += _models.__all__ + _line_items.__all__ + _accounts.__all__

@@ -79,7 +79,9 @@ class PermissionDeniedError(APIStatusError):
 
 
 class InsufficientFundsError(APIStatusError):
-    """402: the account's balance does not cover the order; nothing was placed."""
+    """402, or a refusal whose ``errors`` say ``INSUFFICIENT_FUNDS`` (a reissue or the resend
+    of a failed line: the document lists no 402 for them): the balance does not cover it;
+    nothing changed."""
 
 
 class NotFoundError(APIStatusError):
@@ -102,6 +104,7 @@ class ServerError(APIStatusError):
     """5xx: Tango failed. The request may still have been processed."""
 
 
+INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,
@@ -164,12 +167,15 @@ def from_response(
     if body.get("errorCode") and body.get("errorMessage"):
         message = f"{body['errorCode']}: {body['errorMessage']}"
     request_id = body.get("requestId") or header_request_id
+    field_errors = parse_field_errors(body.get("errors"))
     cls = error_class_for(status)
+    if status < 500 and any(e.code == INSUFFICIENT_FUNDS for e in field_errors):
+        cls = InsufficientFundsError
     kwargs: dict[str, Any] = {
         "http_code": body.get("httpCode") or status,
         "request_id": request_id,
         "path": path,
-        "errors": parse_field_errors(body.get("errors")),
+        "errors": field_errors,
     }
     if cls is RateLimitError:
         return RateLimitError(message, retry_after=retry_after, **kwargs)

@@ -12,7 +12,56 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "Account",
+    "AccountSummary",
+    "Address",
+    "AmountCharged",
+    "AsyncLineItemView",
+    "AsyncLineItemWithCredentials",
+    "AsyncOrderDetailView",
+    "AsyncOrderEntity",
+    "AsyncOrderEventStatus",
+    "AsyncOrderLineItemsView",
+    "AsyncOrderListView",
+    "AsyncOrderView",
+    "Brand",
+    "Catalog",
+    "CatalogItem",
+    "CreateAsyncOrderCriteria",
+    "Credential",
+    "Customer",
+    "DeliveryMethod",
+    "DeliveryStatus",
+    "EmailContact",
+    "ErrorDto",
+    "Fee",
+    "LineItem",
+    "LineItemError",
+    "LineItemStatus",
+    "Money",
+    "MoneyView",
+    "OrderStatus",
+    "Pagination",
+    "QuantityConstraints",
+    "Recipient",
+    "RewardSummary",
+    "Sender",
+    "ShippingMethod",
+    "SubscriptionHeader",
+    "ValidationErrorDto",
+    "WebhookEventsPage",
+    "WebhookSubscription",
+]
 
 # Serialised as a JSON number (Tango's type), not as pydantic's default string.
 Money = Annotated[Decimal, PlainSerializer(lambda v: float(v), return_type=float, when_used="json")]
@@ -20,6 +69,17 @@ Money = Annotated[Decimal, PlainSerializer(lambda v: float(v), return_type=float
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _AtLeastOne(_Wire):
+    """A PATCH must change something."""
+
+    @model_validator(mode="after")
+    def _something(self) -> _AtLeastOne:
+        if not any(getattr(self, name) is not None for name in type(self).model_fields):
+            fields = ", ".join(type(self).model_fields)
+            raise ValueError(f"at least one of {fields} is required")
+        return self
 
 
 class DeliveryMethod(StrEnum):
@@ -30,6 +90,20 @@ class DeliveryMethod(StrEnum):
     EMBEDDED = "EMBEDDED"
     EMBEDDED_COMPONENT = "EMBEDDED_COMPONENT"
     WHATSAPP = "WHATSAPP"
+
+
+class ShippingMethod(StrEnum):
+    """How a physical reward ships (``LineItem.shippingMethod``)."""
+
+    UPSGROUND = "upsground"
+    UPSGROUNDSIGNATURE = "upsgroundsignature"
+    UPS2NDDAY = "ups2ndday"
+    UPS2NDDAYSIGNATURE = "ups2nddaysignature"
+    UPSNEXTDAY = "upsnextday"
+    UPSNEXTDAYSIGNATURE = "upsnextdaysignature"
+    USPSPRIORITY = "uspspriority"
+    USPSPRIORITYSIG = "uspsprioritysig"
+    USPS1STCLASS = "usps1stclass"
 
 
 class OrderStatus(StrEnum):
@@ -112,7 +186,16 @@ class LineItem(_Wire):
     emailSubject: str | None = None
     message: str | None = None
     lineItemNote: str | None = Field(default=None, max_length=150)
-    shippingMethod: str | None = None
+    shippingMethod: ShippingMethod | None = None
+    bulkShipping: dict[str, Any] | None = None  # ShippingCriteria: Tango's bulk shipments only
+
+    @field_validator("shippingMethod", mode="before")
+    @classmethod
+    def _shipping_as_tango_spells_it(cls, value: Any) -> Any:
+        """``UPS Ground`` is ``upsground``: Tango's enum has one spelling."""
+        if isinstance(value, str):
+            return "".join(ch for ch in value.lower() if ch not in " _-")
+        return value
 
 
 class CreateAsyncOrderCriteria(_Wire):
@@ -247,6 +330,7 @@ class AsyncLineItemWithCredentials(_Wire):
     deliveryMethod: str | None = None
     utid: str | None = None
     rewardName: str | None = None
+    shippingMethod: str | None = None
     amountIssued: MoneyView | None = None
     amountCharged: MoneyView | None = None
     scheduledDeliveryDate: str | None = None
@@ -339,6 +423,12 @@ class Catalog(_Wire):
         return next((i for i in self.items() if i.utid.upper() == wanted), None)
 
 
+class EmailContact(_Wire):
+    """``FundingNotificationView`` / ``BalanceAlertContactDTO``: one address to tell."""
+
+    emailAddress: str
+
+
 class Account(_Wire):
     accountIdentifier: str
     accountNumber: str | None = None
@@ -348,6 +438,7 @@ class Account(_Wire):
     status: str | None = None
     createdAt: str | None = None
     contactEmail: str | None = None
+    fundingNotification: list[EmailContact] = []
 
 
 class AccountSummary(_Wire):

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -15,7 +16,8 @@ CREATE TABLE IF NOT EXISTS customers (
 CREATE TABLE IF NOT EXISTS accounts (
     account_identifier TEXT PRIMARY KEY, customer_identifier TEXT NOT NULL,
     account_number TEXT NOT NULL, display_name TEXT NOT NULL, currency_code TEXT NOT NULL,
-    balance TEXT NOT NULL, contact_email TEXT, status TEXT NOT NULL, created_at TEXT NOT NULL);
+    balance TEXT NOT NULL, contact_email TEXT, status TEXT NOT NULL, created_at TEXT NOT NULL,
+    funding_notification_json TEXT);
 CREATE TABLE IF NOT EXISTS orders (
     reference_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
     customer_identifier TEXT NOT NULL, account_identifier TEXT NOT NULL,
@@ -31,7 +33,9 @@ CREATE TABLE IF NOT EXISTS line_items (
     delivery_method TEXT, recipient_json TEXT NOT NULL, shipping_method TEXT,
     status TEXT NOT NULL, delivery_status TEXT NOT NULL, scheduled_delivery_date TEXT,
     ready_at REAL, date_issued TEXT, credentials_json TEXT, errors_json TEXT,
-    email_subject TEXT, message TEXT, line_item_note TEXT);
+    email_subject TEXT, message TEXT, line_item_note TEXT,
+    reward_status TEXT, sender_json TEXT, campaign TEXT, purchase_order_number TEXT,
+    order_notes TEXT, reissued_from TEXT, reissued_to TEXT, action_reason TEXT);
 CREATE INDEX IF NOT EXISTS li_order ON line_items (reference_order_id, seq);
 CREATE INDEX IF NOT EXISTS li_ready ON line_items (status, ready_at);
 CREATE TABLE IF NOT EXISTS webhooks (
@@ -48,7 +52,62 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_status INTEGER);
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_at);
 CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS line_actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, reference_line_item_id TEXT NOT NULL,
+    action TEXT NOT NULL, reason_code TEXT NOT NULL, other_reason TEXT, at TEXT NOT NULL,
+    new_reference_line_item_id TEXT);
+CREATE INDEX IF NOT EXISTS actions_line ON line_actions (reference_line_item_id, id);
+CREATE TABLE IF NOT EXISTS resends (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, reference_line_item_id TEXT NOT NULL,
+    created_at TEXT NOT NULL, delivery_method TEXT NOT NULL, email TEXT, mobile_number TEXT,
+    delivery_status TEXT NOT NULL, reason_code TEXT NOT NULL, other_reason TEXT);
+CREATE INDEX IF NOT EXISTS resends_line ON resends (reference_line_item_id, id);
+CREATE TABLE IF NOT EXISTS balance_alerts (
+    alert_id TEXT PRIMARY KEY, customer_identifier TEXT NOT NULL,
+    account_identifier TEXT NOT NULL, display_name TEXT NOT NULL, threshold TEXT NOT NULL,
+    notification_json TEXT NOT NULL, created_at TEXT NOT NULL);
 """
+
+# Columns added after a file may have been created: added to such a file when it is opened.
+ADDED_COLUMNS = {
+    "line_items": (
+        "reward_status",
+        "sender_json",
+        "campaign",
+        "purchase_order_number",
+        "order_notes",
+        "reissued_from",
+        "reissued_to",
+        "action_reason",
+    ),
+    "accounts": ("funding_notification_json",),
+}
+
+
+def insert(c: sqlite3.Connection, table: str, row: dict[str, Any]) -> int:
+    """Insert one row by column name; returns its rowid."""
+    names = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    cur = c.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+    return int(cur.lastrowid or 0)
+
+
+def update_given(
+    c: sqlite3.Connection, table: str, key: str, ident: str, values: dict[str, Any]
+) -> None:
+    """Set the given columns of one row; ``None`` leaves a column as it is (a PATCH)."""
+    given = {k: v for k, v in values.items() if v is not None}
+    if given:
+        sets = ", ".join(f"{k}=?" for k in given)
+        c.execute(f"UPDATE {table} SET {sets} WHERE {key}=?", [*given.values(), ident])
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
 
 
 class Store:
@@ -66,6 +125,7 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        _add_missing_columns(self._conn)
         self._lock = threading.RLock()
 
     @contextmanager

@@ -89,3 +89,11 @@ def test_oauth_settings_default_to_the_matching_token_url() -> None:
         client_secret="s3cret",
     )
     assert s.token_url == "https://sandbox-auth.tangocard.com/oauth/token"
+
+
+def test_a_refusal_that_names_insufficient_funds_is_that_error_whatever_its_status() -> None:
+    body = {"message": "no money", "errors": [{"path": "amount", "code": "INSUFFICIENT_FUNDS"}]}
+    for status in (400, 422):
+        err = from_response(status, body, path="/lineItems/x/reissue")
+        assert isinstance(err, InsufficientFundsError) and f"HTTP {status}" in str(err)
+    assert isinstance(from_response(422, {"errors": []}, path="/x"), InvalidRequestError)

@@ -300,3 +300,31 @@ def test_state_survives_a_restart(tmp_path) -> None:
         assert c.get_async_order(r).orderStatus == "COMPLETE"
         assert c.get_account().currentBalance == balance
         assert c.create_async_order(order(r, [line("a")])).http_code == 200
+
+
+ADDRESS = {
+    "streetLine1": "1 Main St",
+    "city": "Reno",
+    "stateOrProvince": "NV",
+    "postalCode": "89501",
+    "country": "US",
+}
+
+
+def test_shipping_methods_are_tangos_enum_however_written(client: RaasClient) -> None:
+    card = {"utid": "U100006", "amount": "50", "deliveryMethod": "ADDRESS"}
+    written = line("card", **card, recipient={"address": ADDRESS}, shippingMethod="UPS Ground")
+    r = ref()
+    client.create_async_order(order(r, [written]))
+    sent = client.get_line_items_with_credentials(r)[0]
+    assert sent.shippingMethod == "upsground"
+    with pytest.raises(InvalidRequestError) as info:
+        client._send(
+            "POST",
+            "/asyncOrders",
+            body={
+                **order(ref(), [line("x")]).model_dump(mode="json", exclude_none=True),
+                "lineItems": [{**line("x", **card), "shippingMethod": "teleport"}],
+            },
+        )
+    assert [e.field for e in info.value.errors] == ["lineItems[0].shippingMethod"]

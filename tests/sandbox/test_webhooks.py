@@ -5,7 +5,7 @@ from uuid import uuid4
 
 import pytest
 
-from raas import NotFoundError, RaasClient, parse_async_order_event
+from raas import InvalidRequestError, NotFoundError, RaasClient, parse_async_order_event
 from raas.webhooks import SIGNATURE_HEADER, new_hmac_key, verify_hmac, verify_x509
 from tests.helpers import Receiver, line, order, wait_final, wait_for
 
@@ -92,8 +92,11 @@ def test_subscription_lifecycle(client: RaasClient) -> None:
     renewed = client.renew_webhook(sub.webhookId)
     assert renewed >= sub.expiresAt
     client.delete_webhook(sub.webhookId)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(InvalidRequestError, match="not found") as info:  # no 404 in the document
         client.get_webhook(sub.webhookId)
+    assert info.value.errors[0].code == "NotFound"
+    with pytest.raises(NotFoundError):
+        client.delete_webhook(sub.webhookId)
 
 
 def test_faults_drop_duplicate_and_reorder_deliveries(client: RaasClient, sandbox) -> None:

@@ -66,7 +66,6 @@ def test_the_run_form_starts_a_run_whose_progress_moves_and_whose_report_downloa
     shown = _artifacts(api, run_id, "table") + _artifacts(api, run_id, "progress")
     assert shown and all(a["task_run_id"] is None for a in shown)
 
-
     files = next(a for a in _artifacts(api, run_id, "markdown") if a["key"].endswith("-files"))
     page.goto(f"{url}/artifacts/artifact/{files['id']}")
     link = page.get_by_role("link", name="report.csv")

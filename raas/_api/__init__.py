@@ -1,0 +1,1 @@
+"""The operations of Tango RaaS v2, one module per area; ``RaasClient`` has them all."""
