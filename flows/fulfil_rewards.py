@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger, runtime
@@ -27,7 +28,7 @@ from rewards.params import (
 )
 from rewards.planning import Plan
 from rewards.reading import Sheet
-from rewards.reconcile import Mode
+from rewards.reconcile import Mode, Reconciliation
 from rewards.steps import batch_refs, orders_to_await
 from rewards.summary import CostPreview, RunStoppedError, RunSummary
 from rewards.validation import Validated, ValidationOptions
@@ -133,16 +134,15 @@ def fulfil_rewards(
         _tag(account_id, campaign, dry_run)
         margin = _margin(settings)
         deadline = time.monotonic() + timeout_seconds
-
-        sheet = load_spreadsheet(source_path, sheet_name or None)
-        account, catalog = fetch_account_and_catalog(customer, account_id, deadline)
-
         check = ValidationOptions(
             default_phone_country=phone_region(default_phone_country)
             if default_phone_country
             else None,
             default_campaign=campaign or None,
         )
+
+        sheet = load_spreadsheet(source_path, sheet_name or None)
+        account, catalog = fetch_account_and_catalog(customer, account_id, deadline)
         # quote(): big inputs pass by reference; Prefect would otherwise walk every cell of them
         validated = validate_rows(quote(sheet), catalog, account.currencyCode, check)
         plan = plan_orders(
@@ -153,91 +153,18 @@ def fulfil_rewards(
             wait_until=None if dry_run else deadline,
         )
         cost = check_balance(quote(plan), account)
+        run = _Run(sheet, validated, plan, cost, settings)
         if dry_run:
-            return _stop(sheet, validated, plan, cost, settings, Mode.DRY_RUN, None)
-        stop = _gate(validated, cost, all_or_nothing)
-        if stop:
-            return _stop(sheet, validated, plan, cost, settings, Mode.STOPPED, stop)
+            return _stop(run, Mode.DRY_RUN, None)
+        if stop := _gate(validated, cost, all_or_nothing):
+            return _stop(run, Mode.STOPPED, stop)
         verdict = None
         if cost.rows and approval.needed(cost.cost):
             verdict = ask(plan, cost, validated, approval.limit, approval.timeout_seconds)
             if not verdict.approved:
-                return _stop(
-                    sheet,
-                    validated,
-                    plan,
-                    cost,
-                    settings,
-                    Mode.STOPPED,
-                    verdict.text(),
-                    cancelled=True,
-                )
-
-        claimed = record_orders(quote(plan), quote(sheet), settings.lease_seconds)
-        refs = batch_refs(ledger(), plan.batch)
-        notes = [verdict.text()] if verdict else []
-        # From here on the run always ends with a report, even when Tango gave out: what
-        # reached Tango and what did not is exactly what the person needs to know then.
-        cards = ProgressCards(len(refs))  # on the run's page, moving while it sends and waits
-        try:
-            with LeaseKeeper(ledger(), claimed.lease, settings.lease_seconds, margin) as keeper:
-                if options.fan_out and refs:  # workers share the orders; this run finishes
-                    start_shares(
-                        plan.batch, min(options.fan_out, len(refs)), claimed.lease, options
-                    )
-                submit_orders(refs, keeper, options.submit_concurrency, deadline, cards)
-        except RewardsError as exc:
-            notes.append(str(exc))
-        try:  # even after a failed submission: how the orders that went out are doing
-            waited = await_completion(
-                orders_to_await(ledger(), plan),
-                batch=plan.batch,
-                mode=options.completion_mode,
-                deadline=deadline,
-                poll_interval_seconds=options.poll_interval_seconds,
-                concurrency=options.submit_concurrency,
-                cards=cards,
-            )
-            if waited["pending"]:
-                notes.append(f"{waited['pending']} order(s) still pending at the timeout")
-        except RewardsError as exc:
-            notes.append(str(exc))
-        result = reconcile_batch(quote(sheet), quote(validated), quote(plan))
-
-        folder = _folder(settings, plan)
-        view = write_report(
-            quote(result),
-            quote(validated),
-            sheet.source,
-            folder,
-            f"fulfil-{plan.batch.lower()}",
-            title="Rewards sent",
-            cost=cost,
-            note="; ".join(notes) or None,
-        )
-        show_report(view)
-        summary = RunSummary(
-            batch=plan.batch,
-            report_dir=str(folder),
-            counts=result.counts,
-            files=view.written,
-            balanced=result.balanced,
-            cost=cost,
-            note="; ".join(notes) or None,
-        )
-        if not result.balanced:
-            message = "; ".join(
-                [*notes, "the books do not balance: " + "; ".join(result.discrepancies)]
-            )
-            get_run_logger().error("%s", message)
-            return Failed(
-                message=f"{summary.line()}; {message}; report: {folder}",
-                data=RunStoppedError(message, summary),
-            )
-
-        done = "; ".join([summary.line(), *notes])  # who approved it, if someone did
-        get_run_logger().info("Done: %s", done)
-        return Completed(message=done, data=summary)
+                return _stop(run, Mode.STOPPED, verdict.text(), cancelled=True)
+        trouble = _send(run, options, deadline, margin)
+        return _finish(run, [verdict.text()] if verdict else [], trouble)
 
     except RewardsError as exc:  # an expected stop: a clear message, no traceback
         get_run_logger().error("%s", exc)
@@ -246,6 +173,128 @@ def fulfil_rewards(
         message = explain(exc)
         get_run_logger().error("%s", message)
         return Failed(message=message, data=RewardsError(message))
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a run found before it sent: the file, its rows, the plan, the cost."""
+
+    sheet: Sheet
+    validated: Validated
+    plan: Plan
+    cost: CostPreview
+    settings: RewardsSettings
+
+
+def _send(run: _Run, options: SendOptions, deadline: float, margin: float) -> list[str]:
+    """Record the orders, submit them (or share them out) under the batch's lease, and wait
+    for them; returns what went wrong on the way. From here on a run always ends with a report,
+    even when Tango gave out: what reached Tango and what did not is what a person needs then."""
+    settings, plan = run.settings, run.plan
+    claimed = record_orders(quote(plan), quote(run.sheet), settings.lease_seconds)
+    refs = batch_refs(ledger(), plan.batch)
+    trouble: list[str] = []
+    cards = ProgressCards(len(refs))  # on the run's page, moving while it sends and waits
+    try:
+        with LeaseKeeper(ledger(), claimed.lease, settings.lease_seconds, margin) as keeper:
+            if options.fan_out and refs:  # workers share the orders; this run finishes
+                start_shares(plan.batch, min(options.fan_out, len(refs)), claimed.lease, options)
+            submit_orders(refs, keeper, options.submit_concurrency, deadline, cards)
+    except RewardsError as exc:
+        trouble.append(str(exc))
+    try:  # even after a failed submission: how the orders that went out are doing
+        waited = await_completion(
+            orders_to_await(ledger(), plan),
+            batch=plan.batch,
+            mode=options.completion_mode,
+            deadline=deadline,
+            poll_interval_seconds=options.poll_interval_seconds,
+            concurrency=options.submit_concurrency,
+            cards=cards,
+        )
+        if waited["pending"]:
+            trouble.append(f"{waited['pending']} order(s) still pending at the timeout")
+    except RewardsError as exc:
+        trouble.append(str(exc))
+    return trouble
+
+
+def _finish(run: _Run, said: list[str], trouble: list[str]) -> State[RunSummary]:
+    """Reconcile with the ledger as it is now, publish, and end the run: Completed when the
+    books balance (every valid row at Tango, every charge as Tango's), Failed otherwise."""
+    notes = [*said, *trouble]
+    result = reconcile_batch(quote(run.sheet), quote(run.validated), quote(run.plan))
+    summary = _publish(run, result, Mode.SEND, "; ".join(notes) or None)
+    if not result.balanced:
+        message = "; ".join(
+            [*notes, "the books do not balance: " + "; ".join(result.discrepancies)]
+        )
+        get_run_logger().error("%s", message)
+        return Failed(
+            message=f"{summary.line()}; {message}; report: {summary.report_dir}",
+            data=RunStoppedError(message, summary),
+        )
+    done = "; ".join([summary.line(), *notes])  # who approved it, if someone did
+    get_run_logger().info("Done: %s", done)
+    return Completed(message=done, data=summary)
+
+
+def _stop(run: _Run, mode: Mode, reason: str | None, cancelled: bool = False) -> State[RunSummary]:
+    """A dry run or a gate: publish what was found (nothing sent) and end the run."""
+    result = reconcile_batch(
+        quote(run.sheet),
+        quote(run.validated),
+        quote(run.plan),
+        mode=mode,
+        unsent_reason="not sent: " + (reason or ""),
+    )
+    summary = _publish(run, result, mode, reason)
+    logger = get_run_logger()
+    if summary.dry_run:
+        message = f"dry run: {summary.line()}; {run.cost.text()}"
+        logger.info("%s", message)
+        return Completed(message=message, data=summary)
+    logger.warning("%s", reason)
+    stopped = RunStoppedError(reason or "stopped", summary)
+    if cancelled:
+        return Cancelled(message=reason, data=stopped)
+    return Failed(message=reason, data=stopped)
+
+
+def _publish(run: _Run, result: Reconciliation, mode: Mode, note: str | None) -> RunSummary:
+    """The report's files in the batch's folder (a dry run's in a folder of its own), and
+    its view on the run's page."""
+    dry, batch = mode is Mode.DRY_RUN, run.plan.batch
+    folder = run.settings.reports_dir / batch
+    if dry:  # never the batch's own folder: a preview must not overwrite a real report
+        folder = run.settings.reports_dir / f"dry-run-{batch}-{time.strftime('%Y%m%dT%H%M%S')}"
+    titles = {
+        Mode.SEND: "Rewards sent",
+        Mode.STOPPED: "Stopped before sending",
+        Mode.DRY_RUN: "Dry run: nothing sent",
+    }
+    view = write_report(
+        quote(result),
+        quote(run.validated),
+        run.sheet.source,
+        folder,
+        f"{'dry-run' if dry else 'fulfil'}-{batch.lower()}",
+        title=titles[mode],
+        cost=run.cost,
+        note=note,
+        books=mode is Mode.SEND,
+    )
+    show_report(view)
+    return RunSummary(
+        batch=batch,
+        report_dir=str(folder),
+        counts=result.counts,
+        files=view.written,
+        balanced=result.balanced if mode is Mode.SEND else None,
+        cost=run.cost,
+        dry_run=dry,
+        note=note,
+    )
 
 
 def _tag(account: str, campaign: str, dry_run: bool) -> None:
@@ -300,70 +349,3 @@ def _gate(validated: Validated, cost: CostPreview, all_or_nothing: bool) -> str 
             f"{cost.shortfall:.2f}. Nothing was sent; fund the account and run again"
         )
     return None
-
-
-def _folder(settings: RewardsSettings, plan: Plan, dry_run: bool = False) -> Path:
-    """The batch's own folder under REWARDS_REPORTS_DIR (no parameter can point it at another
-    batch's report, or anywhere else on the machine)."""
-    if dry_run:  # never the batch's own folder: a preview must not overwrite a real report
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        return settings.reports_dir / f"dry-run-{plan.batch}-{stamp}"
-
-    return settings.reports_dir / plan.batch
-
-
-def _stop(
-    sheet: Sheet,
-    validated: Validated,
-    plan: Plan,
-    cost: CostPreview,
-    settings: RewardsSettings,
-    mode: Mode,
-    reason: str | None,
-    cancelled: bool = False,
-) -> State[RunSummary]:
-    """A dry run or a gate: publish what was found (nothing sent) and end the run."""
-    dry = mode is Mode.DRY_RUN
-    result = reconcile_batch(
-        quote(sheet),
-        quote(validated),
-        quote(plan),
-        mode=mode,
-        unsent_reason="not sent: " + (reason or ""),
-    )
-    folder = _folder(settings, plan, dry_run=dry)
-    key = f"{'dry-run' if dry else 'fulfil'}-{plan.batch.lower()}"
-    title = "Dry run: nothing sent" if dry else "Stopped before sending"
-    view = write_report(
-        quote(result),
-        quote(validated),
-        sheet.source,
-        folder,
-        key,
-        title=title,
-        cost=cost,
-        note=reason,
-        books=False,
-    )
-    show_report(view)
-    summary = RunSummary(
-        batch=plan.batch,
-        report_dir=str(folder),
-        counts=result.counts,
-        files=view.written,
-        cost=cost,
-        dry_run=dry,
-        note=reason,
-    )
-    logger = get_run_logger()
-    if dry:
-        message = f"dry run: {summary.line()}; {cost.text()}"
-        logger.info("%s", message)
-        return Completed(message=message, data=summary)
-    logger.warning("%s", reason)
-    stopped = RunStoppedError(reason or "stopped", summary)
-    return (
-        Cancelled(message=reason, data=stopped)
-        if cancelled
-        else Failed(message=reason, data=stopped)
-    )
