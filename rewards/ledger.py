@@ -194,7 +194,8 @@ class OrderRow:
 
     @property
     def body(self) -> dict[str, Any]:
-        return json.loads(self.request_json)
+        body: dict[str, Any] = json.loads(self.request_json)
+        return body
 
 
 @dataclass(frozen=True)

@@ -318,7 +318,9 @@ def _windows(data: bytes, at: np.ndarray, width: int) -> np.ndarray:
     """The ``width`` bytes from each offset in ``at`` (zeros past the end), one row each."""
     raw = np.frombuffer(data, np.uint8)
     if not len(at) or at.max() <= len(raw) - width:  # the usual case: none near the end
-        return np.lib.stride_tricks.sliding_window_view(raw, width)[at]
+        windows: np.ndarray = np.lib.stride_tricks.sliding_window_view(raw, width)[at]
+        return windows
+
     out = np.zeros((len(at), width), dtype=np.uint8)
     inside = at <= len(raw) - width
     if inside.any():

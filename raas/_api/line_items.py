@@ -9,7 +9,7 @@ the reward again). The PATCHes set values, so they repeat safely.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -42,7 +42,7 @@ from .._models import Sender, _Wire
 from .._transport import Transport
 
 
-def _already(*codes: str):
+def _already(*codes: str) -> Callable[[errors.APIStatusError], bool]:
     """A refusal saying the line is already in the state the action leads to."""
 
     def accepts(failure: errors.APIStatusError) -> bool:
@@ -90,7 +90,7 @@ class LineItemsAPI(Transport):
 
     def get_embedded_url(self, reference_line_item_id: str) -> str:
         """SECRET: the URL an embedded reward is shown at (whoever has it has the reward)."""
-        return self._json("GET", f"/lineItems/{reference_line_item_id}/embeddedUrl")["url"]
+        return str(self._json("GET", f"/lineItems/{reference_line_item_id}/embeddedUrl")["url"])
 
     def get_line_item_reason_codes(self) -> RewardReasons:
         return RewardReasons.model_validate(self._json("GET", "/lineItems/reasonCodes"))

@@ -82,7 +82,9 @@ class WebhooksAPI(Transport):
 
     def renew_webhook(self, webhook_id: str) -> str:
         """Extend the subscription; returns the new ``expiresAt``."""
-        return self._json("POST", f"/webhooks/{webhook_id}/renew", repeatable=True)["expiresAt"]
+        return str(
+            self._json("POST", f"/webhooks/{webhook_id}/renew", repeatable=True)["expiresAt"]
+        )
 
     def iter_webhook_events(
         self,
