@@ -35,7 +35,7 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## speed and memory figures
 	$(PY) bench/validate_1m.py
-	$(PY) bench/e2e_10k.py
+	$(PY) bench/e2e.py --rows 10000 100000
 
 proof: $(STAMP)  ## the full campaigns: bad inputs, chaos, webhook abuse (tens of minutes)
 	$(PY) -m proof.bad_inputs

@@ -59,6 +59,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     inspect,
@@ -701,20 +702,8 @@ class Ledger:
                 .where(line_items.c.state == LineState.PLANNED)
                 .values(state=LineState.SUBMITTED)
             )
-            for li in lines:
-                conn.execute(
-                    update(line_items)
-                    .where(line_items.c.external_ref_id == external_ref_id)
-                    .where(line_items.c.external_ref_line_item_id == li.line_id)
-                    .values(
-                        line_item_status=li.status,
-                        delivery_status=li.delivery,
-                        reference_line_item_id=li.reference,
-                        charged=f"{li.charged:.2f}",
-                        scheduled_delivery_date=li.scheduled,
-                        error=li.error,
-                    )
-                )
+            if lines:  # one statement for all of them (executemany), not one per line
+                conn.execute(_LINE_STATUS, [_status_values(external_ref_id, li) for li in lines])
 
     # --- the audit trail --------------------------------------------------------------------
 
@@ -741,6 +730,34 @@ def submit_margin(timeout_seconds: float) -> float:
     """How long before its lease expires a run stops starting POSTs: an attempt reaches Tango
     within its connect and write timeouts; a second more for scheduling."""
     return 2 * timeout_seconds + 1
+
+
+_LINE_STATUS = (
+    update(line_items)
+    .where(line_items.c.external_ref_id == bindparam("ref"))
+    .where(line_items.c.external_ref_line_item_id == bindparam("line"))
+    .values(
+        line_item_status=bindparam("status"),
+        delivery_status=bindparam("delivery"),
+        reference_line_item_id=bindparam("reference"),
+        charged=bindparam("charged_text"),
+        scheduled_delivery_date=bindparam("scheduled"),
+        error=bindparam("said"),
+    )
+)
+
+
+def _status_values(external_ref_id: str, li: LineStatus) -> dict[str, Any]:
+    return {
+        "ref": external_ref_id,
+        "line": li.line_id,
+        "status": li.status,
+        "delivery": li.delivery,
+        "reference": li.reference,
+        "charged_text": f"{li.charged:.2f}",
+        "scheduled": li.scheduled,
+        "said": li.error,
+    }
 
 
 class LeaseKeeper:

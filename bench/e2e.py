@@ -1,0 +1,154 @@
+"""End to end: N generated rows through `rewards run` (the flow, on a real Prefect server) and
+through the same steps without Prefect (`python -m bench.plain`), each in a process of its
+own, against the sandbox in a process of its own (zero fulfilment latency). Prints, for each:
+wall time, the process's CPU seconds and peak RSS, the sandbox's CPU seconds, and the HTTP
+requests the sandbox received.
+
+    .venv/bin/python bench/e2e.py [--rows 10000 100000] [--chunk 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class Measured:
+    wall: float
+    cpu: float  # user + system of the process (and its children)
+    peak_mib: float
+    sandbox_cpu: float
+    requests: int
+    exit_code: int
+    tail: str
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system seconds of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def measure(command: list[str], env: dict[str, str], sandbox: subprocess.Popen, admin) -> Measured:
+    sandbox_before = _cpu_of(sandbox.pid)
+    requests_before = admin.get("/stats").json()["requests"]["received"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()  # before waiting: a full pipe would block it
+    _, status, usage = os.wait4(proc.pid, 0)  # this process's own CPU and peak memory
+    wall = time.perf_counter() - start
+    return Measured(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        peak_mib=usage.ru_maxrss / 1024,
+        sandbox_cpu=_cpu_of(sandbox.pid) - sandbox_before,
+        requests=admin.get("/stats").json()["requests"]["received"] - requests_before,
+        exit_code=os.waitstatus_to_exitcode(status),
+        tail=out.decode(errors="replace").strip().splitlines()[0][:160] if out else "",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--chunk", type=int, default=100)
+    args = parser.parse_args()
+
+    from bench.generate import generate
+    from proof.prefect_server import prefect_server
+    from sandbox.server import admin_client, free_port
+
+    work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    port = free_port()
+    sandbox_env = {**os.environ, "SANDBOX_FULFIL_LATENCY_S": "0"}
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(work / "sb.db")],
+        cwd=ROOT,
+        env=sandbox_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(url + "/sandbox/health", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        admin = admin_client(url)
+        admin.post("/accounts/sandbox-usd/fund", json={"amount": 10**9}).raise_for_status()
+        with prefect_server(work / "prefect") as api:
+            env = {
+                **os.environ,
+                "PREFECT_API_URL": api,
+                "PREFECT_HOME": str(work / "prefect"),
+                "PREFECT_LOGGING_LEVEL": "WARNING",
+                "TANGO_BASE_URL": url + "/raas/v2",
+                "TANGO_PLATFORM_NAME": "sandbox-platform",
+                "TANGO_PLATFORM_KEY": "sandbox-platform-key",
+                "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
+                "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
+                "REWARDS_LEDGER_URL": f"sqlite:///{work / 'ledger.db'}",
+                "REWARDS_REPORTS_DIR": str(work / "reports"),
+                "REWARDS_SOURCE_ROOTS": str(work),
+            }
+            rows_out = []
+            for n, rows in enumerate(args.rows):
+                flow_file = generate(
+                    work / f"flow{n}.csv", rows, seed=n, campaign=f"f{n}", bad_rate=0
+                )
+                plain_file = generate(
+                    work / f"plain{n}.csv", rows, seed=n, campaign=f"p{n}", bad_rate=0
+                )
+                chunk = ["--chunk", str(args.chunk)]
+                flow = measure(
+                    [sys.executable, "-m", "deployments.cli", "run", str(flow_file), *chunk],
+                    env,
+                    sandbox,
+                    admin,
+                )
+                plain = measure(
+                    [sys.executable, "-m", "bench.plain", str(plain_file), *chunk],
+                    env,
+                    sandbox,
+                    admin,
+                )
+                rows_out.append((rows, flow, plain))
+                _print(rows, args.chunk, flow, plain)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(30)
+
+
+def _print(rows: int, chunk: int, flow: Measured, plain: Measured) -> None:
+    print(f"\n{rows:,} rows, {chunk} per order")
+    print(
+        f"{'':22} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'sandbox CPU s':>14} {'requests':>9}"
+    )
+    for name, m in (("flow (rewards run)", flow), ("same steps, no Prefect", plain)):
+        print(
+            f"{name:22} {m.wall:>8.1f} {m.cpu:>8.1f} {m.peak_mib:>9.0f} {m.sandbox_cpu:>14.1f} "
+            f"{m.requests:>9}   exit {m.exit_code}: {m.tail}"
+        )
+    print(f"Prefect's share: {flow.wall / plain.wall:.2f}x wall, {flow.cpu / plain.cpu:.2f}x CPU")
+
+
+if __name__ == "__main__":
+    main()
