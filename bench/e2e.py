@@ -72,21 +72,48 @@ def main() -> None:
 
     from bench.generate import generate
     from proof.prefect_server import prefect_server
-    from sandbox.server import admin_client, free_port
 
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    with prefect_server(work / "prefect") as api:
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": api,
+            "PREFECT_HOME": str(work / "prefect"),
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "REWARDS_REPORTS_DIR": str(work / "reports"),
+            "REWARDS_SOURCE_ROOTS": str(work),
+        }
+        for rows in args.rows:
+            source = generate(
+                work / f"rows{rows}.csv", rows, seed=rows, campaign="bench", bad_rate=0
+            )
+            chunk = ["--chunk", str(args.chunk)]
+            commands = {  # each on a sandbox and a ledger of its own: neither pays for the other
+                "flow": [sys.executable, "-m", "deployments.cli", "run", str(source), *chunk],
+                "plain": [sys.executable, "-m", "bench.plain", str(source), *chunk],
+            }
+            measured = {
+                name: _on_fresh_sandbox(work / f"{name}{rows}", command, env)
+                for name, command in commands.items()
+            }
+            _print(rows, args.chunk, measured["flow"], measured["plain"])
+
+
+def _on_fresh_sandbox(folder: Path, command: list[str], env: dict[str, str]) -> Measured:
+    from sandbox.server import admin_client, free_port
+
+    folder.mkdir()
     port = free_port()
-    sandbox_env = {**os.environ, "SANDBOX_FULFIL_LATENCY_S": "0"}
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(work / "sb.db")],
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--db", str(folder / "sb.db")],
         cwd=ROOT,
-        env=sandbox_env,
+        env={**os.environ, "SANDBOX_FULFIL_LATENCY_S": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(300):
             try:
                 httpx.get(url + "/sandbox/health", timeout=1).raise_for_status()
                 break
@@ -94,44 +121,15 @@ def main() -> None:
                 time.sleep(0.1)
         admin = admin_client(url)
         admin.post("/accounts/sandbox-usd/fund", json={"amount": 10**9}).raise_for_status()
-        with prefect_server(work / "prefect") as api:
-            env = {
-                **os.environ,
-                "PREFECT_API_URL": api,
-                "PREFECT_HOME": str(work / "prefect"),
-                "PREFECT_LOGGING_LEVEL": "WARNING",
-                "TANGO_BASE_URL": url + "/raas/v2",
-                "TANGO_PLATFORM_NAME": "sandbox-platform",
-                "TANGO_PLATFORM_KEY": "sandbox-platform-key",
-                "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
-                "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
-                "REWARDS_LEDGER_URL": f"sqlite:///{work / 'ledger.db'}",
-                "REWARDS_REPORTS_DIR": str(work / "reports"),
-                "REWARDS_SOURCE_ROOTS": str(work),
-            }
-            rows_out = []
-            for n, rows in enumerate(args.rows):
-                flow_file = generate(
-                    work / f"flow{n}.csv", rows, seed=n, campaign=f"f{n}", bad_rate=0
-                )
-                plain_file = generate(
-                    work / f"plain{n}.csv", rows, seed=n, campaign=f"p{n}", bad_rate=0
-                )
-                chunk = ["--chunk", str(args.chunk)]
-                flow = measure(
-                    [sys.executable, "-m", "deployments.cli", "run", str(flow_file), *chunk],
-                    env,
-                    sandbox,
-                    admin,
-                )
-                plain = measure(
-                    [sys.executable, "-m", "bench.plain", str(plain_file), *chunk],
-                    env,
-                    sandbox,
-                    admin,
-                )
-                rows_out.append((rows, flow, plain))
-                _print(rows, args.chunk, flow, plain)
+        tango = {
+            "TANGO_BASE_URL": url + "/raas/v2",
+            "TANGO_PLATFORM_NAME": "sandbox-platform",
+            "TANGO_PLATFORM_KEY": "sandbox-platform-key",
+            "TANGO_CUSTOMER_IDENTIFIER": "sandbox-customer",
+            "TANGO_ACCOUNT_IDENTIFIER": "sandbox-usd",
+            "REWARDS_LEDGER_URL": f"sqlite:///{folder / 'ledger.db'}",
+        }
+        return measure(command, {**env, **tango}, sandbox, admin)
     finally:
         sandbox.terminate()
         sandbox.wait(30)
