@@ -13,25 +13,7 @@ import hashlib
 
 import pandas as pd
 
-LINE_FIELDS = (
-    "utid",
-    "amount",
-    "quantity",
-    "delivery_method",
-    "email",
-    "mobile_number",
-    "first_name",
-    "last_name",
-    "street_line_1",
-    "street_line_2",
-    "city",
-    "state_or_province",
-    "postal_code",
-    "country",
-    "delivery_date",
-    "campaign",
-    "client_row_key",
-)
+from .columns import IDENTITY
 
 
 def _digest(text: str) -> str:
@@ -39,10 +21,12 @@ def _digest(text: str) -> str:
 
 
 def line_item_ids(valid: pd.DataFrame, account_identifier: str) -> pd.Series:
-    """``li-`` + 32 hex digits of SHA-256 over the normalised line content."""
+    """``li-`` + 32 hex digits of SHA-256 over the normalised line content: the identity's
+    columns in their frozen order, lowered but the reward id (this normalisation is part of
+    the identity: changing it needs a new ``IDENTITY_VERSION`` too)."""
     parts = [
         valid[f].astype("str").str.lower() if f != "utid" else valid[f].astype("str")
-        for f in LINE_FIELDS
+        for f in IDENTITY
     ]
     content = parts[0]
     for part in parts[1:]:

@@ -2,59 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
-from .columns import ROW
+from .columns import ADDRESS, ROW, WIRED, Column, Kind
 from .identity import batch_id, line_item_ids, order_ref
 from .ledger import Holder, PlannedOrder
 from .standing import TO_SEND, Positions, Standing
 
-ADDRESS_FIELDS = {
-    "street_line_1": "streetLine1",
-    "street_line_2": "streetLine2",
-    "city": "city",
-    "state_or_province": "stateOrProvince",
-    "postal_code": "postalCode",
-    "country": "country",
-}
+
+def _money(value: str) -> float:
+    return float(Decimal(value))
+
+
+def _count(value: int) -> int | None:
+    return int(value) if int(value) != 1 else None  # 1 is Tango's default: left out
+
+
+# A line item's layout, walked per row: (wire key, column, conversion, nested layout)
+Layout = list[tuple[str, str, Callable[[Any], Any] | None, "Layout | None"]]
+_CONVERT: dict[Kind, Callable[[Any], Any]] = {Kind.MONEY: _money, Kind.INT: _count}
+
+
+def _layout(columns: Iterable[Column], depth: int = 0) -> Layout:
+    """The wire paths of ``columns`` as a tree, keys in the order the columns come."""
+    out: Layout = []
+    nested: dict[str, list[Column]] = {}
+    for c in columns:
+        assert c.wire is not None
+        key = c.wire[depth]
+        if len(c.wire) == depth + 1:
+            out.append((key, c.name, _CONVERT.get(c.kind), None))
+        elif key in nested:
+            nested[key].append(c)
+        else:
+            nested[key] = [c]
+            out.append((key, "", None, []))
+    return [
+        (k, n, f, _layout(nested[k], depth + 1) if k in nested else sub) for k, n, f, sub in out
+    ]
+
+
+_MAILED = _layout(WIRED)
+_NOT_MAILED = _layout(c for c in WIRED if c.wire is not None and c.wire[: len(ADDRESS)] != ADDRESS)
+
+
+def _fill(layout: Layout, row: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    for key, name, convert, nested in layout:
+        if nested is not None:  # containers always: an empty recipient is sent as {}
+            out[key] = _fill(nested, row, {})
+        elif value := row[name]:  # empty values left out
+            if convert is None:
+                out[key] = value
+            elif (converted := convert(value)) is not None:
+                out[key] = converted
+    return out
 
 
 def line_item_body(row: dict[str, Any]) -> dict[str, Any]:
-    """One row as a Tango ``LineItem`` (wire names; empty values left out)."""
-    recipient: dict[str, Any] = {
-        k: v
-        for k, v in (
-            ("firstName", row["first_name"]),
-            ("lastName", row["last_name"]),
-            ("email", row["email"]),
-            ("mobileNumber", row["mobile_number"]),
-        )
-        if v
-    }
-    if row["delivery_method"] == "ADDRESS":
-        recipient["address"] = {wire: row[col] for col, wire in ADDRESS_FIELDS.items() if row[col]}
-    body: dict[str, Any] = {
-        "externalRefLineItemID": row["line_id"],
-        "utid": row["utid"],
-        "amount": float(Decimal(row["amount"])),
-        "deliveryMethod": row["delivery_method"],
-        "recipient": recipient,
-    }
-    if int(row["quantity"]) != 1:
-        body["quantity"] = int(row["quantity"])
-    for col, wire in (
-        ("delivery_date", "deliveryDate"),
-        ("message", "message"),
-        ("email_subject", "emailSubject"),
-        ("shipping_method", "shippingMethod"),
-    ):
-        if row[col]:
-            body[wire] = row[col]
-    return body
+    """One row as a Tango ``LineItem``: each column at its wire path (rewards.columns), empty
+    values left out; the postal address only for ADDRESS delivery."""
+    layout = _MAILED if row["delivery_method"] == "ADDRESS" else _NOT_MAILED
+    return _fill(layout, row, {"externalRefLineItemID": row["line_id"]})
 
 
 @dataclass

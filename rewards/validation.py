@@ -29,7 +29,7 @@ from raas import rules
 from raas._models import Catalog, CatalogItem
 
 from . import text_checks
-from .columns import ROW
+from .columns import COLUMNS, ROW, TEXT_SENT, Kind
 from .reading import STR
 
 SHIPPING_METHODS = frozenset(
@@ -81,49 +81,18 @@ class TextField:
 
 
 TEXT_FIELDS = {
-    "first_name": TextField(rules.NAME_MAX_CHARS, name=True),
-    "last_name": TextField(rules.NAME_MAX_CHARS, name=True),
-    "message": TextField(rules.FREE_TEXT_MAX_CHARS, line_breaks=True),
-    "email_subject": TextField(rules.FREE_TEXT_MAX_CHARS),
-    "campaign": TextField(rules.CAMPAIGN_MAX_CHARS),
-    "street_line_1": TextField(rules.ADDRESS_MAX_CHARS["streetLine1"]),
-    "street_line_2": TextField(rules.ADDRESS_MAX_CHARS["streetLine2"]),
-    "city": TextField(rules.ADDRESS_MAX_CHARS["city"]),
-    "state_or_province": TextField(rules.ADDRESS_MAX_CHARS["stateOrProvince"]),
-    "postal_code": TextField(rules.ADDRESS_MAX_CHARS["postalCode"]),
+    c.name: TextField(c.limit, line_breaks=c.kind is Kind.LINES, name=c.kind is Kind.NAME)
+    for c in TEXT_SENT
+    if c.limit is not None
 }
 FORMULA = "starts like a spreadsheet formula (= + - @); reword it so it starts otherwise"
 CONTROL = "contains a control character or a direction override; type the text again"
 GARBLED = "looks garbled ('Ã©' where 'é' was: UTF-8 read as another encoding); fix the text"
 LOST = "'?' or '\ufffd' where a letter was: an export lost letters; check the name"
 PROBLEM_COLUMNS = [ROW, "column", "reason"]
-VALID_COLUMNS = (
-    ROW,
-    "utid",
-    "reward_name",
-    "currency",
-    "amount",
-    "amount_cents",
-    "quantity",
-    "delivery_method",
-    "first_name",
-    "last_name",
-    "email",
-    "mobile_number",
-    "street_line_1",
-    "street_line_2",
-    "city",
-    "state_or_province",
-    "postal_code",
-    "country",
-    "shipping_method",
-    "delivery_date",
-    "message",
-    "email_subject",
-    "campaign",
-    "client_row_key",
-    "fee",
-)
+# what validation adds beside a column (from the catalog; the amount in cents)
+ADDED = {"utid": ("reward_name", "currency"), "amount": ("amount_cents",)}
+VALID_COLUMNS = (ROW, *(n for c in COLUMNS for n in (c.name, *ADDED.get(c.name, ()))), "fee")
 TEXT = pa.large_string()  # what STR holds: Arrow text made any other way is cast to it
 E164 = r"^\+[1-9]\d{6,14}$"
 DENSE = 1 << 16  # value combinations numbered densely up to this many
@@ -801,20 +770,15 @@ def _validate(
         "shipping_method": (shipping, shipping_of),
         "delivery_date": (d, day_of),
     }
+    # every other column goes on as a text per row, as read above (the email lowered, the
+    # phone in E.164, the campaign defaulted) or else as it was typed
+    normalised = {"first_name": first_name, "last_name": last_name, "email": email}
+    normalised |= {"mobile_number": phone, "street_line_1": street, "city": city}
+    normalised |= {"postal_code": postal, "campaign": campaign, "client_row_key": row_key}
     per_row = {
-        "first_name": first_name,
-        "last_name": last_name,
-        "email": email,
-        "mobile_number": phone,
-        "street_line_1": street,
-        "street_line_2": _arrow(df, "street_line_2"),
-        "city": city,
-        "state_or_province": _arrow(df, "state_or_province"),
-        "postal_code": postal,
-        "message": _arrow(df, "message"),
-        "email_subject": _arrow(df, "email_subject"),
-        "campaign": campaign,
-        "client_row_key": row_key,
+        c.name: normalised[c.name] if c.name in normalised else _arrow(df, c.name)
+        for c in COLUMNS
+        if c.name not in by_value and c.kind is not Kind.INT
     }
     kept = pa.array(keep)
     cut = {n: pool.submit(c.texts, table, keep) for n, (c, table) in by_value.items()}
