@@ -71,6 +71,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from .columns import IDENTITY_VERSION
+from .errors import LedgerIdentityError
+
 SCHEMA_VERSION = 2  # 2: batch leases, void orders, released lines, the audit trail
 
 metadata = MetaData()
@@ -325,6 +328,7 @@ class Ledger:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         create_tables(metadata, self.engine)
+        _check_identity(self.engine, repr(self))
         _migrate(self.engine)
 
     def __repr__(self) -> str:
@@ -810,6 +814,31 @@ def create_tables(schema: MetaData, engine: Engine) -> None:
         except (OperationalError, ProgrammingError, IntegrityError):
             if not inspect(engine).has_table(table.name):
                 raise
+
+
+def _check_identity(engine: Engine, name: str) -> None:
+    """Record the line identity's version in a new ledger; refuse a ledger made under another
+    (its line ids would not match this program's: every line would look new)."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    with engine.begin() as conn:
+        rows = conn.execute(select(ledger_meta.c.key, ledger_meta.c.value)).all()
+        known = {str(key): str(value) for key, value in rows}
+        # a ledger from before the identity had a version was made under version 1
+        made_under = known.get("identity_version") or ("1" if known else str(IDENTITY_VERSION))
+        conn.execute(
+            dialect.insert(ledger_meta)
+            .values(key="identity_version", value=made_under)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        made_under = conn.execute(
+            select(ledger_meta.c.value).where(ledger_meta.c.key == "identity_version")
+        ).scalar_one()
+    if made_under != str(IDENTITY_VERSION):
+        raise LedgerIdentityError(
+            f"{name} keys its lines by identity version {made_under}, this program by version "
+            f"{IDENTITY_VERSION}: its lines would look new and be sent again; use a new ledger "
+            "or the program that made it"
+        )
 
 
 def _migrate(engine: Engine) -> None:
