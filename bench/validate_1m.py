@@ -43,7 +43,7 @@ def pandera_checks(path: Path) -> tuple[float, int]:
     import pandera.pandas as pa
 
     from raas import rules
-    from rewards.validation import METHOD_ALIASES
+    from raas.rules import METHOD_ALIASES
 
     cat = catalog()
     items = {i.utid: i for i in cat.items()}

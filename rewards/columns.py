@@ -110,7 +110,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "delivery_method",
-        "EMAIL, PHONE (sms), ADDRESS (mail), EMBEDDED (link) or NONE",
+        rules.methods_listed(hints=True),
         ("deliverymethod", "delivery", "method", "channel", "sendvia", "deliverychannel"),
         required=True,
         kind=Kind.CODE,
@@ -289,6 +289,7 @@ REQUIRED = tuple(c.name for c in COLUMNS if c.required)
 _PLACES = {c.identity: c.name for c in COLUMNS if c.identity is not None}
 IDENTITY = tuple(_PLACES[place] for place in range(len(_PLACES)))  # KeyError: a place skipped
 WIRED = tuple(c for c in COLUMNS if c.wire is not None)
+AT_WIRE = {".".join(c.wire): c for c in WIRED if c.wire is not None}  # by dotted path
 TEXT_SENT = tuple(c for c in COLUMNS if c.limit is not None)  # text Tango gets, and its limit
 
 

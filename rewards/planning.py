@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from raas import rules
+
 from .columns import ADDRESS, ROW, WIRED, Column, Kind
 from .identity import batch_id, line_item_ids, order_ref
 from .ledger import Holder, PlannedOrder
@@ -47,6 +49,7 @@ def _layout(columns: Iterable[Column], depth: int = 0) -> Layout:
     ]
 
 
+_MAILING = frozenset(rules.methods_needing(rules.POSTAL_ADDRESS.paths[0]))  # ADDRESS
 _MAILED = _layout(WIRED)
 _NOT_MAILED = _layout(c for c in WIRED if c.wire is not None and c.wire[: len(ADDRESS)] != ADDRESS)
 
@@ -65,8 +68,8 @@ def _fill(layout: Layout, row: dict[str, Any], out: dict[str, Any]) -> dict[str,
 
 def line_item_body(row: dict[str, Any]) -> dict[str, Any]:
     """One row as a Tango ``LineItem``: each column at its wire path (rewards.columns), empty
-    values left out; the postal address only for ADDRESS delivery."""
-    layout = _MAILED if row["delivery_method"] == "ADDRESS" else _NOT_MAILED
+    values left out; the postal address only for a method that needs it (ADDRESS)."""
+    layout = _MAILED if row["delivery_method"] in _MAILING else _NOT_MAILED
     return _fill(layout, row, {"externalRefLineItemID": row["line_id"]})
 
 

@@ -29,42 +29,8 @@ from raas import rules
 from raas._models import Catalog, CatalogItem
 
 from . import text_checks
-from .columns import COLUMNS, ROW, TEXT_SENT, Kind
+from .columns import AT_WIRE, COLUMNS, ROW, TEXT_SENT, Kind
 from .reading import STR
-
-SHIPPING_METHODS = frozenset(
-    {
-        "upsground",
-        "upsgroundsignature",
-        "ups2ndday",
-        "ups2nddaysignature",
-        "upsnextday",
-        "upsnextdaysignature",
-        "uspspriority",
-        "uspsprioritysig",
-        "usps1stclass",
-    }
-)
-METHOD_ALIASES: dict[str, str] = {
-    **{a: "EMAIL" for a in ("email", "e-mail", "e mail", "mail to inbox", "inbox")},
-    **{a: "PHONE" for a in ("phone", "sms", "text", "text message", "mobile", "sms/text")},
-    **{
-        a: "ADDRESS"
-        for a in (
-            "address",
-            "mail",
-            "postal",
-            "post",
-            "postal mail",
-            "ship",
-            "shipping",
-            "mailed",
-            "physical",
-        )
-    },
-    **{a: "EMBEDDED" for a in ("embedded", "link", "url", "embedded link", "reward link")},
-    **{a: "NONE" for a in ("none", "no delivery", "code only", "no")},
-}
 
 
 @dataclass(frozen=True)
@@ -333,14 +299,6 @@ def _cents(amounts: _Coded) -> tuple[np.ndarray, np.ndarray]:
     zero = pa.scalar("0", amounts.uniques.type)
     number = pc.cast(pc.if_else(pa.array(plain), amounts.uniques, zero), pa.float64())
     return plain, np.round(_np(number) * 100).astype(np.int64)
-
-
-def _method_name(value: object) -> str | None:
-    raw = str(value)
-    spaced = " ".join(raw.lower().split())
-    if spaced in METHOD_ALIASES:
-        return METHOD_ALIASES[spaced]
-    return raw.upper() if raw.upper() in ("EMBEDDED_COMPONENT", "WHATSAPP") else None
 
 
 def _shipping_name(value: str) -> str:
@@ -637,22 +595,26 @@ def _validate(
 
     # --- delivery method and contact --------------------------------------------------
     m = coded["delivery_method"].result()
-    method_of = [_method_name(v) or "" for v in m.values]
+    method_of = [rules.method_named(v) or "" for v in m.values]
     method_u = np.array(method_of or [""], dtype=object)
+
+    def needing(path: str) -> np.ndarray:
+        """Rows whose method needs the wire field ``path`` (raas.rules.METHODS)."""
+        return m.rows(np.isin(method_u, rules.methods_needing(path)))
+
     empty_m = np.array([v == "" for v in m.values], dtype=bool)
     unknown_m = ~empty_m & np.array([not x for x in method_of], dtype=bool)
     p.flag(
         m.rows(empty_m),
         "delivery_method",
-        "delivery method is empty: EMAIL, PHONE, ADDRESS, EMBEDDED or NONE",
+        f"delivery method is empty: {rules.methods_listed()}",
     )
     p.flag(
         m.rows(unknown_m),
         "delivery_method",
         m.reasons(
             [
-                f"unknown delivery method {v[:40]}: use EMAIL, PHONE (sms), ADDRESS (mail), "
-                "EMBEDDED (link) or NONE"
+                f"unknown delivery method {v[:40]}: use {rules.methods_listed(hints=True)}"
                 for v in m.values
             ]
         ),
@@ -668,7 +630,7 @@ def _validate(
     email = email_f.result()
     email_empty = _empty(email)
     p.flag(
-        m.rows(method_u == "EMAIL") & email_empty, "email", "EMAIL delivery needs an email address"
+        needing("recipient.email") & email_empty, "email", "EMAIL delivery needs an email address"
     )
     for reason, mask in email_ok_f.result()[1].items():
         p.flag(mask, "email", reason)
@@ -677,7 +639,7 @@ def _validate(
 
     phone_none = _empty(phone_raw)
     p.flag(
-        m.rows(np.isin(method_u, ["PHONE", "WHATSAPP"])) & phone_none,
+        needing("recipient.mobileNumber") & phone_none,
         "mobile_number",
         "PHONE delivery needs a mobile number",
     )
@@ -697,14 +659,10 @@ def _validate(
     country_of = pc.utf8_upper(country.uniques)
     shipping = coded["shipping_method"].result()
     shipping_of = [_shipping_name(v) for v in shipping.values]
-    is_address = m.rows(method_u == "ADDRESS")
-    for name, empty in (
-        ("street_line_1", _empty(street)),
-        ("city", _empty(city)),
-        ("postal_code", _empty(postal)),
-        ("country", country.rows(_empty(country_of))),
-    ):
-        p.flag(is_address & empty, name, f"ADDRESS delivery needs {name}")
+    for path in rules.POSTAL_ADDRESS.paths:
+        name = AT_WIRE[path].name
+        methods = "/".join(rules.methods_needing(path))
+        p.flag(needing(path) & _empty(_arrow(df, name)), name, f"{methods} delivery needs {name}")
     p.flag(
         country.rows(~_empty(country_of) & ~_matches(country_of, r"^[A-Z]{2}$")),
         "country",
@@ -712,16 +670,16 @@ def _validate(
     )
     shipping_none = np.array([s == "" for s in shipping_of] or [True], dtype=bool)
     p.flag(
-        is_address & shipping.rows(shipping_none),
+        needing("shippingMethod") & shipping.rows(shipping_none),
         "shipping_method",
         "ADDRESS delivery needs a shipping method, e.g. upsground or usps1stclass",
     )
     p.flag(
         shipping.rows(
-            np.array([s != "" and s not in SHIPPING_METHODS for s in shipping_of] or [False])
+            np.array([s != "" and s not in rules.SHIPPING_METHODS for s in shipping_of] or [False])
         ),
         "shipping_method",
-        "unknown shipping method; use one of " + ", ".join(sorted(SHIPPING_METHODS)),
+        "unknown shipping method; use one of " + ", ".join(sorted(rules.SHIPPING_METHODS)),
     )
 
     # --- scheduled delivery -----------------------------------------------------------
@@ -745,9 +703,10 @@ def _validate(
     text_problems, text_warnings = texts_f.result()
     for mask, name, reason in text_problems:
         p.flag(mask, name, reason)
-    for name in ("first_name", "last_name"):
+    physical = m.rows(np.isin(method_u, rules.PHYSICAL_METHODS))
+    for name in (c.name for c in COLUMNS if c.kind is Kind.NAME):
         p.flag(
-            is_address & text_checks.too_long(_arrow(df, name), rules.PHYSICAL_NAME_MAX_CHARS),
+            physical & text_checks.too_long(_arrow(df, name), rules.PHYSICAL_NAME_MAX_CHARS),
             name,
             f"at most {rules.PHYSICAL_NAME_MAX_CHARS} characters for a mailed card",
         )
