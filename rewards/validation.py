@@ -13,7 +13,7 @@ numpy arrays. Tango's item rules (amount, method, schedule, fees) come from
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,9 +28,24 @@ import pyarrow.compute as pc
 from raas import rules
 from raas._models import Catalog, CatalogItem
 
-from . import text_checks
+from . import columnar, text_checks
+from .columnar import (
+    DENSE,
+    TEXT,
+    Coded,
+    Problems,
+    RowKey,
+    arrow,
+    as_series,
+    empty,
+    lower,
+    matches,
+    no_text,
+    per_pair,
+    repeats,
+    to_numpy,
+)
 from .columns import AT_WIRE, COLUMNS, ROW, TEXT_SENT, Kind
-from .reading import STR
 
 
 @dataclass(frozen=True)
@@ -59,10 +74,7 @@ PROBLEM_COLUMNS = [ROW, "column", "reason"]
 # what validation adds beside a column (from the catalog; the amount in cents)
 ADDED = {"utid": ("reward_name", "currency"), "amount": ("amount_cents",)}
 VALID_COLUMNS = (ROW, *(n for c in COLUMNS for n in (c.name, *ADDED.get(c.name, ()))), "fee")
-TEXT = pa.large_string()  # what STR holds: Arrow text made any other way is cast to it
 E164 = r"^\+[1-9]\d{6,14}$"
-DENSE = 1 << 16  # value combinations numbered densely up to this many
-Reason = str | Callable[[np.ndarray], Sequence[str] | np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -83,222 +95,18 @@ class Validated:
     rejected: pd.DataFrame
     problems: pd.DataFrame
     rows_in: int
-    warnings: pd.DataFrame = field(default_factory=lambda: _Problems(np.zeros(0, int)).table())
-
-
-# --- columns as Arrow arrays -----------------------------------------------------------------
-
-
-def _arrow(frame: pd.DataFrame, name: str) -> pa.ChunkedArray:
-    """A column's text as one Arrow array ('' for a missing column or cell); no copy when
-    the column is already Arrow-backed, as the reader makes it."""
-    if name not in frame:
-        return pa.chunked_array([pc.fill_null(pa.nulls(len(frame), TEXT), "")])
-    values = frame[name]
-    if not isinstance(values.array, pd.arrays.ArrowStringArray):
-        values = values.astype(STR)
-    out = pa.array(values.array)
-    if isinstance(out, pa.Array):
-        out = pa.chunked_array([out], type=out.type)
-    if out.type != TEXT:
-        out = out.cast(TEXT)
-    return pc.fill_null(out, "") if out.null_count else out
-
-
-def _np(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return values.to_numpy(zero_copy_only=False)
-
-
-def _empty(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return _np(pc.binary_length(values)) == 0
-
-
-def _matches(values: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:
-    return _np(pc.match_substring_regex(values, pattern))
-
-
-def _lower(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Lower case; Arrow's ASCII kernel (ten times as fast) when every byte is ASCII."""
-    data = (chunk.buffers()[2] for chunk in values.chunks)
-    if all(b is None or np.frombuffer(b, np.uint8).max(initial=0) < 128 for b in data):
-        return pc.ascii_lower(values)
-    return pc.utf8_lower(values)
-
-
-def _series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
-    """Arrow text as a pandas column, sharing its buffers."""
-    if values.type != TEXT:
-        values = values.cast(TEXT)
-    return pd.Series(pd.arrays.ArrowStringArray(values, dtype=STR))
-
-
-class _Coded:
-    """A column with few distinct values: those values, once, and each row's code. A check
-    runs on the values and reaches the rows with ``rows(table)``."""
-
-    def __init__(self, values: pa.ChunkedArray) -> None:
-        written = np.flatnonzero(_np(pc.binary_length(values)))
-        if len(written) > len(values) // 2:
-            encoded = pc.dictionary_encode(values.combine_chunks())
-            self.codes = _np(encoded.indices)
-            self.uniques: pa.Array = encoded.dictionary
-        else:  # mostly empty (quantity, country, date...): encode the written cells only
-            encoded = pc.dictionary_encode(values.take(pa.array(written)).combine_chunks())
-            self.uniques = pa.concat_arrays([encoded.dictionary, pa.array([""], TEXT)])
-            self.codes = np.full(len(values), len(self.uniques) - 1, dtype=np.int32)
-            self.codes[written] = _np(encoded.indices)
-        self.values: list[str] = self.uniques.to_pylist()
-        self._kept: tuple[np.ndarray, pa.Array] | None = None
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def rows(self, table: np.ndarray | Sequence[object]) -> np.ndarray:
-        table = np.asarray(table)
-        if table.dtype == bool and not table.any():  # the usual answer to a check: no row
-            return np.zeros(len(self.codes), dtype=bool)
-        return table[self.codes]
-
-    def texts(self, table: Sequence[str], keep: np.ndarray) -> pa.Array:
-        """Per-value texts ``table`` for the rows in ``keep``, by Arrow's take."""
-        if self._kept is None or self._kept[0] is not keep:
-            self._kept = (keep, pa.array(self.codes[keep]))
-        return pc.take(pa.array(list(table) or [""], TEXT), self._kept[1])
-
-    def reasons(self, table: Sequence[str | None]) -> Callable[[np.ndarray], np.ndarray]:
-        values = np.array(list(table) or [None], dtype=object)
-        return lambda at: values[self.codes[at]]
-
-
-@dataclass
-class _Answers:
-    """What a rule said once per distinct pair of values, spread over the rows."""
-
-    found: np.ndarray  # bool per row: the rule has something to say
-    pair: np.ndarray  # per row: which pair
-    said: np.ndarray  # object per pair: None (fine) or a reason
-
-    def reasons(self, at: np.ndarray) -> np.ndarray:
-        return self.said[self.pair[at]]
-
-
-def _per_pair(
-    a: _Coded, b: _Coded, where: np.ndarray, rule: Callable[[int, int], str | None]
-) -> _Answers:
-    """``rule(i, j)`` once per distinct (value i of ``a``, value j of ``b``) among the rows in
-    ``where``; pairs are numbered densely (len(a) x len(b) is small for such columns)."""
-    size = max(len(a), 1) * max(len(b), 1)
-    wide = np.int32 if size < 1 << 31 else np.int64
-    pair = a.codes.astype(wide) * wide(max(len(b), 1)) + b.codes
-    if size > DENSE:  # many distinct values after all: number the pairs seen
-        seen_codes, seen = pd.factorize(pair)
-        pair, size = np.asarray(seen_codes, dtype=np.int64), len(seen)
-        lookup = np.asarray(seen)
-    else:
-        lookup = None
-    asked = np.zeros(size, dtype=bool)
-    asked[pair[where]] = True
-    said = np.full(size, None, dtype=object)
-    for k in np.flatnonzero(asked):
-        joint = int(lookup[k]) if lookup is not None else int(k)
-        said[k] = rule(*divmod(joint, max(len(b), 1)))
-    flagged = np.not_equal(said, None)
-    if not flagged.any():  # the usual answer: no row
-        return _Answers(np.zeros(len(pair), dtype=bool), pair, said)
-    return _Answers(flagged[pair] & where, pair, said)
-
-
-class _Problems:
-    """Failing checks as they are flagged: per check, the positions (int32) and the reason,
-    one text or a code per position into a few texts (reasons repeat: a text per problem
-    took gigabytes when every row of a million was bad in several ways)."""
-
-    def __init__(self, row_numbers: np.ndarray) -> None:
-        self.row_numbers = row_numbers
-        self.parts: list[tuple[np.ndarray, str, np.ndarray | None, list[str]]] = []
-        self.bad = np.zeros(len(row_numbers), dtype=bool)
-
-    def flag(self, mask: np.ndarray, column: str, reason: Reason) -> None:
-        """``reason``: one text, or a function of the flagged positions (reasons are built
-        only for those rows, which are few)."""
-        at = np.flatnonzero(mask).astype(np.int32)
-        if not len(at):
-            return
-        if callable(reason):
-            codes, texts = pd.factorize(np.asarray(reason(at), dtype=object))
-            self.parts.append((at, column, codes.astype(np.int32), [str(t) for t in texts]))
-        else:
-            self.parts.append((at, column, None, [reason]))
-        self.bad[at] = True
-
-    def table(self) -> pd.DataFrame:
-        """One line per problem, by row (within a row in check order); column and reason
-        are categoricals."""
-        if not self.parts:
-            return pd.DataFrame(
-                {
-                    ROW: pd.Series(dtype="int64"),
-                    "column": pd.Categorical([]),
-                    "reason": pd.Categorical([]),
-                }
-            )
-        rows = self.row_numbers[np.concatenate([at for at, *_ in self.parts])]
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
-        sizes = [len(at) for at, *_ in self.parts]
-        text_of, texts = pd.factorize(np.array([t for *_, ts in self.parts for t in ts], object))
-        first = np.cumsum([0] + [len(ts) for *_, ts in self.parts])
-        reason = text_of[
-            np.concatenate(
-                [
-                    first[k] + (codes if codes is not None else np.zeros(len(at), np.int32))
-                    for k, (at, _, codes, _) in enumerate(self.parts)
-                ]
-            )[order]
-        ].astype(np.int32)
-        name_of, names = pd.factorize(np.array([c for _, c, *_ in self.parts], dtype=object))
-        column = np.repeat(name_of.astype(np.int32), sizes)[order]
-        del order
-        self._coded = (rows, column, reason, list(names), [str(t) for t in texts])
-        return pd.DataFrame(
-            {
-                ROW: rows,
-                "column": pd.Categorical.from_codes(column, names),
-                "reason": pd.Categorical.from_codes(reason, texts),
-            }
-        )
-
-    def joined(self, rows: np.ndarray) -> pa.Array:
-        """Each of ``rows``' problems as one text, "column: reason; column: reason", made
-        once per distinct list of problems (a few kinds of bad row, however many rows)."""
-        numbers, column, reason, names, texts = self._coded
-        pair, pairs = pd.factorize(column.astype(np.int64) * len(texts) + reason)
-        starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
-        counts = np.diff(np.r_[starts, len(numbers)])
-        group = np.repeat(np.arange(len(starts), dtype=np.int32), counts)
-        grid = np.full((len(starts), int(counts.max())), -1, dtype=np.int32)
-        grid[group, np.arange(len(numbers), dtype=np.int32) - starts[group]] = pair
-        del group
-        kinds, kind_of = np.unique(grid, axis=0, return_inverse=True)
-        del grid
-        said = [f"{names[p // len(texts)]}: {texts[p % len(texts)]}" for p in pairs.tolist()]
-        joined = pa.array(["; ".join(said[p] for p in kind if p >= 0) for kind in kinds], TEXT)
-        return joined.take(pa.array(kind_of.ravel()[np.searchsorted(numbers[starts], rows)]))
-
-
-def _no_text() -> pd.Series:
-    return pd.Series(dtype=STR)
+    warnings: pd.DataFrame = field(default_factory=lambda: Problems(np.zeros(0, int)).table())
 
 
 # --- values ------------------------------------------------------------------------------------
 
 
-def _cents(amounts: _Coded) -> tuple[np.ndarray, np.ndarray]:
+def _cents(amounts: Coded) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct amount: whether it is a plain decimal, and its integer cents (0 if not)."""
-    plain = _matches(amounts.uniques, r"^\d{1,9}(\.\d{1,2})?$")
+    plain = matches(amounts.uniques, r"^\d{1,9}(\.\d{1,2})?$")
     zero = pa.scalar("0", amounts.uniques.type)
     number = pc.cast(pc.if_else(pa.array(plain), amounts.uniques, zero), pa.float64())
-    return plain, np.round(_np(number) * 100).astype(np.int64)
+    return plain, np.round(to_numpy(number) * 100).astype(np.int64)
 
 
 def _shipping_name(value: str) -> str:
@@ -338,87 +146,20 @@ def _phones(raw: pa.ChunkedArray, default_country: str | None) -> tuple[pa.Array
     """Each row's number in E.164 ('' when none or invalid), and whether Excel turned it
     into scientific notation. Numbers already in E.164 (most) are taken as they are; only
     the others go through :func:`normalise_phone`."""
-    has = ~_empty(raw)
+    has = ~empty(raw)
     at = np.flatnonzero(has)
     sci = np.zeros(len(raw), dtype=bool)
     out = pc.fill_null(pa.nulls(len(raw), TEXT), "")
     if not len(at):
         return out, sci
     numbers = raw.take(pa.array(at)).combine_chunks()
-    ready = _matches(numbers, E164)
+    ready = matches(numbers, E164)
     if not ready.all():
         others = numbers.filter(pa.array(~ready))
-        sci[at[~ready]] = _matches(others, r"\d[eE]\+?\d")
-        fixed = pa.array(normalise_phone(_series(others), default_country).array)
+        sci[at[~ready]] = matches(others, r"\d[eE]\+?\d")
+        fixed = pa.array(normalise_phone(as_series(others), default_country).array)
         numbers = pc.replace_with_mask(numbers, pa.array(~ready), fixed.cast(TEXT))
     return pc.replace_with_mask(out, pa.array(has), numbers), sci
-
-
-# --- repeats -----------------------------------------------------------------------------------
-
-
-@dataclass
-class _RepeatKey:
-    """What makes two rows the same reward to the same person: text columns (some compared
-    without case) and integer columns (the reward's code, the amount in cents)."""
-
-    texts: list[pa.ChunkedArray]
-    caseless: list[bool]
-    numbers: list[np.ndarray]
-
-    def rows(self, start: int, stop: int) -> dict[str, object]:
-        cut = [t.slice(start, stop - start) for t in self.texts]
-        out: dict[str, object] = {
-            f"t{i}": _lower(t) if low else t
-            for i, (t, low) in enumerate(zip(cut, self.caseless, strict=True))
-        }
-        return out | {f"n{i}": n[start:stop] for i, n in enumerate(self.numbers)}
-
-    def at(self, positions: np.ndarray) -> pa.Table:
-        index = pa.array(positions)
-        out: dict[str, object] = {}
-        for i, (t, low) in enumerate(zip(self.texts, self.caseless, strict=True)):
-            taken = t.take(index)
-            out[f"t{i}"] = _lower(taken) if low else taken
-        return pa.table(out | {f"n{i}": n[positions] for i, n in enumerate(self.numbers)})
-
-
-HASH_SLICE = 1 << 18  # rows hashed at a time: polars' copy of them stays small
-
-
-def _shared_hashes(key: _RepeatKey, rows: int) -> np.ndarray:
-    """Rows whose key hashes like another row's: every repeat is among them (with any hash
-    collision, so the caller compares the values). polars hashes the rows in its own
-    threads, several times as fast as dictionary-encoding joined keys."""
-    import polars as pl
-
-    hashes = np.empty(rows, dtype=np.uint64)
-    for start in range(0, rows, HASH_SLICE):
-        stop = min(start + HASH_SLICE, rows)
-        table = pa.table(key.rows(start, stop))
-        hashes[start:stop] = pl.from_arrow(table).hash_rows().to_numpy()
-    ordered = np.sort(hashes)
-    twice = ordered[1:][ordered[1:] == ordered[:-1]]
-    if not len(twice):  # the usual case: no two rows alike
-        return np.zeros(rows, dtype=bool)
-    return np.isin(hashes, twice)
-
-
-def _repeats(candidates: np.ndarray, key: _RepeatKey) -> tuple[np.ndarray, np.ndarray]:
-    """Among ``candidates`` (positions in row order), those whose key equals an earlier one's,
-    and for each of those the position of the first row with that key."""
-    if not len(candidates):
-        return candidates, candidates
-    import polars as pl
-
-    keys = pl.from_arrow(key.at(candidates))
-    assert isinstance(keys, pl.DataFrame)
-    # each candidate's first row with the same values (polars compares values, not hashes)
-    columns = keys.columns
-    keys = keys.with_columns(pl.Series("at", candidates))
-    first = keys.select(pl.col("at").first().over(columns)).to_series().to_numpy()
-    again = first != candidates
-    return candidates[again], first[again]
 
 
 # --- free text ---------------------------------------------------------------------------------
@@ -434,7 +175,7 @@ def _text_problems(
     for name, field_ in TEXT_FIELDS.items():
         if name not in df:  # nothing to send
             continue
-        values = _arrow(df, name)
+        values = arrow(df, name)
         screen = text_checks.Screen(values)
         found += [
             (text_checks.formula_like(screen), name, FORMULA),
@@ -477,42 +218,42 @@ def _validate(
     today: date,
     pool: ThreadPoolExecutor,
 ) -> Validated:
-    p = _Problems(df[ROW].to_numpy())
+    p = Problems(df[ROW].to_numpy())
 
     # The column work (encoding, lower-casing, regexes, the repeat hash) is queued on the pool
     # in the order it is needed; the checks below run here and wait only for what they use.
     # A task may wait for one queued before it, never after: two workers cannot deadlock.
     def encode(*names: str) -> None:
-        coded.update({n: pool.submit(lambda n: _Coded(_arrow(df, n)), n) for n in names})
+        coded.update({n: pool.submit(lambda n: Coded(arrow(df, n)), n) for n in names})
 
-    coded: dict[str, Future[_Coded]] = {}
+    coded: dict[str, Future[Coded]] = {}
     encode("utid", "amount")
-    email_f = pool.submit(lambda: _lower(_arrow(df, "email")))
+    email_f = pool.submit(lambda: lower(arrow(df, "email")))
     email_ok_f = pool.submit(lambda: text_checks.email_problems(email_f.result()))
     encode("quantity", "delivery_method")
-    phone_raw = _arrow(df, "mobile_number")
+    phone_raw = arrow(df, "mobile_number")
     phones_f = pool.submit(_phones, phone_raw, options.default_phone_country)
-    street, city, postal = (_arrow(df, c) for c in ("street_line_1", "city", "postal_code"))
-    first_name, last_name = _arrow(df, "first_name"), _arrow(df, "last_name")
-    campaign = _arrow(df, "campaign")
+    street, city, postal = (arrow(df, c) for c in ("street_line_1", "city", "postal_code"))
+    first_name, last_name = arrow(df, "first_name"), arrow(df, "last_name")
+    campaign = arrow(df, "campaign")
     if options.default_campaign:
         default = pa.scalar(options.default_campaign, TEXT)
-        campaign = pc.if_else(_empty(campaign), default, campaign)
-    row_key = _arrow(df, "client_row_key")
+        campaign = pc.if_else(empty(campaign), default, campaign)
+    row_key = arrow(df, "client_row_key")
 
-    def repeat_key() -> tuple[np.ndarray, _RepeatKey]:
+    def repeat_key() -> tuple[np.ndarray, RowKey]:
         """(recipient, reward, campaign, row key, amount in cents: "10" is "10.00")."""
         u, a = coded["utid"].result(), coded["amount"].result()
         same: dict[str, int] = {}  # "u100001" and "U100001" are one reward
         upper = pc.utf8_upper(u.uniques).to_pylist()
         reward = np.array([same.setdefault(v, len(same)) for v in upper] or [0])[u.codes]
         texts = [email_f.result(), phones_f.result()[0], street, postal, first_name, last_name]
-        key = _RepeatKey(
+        key = RowKey(
             texts=[*texts, campaign, row_key],
             caseless=[False, False, True, True, True, True, False, False],
             numbers=[reward, a.rows(_cents(a)[1])],
         )
-        return _shared_hashes(key, len(df)), key
+        return columnar.shared_hashes(key, len(df)), key
 
     shared_f = pool.submit(repeat_key)
     encode("country", "shipping_method", "delivery_date")
@@ -524,8 +265,8 @@ def _validate(
     utid_of = utid.to_pylist()
     items = {i.utid.upper(): i for i in catalog.items()}
     item_of = [items.get(v) for v in utid_of]
-    empty_u = _empty(utid)
-    shaped_u = _matches(utid, r"^U\d+$")
+    empty_u = empty(utid)
+    shaped_u = matches(utid, r"^U\d+$")
     known_u = np.array([i is not None for i in item_of], dtype=bool)
     problem_u = [rules.item_problem(i, i.utid) if i else None for i in item_of]
     currency_of = [i.currencyCode if i else "" for i in item_of]
@@ -556,7 +297,7 @@ def _validate(
     a = coded["amount"].result()
     plain_a, cents_a = _cents(a)
     cents = a.rows(cents_a)
-    empty_a = _empty(a.uniques)
+    empty_a = empty(a.uniques)
     p.flag(a.rows(empty_a), "amount", "amount is empty")
     p.flag(
         a.rows(~empty_a & ~plain_a),
@@ -565,7 +306,7 @@ def _validate(
         "(no currency sign, thousands separator or exponent)",
     )
     p.flag(a.rows(plain_a & (cents_a <= 0)), "amount", "amount must be greater than 0")
-    amount_problem = _per_pair(
+    amount_problem = per_pair(
         u,
         a,
         usable & a.rows(plain_a & (cents_a > 0)),
@@ -574,8 +315,8 @@ def _validate(
     p.flag(amount_problem.found, "amount", amount_problem.reasons)
 
     q = coded["quantity"].result()
-    written_q = ~_empty(q.uniques)  # most files leave it empty
-    ok_q = ~written_q | _matches(q.uniques, r"^[1-9]\d{0,3}$")
+    written_q = ~empty(q.uniques)  # most files leave it empty
+    ok_q = ~written_q | matches(q.uniques, r"^[1-9]\d{0,3}$")
     count_q = np.array(
         [int(v) if w and ok else 1 for v, w, ok in zip(q.values, written_q, ok_q, strict=True)],
         dtype=np.int64,
@@ -590,7 +331,7 @@ def _validate(
             return None
         return f"quantity must be between {low} and {high} for this reward"
 
-    quantity_limits = _per_pair(u, q, usable & q.rows(ok_q), quantity_problem)
+    quantity_limits = per_pair(u, q, usable & q.rows(ok_q), quantity_problem)
     p.flag(quantity_limits.found, "quantity", quantity_limits.reasons)
 
     # --- delivery method and contact --------------------------------------------------
@@ -619,7 +360,7 @@ def _validate(
             ]
         ),
     )
-    method_problem = _per_pair(
+    method_problem = per_pair(
         u,
         m,
         usable & m.rows(method_u != ""),
@@ -628,7 +369,7 @@ def _validate(
     p.flag(method_problem.found, "delivery_method", method_problem.reasons)
 
     email = email_f.result()
-    email_empty = _empty(email)
+    email_empty = empty(email)
     p.flag(
         needing("recipient.email") & email_empty, "email", "EMAIL delivery needs an email address"
     )
@@ -637,7 +378,7 @@ def _validate(
 
     phone, sci = phones_f.result()
 
-    phone_none = _empty(phone_raw)
+    phone_none = empty(phone_raw)
     p.flag(
         needing("recipient.mobileNumber") & phone_none,
         "mobile_number",
@@ -650,7 +391,7 @@ def _validate(
         "format the column as text and type the number again",
     )
     p.flag(
-        ~phone_none & ~sci & _empty(phone),
+        ~phone_none & ~sci & empty(phone),
         "mobile_number",
         "not a valid mobile number: use +country code and number, e.g. +14155550100",
     )
@@ -662,9 +403,9 @@ def _validate(
     for path in rules.POSTAL_ADDRESS.paths:
         name = AT_WIRE[path].name
         methods = "/".join(rules.methods_needing(path))
-        p.flag(needing(path) & _empty(_arrow(df, name)), name, f"{methods} delivery needs {name}")
+        p.flag(needing(path) & empty(arrow(df, name)), name, f"{methods} delivery needs {name}")
     p.flag(
-        country.rows(~_empty(country_of) & ~_matches(country_of, r"^[A-Z]{2}$")),
+        country.rows(~empty(country_of) & ~matches(country_of, r"^[A-Z]{2}$")),
         "country",
         "country must be a two-letter code, e.g. US or GB",
     )
@@ -691,7 +432,7 @@ def _validate(
         "delivery_date",
         "delivery date must be a date written YYYY-MM-DD",
     )
-    date_problem = _per_pair(
+    date_problem = per_pair(
         u,
         d,
         usable & d.rows(dated_d),
@@ -706,11 +447,11 @@ def _validate(
     physical = m.rows(np.isin(method_u, rules.PHYSICAL_METHODS))
     for name in (c.name for c in COLUMNS if c.kind is Kind.NAME):
         p.flag(
-            physical & text_checks.too_long(_arrow(df, name), rules.PHYSICAL_NAME_MAX_CHARS),
+            physical & text_checks.too_long(arrow(df, name), rules.PHYSICAL_NAME_MAX_CHARS),
             name,
             f"at most {rules.PHYSICAL_NAME_MAX_CHARS} characters for a mailed card",
         )
-    warned = _Problems(p.row_numbers)
+    warned = Problems(p.row_numbers)
     for mask, name, reason in text_warnings:
         warned.flag(mask, name, reason)
 
@@ -719,7 +460,7 @@ def _validate(
     # are then dropped from them.
     keep = ~p.bad
     amount_of = [f"{c // 100}.{c % 100:02d}" for c in cents_a.tolist()]
-    by_value: dict[str, tuple[_Coded, Sequence[str]]] = {
+    by_value: dict[str, tuple[Coded, Sequence[str]]] = {
         "utid": (u, utid_of),
         "reward_name": (u, [i.rewardName if i else "" for i in item_of]),
         "currency": (u, currency_of),
@@ -735,7 +476,7 @@ def _validate(
     normalised |= {"mobile_number": phone, "street_line_1": street, "city": city}
     normalised |= {"postal_code": postal, "campaign": campaign, "client_row_key": row_key}
     per_row = {
-        c.name: normalised[c.name] if c.name in normalised else _arrow(df, c.name)
+        c.name: normalised[c.name] if c.name in normalised else arrow(df, c.name)
         for c in COLUMNS
         if c.name not in by_value and c.kind is not Kind.INT
     }
@@ -746,7 +487,7 @@ def _validate(
 
     # --- repeats within the file -----------------------------------------------------
     shared, repeat = shared_f.result()
-    again, first = _repeats(np.flatnonzero(shared & keep), repeat)
+    again, first = repeats(np.flatnonzero(shared & keep), repeat)
     if len(again):
         mask = np.zeros(len(df), dtype=bool)
         mask[again] = True
@@ -765,7 +506,7 @@ def _validate(
     numbers = {ROW: p.row_numbers[keep], "amount_cents": cents[keep], "quantity": quantity[keep]}
     valid = pd.DataFrame(
         {
-            name: numbers[name] if name in numbers else _series(cut[name].result())
+            name: numbers[name] if name in numbers else as_series(cut[name].result())
             for name in VALID_COLUMNS
             if name != "fee"
         }
@@ -779,9 +520,9 @@ def _validate(
     # every row bad (a wrong file): the frame itself, not a copy of it
     rejected = (df if len(bad) == len(df) else df.take(bad)).reset_index(drop=True)
     if len(rejected):
-        rejected["problems"] = _series(p.joined(rejected[ROW].to_numpy()))
+        rejected["problems"] = as_series(p.joined(rejected[ROW].to_numpy()))
     else:
-        rejected["problems"] = _no_text()
+        rejected["problems"] = no_text()
     return Validated(
         valid=valid,
         rejected=rejected,
@@ -792,9 +533,9 @@ def _validate(
 
 
 def _fees(
-    a: _Coded,
-    q: _Coded,
-    u: _Coded,
+    a: Coded,
+    q: Coded,
+    u: Coded,
     item_of: list[CatalogItem | None],
     cents_a: np.ndarray,
     count_q: np.ndarray,
@@ -802,7 +543,7 @@ def _fees(
 ) -> pd.Series:
     """The fee of each valid row, computed once per distinct (reward, amount, quantity)."""
     if not keep.any():
-        return _no_text()
+        return no_text()
     sizes = (max(len(u), 1), max(len(a), 1), max(len(q), 1))
     key = (u.codes[keep].astype(np.int64) * sizes[1] + a.codes[keep]) * sizes[2]
     if len(q):
@@ -822,4 +563,4 @@ def _fees(
         assert item is not None  # valid rows have a known reward
         qty = int(count_q[k]) if len(q) else 1
         fees[slot] = f"{rules.line_cost(item, Decimal(int(cents_a[j])) / 100, qty)[1]:.2f}"
-    return _series(pc.take(pa.array(fees, TEXT), pa.array(codes)))
+    return as_series(pc.take(pa.array(fees, TEXT), pa.array(codes)))

@@ -174,7 +174,7 @@ def test_the_same_amount_written_differently_is_a_repeat_and_another_campaign_is
 def test_repeats_are_decided_by_values_even_if_every_hash_collided(monkeypatch) -> None:
     """The row hash only picks candidates; equal values decide. Forcing every row to be a
     candidate (as if all hashes collided) must flag exactly the true repeats."""
-    import rewards.validation as validation
+    import rewards.columnar as columnar
 
     rows = (
         {},
@@ -186,7 +186,7 @@ def test_repeats_are_decided_by_values_even_if_every_hash_collided(monkeypatch) 
         {"first_name": "ANN"},  # row 7 again
     )
     honest = check(*rows)
-    monkeypatch.setattr(validation, "_shared_hashes", lambda key, n: np.ones(n, dtype=bool))
+    monkeypatch.setattr(columnar, "shared_hashes", lambda key, n: np.ones(n, dtype=bool))
     collided = check(*rows)
     for name in ("valid", "problems", "rejected"):
         pd.testing.assert_frame_equal(getattr(honest, name), getattr(collided, name))
