@@ -1,19 +1,23 @@
-"""What a valid recipient row is: one declaration, checked lazily over the whole DataFrame.
+"""What a valid recipient row is: :data:`CHECKS`, short named checks in the order their
+problems are listed, run lazily over the whole DataFrame.
 
-Every failing (row, column, reason) is collected; a bad row never stops the good ones.
+Every failing (row, column, reason) is collected; a bad row never stops the good ones. The
+checks share a column store (:class:`_Store`): each reads the columns it needs and what
+earlier checks found (the reward's catalog item, the row's delivery method).
 
 How it stays fast on a million rows: columns with few distinct values (reward, amount,
 method, country, shipping, date, quantity) are dictionary-encoded once and every check on
 them runs on the distinct values, then reaches the rows through the codes; columns with a
 value per row (email, phone) are checked by Arrow kernels, which release the GIL; masks are
 numpy arrays. Tango's item rules (amount, method, schedule, fees) come from
-:mod:`raas.rules` and are applied once per distinct (item, value) pair.
+:mod:`raas.rules` and are applied once per distinct (item, value) pair. That machinery is
+:mod:`rewards.columnar`'s.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,6 +38,7 @@ from .columnar import (
     TEXT,
     Coded,
     Problems,
+    Reason,
     RowKey,
     arrow,
     as_series,
@@ -195,6 +200,367 @@ def _text_problems(
     return found, warned
 
 
+_Flag = tuple[np.ndarray, str, str]  # rows, column, reason
+
+
+# --- the column store --------------------------------------------------------------------------
+
+
+@dataclass
+class _Store:
+    """What the checks read and leave for one another: the file's columns (as typed,
+    normalised, or dictionary-encoded; some still being made on the pool), what each check
+    found out, and the problems so far. A check reads what earlier checks left (the field's
+    comment names the check that sets it)."""
+
+    df: pd.DataFrame
+    account_currency: str
+    options: ValidationOptions
+    today: date
+    items: dict[str, CatalogItem]  # the catalog by upper-case utid
+    pool: ThreadPoolExecutor
+    problems: Problems
+    warned: Problems
+    coded: dict[str, Future[Coded]] = field(default_factory=dict)
+    # per row, as the checks made them (the email lowered, the phone in E.164, the campaign
+    # defaulted) or as typed: what goes on for columns not in by_value
+    texts: dict[str, pa.ChunkedArray] = field(default_factory=dict)
+    # per distinct value of a coded column, what goes on (the reward id upper-cased...)
+    by_value: dict[str, tuple[Coded, Sequence[str]]] = field(default_factory=dict)
+
+    email_f: Future[pa.ChunkedArray] = field(init=False)  # _queue
+    email_ok_f: Future[tuple[np.ndarray, dict[str, np.ndarray]]] = field(init=False)  # _queue
+    phones_f: Future[tuple[pa.Array, np.ndarray]] = field(init=False)  # _queue
+    texts_f: Future[tuple[list[_Flag], list[_Flag]]] = field(init=False)  # _queue
+    shared_f: Future[tuple[np.ndarray, RowKey]] = field(init=False)  # _queue
+    u: Coded = field(init=False)  # _reward
+    item_of: list[CatalogItem | None] = field(init=False)  # _reward: per distinct utid
+    usable: np.ndarray = field(init=False)  # _reward: rows whose reward takes further checks
+    a: Coded = field(init=False)  # _amount
+    cents_a: np.ndarray = field(init=False)  # _amount: per distinct amount, 0 if not one
+    q: Coded = field(init=False)  # _quantity
+    count_q: np.ndarray = field(init=False)  # _quantity: per distinct quantity, 1 if none
+    m: Coded = field(init=False)  # _method
+    method_u: np.ndarray = field(init=False)  # _method: per distinct method, '' if none
+
+    def column(self, name: str) -> Coded:
+        return self.coded[name].result()
+
+    def flag(self, mask: np.ndarray, column: str, reason: Reason) -> None:
+        self.problems.flag(mask, column, reason)
+
+    def needing(self, path: str) -> np.ndarray:
+        """Rows whose method needs the wire field ``path`` (raas.rules.METHODS)."""
+        return self.m.rows(np.isin(self.method_u, rules.methods_needing(path)))
+
+
+def _queue(s: _Store) -> None:
+    """Queue the column work (encoding, lower-casing, regexes, the repeat hash) on the pool
+    in the order the checks need it; the checks wait only for what they use. A task may wait
+    for one queued before it, never after: two workers cannot deadlock."""
+    df, pool = s.df, s.pool
+
+    def encode(*names: str) -> None:
+        s.coded.update({n: pool.submit(lambda n: Coded(arrow(df, n)), n) for n in names})
+
+    encode("utid", "amount")
+    s.email_f = pool.submit(lambda: lower(arrow(df, "email")))
+    s.email_ok_f = pool.submit(lambda: text_checks.email_problems(s.email_f.result()))
+    encode("quantity", "delivery_method")
+    s.texts["mobile_number"] = arrow(df, "mobile_number")  # until the phone check
+    s.phones_f = pool.submit(_phones, s.texts["mobile_number"], s.options.default_phone_country)
+    for c in COLUMNS:
+        if c.kind in (Kind.NAME, Kind.ADDRESS, Kind.TEXT, Kind.LINES):
+            s.texts[c.name] = arrow(df, c.name)
+    if s.options.default_campaign:
+        default = pa.scalar(s.options.default_campaign, TEXT)
+        campaign = s.texts["campaign"]
+        s.texts["campaign"] = pc.if_else(empty(campaign), default, campaign)
+    s.shared_f = pool.submit(_repeat_key, s)
+    encode("country", "shipping_method", "delivery_date")
+    s.texts_f = pool.submit(_text_problems, df, s.email_f)
+
+
+# the repeat key's text columns besides the email and phone (the first four without case)
+RECIPIENT_KEY = [
+    "street_line_1",
+    "postal_code",
+    "first_name",
+    "last_name",
+    "campaign",
+    "client_row_key",
+]
+
+
+def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
+    """What makes two rows the same reward to the same person: recipient, reward, campaign,
+    row key and amount in cents ("10" is "10.00"). Returns the rows sharing a key's hash."""
+    u, a = s.column("utid"), s.column("amount")
+    same: dict[str, int] = {}  # "u100001" and "U100001" are one reward
+    upper = pc.utf8_upper(u.uniques).to_pylist()
+    reward = np.array([same.setdefault(v, len(same)) for v in upper] or [0])[u.codes]
+    t = s.texts
+    key = RowKey(
+        texts=[
+            s.email_f.result(),
+            s.phones_f.result()[0],
+            *(t[n] for n in RECIPIENT_KEY),
+        ],
+        caseless=[False, False, True, True, True, True, False, False],
+        numbers=[reward, a.rows(_cents(a)[1])],
+    )
+    return columnar.shared_hashes(key, len(s.df)), key
+
+
+# --- the checks, in the order their problems are listed ----------------------------------------
+
+
+def _reward(s: _Store) -> None:
+    """The reward id: written, shaped, in the catalog, active, in the account's currency."""
+    u = s.u = s.column("utid")
+    utid = pc.utf8_upper(u.uniques)
+    utid_of = utid.to_pylist()
+    item_of = s.item_of = [s.items.get(v) for v in utid_of]
+    empty_u = empty(utid)
+    shaped_u = matches(utid, r"^U\d+$")
+    known_u = np.array([i is not None for i in item_of], dtype=bool)
+    problem_u = [rules.item_problem(i, i.utid) if i else None for i in item_of]
+    currency_of = [i.currencyCode if i else "" for i in item_of]
+    foreign_u = known_u & np.array([c != s.account_currency for c in currency_of], dtype=bool)
+    usable_u = known_u & np.array([x is None for x in problem_u], dtype=bool) & ~foreign_u
+    s.flag(u.rows(empty_u), "utid", "utid is empty: use a reward id from the catalog, e.g. U100001")
+    s.flag(u.rows(~empty_u & ~shaped_u), "utid", "utid must be U followed by digits, e.g. U100001")
+    s.flag(
+        u.rows(shaped_u & ~known_u),
+        "utid",
+        u.reasons([f"utid {v} is not in the account's catalog" for v in utid_of]),
+    )
+    s.flag(
+        u.rows(np.array([x is not None for x in problem_u] or [False])),
+        "utid",
+        u.reasons(problem_u),
+    )
+    s.flag(
+        u.rows(foreign_u),
+        "utid",
+        u.reasons(
+            [f"the reward is in {c}, the account in {s.account_currency}" for c in currency_of]
+        ),
+    )
+    s.usable = u.rows(usable_u)
+    s.by_value["utid"] = (u, utid_of)
+    s.by_value["reward_name"] = (u, [i.rewardName if i else "" for i in item_of])
+    s.by_value["currency"] = (u, currency_of)
+
+
+def _amount(s: _Store) -> None:
+    """A plain positive number with at most 2 decimals, within the reward's values."""
+    a = s.a = s.column("amount")
+    plain_a, cents_a = _cents(a)
+    s.cents_a = cents_a
+    empty_a = empty(a.uniques)
+    s.flag(a.rows(empty_a), "amount", "amount is empty")
+    s.flag(
+        a.rows(~empty_a & ~plain_a),
+        "amount",
+        "amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
+        "(no currency sign, thousands separator or exponent)",
+    )
+    s.flag(a.rows(plain_a & (cents_a <= 0)), "amount", "amount must be greater than 0")
+    item_of = s.item_of
+    found = per_pair(
+        s.u,
+        a,
+        s.usable & a.rows(plain_a & (cents_a > 0)),
+        lambda i, j: rules.amount_problem(_known(item_of[i]), Decimal(int(cents_a[j])) / 100),
+    )
+    s.flag(found.found, "amount", found.reasons)
+    s.by_value["amount"] = (a, [f"{c // 100}.{c % 100:02d}" for c in cents_a.tolist()])
+
+
+def _quantity(s: _Store) -> None:
+    """A whole number from 1 (1 when empty), within the reward's limits."""
+    q = s.q = s.column("quantity")
+    written_q = ~empty(q.uniques)  # most files leave it empty
+    ok_q = ~written_q | matches(q.uniques, r"^[1-9]\d{0,3}$")
+    count_q = s.count_q = np.array(
+        [int(v) if w and ok else 1 for v, w, ok in zip(q.values, written_q, ok_q, strict=True)],
+        dtype=np.int64,
+    )
+    s.flag(q.rows(~ok_q), "quantity", "quantity must be a whole number from 1")
+    item_of = s.item_of
+
+    def limits(i: int, j: int) -> str | None:
+        limits = _known(item_of[i]).quantityConstraints
+        low, high = (limits.minQuantity, limits.maxQuantity) if limits else (1, 10**6)
+        if low <= count_q[j] <= high:
+            return None
+        return f"quantity must be between {low} and {high} for this reward"
+
+    found = per_pair(s.u, q, s.usable & q.rows(ok_q), limits)
+    s.flag(found.found, "quantity", found.reasons)
+
+
+def _method(s: _Store) -> None:
+    """A delivery method written as raas.rules.METHODS knows it, that the reward takes."""
+    m = s.m = s.column("delivery_method")
+    method_of = [rules.method_named(v) or "" for v in m.values]
+    s.method_u = np.array(method_of or [""], dtype=object)
+    empty_m = np.array([v == "" for v in m.values], dtype=bool)
+    unknown_m = ~empty_m & np.array([not x for x in method_of], dtype=bool)
+    s.flag(
+        m.rows(empty_m), "delivery_method", f"delivery method is empty: {rules.methods_listed()}"
+    )
+    s.flag(
+        m.rows(unknown_m),
+        "delivery_method",
+        m.reasons(
+            [
+                f"unknown delivery method {v[:40]}: use {rules.methods_listed(hints=True)}"
+                for v in m.values
+            ]
+        ),
+    )
+    item_of = s.item_of
+    found = per_pair(
+        s.u,
+        m,
+        s.usable & m.rows(s.method_u != ""),
+        lambda i, j: rules.method_problem(_known(item_of[i]), method_of[j]),
+    )
+    s.flag(found.found, "delivery_method", found.reasons)
+    s.by_value["delivery_method"] = (m, method_of)
+
+
+def _email(s: _Store) -> None:
+    """There when the method needs it; a deliverable address when written."""
+    email = s.texts["email"] = s.email_f.result()
+    s.flag(
+        s.needing("recipient.email") & empty(email),
+        "email",
+        "EMAIL delivery needs an email address",
+    )
+    for reason, mask in s.email_ok_f.result()[1].items():
+        s.flag(mask, "email", reason)
+
+
+def _phone(s: _Store) -> None:
+    """There when the method needs it; a number that makes an E.164 one when written."""
+    phone, sci = s.phones_f.result()
+    none = empty(s.texts["mobile_number"])
+    s.flag(
+        s.needing("recipient.mobileNumber") & none,
+        "mobile_number",
+        "PHONE delivery needs a mobile number",
+    )
+    s.flag(
+        sci,
+        "mobile_number",
+        "the number was turned into scientific notation by Excel (digits are lost); "
+        "format the column as text and type the number again",
+    )
+    s.flag(
+        ~none & ~sci & empty(phone),
+        "mobile_number",
+        "not a valid mobile number: use +country code and number, e.g. +14155550100",
+    )
+    s.texts["mobile_number"] = phone
+
+
+def _address(s: _Store) -> None:
+    """A complete postal address when the method needs one; a two-letter country."""
+    for path in rules.POSTAL_ADDRESS.paths:
+        name = AT_WIRE[path].name
+        methods = "/".join(rules.methods_needing(path))
+        s.flag(s.needing(path) & empty(arrow(s.df, name)), name, f"{methods} delivery needs {name}")
+    country = s.column("country")
+    country_of = pc.utf8_upper(country.uniques)
+    s.flag(
+        country.rows(~empty(country_of) & ~matches(country_of, r"^[A-Z]{2}$")),
+        "country",
+        "country must be a two-letter code, e.g. US or GB",
+    )
+    s.by_value["country"] = (country, country_of.to_pylist())
+
+
+def _shipping(s: _Store) -> None:
+    """A shipping method Tango knows, when the method needs one."""
+    shipping = s.column("shipping_method")
+    shipping_of = [_shipping_name(v) for v in shipping.values]
+    none = np.array([v == "" for v in shipping_of] or [True], dtype=bool)
+    s.flag(
+        s.needing("shippingMethod") & shipping.rows(none),
+        "shipping_method",
+        "ADDRESS delivery needs a shipping method, e.g. upsground or usps1stclass",
+    )
+    unknown = [v != "" and v not in rules.SHIPPING_METHODS for v in shipping_of]
+    s.flag(
+        shipping.rows(np.array(unknown or [False])),
+        "shipping_method",
+        "unknown shipping method; use one of " + ", ".join(sorted(rules.SHIPPING_METHODS)),
+    )
+    s.by_value["shipping_method"] = (shipping, shipping_of)
+
+
+def _schedule(s: _Store) -> None:
+    """A real date written YYYY-MM-DD, that the reward can be scheduled for."""
+    d = s.column("delivery_date")
+    day_of = [_schedule_day(v) for v in d.values]
+    dated_d = np.array([x != "" for x in day_of] or [False], dtype=bool)
+    s.flag(
+        d.rows(np.array([v != "" for v in d.values] or [False], dtype=bool) & ~dated_d),
+        "delivery_date",
+        "delivery date must be a date written YYYY-MM-DD",
+    )
+    item_of, today = s.item_of, s.today
+    found = per_pair(
+        s.u,
+        d,
+        s.usable & d.rows(dated_d),
+        lambda i, j: rules.delivery_date_problem(
+            _known(item_of[i]), date.fromisoformat(day_of[j]), today
+        ),
+    )
+    s.flag(found.found, "delivery_date", found.reasons)
+    s.by_value["delivery_date"] = (d, day_of)
+
+
+def _text(s: _Store) -> None:
+    """Text sent to Tango: no formulas, controls or garbling, within its length (shorter
+    names on a mailed card); lost letters in a name are warned about."""
+    found, warned = s.texts_f.result()
+    for mask, name, reason in found:
+        s.flag(mask, name, reason)
+    physical = s.m.rows(np.isin(s.method_u, rules.PHYSICAL_METHODS))
+    for name in (c.name for c in COLUMNS if c.kind is Kind.NAME):
+        s.flag(
+            physical & text_checks.too_long(s.texts[name], rules.PHYSICAL_NAME_MAX_CHARS),
+            name,
+            f"at most {rules.PHYSICAL_NAME_MAX_CHARS} characters for a mailed card",
+        )
+    for mask, name, reason in warned:
+        s.warned.flag(mask, name, reason)
+
+
+CHECKS: tuple[Callable[[_Store], None], ...] = (
+    _reward,
+    _amount,
+    _quantity,
+    _method,
+    _email,
+    _phone,
+    _address,
+    _shipping,
+    _schedule,
+    _text,
+)
+
+
+def _known(item: CatalogItem | None) -> CatalogItem:
+    assert item is not None  # per_pair asks only of usable rows, whose reward is known
+    return item
+
+
 # --- the declaration ---------------------------------------------------------------------------
 
 
@@ -207,303 +573,47 @@ def validate(
     options = options or ValidationOptions()
     today = options.today or datetime.now(UTC).date()
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow and polars run without the GIL
-        return _validate(frame, catalog, account_currency, options, today, pool)
-
-
-def _validate(
-    df: pd.DataFrame,
-    catalog: Catalog,
-    account_currency: str,
-    options: ValidationOptions,
-    today: date,
-    pool: ThreadPoolExecutor,
-) -> Validated:
-    p = Problems(df[ROW].to_numpy())
-
-    # The column work (encoding, lower-casing, regexes, the repeat hash) is queued on the pool
-    # in the order it is needed; the checks below run here and wait only for what they use.
-    # A task may wait for one queued before it, never after: two workers cannot deadlock.
-    def encode(*names: str) -> None:
-        coded.update({n: pool.submit(lambda n: Coded(arrow(df, n)), n) for n in names})
-
-    coded: dict[str, Future[Coded]] = {}
-    encode("utid", "amount")
-    email_f = pool.submit(lambda: lower(arrow(df, "email")))
-    email_ok_f = pool.submit(lambda: text_checks.email_problems(email_f.result()))
-    encode("quantity", "delivery_method")
-    phone_raw = arrow(df, "mobile_number")
-    phones_f = pool.submit(_phones, phone_raw, options.default_phone_country)
-    street, city, postal = (arrow(df, c) for c in ("street_line_1", "city", "postal_code"))
-    first_name, last_name = arrow(df, "first_name"), arrow(df, "last_name")
-    campaign = arrow(df, "campaign")
-    if options.default_campaign:
-        default = pa.scalar(options.default_campaign, TEXT)
-        campaign = pc.if_else(empty(campaign), default, campaign)
-    row_key = arrow(df, "client_row_key")
-
-    def repeat_key() -> tuple[np.ndarray, RowKey]:
-        """(recipient, reward, campaign, row key, amount in cents: "10" is "10.00")."""
-        u, a = coded["utid"].result(), coded["amount"].result()
-        same: dict[str, int] = {}  # "u100001" and "U100001" are one reward
-        upper = pc.utf8_upper(u.uniques).to_pylist()
-        reward = np.array([same.setdefault(v, len(same)) for v in upper] or [0])[u.codes]
-        texts = [email_f.result(), phones_f.result()[0], street, postal, first_name, last_name]
-        key = RowKey(
-            texts=[*texts, campaign, row_key],
-            caseless=[False, False, True, True, True, True, False, False],
-            numbers=[reward, a.rows(_cents(a)[1])],
+        row_numbers = frame[ROW].to_numpy()
+        s = _Store(
+            df=frame,
+            account_currency=account_currency,
+            options=options,
+            today=today,
+            items={i.utid.upper(): i for i in catalog.items()},
+            pool=pool,
+            problems=Problems(row_numbers),
+            warned=Problems(row_numbers),
         )
-        return columnar.shared_hashes(key, len(df)), key
+        _queue(s)
+        for check in CHECKS:
+            check(s)
+        return _outcome(s)
 
-    shared_f = pool.submit(repeat_key)
-    encode("country", "shipping_method", "delivery_date")
-    texts_f = pool.submit(_text_problems, df, email_f)
 
-    # --- the reward -------------------------------------------------------------------
-    u = coded["utid"].result()
-    utid = pc.utf8_upper(u.uniques)
-    utid_of = utid.to_pylist()
-    items = {i.utid.upper(): i for i in catalog.items()}
-    item_of = [items.get(v) for v in utid_of]
-    empty_u = empty(utid)
-    shaped_u = matches(utid, r"^U\d+$")
-    known_u = np.array([i is not None for i in item_of], dtype=bool)
-    problem_u = [rules.item_problem(i, i.utid) if i else None for i in item_of]
-    currency_of = [i.currencyCode if i else "" for i in item_of]
-    foreign_u = known_u & np.array([c != account_currency for c in currency_of], dtype=bool)
-    usable_u = known_u & np.array([x is None for x in problem_u], dtype=bool) & ~foreign_u
-    p.flag(u.rows(empty_u), "utid", "utid is empty: use a reward id from the catalog, e.g. U100001")
-    p.flag(u.rows(~empty_u & ~shaped_u), "utid", "utid must be U followed by digits, e.g. U100001")
-    p.flag(
-        u.rows(shaped_u & ~known_u),
-        "utid",
-        u.reasons([f"utid {v} is not in the account's catalog" for v in utid_of]),
-    )
-    p.flag(
-        u.rows(np.array([x is not None for x in problem_u] or [False])),
-        "utid",
-        u.reasons(problem_u),
-    )
-    p.flag(
-        u.rows(foreign_u),
-        "utid",
-        u.reasons(
-            [f"the reward is in {c}, the account in {account_currency}" for c in currency_of]
-        ),
-    )
-    usable = u.rows(usable_u)
-
-    # --- amount and quantity ----------------------------------------------------------
-    a = coded["amount"].result()
-    plain_a, cents_a = _cents(a)
-    cents = a.rows(cents_a)
-    empty_a = empty(a.uniques)
-    p.flag(a.rows(empty_a), "amount", "amount is empty")
-    p.flag(
-        a.rows(~empty_a & ~plain_a),
-        "amount",
-        "amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
-        "(no currency sign, thousands separator or exponent)",
-    )
-    p.flag(a.rows(plain_a & (cents_a <= 0)), "amount", "amount must be greater than 0")
-    amount_problem = per_pair(
-        u,
-        a,
-        usable & a.rows(plain_a & (cents_a > 0)),
-        lambda i, j: rules.amount_problem(item_of[i], Decimal(int(cents_a[j])) / 100),
-    )
-    p.flag(amount_problem.found, "amount", amount_problem.reasons)
-
-    q = coded["quantity"].result()
-    written_q = ~empty(q.uniques)  # most files leave it empty
-    ok_q = ~written_q | matches(q.uniques, r"^[1-9]\d{0,3}$")
-    count_q = np.array(
-        [int(v) if w and ok else 1 for v, w, ok in zip(q.values, written_q, ok_q, strict=True)],
-        dtype=np.int64,
-    )
-    p.flag(q.rows(~ok_q), "quantity", "quantity must be a whole number from 1")
-    quantity = q.rows(count_q) if len(q) else np.ones(len(df), dtype=np.int64)
-
-    def quantity_problem(i: int, j: int) -> str | None:
-        limits = item_of[i].quantityConstraints  # type: ignore[union-attr]
-        low, high = (limits.minQuantity, limits.maxQuantity) if limits else (1, 10**6)
-        if low <= count_q[j] <= high:
-            return None
-        return f"quantity must be between {low} and {high} for this reward"
-
-    quantity_limits = per_pair(u, q, usable & q.rows(ok_q), quantity_problem)
-    p.flag(quantity_limits.found, "quantity", quantity_limits.reasons)
-
-    # --- delivery method and contact --------------------------------------------------
-    m = coded["delivery_method"].result()
-    method_of = [rules.method_named(v) or "" for v in m.values]
-    method_u = np.array(method_of or [""], dtype=object)
-
-    def needing(path: str) -> np.ndarray:
-        """Rows whose method needs the wire field ``path`` (raas.rules.METHODS)."""
-        return m.rows(np.isin(method_u, rules.methods_needing(path)))
-
-    empty_m = np.array([v == "" for v in m.values], dtype=bool)
-    unknown_m = ~empty_m & np.array([not x for x in method_of], dtype=bool)
-    p.flag(
-        m.rows(empty_m),
-        "delivery_method",
-        f"delivery method is empty: {rules.methods_listed()}",
-    )
-    p.flag(
-        m.rows(unknown_m),
-        "delivery_method",
-        m.reasons(
-            [
-                f"unknown delivery method {v[:40]}: use {rules.methods_listed(hints=True)}"
-                for v in m.values
-            ]
-        ),
-    )
-    method_problem = per_pair(
-        u,
-        m,
-        usable & m.rows(method_u != ""),
-        lambda i, j: rules.method_problem(item_of[i], method_of[j]),
-    )
-    p.flag(method_problem.found, "delivery_method", method_problem.reasons)
-
-    email = email_f.result()
-    email_empty = empty(email)
-    p.flag(
-        needing("recipient.email") & email_empty, "email", "EMAIL delivery needs an email address"
-    )
-    for reason, mask in email_ok_f.result()[1].items():
-        p.flag(mask, "email", reason)
-
-    phone, sci = phones_f.result()
-
-    phone_none = empty(phone_raw)
-    p.flag(
-        needing("recipient.mobileNumber") & phone_none,
-        "mobile_number",
-        "PHONE delivery needs a mobile number",
-    )
-    p.flag(
-        sci,
-        "mobile_number",
-        "the number was turned into scientific notation by Excel (digits are lost); "
-        "format the column as text and type the number again",
-    )
-    p.flag(
-        ~phone_none & ~sci & empty(phone),
-        "mobile_number",
-        "not a valid mobile number: use +country code and number, e.g. +14155550100",
-    )
-
-    country = coded["country"].result()
-    country_of = pc.utf8_upper(country.uniques)
-    shipping = coded["shipping_method"].result()
-    shipping_of = [_shipping_name(v) for v in shipping.values]
-    for path in rules.POSTAL_ADDRESS.paths:
-        name = AT_WIRE[path].name
-        methods = "/".join(rules.methods_needing(path))
-        p.flag(needing(path) & empty(arrow(df, name)), name, f"{methods} delivery needs {name}")
-    p.flag(
-        country.rows(~empty(country_of) & ~matches(country_of, r"^[A-Z]{2}$")),
-        "country",
-        "country must be a two-letter code, e.g. US or GB",
-    )
-    shipping_none = np.array([s == "" for s in shipping_of] or [True], dtype=bool)
-    p.flag(
-        needing("shippingMethod") & shipping.rows(shipping_none),
-        "shipping_method",
-        "ADDRESS delivery needs a shipping method, e.g. upsground or usps1stclass",
-    )
-    p.flag(
-        shipping.rows(
-            np.array([s != "" and s not in rules.SHIPPING_METHODS for s in shipping_of] or [False])
-        ),
-        "shipping_method",
-        "unknown shipping method; use one of " + ", ".join(sorted(rules.SHIPPING_METHODS)),
-    )
-
-    # --- scheduled delivery -----------------------------------------------------------
-    d = coded["delivery_date"].result()
-    day_of = [_schedule_day(v) for v in d.values]
-    dated_d = np.array([x != "" for x in day_of] or [False], dtype=bool)
-    p.flag(
-        d.rows(np.array([v != "" for v in d.values] or [False], dtype=bool) & ~dated_d),
-        "delivery_date",
-        "delivery date must be a date written YYYY-MM-DD",
-    )
-    date_problem = per_pair(
-        u,
-        d,
-        usable & d.rows(dated_d),
-        lambda i, j: rules.delivery_date_problem(item_of[i], date.fromisoformat(day_of[j]), today),
-    )
-    p.flag(date_problem.found, "delivery_date", date_problem.reasons)
-
-    # --- text sent to Tango: formulas, controls, lengths ------------------------------
-    text_problems, text_warnings = texts_f.result()
-    for mask, name, reason in text_problems:
-        p.flag(mask, name, reason)
-    physical = m.rows(np.isin(method_u, rules.PHYSICAL_METHODS))
-    for name in (c.name for c in COLUMNS if c.kind is Kind.NAME):
-        p.flag(
-            physical & text_checks.too_long(arrow(df, name), rules.PHYSICAL_NAME_MAX_CHARS),
-            name,
-            f"at most {rules.PHYSICAL_NAME_MAX_CHARS} characters for a mailed card",
-        )
-    warned = Problems(p.row_numbers)
-    for mask, name, reason in text_warnings:
-        warned.flag(mask, name, reason)
-
-    # --- what goes on ----------------------------------------------------------------------
-    # The valid columns are cut on the pool while the repeat check finishes; repeats (rare)
-    # are then dropped from them.
+def _outcome(s: _Store) -> Validated:
+    """The valid rows (their columns cut on the pool while the repeat check finishes; repeats,
+    rare, are then dropped from them), the rejected rows with their problems."""
+    df, p, pool = s.df, s.problems, s.pool
     keep = ~p.bad
-    amount_of = [f"{c // 100}.{c % 100:02d}" for c in cents_a.tolist()]
-    by_value: dict[str, tuple[Coded, Sequence[str]]] = {
-        "utid": (u, utid_of),
-        "reward_name": (u, [i.rewardName if i else "" for i in item_of]),
-        "currency": (u, currency_of),
-        "amount": (a, amount_of),
-        "delivery_method": (m, method_of),
-        "country": (country, country_of.to_pylist()),
-        "shipping_method": (shipping, shipping_of),
-        "delivery_date": (d, day_of),
-    }
-    # every other column goes on as a text per row, as read above (the email lowered, the
-    # phone in E.164, the campaign defaulted) or else as it was typed
-    normalised = {"first_name": first_name, "last_name": last_name, "email": email}
-    normalised |= {"mobile_number": phone, "street_line_1": street, "city": city}
-    normalised |= {"postal_code": postal, "campaign": campaign, "client_row_key": row_key}
-    per_row = {
-        c.name: normalised[c.name] if c.name in normalised else arrow(df, c.name)
-        for c in COLUMNS
-        if c.name not in by_value and c.kind is not Kind.INT
-    }
     kept = pa.array(keep)
-    cut = {n: pool.submit(c.texts, table, keep) for n, (c, table) in by_value.items()}
+    per_row = {
+        c.name: s.texts[c.name] if c.name in s.texts else arrow(df, c.name)
+        for c in COLUMNS
+        if c.name not in s.by_value and c.kind is not Kind.INT
+    }
+    cut = {n: pool.submit(c.texts, table, keep) for n, (c, table) in s.by_value.items()}
     cut |= {n: pool.submit(pc.filter, v, kept) for n, v in per_row.items()}
-    fees = pool.submit(_fees, a, q, u, item_of, cents_a, count_q, keep)
+    fees = pool.submit(_fees, s.a, s.q, s.u, s.item_of, s.cents_a, s.count_q, keep)
 
-    # --- repeats within the file -----------------------------------------------------
-    shared, repeat = shared_f.result()
-    again, first = repeats(np.flatnonzero(shared & keep), repeat)
-    if len(again):
-        mask = np.zeros(len(df), dtype=bool)
-        mask[again] = True
-        first_row = dict(zip(again, p.row_numbers[first], strict=True))
-        p.flag(
-            mask,
-            "row",
-            lambda at: [
-                f"same recipient, reward, amount and campaign as row {first_row[i]} "
-                "(give it a client_row_key or another campaign if both are meant)"
-                for i in at
-            ],
-        )
+    again = _flag_repeats(s, keep)
     problems = p.table()
 
-    numbers = {ROW: p.row_numbers[keep], "amount_cents": cents[keep], "quantity": quantity[keep]}
+    quantity = s.q.rows(s.count_q) if len(s.q) else np.ones(len(df), dtype=np.int64)
+    numbers = {
+        ROW: p.row_numbers[keep],
+        "amount_cents": s.a.rows(s.cents_a)[keep],
+        "quantity": quantity[keep],
+    }
     valid = pd.DataFrame(
         {
             name: numbers[name] if name in numbers else as_series(cut[name].result())
@@ -513,7 +623,7 @@ def _validate(
         | {"fee": fees.result()},
         copy=False,
     )
-    if len(again):  # drop the repeats from what was cut before they were known
+    if again:  # drop the repeats from what was cut before they were known
         valid = valid[~p.bad[keep]].reset_index(drop=True)
 
     bad = np.flatnonzero(p.bad)
@@ -528,8 +638,29 @@ def _validate(
         rejected=rejected,
         problems=problems,
         rows_in=len(df),
-        warnings=warned.table(),
+        warnings=s.warned.table(),
     )
+
+
+def _flag_repeats(s: _Store, keep: np.ndarray) -> bool:
+    """Flag the rows that repeat an earlier good row's key; whether there were any."""
+    shared, key = s.shared_f.result()
+    again, first = repeats(np.flatnonzero(shared & keep), key)
+    if not len(again):
+        return False
+    mask = np.zeros(len(s.df), dtype=bool)
+    mask[again] = True
+    first_row = dict(zip(again, s.problems.row_numbers[first], strict=True))
+    s.flag(
+        mask,
+        "row",
+        lambda at: [
+            f"same recipient, reward, amount and campaign as row {first_row[i]} "
+            "(give it a client_row_key or another campaign if both are meant)"
+            for i in at
+        ],
+    )
+    return True
 
 
 def _fees(
