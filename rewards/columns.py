@@ -70,6 +70,9 @@ class Column:
     kind: Kind = Kind.TEXT
     wire: tuple[str, ...] | None = None  # path in a LineItem's body; None: not on the line
     identity: int | None = None  # place in the line identity (see IDENTITY_VERSION)
+    # part of what makes two rows of one file the same reward to the same person (a repeat,
+    # rejected): narrower than the identity, which also tells apart the method, the date...
+    repeat: bool = False
     report: InReport | None = None
     limit: int | None = None  # characters Tango takes; checked as text sent to Tango
 
@@ -88,6 +91,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.CODE,
         wire=("utid",),
         identity=0,
+        repeat=True,
         report=InReport(Section.REWARD),
     ),
     Column(
@@ -106,6 +110,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.MONEY,
         wire=("amount",),
         identity=1,
+        repeat=True,
         report=InReport(Section.VALUE, "amount_requested"),
     ),
     Column(
@@ -125,6 +130,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.NAME,
         wire=("recipient", "firstName"),
         identity=6,
+        repeat=True,
         report=InReport(Section.RECIPIENT),
         limit=rules.NAME_MAX_CHARS,
     ),
@@ -135,6 +141,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.NAME,
         wire=("recipient", "lastName"),
         identity=7,
+        repeat=True,
         report=InReport(Section.RECIPIENT),
         limit=rules.NAME_MAX_CHARS,
     ),
@@ -145,6 +152,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.EMAIL,
         wire=("recipient", "email"),
         identity=4,
+        repeat=True,
         report=InReport(Section.RECIPIENT),
     ),
     Column(
@@ -166,6 +174,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.PHONE,
         wire=("recipient", "mobileNumber"),
         identity=5,
+        repeat=True,
         report=InReport(Section.RECIPIENT),
     ),
     Column(
@@ -212,6 +221,7 @@ COLUMNS: tuple[Column, ...] = (
         "Campaign; send the same reward again with a new campaign",
         ("program", "programme", "campaignname"),
         identity=15,  # sent on the order, not the line (rewards.planning)
+        repeat=True,
         report=InReport(Section.KEYS),
         limit=rules.CAMPAIGN_MAX_CHARS,
     ),
@@ -222,6 +232,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.ADDRESS,
         wire=(*ADDRESS, "streetLine1"),
         identity=8,
+        repeat=True,
         limit=rules.ADDRESS_MAX_CHARS["streetLine1"],
     ),
     Column(
@@ -258,6 +269,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.ADDRESS,
         wire=(*ADDRESS, "postalCode"),
         identity=12,
+        repeat=True,
         limit=rules.ADDRESS_MAX_CHARS["postalCode"],
     ),
     Column(
@@ -280,6 +292,7 @@ COLUMNS: tuple[Column, ...] = (
         "Your own key for the row (makes intentional repeats distinct)",
         ("clientrowkey", "rowkey", "clientkey", "externalid", "clientreference", "yourref"),
         identity=16,  # ours: never sent to Tango
+        repeat=True,
         report=InReport(Section.KEYS),
     ),
 )
@@ -290,6 +303,7 @@ _PLACES = {c.identity: c.name for c in COLUMNS if c.identity is not None}
 IDENTITY = tuple(_PLACES[place] for place in range(len(_PLACES)))  # KeyError: a place skipped
 WIRED = tuple(c for c in COLUMNS if c.wire is not None)
 AT_WIRE = {".".join(c.wire): c for c in WIRED if c.wire is not None}  # by dotted path
+REPEAT = tuple(c for c in COLUMNS if c.repeat)
 TEXT_SENT = tuple(c for c in COLUMNS if c.limit is not None)  # text Tango gets, and its limit
 
 

@@ -50,7 +50,7 @@ from .columnar import (
     repeats,
     to_numpy,
 )
-from .columns import AT_WIRE, COLUMNS, ROW, TEXT_SENT, Kind
+from .columns import AT_WIRE, COLUMNS, REPEAT, ROW, TEXT_SENT, Kind
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,6 @@ PROBLEM_COLUMNS = [ROW, "column", "reason"]
 # what validation adds beside a column (from the catalog; the amount in cents)
 ADDED = {"utid": ("reward_name", "currency"), "amount": ("amount_cents",)}
 VALID_COLUMNS = (ROW, *(n for c in COLUMNS for n in (c.name, *ADDED.get(c.name, ()))), "fee")
-E164 = r"^\+[1-9]\d{6,14}$"
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ def normalise_phone(raw: pd.Series, default_country: str | None) -> pd.Series:
                 local.str.len() > 10 if code == "1" else local.str.len() > 9 + len(code) - 1
             )
             out = out.where(~national, ("+" + local).where(has_code, "+" + code + local))
-    return out.where(out.str.fullmatch(r"\+[1-9]\d{6,14}"), "")
+    return out.where(out.str.fullmatch(rules.E164.pattern), "")
 
 
 def _phones(raw: pa.ChunkedArray, default_country: str | None) -> tuple[pa.Array, np.ndarray]:
@@ -158,7 +157,7 @@ def _phones(raw: pa.ChunkedArray, default_country: str | None) -> tuple[pa.Array
     if not len(at):
         return out, sci
     numbers = raw.take(pa.array(at)).combine_chunks()
-    ready = matches(numbers, E164)
+    ready = matches(numbers, rules.E164.pattern)
     if not ready.all():
         others = numbers.filter(pa.array(~ready))
         sci[at[~ready]] = matches(others, r"\d[eE]\+?\d")
@@ -281,32 +280,22 @@ def _queue(s: _Store) -> None:
     s.texts_f = pool.submit(_text_problems, df, s.email_f)
 
 
-# the repeat key's text columns besides the email and phone (the first four without case)
-RECIPIENT_KEY = [
-    "street_line_1",
-    "postal_code",
-    "first_name",
-    "last_name",
-    "campaign",
-    "client_row_key",
-]
-
-
 def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
-    """What makes two rows the same reward to the same person: recipient, reward, campaign,
-    row key and amount in cents ("10" is "10.00"). Returns the rows sharing a key's hash."""
+    """Rows whose repeat key (rewards.columns: ``repeat``) hashes like another row's, and the
+    key: the reward's code ("u100001" is "U100001"), the amount in cents ("10" is "10.00"),
+    the email and phone as normalised, names and address lines without case, other text as
+    typed."""
     u, a = s.column("utid"), s.column("amount")
-    same: dict[str, int] = {}  # "u100001" and "U100001" are one reward
+    same: dict[str, int] = {}
     upper = pc.utf8_upper(u.uniques).to_pylist()
     reward = np.array([same.setdefault(v, len(same)) for v in upper] or [0])[u.codes]
-    t = s.texts
+    made = {Kind.EMAIL: s.email_f.result(), Kind.PHONE: s.phones_f.result()[0]}
+    texts = [c for c in REPEAT if c.kind not in (Kind.CODE, Kind.MONEY)]
+    coded = [c.name for c in REPEAT if c not in texts]
+    assert coded == ["utid", "amount"], "the key's numbers are the reward's code and the cents"
     key = RowKey(
-        texts=[
-            s.email_f.result(),
-            s.phones_f.result()[0],
-            *(t[n] for n in RECIPIENT_KEY),
-        ],
-        caseless=[False, False, True, True, True, True, False, False],
+        texts=[made[c.kind] if c.kind in made else s.texts[c.name] for c in texts],
+        caseless=[c.kind in (Kind.NAME, Kind.ADDRESS) for c in texts],
         numbers=[reward, a.rows(_cents(a)[1])],
     )
     return columnar.shared_hashes(key, len(s.df)), key
