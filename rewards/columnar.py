@@ -45,11 +45,13 @@ def arrow(frame: pd.DataFrame, name: str) -> pa.ChunkedArray:
 
 
 def to_numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return values.to_numpy(zero_copy_only=False)
+    out: np.ndarray = values.to_numpy(zero_copy_only=False)
+    return out
 
 
 def empty(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return to_numpy(pc.binary_length(values)) == 0
+    out: np.ndarray = to_numpy(pc.binary_length(values)) == 0
+    return out
 
 
 def matches(values: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:
@@ -96,7 +98,8 @@ class Coded:
         table = np.asarray(table)
         if table.dtype == bool and not table.any():  # the usual answer to a check: no row
             return np.zeros(len(self.codes), dtype=bool)
-        return table[self.codes]
+        out: np.ndarray = table[self.codes]
+        return out
 
     def texts(self, table: Sequence[str], keep: np.ndarray) -> pa.Array:
         """Per-value texts ``table`` for the rows in ``keep``, by Arrow's take."""
@@ -118,7 +121,8 @@ class Answers:
     said: np.ndarray  # object per pair: None (fine) or a reason
 
     def reasons(self, at: np.ndarray) -> np.ndarray:
-        return self.said[self.pair[at]]
+        out: np.ndarray = self.said[self.pair[at]]
+        return out
 
 
 def per_pair(
@@ -128,7 +132,7 @@ def per_pair(
     ``where``; pairs are numbered densely (len(a) x len(b) is small for such columns)."""
     size = max(len(a), 1) * max(len(b), 1)
     wide = np.int32 if size < 1 << 31 else np.int64
-    pair = a.codes.astype(wide) * wide(max(len(b), 1)) + b.codes
+    pair = a.codes.astype(wide) * np.asarray(max(len(b), 1), dtype=wide) + b.codes
     if size > DENSE:  # many distinct values after all: number the pairs seen
         seen_codes, seen = pd.factorize(pair)
         pair, size = np.asarray(seen_codes, dtype=np.int64), len(seen)
@@ -141,7 +145,7 @@ def per_pair(
     for k in np.flatnonzero(asked):
         joint = int(lookup[k]) if lookup is not None else int(k)
         said[k] = rule(*divmod(joint, max(len(b), 1)))
-    flagged = np.not_equal(said, None)
+    flagged = np.not_equal(said, np.asarray(None, dtype=object))
     if not flagged.any():  # the usual answer: no row
         return Answers(np.zeros(len(pair), dtype=bool), pair, said)
     return Answers(flagged[pair] & where, pair, said)
@@ -271,7 +275,9 @@ def shared_hashes(key: RowKey, rows: int) -> np.ndarray:
     for start in range(0, rows, HASH_SLICE):
         stop = min(start + HASH_SLICE, rows)
         table = pa.table(key.rows(start, stop))
-        hashes[start:stop] = pl.from_arrow(table).hash_rows().to_numpy()
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        hashes[start:stop] = frame.hash_rows().to_numpy()
     ordered = np.sort(hashes)
     twice = ordered[1:][ordered[1:] == ordered[:-1]]
     if not len(twice):  # the usual case: no two rows alike
