@@ -2,8 +2,9 @@
 in Tango's line item, whether it is part of the line's identity, and where the report shows it.
 
 Everything else derives from :data:`COLUMNS`: the reader's header matching, the text checks
-(:mod:`rewards.validation`), the line id (:mod:`rewards.identity`), the line-item body
-(:mod:`rewards.planning`) and the report's columns (:mod:`rewards.reconcile`). The order of
+and the repeat key (:mod:`rewards.validation`), the line id (:mod:`rewards.identity`), the
+line-item body (:mod:`rewards.planning`) and the report's columns (:mod:`rewards.reconcile`).
+A new column is declared here; only a check of its own goes in validation. The order of
 :data:`COLUMNS` is the order those walk it: keys of a line item's body appear in it (a stored
 request reads as before), text is checked in it (problems list in it).
 
@@ -25,7 +26,8 @@ ROW = "row_number"  # the spreadsheet row (header = row 1); added by the reader
 # line id, so a ledger made before would not recognise its lines: bump this with it.
 IDENTITY_VERSION = 1
 
-ADDRESS = ("recipient", "address")  # the wire path of the postal address: ADDRESS delivery only
+# the wire path of the postal address: sent only by a method that needs it (raas.rules.METHODS)
+ADDRESS = ("recipient", "address")
 
 
 class Kind(StrEnum):
@@ -56,6 +58,8 @@ class Section(StrEnum):
 
 @dataclass(frozen=True)
 class InReport:
+    """How the report shows a column."""
+
     section: Section
     header: str | None = None  # the report's name for it, when not the column's
     rejected: bool = True  # a rejected row shows the cell as it was typed
@@ -63,6 +67,9 @@ class InReport:
 
 @dataclass(frozen=True)
 class Column:
+    """One column of the spreadsheet: how headers find it, and what every part of a run
+    does with it."""
+
     name: str
     description: str
     synonyms: tuple[str, ...] = ()

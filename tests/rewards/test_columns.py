@@ -134,3 +134,35 @@ def test_a_ledger_from_before_the_identity_had_a_version_is_version_1(tmp_path: 
         conn.execute(ledger_meta.delete().where(ledger_meta.c.key == "identity_version"))
     book.close()
     assert _meta(path)["identity_version"] == "1"
+
+
+def test_the_report_keeps_its_columns() -> None:
+    """People open the report in a spreadsheet and scripts read it: its columns, in order."""
+    from rewards.reconcile import REPORT_COLUMNS
+
+    assert REPORT_COLUMNS == [
+        "row_number",
+        "outcome",
+        "reason",
+        "first_name",
+        "last_name",
+        "email",
+        "mobile_number",
+        "utid",
+        "reward_name",
+        "delivery_method",
+        "currency",
+        "amount_requested",
+        "quantity",
+        "fee",
+        "amount_charged",
+        "line_item_status",
+        "delivery_status",
+        "scheduled_delivery_date",
+        "campaign",
+        "client_row_key",
+        "external_ref_line_item_id",
+        "external_ref_id",
+        "reference_order_id",
+        "reference_line_item_id",
+    ]
