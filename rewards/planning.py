@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .columns import ROW
-from .identity import batch_id, line_item_ids, order_ref
+from .identity import batch_id, line_item_ids, order_ref, recipient_keys
 from .ledger import Holder, PlannedOrder
 from .standing import TO_SEND, Positions, Standing
 
@@ -63,6 +63,7 @@ class Plan:
     account: str
     customer: str
     line_ids: pd.Series  # aligned with the valid rows
+    recipients: pd.Series  # each valid row's recipient key (identity.recipient_keys) or None
     standing: pd.Series  # each valid row's Standing, aligned with the valid rows
     new_orders: list[PlannedOrder]  # to be claimed in the ledger
     already_sent: pd.DataFrame  # valid rows another batch sent, with where and when
@@ -70,6 +71,11 @@ class Plan:
     to_send: pd.DataFrame  # valid rows this batch sends, resumes or awaits
     costs: dict[str, Decimal] = field(default_factory=dict)  # not yet at Tango: value + fees
     voided: list[str] = field(default_factory=list)  # dead runs' orders whose rows it took over
+
+    @property
+    def recipient_of(self) -> dict[str, str | None]:
+        """Line id -> recipient key (for :meth:`rewards.ledger.Ledger.holders`)."""
+        return dict(zip(self.line_ids, self.recipients, strict=True))
 
     @property
     def unsent(self) -> int:
@@ -99,12 +105,14 @@ def plan_batch(
     order_notes: str | None = None,
     first_chunk: int = 0,
     ids: pd.Series | None = None,
+    recipients: pd.Series | None = None,
 ) -> Plan:
     """Split the valid rows into this batch's orders. ``positions`` (from
     :func:`rewards.standing.settle`) says where each line stands: lines sent by another batch
     are "already sent", lines a live run of another batch holds are "busy", lines this batch
     holds are resumed as they were planned, and the rest go into new orders."""
     ids = line_item_ids(valid, account) if ids is None else ids
+    recipients = recipient_keys(valid, account) if recipients is None else recipients
     batch = batch_id(ids.tolist(), account)
     positions = positions or Positions({}, {})
     standing = ids.map(lambda i: positions.standing.get(i, Standing.NEW))
@@ -142,6 +150,7 @@ def plan_batch(
         account=account,
         customer=customer,
         line_ids=ids,
+        recipients=recipients,
         standing=standing,
         new_orders=new_orders,
         already_sent=_where(rows[standing == Standing.SENT_BEFORE], positions.holders),
