@@ -376,10 +376,11 @@ class Ledger:
                 if key and (lid not in out or out[lid].free):
                     wanted.setdefault(key, []).append(lid)
             for part in _batched(list(wanted)):
-                where = line_items.c.recipient_key.in_(part) & line_items.c.state.not_in(
+                same = line_items.c.recipient_key.in_(part) & line_items.c.state.not_in(
                     (LineState.RELEASED, LineState.REJECTED)
                 )
-                for _, holder in self._held(conn, account, where, clock):
+                for _, holder in self._held(conn, account, same, clock):
+
                     if holder.order_state in (OrderState.VOID, OrderState.REJECTED):
                         continue
                     for lid in wanted.pop(holder.recipient_key or "", []):
