@@ -380,7 +380,6 @@ class Ledger:
                     (LineState.RELEASED, LineState.REJECTED)
                 )
                 for _, holder in self._held(conn, account, same, clock):
-
                     if holder.order_state in (OrderState.VOID, OrderState.REJECTED):
                         continue
                     for lid in wanted.pop(holder.recipient_key or "", []):
