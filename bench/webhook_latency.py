@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -117,6 +118,10 @@ def main() -> None:
             from flows.fulfil_rewards import fulfil_rewards
 
             source = generate(work / "orders.csv", args.orders, bad_rate=0)
+            rows = pd.read_csv(source, dtype=str, keep_default_na=False)
+            rows["Delivery Date"] = ""  # a scheduled order has no completion to announce
+            rows.to_csv(source, index=False)
+
             start = time.perf_counter()
             state = fulfil_rewards(
                 source_path=str(source),

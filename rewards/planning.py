@@ -124,9 +124,10 @@ def plan_batch(
     fresh = standing.isin([Standing.NEW, Standing.TAKEABLE])
     pending = rows[fresh].sort_values(["campaign", ROW], kind="stable")
     for campaign, group in pending.groupby("campaign", sort=True):
-        records = group.to_dict("records")
-        for start in range(0, len(records), chunk_size):
-            part = records[start : start + chunk_size]
+        for start in range(0, len(group), chunk_size):
+            # an order's rows as dicts at a time: a million rows as dicts would not fit
+            part = group.iloc[start : start + chunk_size].to_dict("records")
+
             ref = order_ref(batch, chunk)
             body: dict[str, Any] = {
                 "externalRefID": ref,
@@ -138,7 +139,7 @@ def plan_batch(
                 body["campaign"] = campaign
             if order_notes:
                 body["notes"] = order_notes
-            new_orders.append(PlannedOrder(ref, chunk, body))
+            new_orders.append(PlannedOrder.of(ref, chunk, body))
             chunk += 1
     chargeable = rows[standing.isin(TO_SEND)]
     value = chargeable["amount"].map(Decimal) * chargeable["quantity"] + chargeable["fee"].map(
