@@ -14,6 +14,7 @@ synonyms, so "Email Address", "E-mail" and "email" all land on ``email``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -105,6 +106,7 @@ COLUMNS: tuple[Column, ...] = (
         "amount",
         "Reward amount in the item's currency, e.g. 25 or 25.50",
         (
+            "amt",
             "rewardamount",
             "giftamount",
             "value",
@@ -123,7 +125,16 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "delivery_method",
         rules.methods_listed(hints=True),
-        ("deliverymethod", "delivery", "method", "channel", "sendvia", "deliverychannel"),
+        (
+            "deliverymethod",
+            "delivery",
+            "method",
+            "channel",
+            "sendvia",
+            "deliverychannel",
+            "deliverytype",
+            "deliverymode",
+        ),
         required=True,
         kind=Kind.CODE,
         wire=("deliveryMethod",),
@@ -155,7 +166,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "email",
         "Email address (EMAIL delivery)",
-        ("emailaddress", "recipientemail", "recipientemailaddress", "emailid"),
+        ("emailaddress", "emailaddr", "recipientemail", "recipientemailaddress", "emailid"),
         kind=Kind.EMAIL,
         wire=("recipient", "email"),
         identity=4,
@@ -329,6 +340,12 @@ for _c in COLUMNS:
         _LOOKUP[normalise_header(_key)] = _c.name
 
 
+# Words that name a required column inside a longer header ("Gift Card UTID", "Reward Amount
+# (USD)", "Delivery Method Preferred"), tried only when no header names the column exactly
+# and only one header holds the word: a guess between two headers is not made.
+CONTAINED = {"utid": "utid", "amount": "amount", "deliverymethod": "delivery_method"}
+
+
 def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     """Map each header to its canonical column. Returns (header -> column, clashes) where a
     clash is (column, first header, second header) for two headers naming the same column.
@@ -345,4 +362,51 @@ def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, s
             continue
         owner[column] = header
         mapping[header] = column
+    for word, column in CONTAINED.items():
+        holders = [h for h in headers if h not in mapping and word in normalise_header(h)]
+        if column not in owner and len(holders) == 1:
+            owner[column] = holders[0]
+            mapping[holders[0]] = column
     return mapping, clashes
+
+
+def closest_header(column: str, headers: list[str]) -> str | None:
+    """The header most like ``column`` or one of its synonyms, if any is close: for the
+    message that says the column is missing ("Amt" for amount)."""
+    names = [normalise_header(n) for n in (column, *BY_NAME[column].synonyms)]
+    best: tuple[float, str] | None = None
+    for header in headers:
+        text = normalise_header(header)
+        if not text:
+            continue
+        score = max(difflib.SequenceMatcher(None, text, n).ratio() for n in names)
+        if score >= 0.7 and (best is None or score > best[0]):
+            best = (score, header)
+    return best[1] if best else None
+
+
+def header_table() -> str:
+    """The README's table of columns and the headers read as each (kept equal by a test)."""
+    lines = [
+        "<!-- columns table: python -m rewards.columns -->",
+        "| column | what it holds | headers also read as it (any case, spaces, punctuation) |",
+        "|---|---|---|",
+    ]
+    for c in COLUMNS:
+        also = ", ".join(c.synonyms)
+        required = "**required**. " if c.required else ""
+        lines.append(f"| `{c.name}` | {required}{c.description} | {also} |")
+    words = ", ".join(f"`{w}`" for w in CONTAINED)
+    lines += [
+        "",
+        f'A longer header holding {words} ("Gift Card UTID", "Reward Amount (USD)") is read',
+        "as that column when no header names it exactly and only one header holds the word.",
+        "When a required column is missing, the message names the closest header found.",
+        "<!-- end of columns table -->",
+    ]
+
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(header_table())

@@ -12,7 +12,7 @@ import pandas as pd
 from raas import rules
 
 from .columns import ADDRESS, ROW, WIRED, Column, Kind
-from .identity import batch_id, line_item_ids, order_ref
+from .identity import batch_id, line_item_ids, order_ref, recipient_keys
 from .ledger import Holder, PlannedOrder
 from .standing import TO_SEND, Positions, Standing
 
@@ -79,6 +79,7 @@ class Plan:
     account: str
     customer: str
     line_ids: pd.Series  # aligned with the valid rows
+    recipients: pd.Series  # each valid row's recipient key (identity.recipient_keys) or None
     standing: pd.Series  # each valid row's Standing, aligned with the valid rows
     new_orders: list[PlannedOrder]  # to be claimed in the ledger
     already_sent: pd.DataFrame  # valid rows another batch sent, with where and when
@@ -86,6 +87,11 @@ class Plan:
     to_send: pd.DataFrame  # valid rows this batch sends, resumes or awaits
     costs: dict[str, Decimal] = field(default_factory=dict)  # not yet at Tango: value + fees
     voided: list[str] = field(default_factory=list)  # dead runs' orders whose rows it took over
+
+    @property
+    def recipient_of(self) -> dict[str, str | None]:
+        """Line id -> recipient key (for :meth:`rewards.ledger.Ledger.holders`)."""
+        return dict(zip(self.line_ids, self.recipients, strict=True))
 
     @property
     def unsent(self) -> int:
@@ -115,12 +121,14 @@ def plan_batch(
     order_notes: str | None = None,
     first_chunk: int = 0,
     ids: pd.Series | None = None,
+    recipients: pd.Series | None = None,
 ) -> Plan:
     """Split the valid rows into this batch's orders. ``positions`` (from
     :func:`rewards.standing.settle`) says where each line stands: lines sent by another batch
     are "already sent", lines a live run of another batch holds are "busy", lines this batch
     holds are resumed as they were planned, and the rest go into new orders."""
     ids = line_item_ids(valid, account) if ids is None else ids
+    recipients = recipient_keys(valid, account) if recipients is None else recipients
     batch = batch_id(ids.tolist(), account)
     positions = positions or Positions({}, {})
     standing = ids.map(lambda i: positions.standing.get(i, Standing.NEW))
@@ -132,9 +140,10 @@ def plan_batch(
     fresh = standing.isin([Standing.NEW, Standing.TAKEABLE])
     pending = rows[fresh].sort_values(["campaign", ROW], kind="stable")
     for campaign, group in pending.groupby("campaign", sort=True):
-        records = group.to_dict("records")
-        for start in range(0, len(records), chunk_size):
-            part = records[start : start + chunk_size]
+        for start in range(0, len(group), chunk_size):
+            # an order's rows as dicts at a time: a million rows as dicts would not fit
+            part = group.iloc[start : start + chunk_size].to_dict("records")
+
             ref = order_ref(batch, chunk)
             body: dict[str, Any] = {
                 "externalRefID": ref,
@@ -146,7 +155,7 @@ def plan_batch(
                 body["campaign"] = campaign
             if order_notes:
                 body["notes"] = order_notes
-            new_orders.append(PlannedOrder(ref, chunk, body))
+            new_orders.append(PlannedOrder.of(ref, chunk, body))
             chunk += 1
     chargeable = rows[standing.isin(TO_SEND)]
     value = chargeable["amount"].map(Decimal) * chargeable["quantity"] + chargeable["fee"].map(
@@ -158,6 +167,7 @@ def plan_batch(
         account=account,
         customer=customer,
         line_ids=ids,
+        recipients=recipients,
         standing=standing,
         new_orders=new_orders,
         already_sent=_where(rows[standing == Standing.SENT_BEFORE], positions.holders),

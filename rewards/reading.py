@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import BY_NAME, REQUIRED, ROW, match_headers
+from .columns import BY_NAME, REQUIRED, ROW, closest_header, match_headers
 from .errors import InputError
 from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
@@ -463,7 +463,8 @@ def _finish(
     if missing:
         wanted = ", ".join(f"{c} ({BY_NAME[c].description})" for c in missing)
         raise InputError(
-            f"{path.name}: missing required column(s) {wanted}. {_found(headers, mapping)}. "
+            f"{path.name}: missing required column(s) {wanted}. {_found(headers, mapping)}."
+            f"{_closest(missing, headers, mapping)} "
             "Rename the headers or start from data/templates/"
         )
     body.columns = names
@@ -538,6 +539,16 @@ def _found(headers: list[str], mapping: dict[str, str]) -> str:
         cells = f"{len(headers)} cell" + ("s" if len(headers) != 1 else "")
         return f"No column has a recipient sheet's name (the first row has {cells})"
     return f"Columns found: {_listed([h for h in headers if h])}"
+
+
+def _closest(missing: list[str], headers: list[str], mapping: dict[str, str]) -> str:
+    """' Did you mean ...?' for the missing columns a header of the file resembles (only in a
+    recipient sheet: see :func:`_found`)."""
+    if not mapping:
+        return ""
+    free = [h for h in headers if h and h not in mapping]
+    said = [f"{_quoted(h)} for {c}" for c in missing if (h := closest_header(c, free)) is not None]
+    return f" Did you mean {', '.join(said)}?" if said else ""
 
 
 def _quoted(text: str) -> str:

@@ -88,10 +88,16 @@ def _outcome(line: LineRow | None, unsent: bool) -> str:
 
 
 def _where(h: Holder) -> str:
-    return (
+    where = (
         f"batch {h.batch_id} (order {h.external_ref_id}, file {h.source_name}, "
         f"{h.created_at}, status {h.status})"
     )
+    if h.renamed:  # the same reward to the same contact, the name spelt otherwise
+        where += (
+            " to the same contact under another name; if this is another person or a second "
+            "reward, give the row a client_row_key"
+        )
+    return where
 
 
 def _classify(
