@@ -105,11 +105,37 @@ class Validated:
 # --- values ------------------------------------------------------------------------------------
 
 
-def _cents(amounts: Coded) -> tuple[np.ndarray, np.ndarray]:
-    """Per distinct amount: whether it is a plain decimal, and its integer cents (0 if not)."""
-    plain = matches(amounts.uniques, r"^\d{1,9}(\.\d{1,2})?$")
-    zero = pa.scalar("0", amounts.uniques.type)
-    number = pc.cast(pc.if_else(pa.array(plain), amounts.uniques, zero), pa.float64())
+# the sign people write before an amount in each currency ("$25.00" in a USD account)
+SIGNS = {"USD": "$", "CAD": "$", "AUD": "$", "NZD": "$", "SGD": "$", "HKD": "$", "MXN": "$"}
+SIGNS |= {"GBP": "£", "EUR": "€", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩", "CHF": "CHF"}
+ANY_SIGN = r"^\s*(?:[$£€¥₹₩]|[A-Z]{3}\s)|\s[A-Z]{3}\s*$|[$£€¥₹₩]\s*$"
+
+
+def _mark(currency: str) -> str:
+    """A pattern for the currency's sign or code."""
+    marks = [re.escape(m) for m in sorted({SIGNS.get(currency, currency), currency})]
+    return "(?:" + "|".join(marks) + ")"
+
+
+def _unsigned(amounts: pa.Array, currency: str) -> pa.Array:
+    """The amounts without the account currency's sign or code before or after them ("$25",
+    "25 USD", "USD 25.00"); other text is left as it is (and is then not a plain number)."""
+    if not pc.any(pc.match_substring_regex(amounts, r"[^\d.]")).as_py():  # the usual file
+        return amounts
+    mark = _mark(currency)
+    pattern = rf"^\s*{mark}\s*(\d[\d.]*)$|^(\d[\d.]*)\s*{mark}\s*$"
+    signed = pc.match_substring_regex(amounts, pattern)
+    bare = pc.replace_substring_regex(amounts, pattern, r"\1\2")
+    return pc.if_else(signed, bare, amounts)
+
+
+def _cents(amounts: Coded, currency: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct amount: whether it is a plain decimal (after the account currency's sign),
+    and its integer cents (0 if not)."""
+    values = _unsigned(amounts.uniques, currency)
+    plain = matches(values, r"^\d{1,9}(\.\d{1,2})?$")
+    zero = pa.scalar("0", values.type)
+    number = pc.cast(pc.if_else(pa.array(plain), values, zero), pa.float64())
     return plain, np.round(to_numpy(number) * 100).astype(np.int64)
 
 
@@ -296,7 +322,7 @@ def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
     key = RowKey(
         texts=[made[c.kind] if c.kind in made else s.texts[c.name] for c in texts],
         caseless=[c.kind in (Kind.NAME, Kind.ADDRESS) for c in texts],
-        numbers=[reward, a.rows(_cents(a)[1])],
+        numbers=[reward, a.rows(_cents(a, s.account_currency)[1])],
     )
     return columnar.shared_hashes(key, len(s.df)), key
 
@@ -345,15 +371,23 @@ def _reward(s: _Store) -> None:
 def _amount(s: _Store) -> None:
     """A plain positive number with at most 2 decimals, within the reward's values."""
     a = s.a = s.column("amount")
-    plain_a, cents_a = _cents(a)
+    plain_a, cents_a = _cents(a, s.account_currency)
     s.cents_a = cents_a
     empty_a = empty(a.uniques)
     s.flag(a.rows(empty_a), "amount", "amount is empty")
+    own = rf"^\s*{_mark(s.account_currency)}|{_mark(s.account_currency)}\s*$"
+    other = ~empty_a & ~plain_a & matches(a.uniques, ANY_SIGN) & ~matches(a.uniques, own)
     s.flag(
-        a.rows(~empty_a & ~plain_a),
+        a.rows(other),
+        "amount",
+        f"amount is written in another currency than the account's ({s.account_currency}): "
+        f"write it in {s.account_currency}, as a plain number",
+    )
+    s.flag(
+        a.rows(~empty_a & ~plain_a & ~other),
         "amount",
         "amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
-        "(no currency sign, thousands separator or exponent)",
+        "(the account currency's sign may stand before it; no thousands separator or exponent)",
     )
     s.flag(a.rows(plain_a & (cents_a <= 0)), "amount", "amount must be greater than 0")
     item_of = s.item_of

@@ -240,12 +240,12 @@ def test_each_rejected_row_carries_all_its_problems_in_check_order() -> None:
     by_row = dict(zip(result.rejected[ROW], result.rejected["problems"], strict=True))
     assert by_row == {
         9: "utid: utid must be U followed by digits, e.g. U100001; amount: amount must be a "
-        "plain number with at most 2 decimals, e.g. 25 or 25.50 (no currency sign, thousands "
-        "separator or exponent)",
+        "plain number with at most 2 decimals, e.g. 25 or 25.50 (the account currency's sign "
+        "may stand before it; no thousands separator or exponent)",
         7: "delivery_method: unknown delivery method fax: use EMAIL, PHONE (sms), ADDRESS "
         "(mail), EMBEDDED (link) or NONE",
         5: "amount: amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
-        "(no currency sign, thousands separator or exponent)",
+        "(the account currency's sign may stand before it; no thousands separator or exponent)",
     }
     assert result.problems[ROW].tolist() == [5, 7, 9, 9]
 
