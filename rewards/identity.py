@@ -13,7 +13,7 @@ import hashlib
 
 import pandas as pd
 
-from .columns import IDENTITY
+from .columns import BY_NAME, IDENTITY, Kind
 
 
 def _digest(text: str) -> str:
@@ -40,8 +40,13 @@ def line_item_ids(valid: pd.DataFrame, account_identifier: str) -> pd.Series:
     return pd.Series(["li-" + _digest(c)[:32] for c in content], index=valid.index, dtype="str")
 
 
-NAMES = ("first_name", "last_name")
-CONTACT = ("email", "mobile_number", "street_line_1")  # a row with none of these has no key
+NAMES = tuple(f for f in IDENTITY if BY_NAME[f].kind is Kind.NAME)
+# how a person is reached (email, phone, postal address): a row with none of these filled
+# has no recipient key
+REACH = (Kind.EMAIL, Kind.PHONE, Kind.ADDRESS)
+CONTACT = tuple(f for f in IDENTITY if BY_NAME[f].kind in REACH)
+
+
 
 
 def recipient_keys(valid: pd.DataFrame, account_identifier: str) -> pd.Series:
