@@ -179,21 +179,51 @@ def item_problem(item: CatalogItem | None, utid: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class AmountRule:
+    """What amounts an item takes, and what is said of one it does not: read by the sandbox
+    per line (:func:`amount_problem`) and by validation over every distinct amount at once
+    (:func:`amount_verdicts`)."""
+
+    fixed: Decimal | None  # the face value of a fixed-value item
+    low: Decimal | None
+    high: Decimal | None
+    whole: bool
+    said: tuple[str, str, str, str]  # not the face value, below, above, not whole
+
+
+def amount_rule(item: CatalogItem) -> AmountRule:
+    cur, name = item.currencyCode, item.rewardName
+    fixed = item.valueType.upper() == "FIXED_VALUE"
+    return AmountRule(
+        fixed=item.faceValue if fixed else None,
+        low=None if fixed else item.minValue,
+        high=None if fixed else item.maxValue,
+        whole=not fixed and bool(item.isWholeAmountValueRequired),
+        said=(
+            f"{name} has a fixed value of {item.faceValue or 0:.2f} {cur}",
+            f"amount is below the minimum {item.minValue or 0:.2f} {cur} for {name}",
+            f"amount is above the maximum {item.maxValue or 0:.2f} {cur} for {name}",
+            f"{name} needs a whole amount",
+        ),
+    )
+
+
+NOT_FACE, BELOW, ABOVE, NOT_WHOLE = range(4)  # AmountRule.said, in the order they are judged
+
+
 def amount_problem(item: CatalogItem, amount: Decimal) -> str | None:
     if amount <= 0:
         return "amount must be greater than 0"
-    if item.valueType.upper() == "FIXED_VALUE":
-        if item.faceValue is not None and amount != item.faceValue:
-            return (
-                f"{item.rewardName} has a fixed value of {item.faceValue:.2f} {item.currencyCode}"
-            )
-        return None
-    if item.minValue is not None and amount < item.minValue:
-        return f"amount is below the minimum {item.minValue:.2f} {item.currencyCode} for {item.rewardName}"
-    if item.maxValue is not None and amount > item.maxValue:
-        return f"amount is above the maximum {item.maxValue:.2f} {item.currencyCode} for {item.rewardName}"
-    if item.isWholeAmountValueRequired and amount != amount.to_integral_value():
-        return f"{item.rewardName} needs a whole amount"
+    rule = amount_rule(item)
+    if rule.fixed is not None:
+        return rule.said[NOT_FACE] if amount != rule.fixed else None
+    if rule.low is not None and amount < rule.low:
+        return rule.said[BELOW]
+    if rule.high is not None and amount > rule.high:
+        return rule.said[ABOVE]
+    if rule.whole and amount != amount.to_integral_value():
+        return rule.said[NOT_WHOLE]
     return None
 
 

@@ -101,11 +101,15 @@ class Coded:
         out: np.ndarray = table[self.codes]
         return out
 
-    def texts(self, table: Sequence[str], keep: np.ndarray) -> pa.Array:
+    def texts(self, table: Sequence[str] | pa.Array, keep: np.ndarray) -> pa.Array:
         """Per-value texts ``table`` for the rows in ``keep``, by Arrow's take."""
         if self._kept is None or self._kept[0] is not keep:
             self._kept = (keep, pa.array(self.codes[keep]))
-        return pc.take(pa.array(list(table) or [""], TEXT), self._kept[1])
+        if isinstance(table, pa.Array) and len(table):
+            values = table.cast(TEXT)
+        else:
+            values = pa.array(list(table) or [""], TEXT)
+        return pc.take(values, self._kept[1])
 
     def reasons(self, table: Sequence[str | None]) -> Callable[[np.ndarray], np.ndarray]:
         values = np.array(list(table) or [None], dtype=object)
@@ -125,30 +129,59 @@ class Answers:
         return out
 
 
-def per_pair(
-    a: Coded, b: Coded, where: np.ndarray, rule: Callable[[int, int], str | None]
-) -> Answers:
-    """``rule(i, j)`` once per distinct (value i of ``a``, value j of ``b``) among the rows in
-    ``where``; pairs are numbered densely (len(a) x len(b) is small for such columns)."""
-    size = max(len(a), 1) * max(len(b), 1)
+def _numbered(a: Coded, b: Coded, where: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, its distinct (value of ``a``, value of ``b``) pair, numbered densely; the
+    pairs asked about (those of the rows in ``where``); and each pair's (i, j) as one number
+    ``i * len(b) + j``."""
+    width = max(len(b), 1)
+    size = max(len(a), 1) * width
     wide = np.int32 if size < 1 << 31 else np.int64
-    pair = a.codes.astype(wide) * np.asarray(max(len(b), 1), dtype=wide) + b.codes
+    pair = a.codes.astype(wide) * np.asarray(width, dtype=wide) + b.codes
     if size > DENSE:  # many distinct values after all: number the pairs seen
         seen_codes, seen = pd.factorize(pair)
-        pair, size = np.asarray(seen_codes, dtype=np.int64), len(seen)
-        lookup = np.asarray(seen)
+        pair, joint = np.asarray(seen_codes, dtype=np.int64), np.asarray(seen, dtype=np.int64)
     else:
-        lookup = None
-    asked = np.zeros(size, dtype=bool)
+        joint = np.arange(size, dtype=np.int64)
+    asked = np.zeros(len(joint), dtype=bool)
     asked[pair[where]] = True
-    said = np.full(size, None, dtype=object)
-    for k in np.flatnonzero(asked):
-        joint = int(lookup[k]) if lookup is not None else int(k)
-        said[k] = rule(*divmod(joint, max(len(b), 1)))
+    return pair, np.flatnonzero(asked), joint
+
+
+def _answers(pair: np.ndarray, where: np.ndarray, said: np.ndarray) -> Answers:
     flagged = np.not_equal(said, np.asarray(None, dtype=object))
     if not flagged.any():  # the usual answer: no row
         return Answers(np.zeros(len(pair), dtype=bool), pair, said)
     return Answers(flagged[pair] & where, pair, said)
+
+
+def per_pair(
+    a: Coded, b: Coded, where: np.ndarray, rule: Callable[[int, int], str | None]
+) -> Answers:
+    """``rule(i, j)`` once per distinct (value i of ``a``, value j of ``b``) among the rows in
+    ``where``: for rules over few pairs (a reward and its method, its date)."""
+    pair, asked, joint = _numbered(a, b, where)
+    said = np.full(len(joint), None, dtype=object)
+    width = max(len(b), 1)
+    for k in asked:
+        said[k] = rule(*divmod(int(joint[k]), width))
+    return _answers(pair, where, said)
+
+
+def per_pairs(
+    a: Coded,
+    b: Coded,
+    where: np.ndarray,
+    rule: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> Answers:
+    """:func:`per_pair` for rules that judge every asked pair at once: ``rule(i, j)`` takes
+    the arrays of their value numbers and returns a reason or None per pair (an amount per
+    row in a file of a million can make hundreds of thousands of pairs)."""
+    pair, asked, joint = _numbered(a, b, where)
+    said = np.full(len(joint), None, dtype=object)
+    if len(asked):
+        i, j = np.divmod(joint[asked], max(len(b), 1))
+        said[asked] = rule(i, j)
+    return _answers(pair, where, said)
 
 
 class Problems:

@@ -47,8 +47,6 @@ REACH = (Kind.EMAIL, Kind.PHONE, Kind.ADDRESS)
 CONTACT = tuple(f for f in IDENTITY if BY_NAME[f].kind in REACH)
 
 
-
-
 def recipient_keys(valid: pd.DataFrame, account_identifier: str) -> pd.Series:
     """``rk-`` + 32 hex digits over the line's content without the recipient's name, for rows
     with a contact (email, phone or street): the same reward to the same inbox, phone or door.

@@ -47,6 +47,7 @@ from .columnar import (
     matches,
     no_text,
     per_pair,
+    per_pairs,
     repeats,
     to_numpy,
 )
@@ -127,6 +128,27 @@ def _unsigned(amounts: pa.Array, currency: str) -> pa.Array:
     signed = pc.match_substring_regex(amounts, pattern)
     bare = pc.replace_substring_regex(amounts, pattern, r"\1\2")
     return pc.if_else(signed, bare, amounts)
+
+
+def _amount_verdicts(rule: rules.AmountRule, cents: np.ndarray) -> np.ndarray:
+    """:func:`raas.rules.amount_problem` for many positive amounts (in cents) of one item at once: per
+    amount, the index in ``rule.said`` of what is wrong, or -1."""
+    out = np.full(len(cents), -1, dtype=np.int8)
+
+    def at(value: Decimal | None) -> int | None:
+        return None if value is None else int(value * 100)
+
+    if rule.fixed is not None:
+        out[cents != at(rule.fixed)] = rules.NOT_FACE
+        return out
+    high, low = at(rule.high), at(rule.low)
+    if rule.whole:
+        out[cents % 100 != 0] = rules.NOT_WHOLE
+    if high is not None:  # judged before "whole", as amount_problem does: written after it
+        out[cents > high] = rules.ABOVE
+    if low is not None:
+        out[cents < low] = rules.BELOW
+    return out
 
 
 def _cents(amounts: Coded, currency: str) -> tuple[np.ndarray, np.ndarray]:
@@ -251,7 +273,7 @@ class _Store:
     # defaulted) or as typed: what goes on for columns not in by_value
     texts: dict[str, pa.ChunkedArray] = field(default_factory=dict)
     # per distinct value of a coded column, what goes on (the reward id upper-cased...)
-    by_value: dict[str, tuple[Coded, Sequence[str]]] = field(default_factory=dict)
+    by_value: dict[str, tuple[Coded, Sequence[str] | pa.Array]] = field(default_factory=dict)
 
     email_f: Future[pa.ChunkedArray] = field(init=False)  # _queue
     email_ok_f: Future[tuple[np.ndarray, dict[str, np.ndarray]]] = field(init=False)  # _queue
@@ -390,15 +412,25 @@ def _amount(s: _Store) -> None:
         "(the account currency's sign may stand before it; no thousands separator or exponent)",
     )
     s.flag(a.rows(plain_a & (cents_a <= 0)), "amount", "amount must be greater than 0")
-    item_of = s.item_of
-    found = per_pair(
-        s.u,
-        a,
-        s.usable & a.rows(plain_a & (cents_a > 0)),
-        lambda i, j: rules.amount_problem(_known(item_of[i]), Decimal(int(cents_a[j])) / 100),
-    )
+    judged = [rules.amount_rule(i) if i is not None else None for i in s.item_of]
+
+    def verdicts(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """What raas.rules.amount_problem says of each pair, judged item by item."""
+        said = np.full(len(i), None, dtype=object)
+        for item in np.unique(i):
+            rule = judged[item]
+            assert rule is not None  # only usable rewards are asked about
+            on = np.flatnonzero(i == item)
+            wrong = _amount_verdicts(rule, cents_a[j[on]])
+            texts = np.array([*rule.said, None], dtype=object)
+            said[on] = texts[wrong]  # -1: the None at the end
+        return said
+
+    found = per_pairs(s.u, a, s.usable & a.rows(plain_a & (cents_a > 0)), verdicts)
     s.flag(found.found, "amount", found.reasons)
-    s.by_value["amount"] = (a, [f"{c // 100}.{c % 100:02d}" for c in cents_a.tolist()])
+    whole = pc.cast(pa.array(cents_a // 100), pa.string())
+    hundredths = pc.utf8_lpad(pc.cast(pa.array(cents_a % 100), pa.string()), 2, "0")
+    s.by_value["amount"] = (a, pc.binary_join_element_wise(whole, hundredths, "."))  # "25.50"
 
 
 def _quantity(s: _Store) -> None:

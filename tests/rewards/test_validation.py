@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -387,3 +388,30 @@ def test_text_limits_are_those_of_tangos_document() -> None:
     assert f"allows {rules.PHYSICAL_NAME_MAX_CHARS} characters max" in name
     line = schemas["LineItem"]["properties"]
     assert "maxLength" not in line["message"] and "maxLength" not in line["emailSubject"]
+
+
+def test_amounts_are_judged_as_tango_s_rule_judges_one_line() -> None:
+    """Validation judges every distinct (reward, amount) at once; raas.rules.amount_problem
+    judges one line (the sandbox's way). Both say the same of every amount, boundaries too."""
+    import random
+
+    from raas import rules
+
+    rng = random.Random(7)
+    rows, expected = [], {}
+    for item in CATALOG.items():
+        if item.currencyCode != "USD" or item.status != "active":
+            continue
+        edges = [item.minValue, item.maxValue, item.faceValue]
+        amounts = {Decimal(rng.randrange(1, 300_000)) / 100 for _ in range(40)}
+        amounts |= {
+            e + d for e in edges if e is not None for d in (Decimal("-0.01"), 0, Decimal("0.01"))
+        }
+        amounts |= {Decimal(7), Decimal("7.50")}
+        for amount in sorted(a for a in amounts if a > 0):
+            rows.append({"utid": item.utid, "amount": f"{amount:.2f}"})
+            expected[len(rows) + 1] = rules.amount_problem(item, amount)
+    result = check(*rows)
+    said = {row: reasons(result, row).get("amount") for row in expected}
+    assert said == expected
+    assert sum(v is not None for v in expected.values()) > 20  # both kinds of answer were asked
