@@ -18,7 +18,7 @@ from prefect.deployments.runner import EntrypointType
 from prefect.exceptions import ObjectAlreadyExists
 
 from flows.fulfil_rewards import fulfil_rewards
-from flows.scan_inbox import scan_inbox
+from flows.scan_inbox import UPLOAD_DEPLOYMENT, scan_inbox
 from flows.send_orders import send_orders
 from rewards.params import RewardsSettings
 
@@ -70,7 +70,7 @@ def deploy(
     ids = [
         fulfil_rewards.deploy(name="manual", parameters=defaults or {}, tags=["manual"], **common),
         fulfil_rewards.deploy(
-            name="on-upload",
+            name=UPLOAD_DEPLOYMENT,
             triggers=[upload_trigger()],
             parameters=defaults or {},
             tags=["upload"],

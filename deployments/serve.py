@@ -16,7 +16,7 @@ from typing import Any
 from prefect.events import DeploymentEventTrigger
 
 from flows.fulfil_rewards import fulfil_rewards
-from flows.scan_inbox import UPLOAD_EVENT, scan_inbox
+from flows.scan_inbox import UPLOAD_DEPLOYMENT, UPLOAD_EVENT, scan_inbox
 from flows.send_orders import send_orders
 
 # Only the path: Prefect merges a triggered run's parameters over the deployment's, key by key.
@@ -45,7 +45,7 @@ def build(
         tags=["manual"],
     )
     on_upload = fulfil_rewards.to_deployment(
-        name="on-upload",
+        name=UPLOAD_DEPLOYMENT,
         description="Started by a rewards.upload.created event (scan-inbox or rewards watch).",
         triggers=[upload_trigger()],
         parameters=defaults or {},

@@ -13,6 +13,7 @@ from rewards.inbox import Inbox, Upload
 from rewards.params import RewardsSettings
 
 UPLOAD_EVENT = "rewards.upload.created"
+UPLOAD_DEPLOYMENT = "on-upload"  # fulfil-rewards' deployment that each announcement starts
 
 
 def announce(upload: Upload) -> None:
@@ -26,7 +27,7 @@ def announce(upload: Upload) -> None:
     )
 
 
-def run_for(upload: Upload, deployment: str = "fulfil-rewards/on-upload") -> str | None:
+def run_for(upload: Upload, deployment: str = f"fulfil-rewards/{UPLOAD_DEPLOYMENT}") -> str | None:
     """The id of a run of ``deployment`` for ``upload`` (queued, running or over), if an
     announcement started one: the latest runs' ``source_path`` (a queued run has no name of
     its own yet)."""
@@ -45,8 +46,9 @@ def run_for(upload: Upload, deployment: str = "fulfil-rewards/on-upload") -> str
             sort=FlowRunSort.EXPECTED_START_TIME_DESC,
             limit=200,
         )
-    found = [r for r in runs if r.parameters.get("source_path") == str(upload.path)]
-    return str(found[0].id) if found else None
+    mine = upload.path.resolve()
+    found = [r for r in runs if Path(r.parameters.get("source_path") or "/").resolve() == mine]
+    return str(found[-1].id) if found else None  # the first run started for it
 
 
 def follow_up(box: Inbox, after_seconds: float, say: Callable[[str], None]) -> list[str]:

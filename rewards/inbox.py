@@ -92,7 +92,9 @@ def settled(path: Path, settle_seconds: float) -> bool:
 
 class Inbox:
     def __init__(self, folder: Path, ledger_url: str, settle_seconds: float = 5.0) -> None:
-        self.folder = folder
+        # absolute: the registry's paths are compared with runs' source paths, which may have
+        # been given from another folder
+        self.folder = folder.absolute()
         self.processed = folder / "processed"
         self.settle_seconds = settle_seconds
         self.engine = create_engine(ledger_url)
@@ -190,10 +192,34 @@ class Inbox:
             )
 
     def started(self, upload: Upload, run_id: str) -> None:
+        """A run has the upload (the first run to claim it keeps it)."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(uploads).where(uploads.c.sha256 == upload.sha256).values(run_id=run_id)
+                update(uploads)
+                .where(uploads.c.sha256 == upload.sha256, uploads.c.run_id.is_(None))
+                .values(run_id=run_id)
             )
+
+    def claim(self, path: Path, run_id: str) -> str | None:
+        """Make ``run_id`` the one run that sends the upload at ``path``; the id of the run
+        that has it already, if another has (an upload announced twice starts two runs: only
+        the first may send or ask for approval). None too for a file that is not an upload."""
+        sha = _digest(path)
+        if sha is None:
+            return None
+        with self.engine.begin() as conn:
+            took = conn.execute(
+                update(uploads)
+                .where(
+                    uploads.c.sha256 == sha,
+                    (uploads.c.run_id.is_(None)) | (uploads.c.run_id == run_id),
+                )
+                .values(run_id=run_id)
+            ).rowcount
+            if took:
+                return None
+            holder = conn.execute(select(uploads.c.run_id).where(uploads.c.sha256 == sha)).first()
+        return None if holder is None else str(holder.run_id)
 
     def waiting(self, older_than: float) -> list[Upload]:
         """Uploads announced at least ``older_than`` seconds ago that no run has taken yet
@@ -207,7 +233,7 @@ class Inbox:
                 )
             ).all()
         return [
-            Upload(path=Path(r.path), name=r.name, sha256=r.sha256, duplicate=False)
+            Upload(path=Path(r.path).absolute(), name=r.name, sha256=r.sha256, duplicate=False)
             for r in rows
             if Path(r.path).is_file()
         ]

@@ -17,6 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from prefect import get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import CancelledRun
 from prefect.states import Failed
 
 from raas import Account, Catalog, RaasError
@@ -48,6 +49,22 @@ class _QuietCompletions(logging.Filter):
 
 
 logging.getLogger("prefect.task_runs").addFilter(_QuietCompletions())
+
+
+class _ExpectedEndings(logging.Filter):
+    """A deployment's run that ends as the run chose (stopped at a gate, rejected, refused by
+    Tango, an upload another run has) has said why in its state message and one log line;
+    Prefect's engine would add an ERROR with the traceback of the state's data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("Engine execution exited with unexpected"):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, RewardsError | RaasError | CancelledRun)
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_ExpectedEndings())
+
 
 
 def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -5,6 +5,7 @@ session's Prefect server, the sandbox over HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -20,7 +21,8 @@ import httpx
 import pytest
 from prefect.client.orchestration import get_client
 
-from flows.scan_inbox import scan_inbox
+from flows.scan_inbox import announce, scan_inbox
+from rewards.inbox import Upload
 from sandbox import SandboxServer
 from sandbox.server import free_port
 from tests.deployments.test_inbox_and_triggers import drop
@@ -89,10 +91,15 @@ def tango_lines(sandbox: SandboxServer, campaign: str) -> int:
 
 
 @pytest.fixture
-def team(prefect_server: str, sandbox: SandboxServer, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def team(
+    prefect_server: str, sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
     """A ``rewards serve`` with the team's settings: a campaign and a run threshold of 1,000 on
     the command line, an approval floor of 10 for the installation."""
     campaign = f"t-{uuid.uuid4().hex[:10]}"
+    # scan-inbox runs in this process: the same inbox registry as serve's
+    monkeypatch.setenv("REWARDS_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+
     env = {
         **os.environ,
         **sandbox.tango_env(),
@@ -151,6 +158,48 @@ def test_an_upload_above_the_floor_waits_then_approve_sends_and_reject_does_not(
     answer(prefect_server, rejected.id, {"decision": "reject", "approver": "Alan"})
     wait_for(lambda: state_of(rejected.id) == "CANCELLED", timeout=90)
     assert tango_lines(sandbox, team["campaign"]) == 5  # nothing more
+    assert errors_logged(rejected.id) == []  # an expected ending: no ERROR, no traceback
+
+    # the same upload announced again (a lost event re-sent, a second watcher): a second run
+    # starts, and ends at once, sending nothing and asking nobody; the rejection stands
+    path = Path(rejected.parameters["source_path"])
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    announce(Upload(path=path, name=path.name, sha256=sha, duplicate=False))
+
+    again = wait_for(lambda: second_run_of(rejected.parameters["source_path"], rejected.id))
+    wait_for(lambda: state_of(again.id) == "CANCELLED", timeout=90)
+    with get_client(sync_client=True) as client:
+        said = client.read_flow_run(again.id).state.message
+    assert f"is handled by run {rejected.id}; this run sends nothing" in said
+    assert tango_lines(sandbox, team["campaign"]) == 5
+    assert errors_logged(again.id) == []
+
+
+def errors_logged(run_id: Any) -> list[str]:
+    """The run's log lines at ERROR or above (once its process has ended: its last lines
+    reach the server after the run's final state)."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
+
+    time.sleep(5)
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]), level=LogFilterLevel(ge_=40))
+        )
+    return [entry.message for entry in logs]
+
+
+def second_run_of(path: str, first: Any) -> Any:
+    with get_client(sync_client=True) as client:
+        dep = client.read_deployment_by_name("fulfil-rewards/on-upload")
+        found = [
+            r
+            for r in client.read_flow_runs()
+            if r.deployment_id == dep.id
+            and r.parameters.get("source_path") == path
+            and r.id != first
+        ]
+    return found[0] if found else None
 
 
 def test_settings_edited_on_the_deployment_reach_the_next_upload(

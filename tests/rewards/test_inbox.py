@@ -89,3 +89,24 @@ def test_a_plain_file_is_still_taken(inbox: Inbox) -> None:
     settled_file(inbox.folder / "march.csv")
     (taken,) = inbox.scan()
     assert taken.path.read_text() == CSV and taken.path.parent == inbox.processed.resolve()
+
+
+def test_an_inbox_named_relatively_keeps_absolute_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry's path of an upload is the path its run was given, whatever folder the
+    inbox was named from (a relative one made every upload look unclaimed and announced
+    again); and one run claims an upload: a second is told which run has it."""
+    monkeypatch.chdir(tmp_path)
+    box = Inbox(Path("inbox"), f"sqlite:///{tmp_path / 'l.db'}", settle_seconds=0)
+    landed = box.folder / "a.csv"
+    landed.parent.mkdir()
+    landed.write_text("Email,UTID,Amount,Delivery Method\na@x.com,U1,5,email\n")
+    os.utime(landed, (time.time() - 60, time.time() - 60))
+    (upload,) = box.scan()
+    box.announced(upload)
+    (waiting,) = box.waiting(0)
+    assert waiting.path == upload.path and upload.path.is_absolute()
+    assert box.claim(upload.path, "run-1") is None and box.claim(upload.path, "run-1") is None
+    assert box.claim(upload.path, "run-2") == "run-1"
+    assert box.waiting(0) == []  # claimed: not announced again
