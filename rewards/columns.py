@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 ROW = "row_number"  # the spreadsheet row (header = row 1); added by the reader
 
@@ -128,34 +129,63 @@ COLUMNS: tuple[Column, ...] = (
         ("clientrowkey", "rowkey", "clientkey", "externalid", "clientreference", "yourref"),
     ),
 )
-BY_NAME = {c.name: c for c in COLUMNS}
-REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The columns of one kind of spreadsheet (recipients, actions) and how headers find
+    them; the reader takes one of these."""
+
+    kind: str  # what a message calls such a sheet: "recipient", "actions"
+    columns: tuple[Column, ...]
+    template: str  # where to start from, for a message
+
+    @property
+    def by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in self.columns}
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @cached_property
+    def _lookup(self) -> dict[str, str]:
+        return {normalise_header(k): c.name for c in self.columns for k in (c.name, *c.synonyms)}
+
+    def column_of(self, header: object) -> str | None:
+        return self._lookup.get(normalise_header(header))
+
+    def match_headers(
+        self, headers: list[str]
+    ) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+        """Map each header to its canonical column. Returns (header -> column, clashes) where
+        a clash is (column, first header, second header) for two headers naming the same
+        column. Unknown headers are absent from the map (they are kept and carried into the
+        report)."""
+        mapping: dict[str, str] = {}
+        owner: dict[str, str] = {}
+        clashes: list[tuple[str, str, str]] = []
+        for header in headers:
+            column = self.column_of(header)
+            if column is None:
+                continue
+            if column in owner:
+                clashes.append((column, owner[column], header))
+                continue
+            owner[column] = header
+            mapping[header] = column
+        return mapping, clashes
 
 
 def normalise_header(header: object) -> str:
     return re.sub(r"[^0-9a-z]", "", str(header).lower())
 
 
-_LOOKUP: dict[str, str] = {}
-for _c in COLUMNS:
-    for _key in (_c.name, *_c.synonyms):
-        _LOOKUP[normalise_header(_key)] = _c.name
+RECIPIENTS = Columns("recipient", COLUMNS, "data/templates/")
+BY_NAME = RECIPIENTS.by_name
+REQUIRED = RECIPIENTS.required
 
 
 def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
-    """Map each header to its canonical column. Returns (header -> column, clashes) where a
-    clash is (column, first header, second header) for two headers naming the same column.
-    Unknown headers are absent from the map (they are kept and carried into the report)."""
-    mapping: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    clashes: list[tuple[str, str, str]] = []
-    for header in headers:
-        column = _LOOKUP.get(normalise_header(header))
-        if column is None:
-            continue
-        if column in owner:
-            clashes.append((column, owner[column], header))
-            continue
-        owner[column] = header
-        mapping[header] = column
-    return mapping, clashes
+    """:meth:`Columns.match_headers` for a recipient sheet."""
+    return RECIPIENTS.match_headers(headers)
