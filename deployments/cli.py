@@ -4,6 +4,9 @@
                           ``--catalog saved.json`` works offline, ``--out DIR`` writes the
                           rejected rows ready to fix)
 ``rewards run FILE``       run the fulfil-rewards flow on it
+``rewards manage FILE``    run the manage-rewards flow on an actions file (resend, reissue,
+                          cancel, reschedule, note, freeze, unfreeze; a report's
+                          failed_deliveries.csv is one); ``--dry-run`` checks and prices them
 ``rewards demo``           the sandbox + a temporary Prefect server + the sample file
 ``rewards serve``          serve the deployments (manual, on-upload, scheduled inbox scan)
 ``rewards watch``          announce spreadsheets within seconds of landing in the inbox
@@ -116,6 +119,20 @@ def _run(args: argparse.Namespace) -> int:
     return run_and_print(params)
 
 
+def _manage(args: argparse.Namespace) -> int:
+    from .terminal import manage_and_print
+
+    return manage_and_print(
+        {
+            "source_path": args.file,
+            "sheet_name": args.sheet or "",
+            "customer_identifier": args.customer or "",
+            "account_identifier": args.account or "",
+            "dry_run": args.dry_run,
+        }
+    )
+
+
 def _links(batch: str) -> int:
     from rewards import links
     from rewards.params import RewardsSettings
@@ -194,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--dry-run", action="store_true")
             p.add_argument("--all-or-nothing", action="store_true")
             p.add_argument("--chunk", type=int, default=None, help="line items per order")
+    manage = sub.add_parser("manage", help="resend, reissue, cancel... rewards already sent")
+    manage.add_argument("file", help="the actions file (a report's failed_deliveries.csv is one)")
+    manage.add_argument("--sheet", default=None)
+    manage.add_argument("--customer", default=None)
+    manage.add_argument("--account", default=None)
+    manage.add_argument("--dry-run", action="store_true", help="check and price; do nothing")
     sub.add_parser("demo")
     serve = sub.add_parser("serve")
     serve.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
@@ -246,6 +269,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "manage":
+        return _manage(args)
     if args.command == "serve":
         from deployments.serve import serve
 

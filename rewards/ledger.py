@@ -71,7 +71,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-SCHEMA_VERSION = 2  # 2: batch leases, void orders, released lines, the audit trail
+SCHEMA_VERSION = 3  # 2: batch leases, void orders, released lines, the audit trail; 3: actions
 
 metadata = MetaData()
 
@@ -137,6 +137,26 @@ audit = Table(
     Column("actor", Text),
     Column("detail", Text),
 )
+actions = Table(  # what was done to lines after they were sent (rewards.actions)
+    "actions",
+    metadata,
+    Column("action_id", String(40), primary_key=True),  # rewards.identity.action_id
+    Column("account_identifier", String(100), nullable=False),
+    Column("batch_id", String(40), nullable=False, index=True),  # the run of actions (last)
+    Column("action", String(20), nullable=False),
+    Column("reference_line_item_id", String(60), nullable=False, index=True),
+    Column("external_ref_line_item_id", String(100)),
+    Column("request_json", Text, nullable=False),  # the new values and the reason
+    Column("state", String(20), nullable=False),  # ActionState
+    Column("seen_before", Text),  # the line at Tango when planned: resends, replacement
+    Column("answer", Text),  # Tango's answer, or why it refused
+    Column("http_code", Integer),
+    Column("source_name", Text),
+    Column("run_id", String(64)),  # the run that did it (a Prefect flow run id)
+    Column("approver", Text),
+    Column("planned_at", String(40), nullable=False),
+    Column("done_at", String(40)),
+)
 ledger_meta = Table(
     "ledger_meta",
     metadata,
@@ -167,6 +187,43 @@ class LineState(StrEnum):
     SUBMITTED = "submitted"  # in an order Tango has
     REJECTED = "rejected"  # refused by Tango, at submission or with its order
     RELEASED = "released"  # its order was void: free for the next batch that contains it
+
+
+class ActionState(StrEnum):
+    PLANNED = "planned"  # recorded before the call; what became of it is not known yet
+    DONE = "done"  # Tango did it (or an earlier attempt was found to have done it)
+    REFUSED = "refused"  # Tango refused it: nothing changed there
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    action_id: str
+    account_identifier: str
+    batch_id: str
+    action: str
+    reference_line_item_id: str
+    external_ref_line_item_id: str | None
+    request_json: str
+    state: ActionState
+    seen_before: str | None = None
+    answer: str | None = None
+    http_code: int | None = None
+    source_name: str | None = None
+    run_id: str | None = None
+    approver: str | None = None
+    planned_at: str = ""
+    done_at: str | None = None
+
+    @property
+    def before(self) -> dict[str, Any]:
+        seen: dict[str, Any] = json.loads(self.seen_before or "{}")
+        return seen
+
+
+def _action_row(r: Any) -> ActionRow:
+    values = dict(r._mapping)
+    values["state"] = ActionState(values["state"])
+    return ActionRow(**values)
 
 
 def now() -> str:
@@ -704,6 +761,126 @@ class Ledger:
             )
             if lines:  # one statement for all of them (executemany), not one per line
                 conn.execute(_LINE_STATUS, [_status_values(external_ref_id, li) for li in lines])
+
+    # --- actions on sent lines -------------------------------------------------------------
+
+    def plan_actions(self, batch: str, planned: list[dict[str, Any]]) -> dict[str, ActionRow]:
+        """Record actions before any is done (``planned``: the ``actions`` table's values:
+        action_id, account_identifier, action, reference_line_item_id, request_json,
+        seen_before...). An action recorded before keeps its state and what was seen then;
+        one not done yet is taken by this batch. Returns every one as the ledger has it."""
+        stamp = now()
+        ids = [p["action_id"] for p in planned]
+        with self.engine.begin() as conn:
+            for part in _batched(planned):
+                rows = [
+                    {**p, "batch_id": batch, "state": ActionState.PLANNED, "planned_at": stamp}
+                    for p in part
+                ]
+                conn.execute(self._insert(actions).on_conflict_do_nothing(), rows)
+            for part in _batched(ids):
+                conn.execute(
+                    update(actions)
+                    .where(actions.c.action_id.in_(part), actions.c.state != ActionState.DONE)
+                    .values(batch_id=batch)
+                )
+        return self.actions_of(ids)
+
+    def actions_of(self, ids: Sequence[str]) -> dict[str, ActionRow]:
+        out: dict[str, ActionRow] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(list(ids)):
+                for r in conn.execute(select(actions).where(actions.c.action_id.in_(part))):
+                    out[r.action_id] = _action_row(r)
+        return out
+
+    def attempting(self, action_id: str, seen_before: dict[str, Any], run_id: str | None) -> None:
+        """About to call Tango: what the line showed just before (how many resends, its
+        replacement), so a rerun after a crash can tell whether this attempt happened."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(actions)
+                .where(actions.c.action_id == action_id, actions.c.state != ActionState.DONE)
+                .values(
+                    state=ActionState.PLANNED,
+                    seen_before=json.dumps(seen_before, default=str),
+                    run_id=run_id,
+                )
+            )
+
+    def action_done(
+        self, action_id: str, answer: str, *, run_id: str | None, approver: str | None
+    ) -> None:
+        self._settle_action(action_id, ActionState.DONE, answer, None, run_id, approver)
+
+    def action_refused(
+        self, action_id: str, http_code: int | None, reason: str, *, run_id: str | None
+    ) -> None:
+        self._settle_action(action_id, ActionState.REFUSED, reason, http_code, run_id, None)
+
+    def _settle_action(
+        self,
+        action_id: str,
+        state: ActionState,
+        answer: str,
+        http_code: int | None,
+        run_id: str | None,
+        approver: str | None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(actions)
+                .where(actions.c.action_id == action_id, actions.c.state != ActionState.DONE)
+                .values(
+                    state=state,
+                    answer=answer,
+                    http_code=http_code,
+                    run_id=run_id,
+                    approver=approver,
+                    done_at=now(),
+                )
+            )
+
+    def line_actions(self, reference_line_item_id: str) -> list[ActionRow]:
+        """A line's actions, oldest first (its history after it was sent)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(actions)
+                .where(actions.c.reference_line_item_id == reference_line_item_id)
+                .order_by(actions.c.planned_at, actions.c.done_at)
+            )
+            return [_action_row(r) for r in rows]
+
+    def references(self, account: str, line_ids: Sequence[str]) -> dict[str, str]:
+        """externalRefLineItemID -> Tango's referenceLineItemId, for the lines this ledger
+        sent that Tango has numbered."""
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(list(line_ids)):
+                rows = conn.execute(
+                    select(
+                        line_items.c.external_ref_line_item_id,
+                        line_items.c.reference_line_item_id,
+                    ).where(
+                        line_items.c.account_identifier == account,
+                        line_items.c.external_ref_line_item_id.in_(part),
+                        line_items.c.reference_line_item_id.is_not(None),
+                    )
+                )
+                out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def record_line_now(
+        self, reference_line_item_id: str, status: str | None, delivery: str | None
+    ) -> None:
+        """A line's status after an action (a resend delivered it, a cancel refunded it): the
+        ledger's line follows Tango, so later reports and the books see it."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(line_items)
+                .where(line_items.c.reference_line_item_id == reference_line_item_id)
+                .values(line_item_status=status, delivery_status=delivery)
+            )
 
     # --- the audit trail --------------------------------------------------------------------
 

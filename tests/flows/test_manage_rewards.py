@@ -1,0 +1,186 @@
+"""manage-rewards end to end: the Prefect test harness, the sandbox over HTTP, real files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flows.fulfil_rewards import fulfil_rewards
+from flows.manage_rewards import manage_rewards
+from raas import RaasClient
+from rewards.ledger import ActionState, Ledger
+from rewards.summary import RunStoppedError, summary_of
+from sandbox import SandboxServer
+from tests.flows.conftest import recipients, write_csv
+
+BOUNCE = "fail.example.com"  # the sandbox refuses deliveries to this domain
+
+
+def send(path: Path) -> dict[str, Any]:
+    state = fulfil_rewards(source_path=str(path), poll_interval_seconds=0.1, return_state=True)
+    summary = summary_of(state.result(raise_on_failure=False))
+    assert summary is not None, state.message
+    return summary.flat()
+
+
+def manage(path: Path, **params: Any):
+    state = manage_rewards(
+        source_path=str(path), poll_interval_seconds=0.1, **params, return_state=True
+    )
+    result = state.result(raise_on_failure=False)
+    summary = summary_of(result)
+    report = None
+    if summary and (Path(summary.report_dir) / "actions_report.csv").exists():
+        report = pd.read_csv(
+            Path(summary.report_dir) / "actions_report.csv", dtype=str, keep_default_na=False
+        )
+    return state, summary, report, result
+
+
+def write_actions(path: Path, rows: list[dict[str, str]]) -> Path:
+    header = sorted({k for r in rows for k in r})
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def sent_lines(env: Path, campaign: str, n: int = 3, **over: str) -> tuple[dict, pd.DataFrame]:
+    rows = recipients(campaign, n)
+    for i, (k, v) in enumerate(over.items()):
+        rows[int(k.removeprefix("row"))]["Email"] = v
+        del i
+    out = send(write_csv(env / f"{campaign}.csv", rows))
+    report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str, keep_default_na=False)
+    return out, report
+
+
+def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
+    env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
+) -> None:
+    out, _ = sent_lines(env, campaign, row1=f"bob@{BOUNCE}")
+    assert out["failed"] == 1, out
+    failed = Path(out["report_dir"]) / "failed_deliveries.csv"
+    fix = pd.read_csv(failed, dtype=str, keep_default_na=False)
+    assert fix[["action", "email", "new_email"]].values.tolist() == [
+        ["resend", f"bob@{BOUNCE}", ""]
+    ]
+    line = fix.loc[0, "line_id"]
+    fix.loc[0, "new_email"] = "bob@example.com"  # the one thing a person types
+    fixed = env / "failed_deliveries.csv"
+    fix.to_csv(fixed, index=False)
+
+    state, summary, report, _ = manage(fixed)
+    assert state.is_completed(), state.message
+    assert report is not None and report["outcome"].tolist() == ["done"]
+    assert report.loc[0, "line_status"] == "COMPLETE", report.to_dict("records")
+    detail = client.get_line_item(line)
+    assert detail.status == "COMPLETE" and detail.recipient.email == "bob@example.com"
+    assert len(detail.resendHistory) == 1
+
+    # the same file again (a rerun, a second upload): nothing is done twice
+    state, _, report, _ = manage(fixed)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done_before"]
+    assert len(client.get_line_item(line).resendHistory) == 1
+
+    # the ledger keeps the action: who, when, Tango's answer; its line follows Tango
+    book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+    [kept] = book.line_actions(line)
+    assert kept.state is ActionState.DONE and kept.action == "resend" and kept.run_id
+    assert "b***@example.com" in (kept.answer or "")
+
+
+def test_each_row_done_refused_or_invalid_with_its_reason(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    _, sent = sent_lines(env, campaign, 3)
+    ids = sent["reference_line_item_id"].tolist()
+    path = write_actions(
+        env / "actions.csv",
+        [
+            {"action": "freeze", "line_id": ids[0], "reason_code": "FRAUD"},
+            {"action": "unfreeze", "line_id": ids[1], "reason_code": "FRAUD"},  # not frozen
+            {"action": "cancel", "line_id": ids[2], "reason_code": ""},  # no reason
+            {"action": "cancel", "line_id": "nope", "reason_code": "DUPLICATE"},  # unknown line
+            {
+                "action": "cancel",
+                "external_ref_line_item_id": sent.loc[2, "external_ref_line_item_id"],
+                "reason_code": "OTHER",
+                "other_reason": "sent twice by mistake",
+            },
+        ],
+    )
+    state, summary, report, result = manage(path)
+    assert state.is_failed() and isinstance(result, RunStoppedError), state.message
+    by_row = report.set_index("row_number")
+    assert by_row["outcome"].to_dict() == {
+        "2": "done",
+        "3": "refused",
+        "4": "invalid",
+        "5": "invalid",
+        "6": "done",
+    }
+    assert "NOT_FROZEN" in by_row.loc["3", "reason"]
+    assert "reason_code" in by_row.loc["4", "reason"] and "nope" in by_row.loc["5", "reason"]
+    assert by_row.loc["6", "line_id"] == ids[2]
+    assert client.get_line_item(ids[0]).rewardStatus == "FROZEN"
+    assert client.get_line_item(ids[2]).status == "CANCELLED"
+    rejected = pd.read_csv(Path(summary.report_dir) / "rejected_actions.csv", dtype=str)
+    assert rejected["row_number"].tolist() == ["4", "5"]
+
+
+def test_a_resend_whose_answer_was_lost_is_not_sent_again(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    """The run recorded the resend, Tango did it, and the process died before the ledger
+    heard: the rerun finds the resend in the line's history and does not deliver it again."""
+    from rewards import managing
+    from rewards.actions import ACTION_COLUMNS
+    from rewards.reading import read_sheet
+
+    _, sent = sent_lines(env, campaign, 1)
+    line = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "resend.csv",
+        [{"action": "resend", "line_id": line, "reason_code": "REMINDER"}],
+    )
+    book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+    account = client.get_account()
+    sheet = read_sheet(path, ACTION_COLUMNS)
+    checked = managing.check_sheet(
+        client, sheet, managing.look_up(client, book, "sandbox-usd", sheet.frame), account
+    )
+    [action] = checked.actions
+    managing.record(book, checked, "sandbox-usd", str(path))
+    book.attempting(action.id, {"resends": 0}, "a-run-that-died")
+    client.resend_line_item(line, "REMINDER")  # reached Tango; the answer never came back
+
+    state, _, report, _ = manage(path)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done_before"]
+    assert "earlier attempt" in report.loc[0, "reason"]
+    assert len(client.get_line_item(line).resendHistory) == 1
+
+
+def test_a_dry_run_does_nothing_and_prices_a_reissue(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    _, sent = sent_lines(env, campaign, 1)
+    line = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "reissue.csv",
+        [{"action": "reissue", "line_id": line, "amount": "8.00", "reason_code": "REWARD_AMOUNT"}],
+    )
+    state, summary, report, _ = manage(path, dry_run=True)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["would_do"]
+    assert summary.cost.cost > 0 and "dry-run-" in summary.report_dir
+    assert client.get_line_item(line).reissuedToReferenceLineItemId is None
+    artifacts = json.dumps([summary.counts])
+    assert "would_do" in artifacts
