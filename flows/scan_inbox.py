@@ -1,5 +1,7 @@
 """scan-inbox: take each new spreadsheet in the inbox and announce it with a
-``rewards.upload.created`` event (which starts fulfil-rewards/on-upload)."""
+``rewards.upload.created`` event: a recipients file as resource ``rewards.upload.<sha>``
+(which starts fulfil-rewards/on-upload), an actions file as ``rewards.actions.<sha>`` (which
+starts manage-rewards/on-upload)."""
 
 from __future__ import annotations
 
@@ -9,25 +11,36 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.events import emit_event
 
-from rewards.inbox import Inbox, Upload
+from rewards.inbox import Inbox, Upload, UploadKind
 from rewards.params import RewardsSettings
 
 UPLOAD_EVENT = "rewards.upload.created"
+RESOURCE = {UploadKind.RECIPIENTS: "rewards.upload", UploadKind.ACTIONS: "rewards.actions"}
+STARTS = {
+    UploadKind.RECIPIENTS: "fulfil-rewards/on-upload",
+    UploadKind.ACTIONS: "manage-rewards/on-upload",
+}
 
 
 def announce(upload: Upload) -> None:
     emit_event(
         event=UPLOAD_EVENT,
         resource={
-            "prefect.resource.id": f"rewards.upload.{upload.sha256}",
+            "prefect.resource.id": f"{RESOURCE[upload.kind]}.{upload.sha256}",
             "prefect.resource.name": upload.name,
         },
-        payload={"path": str(upload.path), "name": upload.name, "sha256": upload.sha256},
+        payload={
+            "path": str(upload.path),
+            "name": upload.name,
+            "sha256": upload.sha256,
+            "kind": upload.kind.value,
+        },
     )
 
 
-def run_for(upload: Upload, deployment: str = "fulfil-rewards/on-upload") -> str | None:
-    """The id of a run of ``deployment`` for ``upload`` (queued, running or over), if an
+def run_for(upload: Upload, deployment: str | None = None) -> str | None:
+    """The id of a run of ``deployment`` (by default the one its kind starts) for ``upload``
+    (queued, running or over), if an
     announcement started one: the latest runs' ``source_path`` (a queued run has no name of
     its own yet)."""
     from prefect.client.orchestration import get_client
@@ -37,7 +50,7 @@ def run_for(upload: Upload, deployment: str = "fulfil-rewards/on-upload") -> str
 
     with get_client(sync_client=True) as client:
         try:
-            dep = client.read_deployment_by_name(deployment)
+            dep = client.read_deployment_by_name(deployment or STARTS[upload.kind])
         except ObjectNotFound:
             return None
         runs = client.read_flow_runs(
@@ -85,7 +98,7 @@ def scan_inbox(
             continue
         announce(upload)
         box.announced(upload)
-        logger.info("Announced %s (now %s)", upload.name, upload.path)
+        logger.info("Announced %s (%s; now %s)", upload.name, upload.kind, upload.path)
         announced.append(str(upload.path))
     announced += follow_up(box, reannounce_after_seconds, logger.warning)
     logger.info("%d spreadsheet(s) announced", len(announced))

@@ -88,6 +88,27 @@ def read_sheet(
     )
 
 
+def headers(path: str | Path, limits: ReadLimits | None = None) -> list[str]:
+    """The header row of a spreadsheet (its first row that is not blank), read as the sheet
+    would be and within the same limits; enough to tell recipients from actions."""
+    path, limits = Path(path), limits or ReadLimits()
+    suffix = path.suffix.lower()
+    if suffix not in WORKBOOKS + TEXTS:
+        raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .xlsx")
+    rows: list[list[str]]
+    with open_regular(path, limits) as fh:
+        if suffix in WORKBOOKS:
+            raw, _ = _read_workbook(fh, path.name, None, limits)
+            rows = raw.head(1000).fillna("").astype(str).values.tolist()
+        else:
+            data = fh.read(SNIFF_BYTES)
+            text = data.decode(_detect_encoding(data, path.name), errors="replace")
+            lines = text.splitlines()[:-1] or text.splitlines()  # the last may be cut short
+            rows = list(csv.reader(lines, delimiter=_sniff_delimiter(text)))
+    first = next((r for r in rows if any(str(c).strip() for c in r)), [])
+    return [str(c).strip() for c in first]
+
+
 # --- CSV ------------------------------------------------------------------------------------
 
 

@@ -50,11 +50,13 @@ def write_actions(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def sent_lines(env: Path, campaign: str, n: int = 3, **over: str) -> tuple[dict, pd.DataFrame]:
+def sent_lines(
+    env: Path, campaign: str, n: int = 3, emails: dict[int, str] | None = None
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """``n`` rewards sent (``emails``: row index -> another address), and their report."""
     rows = recipients(campaign, n)
-    for i, (k, v) in enumerate(over.items()):
-        rows[int(k.removeprefix("row"))]["Email"] = v
-        del i
+    for i, email in (emails or {}).items():
+        rows[i]["Email"] = email
     out = send(write_csv(env / f"{campaign}.csv", rows))
     report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str, keep_default_na=False)
     return out, report
@@ -63,7 +65,7 @@ def sent_lines(env: Path, campaign: str, n: int = 3, **over: str) -> tuple[dict,
 def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
 ) -> None:
-    out, _ = sent_lines(env, campaign, row1=f"bob@{BOUNCE}")
+    out, _ = sent_lines(env, campaign, emails={1: f"bob@{BOUNCE}"})
     assert out["failed"] == 1, out
     failed = Path(out["report_dir"]) / "failed_deliveries.csv"
     fix = pd.read_csv(failed, dtype=str, keep_default_na=False)
@@ -75,7 +77,7 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     fixed = env / "failed_deliveries.csv"
     fix.to_csv(fixed, index=False)
 
-    state, summary, report, _ = manage(fixed)
+    state, _, report, _ = manage(fixed)
     assert state.is_completed(), state.message
     assert report is not None and report["outcome"].tolist() == ["done"]
     assert report.loc[0, "line_status"] == "COMPLETE", report.to_dict("records")
