@@ -15,6 +15,7 @@ from raas import RaasClient
 from rewards.ledger import ActionState, Ledger
 from rewards.summary import RunStoppedError, summary_of
 from sandbox import SandboxServer
+from tests.conftest import make_settings
 from tests.flows.conftest import recipients, write_csv
 
 BOUNCE = "fail.example.com"  # the sandbox refuses deliveries to this domain
@@ -186,3 +187,97 @@ def test_a_dry_run_does_nothing_and_prices_a_reissue(
     assert client.get_line_item(line).reissuedToReferenceLineItemId is None
     artifacts = json.dumps([summary.counts])
     assert "would_do" in artifacts
+
+
+def test_tango_did_the_resend_but_the_answer_was_lost_then_a_rerun(
+    env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
+) -> None:
+    """Tango commits the resend and the answer is lost (504): not retried (it would deliver
+    twice), reported not done; the rerun finds the resend at Tango and does not repeat it."""
+    _, sent = sent_lines(env, campaign, 1)
+    line = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "lost.csv", [{"action": "resend", "line_id": line, "reason_code": "REMINDER"}]
+    )
+    sandbox.admin.post("/faults", json={"drop_next": 1})
+    state, _, report, _ = manage(path)
+    assert state.is_failed() and report["outcome"].tolist() == ["not_done"], state.message
+    assert "run the same file again" in state.message
+    assert len(client.get_line_item(line).resendHistory) == 1  # it did happen
+
+    state, _, report, _ = manage(path)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done_before"]
+    assert len(client.get_line_item(line).resendHistory) == 1
+
+
+def test_rewards_manage_on_the_command_line(
+    env: Path, prefect_server: str, sandbox: SandboxServer, campaign: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import wait_for
+
+    root = Path(__file__).resolve().parents[2]
+    cli_env = {**os.environ, "PREFECT_API_URL": prefect_server}
+
+    def rewards(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "deployments.cli", *args],
+            cwd=root,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    out, _ = sent_lines(env, campaign, 2, emails={0: f"ann@{BOUNCE}"})
+    fix = pd.read_csv(Path(out["report_dir"]) / "failed_deliveries.csv", dtype=str)
+    fix["new_email"] = "ann@example.com"
+    fixed = env / "fixed.csv"
+    fix.to_csv(fixed, index=False)
+
+    code, said = rewards("manage", str(fixed), "--dry-run")
+    assert code == 0 and "1 would be done" in said, said
+
+    bad = write_actions(env / "bad.csv", [{"action": "resend", "line_id": fix.loc[0, "line_id"]}])
+    code, said = rewards("manage", str(bad))
+    assert code == 1 and "row 2: resend" in said and "reason_code" in said, said
+    assert "Traceback" not in said
+
+    code, said = rewards("manage", str(env / "missing.csv"))
+    assert code == 2 and "missing.csv" in said and "Traceback" not in said, said
+
+    # killed while Tango holds the resend's answer: the rerun finds it done, sends nothing
+    sandbox.admin.post(
+        "/faults", json={"drop_next": 1, "commit_then_drop_mode": "delay", "drop_delay_s": 30}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deployments.cli", "manage", str(fixed)],
+        cwd=root,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    line = fix.loc[0, "line_id"]
+    probe = RaasClient(make_settings(sandbox))
+    try:
+        wait_for(lambda: probe.get_line_item(line).resendHistory, timeout=60, interval=0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    sandbox.admin.post("/faults", json={})
+    code, said = rewards("manage", str(fixed))
+    assert code == 0 and "1 done before" in said, said
+    assert len(probe.get_line_item(line).resendHistory) == 1
+    code, said = rewards("manage", str(fixed))
+    assert code == 0 and "1 done before" in said, said
+    assert len(probe.get_line_item(line).resendHistory) == 1
