@@ -63,6 +63,7 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -156,6 +157,7 @@ actions = Table(  # what was done to lines after they were sent (rewards.actions
     Column("approver", Text),
     Column("planned_at", String(40), nullable=False),
     Column("done_at", String(40)),
+    Column("attempt_until", Float),  # database clock: the run attempting it holds it till then
 )
 ledger_meta = Table(
     "ledger_meta",
@@ -213,6 +215,7 @@ class ActionRow:
     approver: str | None = None
     planned_at: str = ""
     done_at: str | None = None
+    attempt_until: float | None = None
 
     @property
     def before(self) -> dict[str, Any]:
@@ -794,19 +797,39 @@ class Ledger:
                     out[r.action_id] = _action_row(r)
         return out
 
-    def attempting(self, action_id: str, seen_before: dict[str, Any], run_id: str | None) -> None:
-        """About to call Tango: what the line showed just before (how many resends, its
-        replacement), so a rerun after a crash can tell whether this attempt happened."""
+    def attempting(
+        self,
+        action_id: str,
+        seen_before: dict[str, Any],
+        run_id: str | None,
+        hold_seconds: float,
+    ) -> bool:
+        """Take the action for an attempt (compare-and-set): not done, and nobody else's
+        attempt is under way (held until ``attempt_until``, long enough for one call to reach
+        Tango). Records what the line showed just before (how many resends, its replacement),
+        so a rerun after a crash can tell whether this attempt happened. False: another run
+        is attempting it now."""
         with self.engine.begin() as conn:
-            conn.execute(
+            clock = self._clock(conn)
+            taken = conn.execute(
                 update(actions)
-                .where(actions.c.action_id == action_id, actions.c.state != ActionState.DONE)
+                .where(
+                    actions.c.action_id == action_id,
+                    actions.c.state != ActionState.DONE,
+                    or_(
+                        actions.c.attempt_until.is_(None),
+                        actions.c.attempt_until < clock,
+                        actions.c.run_id == run_id,
+                    ),
+                )
                 .values(
                     state=ActionState.PLANNED,
                     seen_before=json.dumps(seen_before, default=str),
                     run_id=run_id,
+                    attempt_until=clock + hold_seconds,
                 )
-            )
+            ).rowcount
+        return bool(taken)
 
     def action_done(
         self, action_id: str, answer: str, *, run_id: str | None, approver: str | None
@@ -838,6 +861,7 @@ class Ledger:
                     run_id=run_id,
                     approver=approver,
                     done_at=now(),
+                    attempt_until=None,
                 )
             )
 

@@ -41,7 +41,7 @@ from . import sources
 from .actions import ACTION_COLUMNS, Act, Checked, Planned, check, line_refs
 from .columns import ROW
 from .export import mask_email, mask_phone
-from .ledger import ActionRow, ActionState, Ledger
+from .ledger import ActionRow, ActionState, Ledger, submit_margin
 from .reading import Sheet, read_sheet
 from .summary import CostPreview
 
@@ -185,7 +185,7 @@ def act(
     acted = Acted()
     for action in checked.actions:
         row = recorded[action.id]
-        done = _one(client, book, action, row, run_id=run_id, approver=approver)
+        done = _one(client, book, action, row, run_id=run_id, approver=approver, say=say)
         acted.done.append(done)
         say(
             f"row {action.row_number}: {action.action} {action.line_id}: {done.outcome} {done.said}"
@@ -201,16 +201,25 @@ def _one(
     *,
     run_id: str | None,
     approver: str | None,
+    say: Callable[[str], None],
 ) -> Done:
     if row.state is ActionState.DONE:
         return Done(action, Outcome.DONE_BEFORE, f"done before: {row.answer or ''}".strip())
-    line = client.get_line_item(action.line_id)
-    # an earlier attempt whose outcome nobody heard: did it happen?
-    unheard = row.state is ActionState.PLANNED and row.seen_before is not None
-    if unheard and (found := _earlier_attempt(action, row, line)):
-        book.action_done(action.id, found, run_id=run_id, approver=approver)
-        return Done(action, Outcome.DONE_BEFORE, found, line.reissuedToReferenceLineItemId)
-    book.attempting(action.id, _seen(line), run_id)
+    hold = submit_margin(client.settings.timeout_seconds)
+    while True:
+        line = client.get_line_item(action.line_id)
+        # an earlier attempt whose outcome nobody heard (or one under way): did it happen?
+        unheard = row.state is ActionState.PLANNED and row.seen_before is not None
+        if unheard and (found := _earlier_attempt(action, row, line)):
+            book.action_done(action.id, found, run_id=run_id, approver=approver)
+            return Done(action, Outcome.DONE_BEFORE, found, line.reissuedToReferenceLineItemId)
+        if book.attempting(action.id, _seen(line), run_id, hold):
+            break
+        row = book.actions_of([action.id])[action.id]
+        if row.state is ActionState.DONE:
+            return Done(action, Outcome.DONE_BEFORE, f"done by run {row.run_id}: {row.answer}")
+        say(f"row {action.row_number}: run {row.run_id} is attempting it; waiting (<= {hold:g} s)")
+        time.sleep(1.0)
     try:
         said, new_line = _call(client, action)
     except (APIConnectionError, ServerError) as exc:  # no answer: it may or may not have happened

@@ -161,7 +161,7 @@ def test_a_resend_whose_answer_was_lost_is_not_sent_again(
     )
     [action] = checked.actions
     managing.record(book, checked, "sandbox-usd", str(path))
-    book.attempting(action.id, {"resends": 0}, "a-run-that-died")
+    assert book.attempting(action.id, {"resends": 0}, "a-run-that-died", 0)
     client.resend_line_item(line, "REMINDER")  # reached Tango; the answer never came back
 
     state, _, report, _ = manage(path)
@@ -223,7 +223,8 @@ def test_rewards_manage_on_the_command_line(
     from tests.helpers import wait_for
 
     root = Path(__file__).resolve().parents[2]
-    cli_env = {**os.environ, "PREFECT_API_URL": prefect_server}
+    # a dead run's attempt is held for twice the timeout and a second: short here
+    cli_env = {**os.environ, "PREFECT_API_URL": prefect_server, "TANGO_TIMEOUT_SECONDS": "3"}
 
     def rewards(*args: str) -> tuple[int, str]:
         done = subprocess.run(

@@ -36,7 +36,9 @@ def test_actions_recorded_then_settled_and_never_undone(book: Ledger) -> None:
     one, two = planned(line), planned(line, "cancel")
     rows = book.plan_actions("a-batch", [one, two])
     assert {r.state for r in rows.values()} == {ActionState.PLANNED}
-    book.attempting(one["action_id"], {"resends": 0}, "run-1")
+    assert book.attempting(one["action_id"], {"resends": 0}, "run-1", 60)
+    assert not book.attempting(one["action_id"], {"resends": 0}, "run-2", 60)  # run-1 holds it
+    assert book.attempting(one["action_id"], {"resends": 0}, "run-1", 60)
     book.action_done(one["action_id"], "resent", run_id="run-1", approver="Ada")
     book.action_refused(two["action_id"], 422, "LINE_ITEM_STATUS", run_id="run-1")
     # a rerun records them again: what is done stays done, with its run and approver
