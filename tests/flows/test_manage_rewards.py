@@ -282,3 +282,46 @@ def test_rewards_manage_on_the_command_line(
     code, said = rewards("manage", str(fixed))
     assert code == 0 and "1 done before" in said, said
     assert len(probe.get_line_item(line).resendHistory) == 1
+
+
+def test_reissues_above_the_threshold_wait_for_approval(
+    env: Path, client: RaasClient, campaign: str, prefect_server: str
+) -> None:
+    import threading
+
+    from tests.flows.test_approval import answer, paused_run_id
+    from tests.helpers import wait_for
+
+    _, sent = sent_lines(env, campaign, 1)
+    line = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "bigger.csv",
+        [{"action": "reissue", "line_id": line, "amount": "30", "reason_code": "REWARD_AMOUNT"}],
+    )
+
+    def run_and_answer(decision: str) -> tuple[Any, Any]:
+        box: dict[str, Any] = {}
+
+        def go() -> None:
+            box["run"] = manage(path, approval_threshold="20")
+
+        thread = threading.Thread(target=go)
+        thread.start()
+        run_id = wait_for(paused_run_id, timeout=60)
+        answer(prefect_server, run_id, {"decision": decision, "approver": "Grace", "note": ""})
+        thread.join(120)
+        state, _, report, _ = box["run"]
+        return state, report
+
+    state, report = run_and_answer("reject")
+    assert state.is_cancelled() and "rejected by Grace" in state.message, state.message
+    assert report["outcome"].tolist() == ["not_done"]
+    assert client.get_line_item(line).reissuedToReferenceLineItemId is None
+
+    state, report = run_and_answer("approve")
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done"] and report.loc[0, "new_line_id"]
+    new = client.get_line_item(report.loc[0, "new_line_id"])
+    assert str(new.amountIssued.value) in ("30", "30.00")
+    [kept] = Ledger(f"sqlite:///{env / 'ledger.db'}").line_actions(line)
+    assert kept.approver == "Grace" and kept.state is ActionState.DONE
