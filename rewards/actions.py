@@ -202,12 +202,15 @@ def check(
     lines: Mapping[str, LineItemDetail | None],
     known: Mapping[str, str],
     catalog: Mapping[str, CatalogItem] | None = None,
+    amounts: Mapping[str, Decimal] | None = None,
     today: date | None = None,
 ) -> Checked:
     """Check every row of an actions sheet. ``reason_codes``: Tango's, per action (``RESEND``:
     {code: meaning}); ``lines``: each reference line id named (directly or through ``known``,
     external ref line item id -> reference line id) -> the line as Tango has it (None: not
-    found); ``catalog``: utid -> item, for the cost of reissues and resends."""
+    found); ``catalog``: utid -> item, for the cost of reissues and resends; ``amounts``:
+    reference line id -> the amount it was sent with (the ledger's: Tango shows a refunded
+    line's amount as 0)."""
     today = today or datetime.now(UTC).date()
     catalog = catalog or {}
     problems: list[tuple[int, str, str]] = []
@@ -218,7 +221,8 @@ def check(
         said: list[tuple[str, str]] = []
         action = _checked_row(cells, said, account, currency, reason_codes, lines, known)
         if action is not None and not said:
-            action = _with_cost(action, lines[action.line_id], catalog, said)
+            unit = (amounts or {}).get(action.line_id)
+            action = _with_cost(action, lines[action.line_id], catalog, unit, said)
             if action.action is Act.RESCHEDULE and action.delivery_date:
                 _check_date(action.delivery_date, today, said)
         if action is not None and not said:
@@ -427,6 +431,7 @@ def _with_cost(
     action: Planned,
     line: LineItemDetail | None,
     catalog: Mapping[str, CatalogItem],
+    unit: Decimal | None,
     said: list[tuple[str, str]],
 ) -> Planned:
     """The action with what it may take from the balance (DECISIONS.md): a reissue costs its
@@ -435,8 +440,9 @@ def _with_cost(
     if line is None or not action.action.charged:
         return action
     item = catalog.get(line.utid or "")
-    issued = line.amountIssued.value if line.amountIssued else None
     quantity = line.quantity or 1
+    shown = line.amountIssued.value if line.amountIssued else None
+    issued = unit if unit is not None else (shown / quantity if shown else None)
     if action.action is Act.RESEND:
         if line.status != "FAILED" or issued is None or item is None:
             return action

@@ -894,6 +894,20 @@ class Ledger:
                 out.update({r[0]: r[1] for r in rows})
         return out
 
+    def sent_amounts(self, account: str, references: Sequence[str]) -> dict[str, Decimal]:
+        """Tango's referenceLineItemId -> the amount this ledger sent the line with."""
+        out: dict[str, Decimal] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(list(references)):
+                rows = conn.execute(
+                    select(line_items.c.reference_line_item_id, line_items.c.amount).where(
+                        line_items.c.account_identifier == account,
+                        line_items.c.reference_line_item_id.in_(part),
+                    )
+                )
+                out.update({r[0]: Decimal(r[1]) for r in rows})
+        return out
+
     def record_line_now(
         self, reference_line_item_id: str, status: str | None, delivery: str | None
     ) -> None:

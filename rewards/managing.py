@@ -74,6 +74,7 @@ class Lines:
 
     details: dict[str, LineItemDetail | None]  # reference line id -> line (None: not found)
     known: dict[str, str]  # externalRefLineItemID -> reference line id (from the ledger)
+    amounts: dict[str, Decimal]  # reference line id -> the amount sent (from the ledger)
 
 
 @dataclass
@@ -105,7 +106,7 @@ def look_up(
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         details = dict(zip(wanted, pool.map(one, wanted), strict=True))
-    return Lines(details, known)
+    return Lines(details, known, book.sent_amounts(account, wanted))
 
 
 def check_sheet(client: RaasClient, sheet: Sheet, lines: Lines, account: Account) -> Checked:
@@ -123,6 +124,7 @@ def check_sheet(client: RaasClient, sheet: Sheet, lines: Lines, account: Account
         lines=lines.details,
         known=lines.known,
         catalog=catalog,
+        amounts=lines.amounts,
     )
 
 
