@@ -908,17 +908,18 @@ class Ledger:
                 out.update({r[0]: Decimal(r[1]) for r in rows})
         return out
 
-    def record_line_now(
-        self, reference_line_item_id: str, status: str | None, delivery: str | None
-    ) -> None:
-        """A line's status after an action (a resend delivered it, a cancel refunded it): the
-        ledger's line follows Tango, so later reports and the books see it."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(line_items)
-                .where(line_items.c.reference_line_item_id == reference_line_item_id)
-                .values(line_item_status=status, delivery_status=delivery)
-            )
+    def orders_of(self, references: Sequence[str]) -> set[str]:
+        """The orders (externalRefID) holding these lines (Tango's referenceLineItemId)."""
+        out: set[str] = set()
+        with self.engine.connect() as conn:
+            for part in _batched(list(references)):
+                rows = conn.execute(
+                    select(line_items.c.external_ref_id).where(
+                        line_items.c.reference_line_item_id.in_(part)
+                    )
+                )
+                out.update(r[0] for r in rows)
+        return out
 
     # --- the audit trail --------------------------------------------------------------------
 

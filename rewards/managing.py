@@ -37,7 +37,7 @@ from raas import (
     ServerError,
 )
 
-from . import sources
+from . import sending, sources
 from .actions import ACTION_COLUMNS, Act, Checked, Planned, check, line_refs
 from .columns import ROW
 from .export import mask_email, mask_phone
@@ -321,7 +321,7 @@ def settle(
 ) -> dict[str, LineItemDetail | None]:
     """Where each line acted on ended, from Tango: a resent or reissued line is delivered by
     Tango's worker, so its line (or the replacement) is asked about until it is no longer
-    pending or ``deadline`` (monotonic). The ledger's lines follow Tango's."""
+    pending or ``deadline`` (monotonic). The ledger's orders and lines follow Tango's."""
     wanted: set[str] = set()
     for d in acted.done:
         wanted.add(d.action.line_id)
@@ -346,9 +346,13 @@ def settle(
             break
         wanted = pending
         time.sleep(pause)
-    for ref, detail in now.items():
-        if detail is not None:
-            book.record_line_now(ref, detail.status, detail.deliveryStatus)
+    # the ledger follows Tango: the orders of these lines, read again as sending reads them
+    # (a resend delivered a line and charged it again, a cancel refunded it)
+    for ref in sorted(book.orders_of(sorted(now))):
+        try:
+            sending.refresh(client, book, ref)
+        except RaasError as exc:
+            log.warning("order %s not read again (%s); its next run will", ref, exc)
     return now
 
 

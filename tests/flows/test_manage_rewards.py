@@ -93,6 +93,11 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     assert report["outcome"].tolist() == ["done_before"]
     assert len(client.get_line_item(line).resendHistory) == 1
 
+    # the original file again: the resent line counts as delivered, and the books balance
+    again = send(env / f"{campaign}.csv")
+    assert again["balanced"] is True and again["failed"] == 0, again
+    assert again["already_sent"] + again["complete"] == 3
+
     # the ledger keeps the action: who, when, Tango's answer; its line follows Tango
     book = Ledger(f"sqlite:///{env / 'ledger.db'}")
     [kept] = book.line_actions(line)
