@@ -7,6 +7,7 @@
 ``rewards manage FILE``    run the manage-rewards flow on an actions file (resend, reissue,
                           cancel, reschedule, note, freeze, unfreeze; a report's
                           failed_deliveries.csv is one); ``--dry-run`` checks and prices them
+``rewards history LINE``   a line's whole life: sent, failed, resent, delivered (the ledger and Tango)
 ``rewards demo``           the sandbox + a temporary Prefect server + the sample file
 ``rewards serve``          serve the deployments (manual, on-upload, scheduled inbox scan)
 ``rewards watch``          announce spreadsheets within seconds of landing in the inbox
@@ -133,6 +134,16 @@ def _manage(args: argparse.Namespace) -> int:
     )
 
 
+def _history(line: str, customer: str | None, account: str | None) -> int:
+    from rewards.history import line_history
+    from tasks.tango import ledger, tango_client
+
+    for event in line_history(ledger(), tango_client(customer, account), line):
+        when = "now" if event.at == "~now" else event.at or "?"
+        print(f"{when:25} {event.source:6} {event.what}")
+    return 0
+
+
 def _links(batch: str) -> int:
     from rewards import links
     from rewards.params import RewardsSettings
@@ -217,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     manage.add_argument("--customer", default=None)
     manage.add_argument("--account", default=None)
     manage.add_argument("--dry-run", action="store_true", help="check and price; do nothing")
+    history = sub.add_parser("history", help="a line's whole life: sent, failed, resent...")
+    history.add_argument("line", help="Tango's referenceLineItemId (the report's line id)")
+    history.add_argument("--customer", default=None)
+    history.add_argument("--account", default=None)
     sub.add_parser("demo")
     serve = sub.add_parser("serve")
     serve.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
@@ -271,6 +286,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if args.command == "manage":
         return _manage(args)
+    if args.command == "history":
+        return _history(args.line, args.customer, args.account)
     if args.command == "serve":
         from deployments.serve import serve
 

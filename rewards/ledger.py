@@ -908,6 +908,30 @@ class Ledger:
                 out.update({r[0]: Decimal(r[1]) for r in rows})
         return out
 
+    def sent_line(self, reference_line_item_id: str) -> dict[str, Any] | None:
+        """How this ledger sent a line: its batch and file, row, order and their times."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    line_items.c.external_ref_line_item_id,
+                    line_items.c.batch_id,
+                    line_items.c.row_number,
+                    line_items.c.amount,
+                    line_items.c.currency,
+                    line_items.c.line_item_status,
+                    orders.c.external_ref_id,
+                    orders.c.planned_at,
+                    orders.c.accepted_at,
+                    orders.c.completed_at,
+                    orders.c.sent_by,
+                    batches.c.source_name,
+                )
+                .join(orders, orders.c.external_ref_id == line_items.c.external_ref_id)
+                .join(batches, batches.c.batch_id == line_items.c.batch_id)
+                .where(line_items.c.reference_line_item_id == reference_line_item_id)
+            ).first()
+        return dict(row._mapping) if row else None
+
     def orders_of(self, references: Sequence[str]) -> set[str]:
         """The orders (externalRefID) holding these lines (Tango's referenceLineItemId)."""
         out: set[str] = set()

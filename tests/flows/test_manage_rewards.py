@@ -104,6 +104,14 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     assert kept.state is ActionState.DONE and kept.action == "resend" and kept.run_id
     assert "b***@example.com" in (kept.answer or "")
 
+    # and the line's whole life, from the ledger and Tango: sent, failed, resent, delivered
+    from rewards.history import line_history
+
+    told = "\n".join(f"{e.at} {e.source} {e.what}" for e in line_history(book, client, line))
+    assert "planned in batch" in told and f"{campaign}.csv row 3" in told, told
+    assert "resend done" in told and "resent by EMAIL to b***@example.com" in told, told
+    assert "now: COMPLETE" in told and "bob@" not in told, told
+
 
 def test_each_row_done_refused_or_invalid_with_its_reason(
     env: Path, client: RaasClient, campaign: str
@@ -288,6 +296,10 @@ def test_rewards_manage_on_the_command_line(
     code, said = rewards("manage", str(fixed))
     assert code == 0 and "1 done before" in said, said
     assert len(probe.get_line_item(line).resendHistory) == 1
+
+    code, said = rewards("history", line)
+    assert code == 0 and "resent by EMAIL to a***@example.com" in said, said
+    assert "ann@" not in said
 
 
 def test_reissues_above_the_threshold_wait_for_approval(
