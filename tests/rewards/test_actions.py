@@ -157,3 +157,49 @@ def test_cost_of_a_reissue_and_of_resending_a_failed_line(tmp_path: Path) -> Non
     # the reissue: 25 for the new reward, less the 10 refunded; the failed line charged again
     assert [a.cost for a in result.actions] == [Decimal("15.00"), Decimal("10.00")]
     assert list(result.problems["column"]) == ["amount"]
+
+
+def test_failed_deliveries_come_back_as_actions_from_csv_and_xlsx(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from rewards import export
+    from rewards.reading import headers
+
+    report = pd.DataFrame(
+        {
+            "row_number": [2, 3, 4],
+            "outcome": ["complete", "failed", "rejected_by_tango"],
+            "reference_line_item_id": ["L1", "L2", ""],
+            "external_ref_line_item_id": ["li-L1", "li-L2", "li-L3"],
+            "first_name": ["A", "B", "C"],
+            "last_name": ["x", "y", "z"],
+            "delivery_method": ["EMAIL"] * 3,
+            "email": ["a@example.com", "+b@fail.example.com", "c@example.com"],
+            "mobile_number": ["", "", ""],
+            "reason": ["", "bounced", "refused"],
+        }
+    )
+    failed = export.failed_deliveries(report)
+    assert failed["line_id"].tolist() == ["L2"]  # a line Tango refused has nothing to resend
+    written = export.write_table(failed, tmp_path, "failed_deliveries")
+    for path in written:  # .csv and .xlsx
+        assert is_actions_sheet(headers(path)), path
+        frame = read_sheet(path, ACTION_COLUMNS).frame
+        frame.loc[frame.index[0], "new_email"] = "b@example.com"
+        result = check(
+            frame,
+            account="acct",
+            currency="USD",
+            reason_codes=CODES,
+            lines=LINES,
+            known={},
+            today=TODAY,
+        )
+        assert result.problems.empty, result.problems
+        [action] = result.actions
+        assert (action.action, action.line_id, action.new_email) == (
+            Act.RESEND,
+            "L2",
+            "b@example.com",
+        )
+        assert frame.loc[frame.index[0], "email"] == "+b@fail.example.com"  # as it left
