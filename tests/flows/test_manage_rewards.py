@@ -343,3 +343,42 @@ def test_reissues_above_the_threshold_wait_for_approval(
     assert new.amountIssued.value == 30
     [kept] = Ledger(f"sqlite:///{env / 'ledger.db'}").line_actions(line)
     assert kept.approver == "Grace" and kept.state is ActionState.DONE
+
+
+def test_a_scheduled_reward_moved_noted_then_cancelled(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    # with a reward delivered now in the same order: an order of scheduled lines alone stays
+    # pending until their dates, and the sending run would wait for it
+    rows = recipients(campaign, 2, UTID="U100008", Amount="10", **{"Delivery Date": ""})
+    rows[0]["Delivery Date"] = str(today + timedelta(days=10))
+    out = send(write_csv(env / "later.csv", rows, [*rows[0]]))
+    assert out["scheduled"] == 1, out
+    sent = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str, keep_default_na=False)
+    line = sent.loc[sent["outcome"] == "scheduled", "reference_line_item_id"].item()
+    later = str(today + timedelta(days=30))
+    path = write_actions(
+        env / "move.csv",
+        [
+            {"action": "reschedule", "line_id": line, "delivery_date": later},
+            {"action": "note", "line_id": line, "note": "moved at the team's request"},
+            {"action": "reschedule", "line_id": line, "delivery_date": str(today)},  # too soon
+        ],
+    )
+    state, _, report, _ = manage(path)
+    assert report["outcome"].tolist() == ["done", "done", "invalid"], report.to_dict("records")
+    assert later in report.loc[0, "reason"]
+    assert "days ahead" in report.loc[2, "reason"]
+    assert state.is_failed()  # an invalid row: exit 1 on the command line
+
+    path = write_actions(
+        env / "cancel.csv",
+        [{"action": "cancel", "line_id": line, "reason_code": "RECIPIENT_REQUESTED"}],
+    )
+    state, _, report, _ = manage(path)
+    assert state.is_completed(), state.message
+    assert report.loc[0, "line_status"] == "CANCELLED"
+    assert client.get_line_item(line).status == "CANCELLED"
