@@ -382,3 +382,40 @@ def test_a_scheduled_reward_moved_noted_then_cancelled(
     assert state.is_completed(), state.message
     assert report.loc[0, "line_status"] == "CANCELLED"
     assert client.get_line_item(line).status == "CANCELLED"
+
+
+def test_no_reward_code_reaches_the_logs_artifacts_reports_or_ledger(
+    env: Path, client: RaasClient, campaign: str, caplog
+) -> None:
+    import logging
+
+    from prefect.client.orchestration import get_client
+
+    from sandbox.config import DEFAULT_PLATFORM_KEY
+    from tests.proof.test_secrecy import CANARY, _sqlite_texts, _texts_of
+
+    caplog.set_level(logging.DEBUG)
+    _, sent = sent_lines(env, campaign, 2)
+    one, two = sent["reference_line_item_id"].tolist()
+    path = write_actions(
+        env / "all.csv",
+        [
+            {"action": "resend", "line_id": one, "reason_code": "LOST_DELETED"},
+            {"action": "freeze", "line_id": two, "reason_code": "VERIFY_ORDER"},
+            {"action": "unfreeze", "line_id": two, "reason_code": "VERIFY_ORDER"},
+            {"action": "reissue", "line_id": two, "reason_code": "RECIPIENT"},
+            {"action": "note", "line_id": one, "note": "checked"},
+        ],
+    )
+    state, summary, report, _ = manage(path)
+    assert state.is_completed(), (state.message, report.to_dict("records"))
+    assert report["outcome"].tolist() == ["done"] * 5
+    with get_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts()
+    places = {"logs": caplog.text, "state": str(state.message)}
+    places |= {f"artifact {a.key}": str(a.data) + str(a.description) for a in artifacts}
+    places |= _texts_of(Path(summary.report_dir))
+    places |= _sqlite_texts(f"sqlite:///{env / 'ledger.db'}")
+    leaks = [w for w, t in places.items() for n in (CANARY, DEFAULT_PLATFORM_KEY) if n in t]
+    assert leaks == []
+    assert any(f"manage-{summary.batch}" in k for k in places)  # the run's artifacts were read
