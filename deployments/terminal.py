@@ -90,6 +90,8 @@ def print_actions(report: Path, limit: int = 20) -> None:
         return
     frame = pd.read_csv(report, dtype=str, keep_default_na=False)
     trouble = frame[~frame["outcome"].isin(["done", "done_before", "would_do"])]
+    if len(trouble):
+        print(f"rows not done ({len(trouble)}; row numbers are the actions file's):")
     for row in trouble.head(limit).itertuples():
         print(f"  row {row.row_number}: {row.action} {row.line_id}: {row.outcome}: {row.reason}")
     if len(trouble) > limit:

@@ -149,7 +149,8 @@ def _end(
         logger.info("%s", message)
         return Completed(message=message, data=summary)
     if trouble:
-        said = f"{line}; see {summary.report_dir}/actions_report.csv"
+        name = Path(run.sheet.source).name
+        said = f"{name}: {line}; see {summary.report_dir}/actions_report.csv"
         if c.get("not_done", 0):
             said += "; run the same file again for the actions Tango did not answer"
         logger.warning("%s", said)
