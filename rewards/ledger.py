@@ -72,7 +72,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-SCHEMA_VERSION = 3  # 2: batch leases, void orders, released lines, the audit trail; 3: actions
+SCHEMA_VERSION = 3  # 2: leases, void orders, released lines, the audit trail; 3: actions,
+# the charge of lines Tango added to an order (reissues)
 
 metadata = MetaData()
 
@@ -109,6 +110,9 @@ orders = Table(
     Column("accepted_at", String(40)),
     Column("completed_at", String(40)),
     Column("sent_by", String(64)),  # the run whose POST Tango accepted (a Prefect flow run id)
+    # what Tango charged for lines it added to the order after it was placed (a reissue's
+    # replacement is a new line of the same order): not the charge of any row of the file
+    Column("replacements_charged", String(20)),
 )
 line_items = Table(
     "line_items",
@@ -252,6 +256,7 @@ class OrderRow:
     accepted_at: str | None = None
     completed_at: str | None = None
     sent_by: str | None = None
+    replacements_charged: str | None = None
 
     @property
     def body(self) -> dict[str, Any]:
@@ -743,8 +748,22 @@ class Ledger:
         final: bool,
     ) -> None:
         """The order's status and each line's, as the summary endpoint reported them (which
-        also proves Tango has the order)."""
+        also proves Tango has the order). Lines Tango lists beyond the ones placed (a
+        reissue's replacements) are kept apart: their charge is ``replacements_charged``."""
         with self.engine.begin() as conn:
+            placed = conn.execute(
+                select(orders.c.line_count).where(orders.c.external_ref_id == external_ref_id)
+            ).scalar_one_or_none()
+            added = Decimal(0)
+            if placed is not None and len(lines) > placed:  # only then: the usual order costs
+                ours = set(
+                    conn.execute(
+                        select(line_items.c.external_ref_line_item_id).where(
+                            line_items.c.external_ref_id == external_ref_id
+                        )
+                    ).scalars()
+                )
+                added = sum((li.charged for li in lines if li.line_id not in ours), Decimal(0))
             conn.execute(
                 update(orders)
                 .where(orders.c.external_ref_id == external_ref_id)
@@ -754,6 +773,7 @@ class Ledger:
                     charged_total=charged_total,
                     state=OrderState.FINAL if final else OrderState.ACCEPTED,
                     completed_at=now() if final else None,
+                    replacements_charged=f"{added:.2f}" if added else None,
                 )
             )
             conn.execute(
@@ -1061,6 +1081,7 @@ def _migrate(engine: Engine) -> None:
             ("batches", "lease_epoch", "INTEGER NOT NULL DEFAULT 0"),
             ("batches", "lease_expires", "FLOAT NOT NULL DEFAULT 0"),
             ("orders", "sent_by", "VARCHAR(64)"),
+            ("orders", "replacements_charged", "VARCHAR(20)"),
         ),
     )
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite

@@ -344,6 +344,11 @@ def test_reissues_above_the_threshold_wait_for_approval(
     [kept] = Ledger(f"sqlite:///{env / 'ledger.db'}").line_actions(line)
     assert kept.approver == "Grace" and kept.state is ActionState.DONE
 
+    # the original file again: the old line is cancelled, its replacement charged in the same
+    # order at Tango, and the books still balance (the replacement is no row of the file)
+    again = send(env / f"{campaign}.csv")
+    assert again["balanced"] is True and again["cancelled"] == 1, again
+
 
 def test_a_scheduled_reward_moved_noted_then_cancelled(
     env: Path, client: RaasClient, campaign: str
