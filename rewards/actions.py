@@ -23,9 +23,11 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 import pandas as pd
+import pyarrow as pa
 
 from raas import CatalogItem, LineItemDetail, rules
 
+from . import text_checks
 from .columns import ROW, Column, Columns
 from .export import FORMULA_START
 from .identity import action_id, actions_batch
@@ -291,8 +293,8 @@ def _checked_row(
     note, code = _text(cells, "note"), _text(cells, "reason_code").upper()
     other = _text(cells, "other_reason")
 
-    if email and not rules.EMAIL.match(email):
-        said.append(("new_email", "not an email address; type it again (name@example.com)"))
+    if email and (problem := _text_problem(email) or _email_problem(email)):
+        said.append(("new_email", problem))
     phone = re.sub(r"[ \t.()/-]", "", phone)
     if phone and not rules.E164.match(phone):
         said.append(("new_mobile_number", "write it with + and the country code (+14155550100)"))
@@ -393,6 +395,13 @@ def _amount(text: str, said: list[tuple[str, str]]) -> Decimal | None:
         said.append(("amount", "a plain number above 0 with at most 2 decimals, e.g. 25.50"))
         return None
     return value
+
+
+def _email_problem(email: str) -> str | None:
+    """The recipients' email rules (:func:`rewards.text_checks.email_problems`), for one."""
+    cells = pa.chunked_array([pa.array([email.lower()], pa.large_string())])
+    _, reasons = text_checks.email_problems(cells)
+    return next(iter(reasons), None)
 
 
 def _text_problem(value: str) -> str | None:
