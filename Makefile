@@ -24,7 +24,9 @@ test: $(STAMP) $(CHROMIUM)  ## lint + the whole test suite (browser tests includ
 
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
+
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

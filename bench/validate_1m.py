@@ -1,8 +1,10 @@
-"""Ingest + validate a 1,000,000-row CSV: our reader and validator vs pandas' fastest plain
-read (``read_csv(dtype=str, engine="pyarrow")``) in the same process, beside pandera running
-the same kind of checks on the same frame; peak memory of ours in a process of its own.
+"""Ingest + validate a 1,000,000-row CSV of each profile (``bench/generate.py``: easy,
+realistic, worst): our reader and validator vs pandas' fastest plain read
+(``read_csv(dtype=str, engine="pyarrow")``) in one process, pandera doing the checks it can
+express (read included), and as whole processes: ``rewards validate --catalog`` vs a process
+that only reads, with each one's peak RSS.
 
-    .venv/bin/python bench/validate_1m.py [--rows N]
+    .venv/bin/python bench/validate_1m.py [--rows N] [--profiles easy realistic worst]
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import resource
+import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -19,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.generate import PROFILES, generate  # noqa: E402
 
 
 def catalog():
@@ -43,10 +48,11 @@ def pandera_checks(path: Path) -> tuple[float, int]:
     import pandera.pandas as pa
 
     from raas import rules
-    from rewards.validation import METHOD_ALIASES
+    from raas.rules import METHOD_ALIASES
 
     cat = catalog()
     items = {i.utid: i for i in cat.items()}
+    start = time.perf_counter()  # the read is part of it, as it is of ours
     frame = pd.read_csv(path, dtype=str, engine="pyarrow", keep_default_na=False)
     email_ok = rules.EMAIL.pattern.strip("^$")
     schema = pa.DataFrameSchema(
@@ -66,6 +72,25 @@ def pandera_checks(path: Path) -> tuple[float, int]:
             "Delivery Date": pa.Column(
                 str, pa.Check(lambda s: (s == "") | s.str.fullmatch(r"\d{4}-\d{2}-\d{2}"))
             ),
+            **{  # the text policy: length and no formula start
+                name: pa.Column(
+                    str,
+                    [
+                        pa.Check.str_length(max_value=limit),
+                        pa.Check(
+                            lambda s: ~s.str.match(r"^\\s*[=+\\-@\\uff1d\\uff0b\\uff0d\\uff20]")
+                        ),
+                    ],
+                )
+                for name, limit in (
+                    ("First Name", 100),
+                    ("Last Name", 100),
+                    ("Street Line 1", 200),
+                    ("City", 60),
+                    ("Message", 1024),
+                    ("Campaign", 1024),
+                )
+            },
         },
         checks=[
             pa.Check(
@@ -77,6 +102,16 @@ def pandera_checks(path: Path) -> tuple[float, int]:
                     (df["Delivery Method"].str.lower() != "sms") | (df["Mobile Number"] != "")
                 ),
                 name="phone_for_sms",
+            ),
+            pa.Check(
+                lambda df: (
+                    df["UTID"].map({u: i.faceValue for u, i in items.items()}).isna()
+                    | (
+                        pd.to_numeric(df["Amount"], errors="coerce")
+                        == df["UTID"].map({u: float(i.faceValue or 0) for u, i in items.items()})
+                    )
+                ),
+                name="face_value_of_fixed_items",
             ),
             pa.Check(
                 lambda df: pd.to_numeric(df["Amount"], errors="coerce").between(
@@ -95,7 +130,6 @@ def pandera_checks(path: Path) -> tuple[float, int]:
             ),
         ],
     )
-    start = time.perf_counter()
     failures = 0
     try:
         schema.validate(frame, lazy=True)
@@ -104,37 +138,28 @@ def pandera_checks(path: Path) -> tuple[float, int]:
     return time.perf_counter() - start, failures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--file", type=Path, default=None)
-    parser.add_argument("--child", choices=["ours"], default=None)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    if args.child:  # peak memory of ours alone
-        seconds, valid, rejected = ours(args.file)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            json.dumps({"seconds": seconds, "valid": valid, "rejected": rejected, "peak_mib": peak})
-        )
-        return
+def _process(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of a whole process (``bench/peak.py`` runs it and reads its
+    peak from the kernel)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "peak.py"), *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures["seconds"], figures["peak_mib"]
 
+
+def measure(path: Path, repeat: int) -> dict[str, float]:
+    """Best of ``repeat``: the read and ours interleaved in this process (the machine is
+    noisy), pandera afterwards (read included); then each as a whole process."""
     import pandas as pd
 
-    from bench.generate import generate
-
-    path = args.file or Path(tempfile.mkdtemp()) / "recipients.csv"
-    if not path.exists():
-        t = time.perf_counter()
-        generate(path, args.rows)
-        print(
-            f"generated {args.rows:,} rows ({path.stat().st_size / 2**20:.0f} MiB) in "
-            f"{time.perf_counter() - t:.1f}s"
-        )
-    # best of N, the read and ours interleaved in this one process (the machine is noisy);
-    # pandera afterwards, so its Python objects do not sit in memory while ours runs
     reads, ours_runs, pandera_runs = [], [], []
-    for _ in range(args.repeat):
+    valid = rejected = failures = 0
+    for _ in range(repeat):
         gc.collect()
         start = time.perf_counter()
         pd.read_csv(path, dtype=str, engine="pyarrow")
@@ -142,28 +167,67 @@ def main() -> None:
         gc.collect()
         seconds, valid, rejected = ours(path)
         ours_runs.append(seconds)
-    for _ in range(min(args.repeat, 3)):
+    for _ in range(min(repeat, 3)):
         gc.collect()
         seconds, failures = pandera_checks(path)
         pandera_runs.append(seconds)
-    t_read, t_ours, t_pandera = min(reads), min(ours_runs), min(pandera_runs)
-    child = subprocess.run(
-        [sys.executable, __file__, "--file", str(path), "--child", "ours"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    mem = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"rows                              {args.rows:>12,}   (best of {args.repeat})")
-    print(f"pandas.read_csv(pyarrow, str)     {t_read:>10.3f} s")
-    print(f"ours: read + validate (all checks){t_ours:>10.3f} s   ratio {t_ours / t_read:.2f}x")
-    print(
-        f"pandera: same kind of checks      {t_pandera:>10.3f} s   ratio "
-        f"{t_pandera / t_read:.2f}x (checks only, read not included)"
-    )
-    print(f"ours: valid / rejected            {valid:>12,} / {rejected:,}")
-    print(f"pandera failure cases             {failures:>12,}")
-    print(f"ours: peak RSS (own process)      {mem['peak_mib']:>10.0f} MiB")
+    catalog_file = str(ROOT / "data/sandbox/catalog.json")
+    cli = [sys.executable, "-m", "deployments.cli", "validate", str(path), "--catalog"]
+    cli_runs = [_process([*cli, catalog_file]) for _ in range(min(repeat, 3))]
+    read_only = [
+        sys.executable,
+        "-c",
+        "import sys, pandas; pandas.read_csv(sys.argv[1], dtype=str, engine='pyarrow')",
+        str(path),
+    ]
+    read_runs = [_process(read_only) for _ in range(min(repeat, 3))]
+    return {
+        "read": min(reads),
+        "ours": min(ours_runs),
+        "pandera": min(pandera_runs),
+        "cli": min(s for s, _ in cli_runs),
+        "cli_peak": max(m for _, m in cli_runs),
+        "read_process": min(s for s, _ in read_runs),
+        "read_peak": max(m for _, m in read_runs),
+        "valid": valid,
+        "rejected": rejected,
+        "failures": failures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=PROFILES)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp())
+    rows = []
+    for profile in args.profiles:
+        path = folder / f"{profile}.csv"
+        generate(path, args.rows, profile=profile)
+        f = measure(path, args.repeat)
+        rows.append((profile, f))
+        print(f"{profile}: {args.rows:,} rows, {path.stat().st_size / 2**20:.0f} MiB", flush=True)
+    print()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python")
+    print(f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"validation, {args.rows:,} rows; in-process best of {args.repeat}, processes best of 3")
+
+    head = f"{'profile':<10} {'read s':>7} {'ours s':>7} {'ratio':>6} {'pandera s':>9} {'vs us':>6}"
+    head += f" {'read proc s':>11} {'cli s':>6} {'ratio':>6} {'read MiB':>8} {'cli MiB':>8}"
+    head += f" {'ratio':>6} {'valid':>9} {'rejected':>8}"
+    print(head)
+    for profile, f in rows:
+        print(
+            f"{profile:<10} {f['read']:>7.2f} {f['ours']:>7.2f} {f['ours'] / f['read']:>5.2f}x"
+            f" {f['pandera']:>9.2f} {f['pandera'] / f['ours']:>5.2f}x"
+            f" {f['read_process']:>11.2f} {f['cli']:>6.2f} {f['cli'] / f['read_process']:>5.2f}x"
+            f" {f['read_peak']:>8.0f} {f['cli_peak']:>8.0f} {f['cli_peak'] / f['read_peak']:>5.2f}x"
+            f" {f['valid']:>9,} {f['rejected']:>8,}"
+        )
+    print("ratio: ours / the read; 'vs us': pandera / ours (above 1: ours is faster)")
 
 
 if __name__ == "__main__":

@@ -3,25 +3,136 @@
 The sandbox enforces them (as Tango does) and the flow checks them before sending, so a bad
 row is caught locally with a clear reason. Each returns ``None`` when the line is fine, else
 a human reason. One place for each rule.
+
+:data:`METHODS` is the one table of delivery methods (how a spreadsheet writes each, the
+contact a line needs, which are digital): the sandbox applies it to one line at a time
+(``contact_problem``), validation to a whole file at once (``methods_needing``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from ._models import CatalogItem
+from ._models import CatalogItem, DeliveryMethod, ShippingMethod
 
 SCHEDULE_MIN_DAYS = 7  # Tango: deliveryDate at least 7 days ahead
 SCHEDULE_MAX_DAYS = 90  # Tango's portal: at most 90 days ahead
 SCHEDULABLE_REWARD_TYPES = frozenset({"reward link", "choice"})
-DIGITAL_METHODS = frozenset(
-    {"EMAIL", "PHONE", "EMBEDDED", "EMBEDDED_COMPONENT", "NONE", "WHATSAPP"}
-)
-
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a delivery method needs of a line: the wire paths it must fill, the field Tango
+    names when they are not, and (for one path) the shape a value must have."""
+
+    field: str
+    paths: tuple[str, ...]
+    what: str  # "EMAIL delivery needs <what>"
+    shape: re.Pattern[str] | None = None
+
+
+EMAIL_ADDRESS = Need("recipient.email", ("recipient.email",), "a valid email address", EMAIL)
+MOBILE_NUMBER = Need(
+    "recipient.mobileNumber", ("recipient.mobileNumber",), "a mobile number in E.164 form", E164
+)
+POSTAL_ADDRESS = Need(
+    "recipient.address",
+    tuple(f"recipient.address.{f}" for f in ("streetLine1", "city", "postalCode", "country")),
+    "a complete postal address",
+)
+SHIPPING = Need("shippingMethod", ("shippingMethod",), "a shipping method")
+
+
+@dataclass(frozen=True)
+class Method:
+    """A delivery method: how a spreadsheet writes it, what a line sent by it needs, whether
+    a digital reward can go by it."""
+
+    name: DeliveryMethod
+    aliases: tuple[str, ...] = ()  # lower case, single spaces; none: written by its name only
+    needs: tuple[Need, ...] = ()
+    digital: bool = True
+    hint: str | None = None  # a word people know it by, shown with its name
+
+
+METHODS: dict[str, Method] = {
+    m.name.value: m
+    for m in (
+        Method(
+            DeliveryMethod.EMAIL,
+            ("email", "e-mail", "e mail", "mail to inbox", "inbox"),
+            (EMAIL_ADDRESS,),
+        ),
+        Method(
+            DeliveryMethod.PHONE,
+            ("phone", "sms", "text", "text message", "mobile", "sms/text"),
+            (MOBILE_NUMBER,),
+            hint="sms",
+        ),
+        Method(
+            DeliveryMethod.ADDRESS,
+            (
+                "address",
+                "mail",
+                "postal",
+                "post",
+                "postal mail",
+                "ship",
+                "shipping",
+                "mailed",
+                "physical",
+            ),
+            (POSTAL_ADDRESS, SHIPPING),
+            digital=False,
+            hint="mail",
+        ),
+        Method(
+            DeliveryMethod.EMBEDDED,
+            ("embedded", "link", "url", "embedded link", "reward link"),
+            hint="link",
+        ),
+        Method(DeliveryMethod.NONE, ("none", "no delivery", "code only", "no")),
+        Method(DeliveryMethod.EMBEDDED_COMPONENT),
+        Method(DeliveryMethod.WHATSAPP, needs=(MOBILE_NUMBER,)),
+    )
+}
+METHOD_ALIASES = {a: m.name.value for m in METHODS.values() for a in m.aliases}
+DIGITAL_METHODS = frozenset(m.name.value for m in METHODS.values() if m.digital)
+PHYSICAL_METHODS = sorted(m.name.value for m in METHODS.values() if not m.digital)
+SHIPPING_METHODS = frozenset(m.value for m in ShippingMethod)
+
+
+def methods_needing(path: str) -> list[str]:
+    """The methods whose lines must fill the wire field ``path``."""
+    return [n for n, m in METHODS.items() if any(path in need.paths for need in m.needs)]
+
+
+def methods_listed(hints: bool = False) -> str:
+    """The methods a spreadsheet names, as a sentence lists them: "EMAIL, PHONE (sms), ..." """
+    names = [
+        f"{m.name.value} ({m.hint})" if hints and m.hint else m.name.value
+        for m in METHODS.values()
+        if m.aliases
+    ]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def method_named(written: str) -> str | None:
+    """The method a spreadsheet cell names: by an alias (any case, spacing), or by the exact
+    name of a method that has none."""
+    spaced = " ".join(written.lower().split())
+    if spaced in METHOD_ALIASES:
+        return METHOD_ALIASES[spaced]
+    named = METHODS.get(written.upper())
+    return named.name.value if named is not None and not named.aliases else None
+
 
 # Lengths of the text a line item carries, in characters, from Tango's OpenAPI document:
 # maxLength where it gives one, else the limit the field's description states. For message
@@ -96,25 +207,24 @@ def method_problem(item: CatalogItem, method: str) -> str | None:
     return None
 
 
-def contact_problem(
-    method: str,
-    *,
-    email: str | None,
-    mobile_number: str | None,
-    has_address: bool,
-    shipping_method: str | None,
-) -> tuple[str, str] | None:
-    """(field, reason) when the recipient's contact does not fit the delivery method."""
-    method = method.upper()
-    if method == "EMAIL" and not (email and EMAIL.match(email)):
-        return "recipient.email", "EMAIL delivery needs a valid email address"
-    if method in ("PHONE", "WHATSAPP") and not (mobile_number and E164.match(mobile_number)):
-        return "recipient.mobileNumber", f"{method} delivery needs a mobile number in E.164 form"
-    if method == "ADDRESS":
-        if not has_address:
-            return "recipient.address", "ADDRESS delivery needs a complete postal address"
-        if not shipping_method:
-            return "shippingMethod", "ADDRESS delivery needs a shipping method"
+def wire_value(line: object, path: str) -> Any:
+    """The value at a dotted wire path ("recipient.address.city") of a line: a ``LineItem``
+    or a mapping of the same shape; ``None`` where a part is missing."""
+    for part in path.split("."):
+        line = line.get(part) if isinstance(line, Mapping) else getattr(line, part, None)
+        if line is None:
+            return None
+    return line
+
+
+def contact_problem(method: str, line: object) -> tuple[str, str] | None:
+    """(field, reason) when ``line`` (a ``LineItem`` or a mapping of its shape) does not give
+    the contact ``method`` needs (see :data:`METHODS`)."""
+    known = METHODS.get(method.upper())
+    for need in known.needs if known is not None else ():
+        values = [wire_value(line, path) for path in need.paths]
+        if not all(values) or (need.shape is not None and not need.shape.match(values[0])):
+            return need.field, f"{method.upper()} delivery needs {need.what}"
     return None
 
 

@@ -1,4 +1,12 @@
-"""What the spreadsheet's columns are called, and how a header finds its column.
+"""The one declaration of a recipient row: each column's name, headers, kind, where it goes
+in Tango's line item, whether it is part of the line's identity, and where the report shows it.
+
+Everything else derives from :data:`COLUMNS`: the reader's header matching, the text checks
+and the repeat key (:mod:`rewards.validation`), the line id (:mod:`rewards.identity`), the
+line-item body (:mod:`rewards.planning`) and the report's columns (:mod:`rewards.reconcile`).
+A new column is declared here; only a check of its own goes in validation. The order of
+:data:`COLUMNS` is the order those walk it: keys of a line item's body appear in it (a stored
+request reads as before), text is checked in it (problems list in it).
 
 Headers are compared after dropping case, spaces and punctuation, and through common
 synonyms, so "Email Address", "E-mail" and "email" all land on ``email``.
@@ -6,36 +14,166 @@ synonyms, so "Email Address", "E-mail" and "email" all land on ``email``.
 
 from __future__ import annotations
 
+import difflib
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 
+from raas import rules
+
 ROW = "row_number"  # the spreadsheet row (header = row 1); added by the reader
+
+# Changing the identity (which columns, their order, how they are normalised) changes every
+# line id, so a ledger made before would not recognise its lines: bump this with it.
+IDENTITY_VERSION = 1
+
+# the wire path of the postal address: sent only by a method that needs it (raas.rules.METHODS)
+ADDRESS = ("recipient", "address")
+
+
+class Kind(StrEnum):
+    """What a column holds: how it is checked and how it goes on the wire."""
+
+    CODE = "code"  # one of a known set, normalised (utid, method, country, shipping)
+    MONEY = "money"  # a decimal amount; a number on the wire
+    INT = "int"  # a whole number; on the wire only when it is not 1
+    NAME = "name"  # a person's name
+    EMAIL = "email"
+    PHONE = "phone"
+    ADDRESS = "address"  # a line of the postal address
+    DATE = "date"
+    TEXT = "text"  # free text on one line
+    LINES = "lines"  # free text that may have several lines
+
+
+class Section(StrEnum):
+    """Where the report shows a column, among the report's own columns (see
+    :data:`rewards.reconcile.REPORT_COLUMNS`); within a section, in :data:`COLUMNS` order."""
+
+    RECIPIENT = "recipient"
+    REWARD = "reward"
+    METHOD = "method"
+    VALUE = "value"
+    KEYS = "keys"
+
+
+@dataclass(frozen=True)
+class InReport:
+    """How the report shows a column."""
+
+    section: Section
+    header: str | None = None  # the report's name for it, when not the column's
+    rejected: bool = True  # a rejected row shows the cell as it was typed
 
 
 @dataclass(frozen=True)
 class Column:
+    """One column of the spreadsheet: how headers find it, and what every part of a run
+    does with it."""
+
     name: str
     description: str
     synonyms: tuple[str, ...] = ()
     required: bool = False
+    kind: Kind = Kind.TEXT
+    wire: tuple[str, ...] | None = None  # path in a LineItem's body; None: not on the line
+    identity: int | None = None  # place in the line identity (see IDENTITY_VERSION)
+    # part of what makes two rows of one file the same reward to the same person (a repeat,
+    # rejected): narrower than the identity, which also tells apart the method, the date...
+    repeat: bool = False
+    report: InReport | None = None
+    limit: int | None = None  # characters Tango takes; checked as text sent to Tango
+
+    @property
+    def report_header(self) -> str:
+        assert self.report is not None
+        return self.report.header or self.name
 
 
 COLUMNS: tuple[Column, ...] = (
     Column(
+        "utid",
+        "Tango reward id, e.g. U100001",
+        ("rewardid", "rewardutid", "itemid", "tangoutid"),
+        required=True,
+        kind=Kind.CODE,
+        wire=("utid",),
+        identity=0,
+        repeat=True,
+        report=InReport(Section.REWARD),
+    ),
+    Column(
+        "amount",
+        "Reward amount in the item's currency, e.g. 25 or 25.50",
+        (
+            "amt",
+            "rewardamount",
+            "giftamount",
+            "value",
+            "rewardvalue",
+            "denomination",
+            "cardvalue",
+            "giftcardamount",
+        ),
+        required=True,
+        kind=Kind.MONEY,
+        wire=("amount",),
+        identity=1,
+        repeat=True,
+        report=InReport(Section.VALUE, "amount_requested"),
+    ),
+    Column(
+        "delivery_method",
+        rules.methods_listed(hints=True),
+        (
+            "deliverymethod",
+            "delivery",
+            "method",
+            "channel",
+            "sendvia",
+            "deliverychannel",
+            "deliverytype",
+            "deliverymode",
+        ),
+        required=True,
+        kind=Kind.CODE,
+        wire=("deliveryMethod",),
+        identity=3,
+        report=InReport(Section.METHOD),
+    ),
+    Column(
         "first_name",
         "Recipient's first name",
         ("firstname", "first", "givenname", "recipientfirstname"),
+        kind=Kind.NAME,
+        wire=("recipient", "firstName"),
+        identity=6,
+        repeat=True,
+        report=InReport(Section.RECIPIENT),
+        limit=rules.NAME_MAX_CHARS,
     ),
     Column(
         "last_name",
         "Recipient's last name",
         ("lastname", "last", "surname", "familyname", "recipientlastname"),
+        kind=Kind.NAME,
+        wire=("recipient", "lastName"),
+        identity=7,
+        repeat=True,
+        report=InReport(Section.RECIPIENT),
+        limit=rules.NAME_MAX_CHARS,
     ),
     Column(
         "email",
         "Email address (EMAIL delivery)",
-        ("emailaddress", "recipientemail", "recipientemailaddress", "emailid"),
+        ("emailaddress", "emailaddr", "recipientemail", "recipientemailaddress", "emailid"),
+        kind=Kind.EMAIL,
+        wire=("recipient", "email"),
+        identity=4,
+        repeat=True,
+        report=InReport(Section.RECIPIENT),
     ),
     Column(
         "mobile_number",
@@ -53,51 +191,20 @@ COLUMNS: tuple[Column, ...] = (
             "recipientphone",
             "mobilephone",
         ),
+        kind=Kind.PHONE,
+        wire=("recipient", "mobileNumber"),
+        identity=5,
+        repeat=True,
+        report=InReport(Section.RECIPIENT),
     ),
     Column(
-        "street_line_1",
-        "Street, line 1 (ADDRESS delivery)",
-        ("streetline1", "address1", "addressline1", "street", "streetaddress", "address"),
-    ),
-    Column(
-        "street_line_2",
-        "Street, line 2",
-        ("streetline2", "address2", "addressline2", "apt", "suite", "unit"),
-    ),
-    Column("city", "City", ("town",)),
-    Column(
-        "state_or_province",
-        "State or province",
-        ("stateorprovince", "state", "province", "region", "county"),
-    ),
-    Column("postal_code", "Postal code", ("postalcode", "zip", "zipcode", "postcode")),
-    Column("country", "Country, two letters (ISO 3166)", ("countrycode",)),
-    Column(
-        "utid",
-        "Tango reward id, e.g. U100001",
-        ("rewardid", "rewardutid", "itemid", "tangoutid"),
-        required=True,
-    ),
-    Column(
-        "amount",
-        "Reward amount in the item's currency, e.g. 25 or 25.50",
-        (
-            "rewardamount",
-            "giftamount",
-            "value",
-            "rewardvalue",
-            "denomination",
-            "cardvalue",
-            "giftcardamount",
-        ),
-        required=True,
-    ),
-    Column("quantity", "How many of this reward (default 1)", ("qty",)),
-    Column(
-        "delivery_method",
-        "EMAIL, PHONE (sms), ADDRESS (mail), EMBEDDED (link) or NONE",
-        ("deliverymethod", "delivery", "method", "channel", "sendvia", "deliverychannel"),
-        required=True,
+        "quantity",
+        "How many of this reward (default 1)",
+        ("qty",),
+        kind=Kind.INT,
+        wire=("quantity",),
+        identity=2,
+        report=InReport(Section.VALUE, rejected=False),  # a rejected row's may be no number
     ),
     Column(
         "delivery_date",
@@ -110,35 +217,180 @@ COLUMNS: tuple[Column, ...] = (
             "scheduledfor",
             "sendon",
         ),
+        kind=Kind.DATE,
+        wire=("deliveryDate",),
+        identity=14,
     ),
-    Column("message", "Message shown to the recipient", ("giftmessage", "personalmessage", "note")),
-    Column("email_subject", "Email subject", ("emailsubject", "subject")),
     Column(
-        "shipping_method",
-        "Shipping method for ADDRESS delivery, e.g. upsground",
-        ("shippingmethod", "shipping"),
+        "message",
+        "Message shown to the recipient",
+        ("giftmessage", "personalmessage", "note"),
+        kind=Kind.LINES,
+        wire=("message",),
+        limit=rules.FREE_TEXT_MAX_CHARS,
+    ),
+    Column(
+        "email_subject",
+        "Email subject",
+        ("emailsubject", "subject"),
+        wire=("emailSubject",),
+        limit=rules.FREE_TEXT_MAX_CHARS,
     ),
     Column(
         "campaign",
         "Campaign; send the same reward again with a new campaign",
         ("program", "programme", "campaignname"),
+        identity=15,  # sent on the order, not the line (rewards.planning)
+        repeat=True,
+        report=InReport(Section.KEYS),
+        limit=rules.CAMPAIGN_MAX_CHARS,
+    ),
+    Column(
+        "street_line_1",
+        "Street, line 1 (ADDRESS delivery)",
+        ("streetline1", "address1", "addressline1", "street", "streetaddress", "address"),
+        kind=Kind.ADDRESS,
+        wire=(*ADDRESS, "streetLine1"),
+        identity=8,
+        repeat=True,
+        limit=rules.ADDRESS_MAX_CHARS["streetLine1"],
+    ),
+    Column(
+        "street_line_2",
+        "Street, line 2",
+        ("streetline2", "address2", "addressline2", "apt", "suite", "unit"),
+        kind=Kind.ADDRESS,
+        wire=(*ADDRESS, "streetLine2"),
+        identity=9,
+        limit=rules.ADDRESS_MAX_CHARS["streetLine2"],
+    ),
+    Column(
+        "city",
+        "City",
+        ("town",),
+        kind=Kind.ADDRESS,
+        wire=(*ADDRESS, "city"),
+        identity=10,
+        limit=rules.ADDRESS_MAX_CHARS["city"],
+    ),
+    Column(
+        "state_or_province",
+        "State or province",
+        ("stateorprovince", "state", "province", "region", "county"),
+        kind=Kind.ADDRESS,
+        wire=(*ADDRESS, "stateOrProvince"),
+        identity=11,
+        limit=rules.ADDRESS_MAX_CHARS["stateOrProvince"],
+    ),
+    Column(
+        "postal_code",
+        "Postal code",
+        ("postalcode", "zip", "zipcode", "postcode"),
+        kind=Kind.ADDRESS,
+        wire=(*ADDRESS, "postalCode"),
+        identity=12,
+        repeat=True,
+        limit=rules.ADDRESS_MAX_CHARS["postalCode"],
+    ),
+    Column(
+        "country",
+        "Country, two letters (ISO 3166)",
+        ("countrycode",),
+        kind=Kind.CODE,
+        wire=(*ADDRESS, "country"),
+        identity=13,
+    ),
+    Column(
+        "shipping_method",
+        "Shipping method for ADDRESS delivery, e.g. upsground",
+        ("shippingmethod", "shipping"),
+        kind=Kind.CODE,
+        wire=("shippingMethod",),
     ),
     Column(
         "client_row_key",
         "Your own key for the row (makes intentional repeats distinct)",
         ("clientrowkey", "rowkey", "clientkey", "externalid", "clientreference", "yourref"),
+        identity=16,  # ours: never sent to Tango
+        repeat=True,
+        report=InReport(Section.KEYS),
     ),
 )
+BY_NAME = {c.name: c for c in COLUMNS}
+REQUIRED = tuple(c.name for c in COLUMNS if c.required)
+# The line identity, in its frozen order: what a line *is* (see rewards.identity).
+_PLACES = {c.identity: c.name for c in COLUMNS if c.identity is not None}
+IDENTITY = tuple(_PLACES[place] for place in range(len(_PLACES)))  # KeyError: a place skipped
+WIRED = tuple(c for c in COLUMNS if c.wire is not None)
+AT_WIRE = {".".join(c.wire): c for c in WIRED if c.wire is not None}  # by dotted path
+REPEAT = tuple(c for c in COLUMNS if c.repeat)
+TEXT_SENT = tuple(c for c in COLUMNS if c.limit is not None)  # text Tango gets, and its limit
+
+
+def in_report(section: Section) -> tuple[Column, ...]:
+    """The columns the report shows in ``section``, in declaration order."""
+    return tuple(c for c in COLUMNS if c.report is not None and c.report.section is section)
+
+
+def normalise_header(header: object) -> str:
+    return re.sub(r"[^0-9a-z]", "", str(header).lower())
+
+
+_LOOKUP: dict[str, str] = {}
+for _c in COLUMNS:
+    for _key in (_c.name, *_c.synonyms):
+        _LOOKUP[normalise_header(_key)] = _c.name
+
+
+# Words that name a required column inside a longer header ("Gift Card UTID", "Reward Amount
+# (USD)", "Delivery Method Preferred"), tried only when no header names the column exactly
+# and only one header holds the word: a guess between two headers is not made.
+CONTAINED = {"utid": "utid", "amount": "amount", "deliverymethod": "delivery_method"}
+
+
+def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """Map each header to its canonical column. Returns (header -> column, clashes) where a
+    clash is (column, first header, second header) for two headers naming the same column.
+    Unknown headers are absent from the map (they are kept and carried into the report)."""
+    mapping: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    clashes: list[tuple[str, str, str]] = []
+    for header in headers:
+        column = _LOOKUP.get(normalise_header(header))
+        if column is None:
+            continue
+        if column in owner:
+            clashes.append((column, owner[column], header))
+            continue
+        owner[column] = header
+        mapping[header] = column
+    for word, column in CONTAINED.items():
+        holders = [h for h in headers if h not in mapping and word in normalise_header(h)]
+        if column not in owner and len(holders) == 1:
+            owner[column] = holders[0]
+            mapping[holders[0]] = column
+    return mapping, clashes
+
+
+def closest_header(column: str, headers: list[str]) -> str | None:
+    """The header most like ``column`` or one of its synonyms, if any is close: for the
+    message that says the column is missing ("Amt" for amount)."""
+    return RECIPIENTS.closest(column, headers)
+
+
+Matcher = Callable[[list[str]], tuple[dict[str, str], list[tuple[str, str, str]]]]
 
 
 @dataclass(frozen=True)
 class Columns:
     """The columns of one kind of spreadsheet (recipients, actions) and how headers find
-    them; the reader takes one of these."""
+    them; the reader takes one of these. Recipients keep their own matching (the words a
+    longer header may hold, :data:`CONTAINED`); other kinds match by name and synonym."""
 
-    kind: str  # what a message calls such a sheet: "recipient", "actions"
+    kind: str  # what a message calls such a sheet: "recipient", "action"
     columns: tuple[Column, ...]
     template: str  # where to start from, for a message
+    matcher: Matcher | None = field(default=None, compare=False)
 
     @property
     def by_name(self) -> dict[str, Column]:
@@ -158,10 +410,9 @@ class Columns:
     def match_headers(
         self, headers: list[str]
     ) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
-        """Map each header to its canonical column. Returns (header -> column, clashes) where
-        a clash is (column, first header, second header) for two headers naming the same
-        column. Unknown headers are absent from the map (they are kept and carried into the
-        report)."""
+        """(header -> column, clashes), as :func:`match_headers` says."""
+        if self.matcher is not None:
+            return self.matcher(headers)
         mapping: dict[str, str] = {}
         owner: dict[str, str] = {}
         clashes: list[tuple[str, str, str]] = []
@@ -176,16 +427,45 @@ class Columns:
             mapping[header] = column
         return mapping, clashes
 
+    def closest(self, column: str, headers: list[str]) -> str | None:
+        """The header most like ``column`` or one of its synonyms, if any is close."""
+        names = [normalise_header(n) for n in (column, *self.by_name[column].synonyms)]
+        best: tuple[float, str] | None = None
+        for header in headers:
+            text = normalise_header(header)
+            if not text:
+                continue
+            score = max(difflib.SequenceMatcher(None, text, n).ratio() for n in names)
+            if score >= 0.7 and (best is None or score > best[0]):
+                best = (score, header)
+        return best[1] if best else None
 
-def normalise_header(header: object) -> str:
-    return re.sub(r"[^0-9a-z]", "", str(header).lower())
+
+RECIPIENTS = Columns("recipient", COLUMNS, "data/templates/", match_headers)
 
 
-RECIPIENTS = Columns("recipient", COLUMNS, "data/templates/")
-BY_NAME = RECIPIENTS.by_name
-REQUIRED = RECIPIENTS.required
+def header_table() -> str:
+    """The README's table of columns and the headers read as each (kept equal by a test)."""
+    lines = [
+        "<!-- columns table: python -m rewards.columns -->",
+        "| column | what it holds | headers also read as it (any case, spaces, punctuation) |",
+        "|---|---|---|",
+    ]
+    for c in COLUMNS:
+        also = ", ".join(c.synonyms)
+        required = "**required**. " if c.required else ""
+        lines.append(f"| `{c.name}` | {required}{c.description} | {also} |")
+    words = ", ".join(f"`{w}`" for w in CONTAINED)
+    lines += [
+        "",
+        f'A longer header holding {words} ("Gift Card UTID", "Reward Amount (USD)") is read',
+        "as that column when no header names it exactly and only one header holds the word.",
+        "When a required column is missing, the message names the closest header found.",
+        "<!-- end of columns table -->",
+    ]
+
+    return "\n".join(lines)
 
 
-def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
-    """:meth:`Columns.match_headers` for a recipient sheet."""
-    return RECIPIENTS.match_headers(headers)
+if __name__ == "__main__":
+    print(header_table())

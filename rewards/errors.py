@@ -27,6 +27,11 @@ class GateError(RewardsError):
     """The run stopped before sending (balance short, all-or-nothing, approval refused)."""
 
 
+class LedgerIdentityError(RewardsError):
+    """The ledger keys its lines by another line identity than this program's: its lines
+    would not be recognised, and rewards would go out twice."""
+
+
 class BooksDoNotBalanceError(RewardsError):
     """The reconciliation's counts or money do not add up."""
 

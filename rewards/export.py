@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from raas import rules
+
 # what a spreadsheet runs as a formula: these first (fullwidth forms too), or a tab or line
 # break before them
 FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\t", "\r", "\n")
@@ -111,12 +113,10 @@ def who_got_what(report: pd.DataFrame) -> pd.DataFrame:
     first = view["first_name"].fillna("").astype("str")
     view["name"] = (first + " " + view["last_name"].fillna("").astype("str")).str.strip()
     method = view["delivery_method"].fillna("").astype("str").str.upper()
+    by_email = rules.methods_needing("recipient.email")
+    by_phone = rules.methods_needing("recipient.mobileNumber")
     view["contact"] = [
-        mask_email(email)
-        if m == "EMAIL"
-        else mask_phone(phone)
-        if m in ("PHONE", "WHATSAPP")
-        else ""
+        mask_email(email) if m in by_email else mask_phone(phone) if m in by_phone else ""
         for m, email, phone in zip(method, view["email"], view["mobile_number"], strict=True)
     ]
     return view[RESULT_COLUMNS]

@@ -15,44 +15,52 @@ import hashlib
 
 import pandas as pd
 
-LINE_FIELDS = (
-    "utid",
-    "amount",
-    "quantity",
-    "delivery_method",
-    "email",
-    "mobile_number",
-    "first_name",
-    "last_name",
-    "street_line_1",
-    "street_line_2",
-    "city",
-    "state_or_province",
-    "postal_code",
-    "country",
-    "delivery_date",
-    "campaign",
-    "client_row_key",
-)
+from .columns import BY_NAME, IDENTITY, Kind
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def line_item_ids(valid: pd.DataFrame, account_identifier: str) -> pd.Series:
-    """``li-`` + 32 hex digits of SHA-256 over the normalised line content."""
+def _content(valid: pd.DataFrame, fields: tuple[str, ...], account: str) -> pd.Series:
+    """Each row's normalised ``fields``, joined, after the account: lowered but the reward id
+    (this normalisation is part of the identity: changing it needs a new IDENTITY_VERSION)."""
     parts = [
         valid[f].astype("str").str.lower() if f != "utid" else valid[f].astype("str")
-        for f in LINE_FIELDS
+        for f in fields
     ]
-    content = parts[0]
+    content = account + "\x1e" + parts[0]
     for part in parts[1:]:
         content = content + "\x1f" + part
-    prefix = account_identifier + "\x1e"
-    return pd.Series(
-        ["li-" + _digest(prefix + c)[:32] for c in content], index=valid.index, dtype="str"
-    )
+    return content
+
+
+def line_item_ids(valid: pd.DataFrame, account_identifier: str) -> pd.Series:
+    """``li-`` + 32 hex digits of SHA-256 over the normalised line content: the identity's
+    columns in their frozen order (rewards.columns.IDENTITY)."""
+    content = _content(valid, IDENTITY, account_identifier)
+    return pd.Series(["li-" + _digest(c)[:32] for c in content], index=valid.index, dtype="str")
+
+
+NAMES = tuple(f for f in IDENTITY if BY_NAME[f].kind is Kind.NAME)
+# how a person is reached (email, phone, postal address): a row with none of these filled
+# has no recipient key
+REACH = (Kind.EMAIL, Kind.PHONE, Kind.ADDRESS)
+CONTACT = tuple(f for f in IDENTITY if BY_NAME[f].kind in REACH)
+
+
+def recipient_keys(valid: pd.DataFrame, account_identifier: str) -> pd.Series:
+    """``rk-`` + 32 hex digits over the line's content without the recipient's name, for rows
+    with a contact (email, phone or street): the same reward to the same inbox, phone or door.
+    A corrected spelling of a name makes a new line id; this key finds the line sent before
+    under the old spelling (see :meth:`rewards.ledger.Ledger.holders`). Rows without a
+    contact (links, codes) have no key (None): there the name is all that tells people
+    apart."""
+    fields = tuple(f for f in IDENTITY if f not in NAMES)
+    content = _content(valid, fields, account_identifier)
+    reachable = (valid[list(CONTACT)].astype("str") != "").any(axis=1)
+    keys = ["rk-" + _digest(c)[:32] if r else None for c, r in zip(content, reachable, strict=True)]
+    return pd.Series(keys, index=valid.index, dtype="object")
 
 
 def batch_id(line_ids: list[str], account_identifier: str) -> str:

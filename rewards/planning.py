@@ -2,59 +2,75 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
-from .columns import ROW
-from .identity import batch_id, line_item_ids, order_ref
+from raas import rules
+
+from .columns import ADDRESS, ROW, WIRED, Column, Kind
+from .identity import batch_id, line_item_ids, order_ref, recipient_keys
 from .ledger import Holder, PlannedOrder
 from .standing import TO_SEND, Positions, Standing
 
-ADDRESS_FIELDS = {
-    "street_line_1": "streetLine1",
-    "street_line_2": "streetLine2",
-    "city": "city",
-    "state_or_province": "stateOrProvince",
-    "postal_code": "postalCode",
-    "country": "country",
-}
+
+def _money(value: str) -> float:
+    return float(Decimal(value))
+
+
+def _count(value: int) -> int | None:
+    return int(value) if int(value) != 1 else None  # 1 is Tango's default: left out
+
+
+# A line item's layout, walked per row: (wire key, column, conversion, nested layout)
+Layout = list[tuple[str, str, Callable[[Any], Any] | None, "Layout | None"]]
+_CONVERT: dict[Kind, Callable[[Any], Any]] = {Kind.MONEY: _money, Kind.INT: _count}
+
+
+def _layout(columns: Iterable[Column], depth: int = 0) -> Layout:
+    """The wire paths of ``columns`` as a tree, keys in the order the columns come."""
+    out: Layout = []
+    nested: dict[str, list[Column]] = {}
+    for c in columns:
+        assert c.wire is not None
+        key = c.wire[depth]
+        if len(c.wire) == depth + 1:
+            out.append((key, c.name, _CONVERT.get(c.kind), None))
+        elif key in nested:
+            nested[key].append(c)
+        else:
+            nested[key] = [c]
+            out.append((key, "", None, []))
+    return [
+        (k, n, f, _layout(nested[k], depth + 1) if k in nested else sub) for k, n, f, sub in out
+    ]
+
+
+_MAILING = frozenset(rules.methods_needing(rules.POSTAL_ADDRESS.paths[0]))  # ADDRESS
+_MAILED = _layout(WIRED)
+_NOT_MAILED = _layout(c for c in WIRED if c.wire is not None and c.wire[: len(ADDRESS)] != ADDRESS)
+
+
+def _fill(layout: Layout, row: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    for key, name, convert, nested in layout:
+        if nested is not None:  # containers always: an empty recipient is sent as {}
+            out[key] = _fill(nested, row, {})
+        elif value := row[name]:  # empty values left out
+            if convert is None:
+                out[key] = value
+            elif (converted := convert(value)) is not None:
+                out[key] = converted
+    return out
 
 
 def line_item_body(row: dict[str, Any]) -> dict[str, Any]:
-    """One row as a Tango ``LineItem`` (wire names; empty values left out)."""
-    recipient: dict[str, Any] = {
-        k: v
-        for k, v in (
-            ("firstName", row["first_name"]),
-            ("lastName", row["last_name"]),
-            ("email", row["email"]),
-            ("mobileNumber", row["mobile_number"]),
-        )
-        if v
-    }
-    if row["delivery_method"] == "ADDRESS":
-        recipient["address"] = {wire: row[col] for col, wire in ADDRESS_FIELDS.items() if row[col]}
-    body: dict[str, Any] = {
-        "externalRefLineItemID": row["line_id"],
-        "utid": row["utid"],
-        "amount": float(Decimal(row["amount"])),
-        "deliveryMethod": row["delivery_method"],
-        "recipient": recipient,
-    }
-    if int(row["quantity"]) != 1:
-        body["quantity"] = int(row["quantity"])
-    for col, wire in (
-        ("delivery_date", "deliveryDate"),
-        ("message", "message"),
-        ("email_subject", "emailSubject"),
-        ("shipping_method", "shippingMethod"),
-    ):
-        if row[col]:
-            body[wire] = row[col]
-    return body
+    """One row as a Tango ``LineItem``: each column at its wire path (rewards.columns), empty
+    values left out; the postal address only for a method that needs it (ADDRESS)."""
+    layout = _MAILED if row["delivery_method"] in _MAILING else _NOT_MAILED
+    return _fill(layout, row, {"externalRefLineItemID": row["line_id"]})
 
 
 @dataclass
@@ -63,6 +79,7 @@ class Plan:
     account: str
     customer: str
     line_ids: pd.Series  # aligned with the valid rows
+    recipients: pd.Series  # each valid row's recipient key (identity.recipient_keys) or None
     standing: pd.Series  # each valid row's Standing, aligned with the valid rows
     new_orders: list[PlannedOrder]  # to be claimed in the ledger
     already_sent: pd.DataFrame  # valid rows another batch sent, with where and when
@@ -70,6 +87,11 @@ class Plan:
     to_send: pd.DataFrame  # valid rows this batch sends, resumes or awaits
     costs: dict[str, Decimal] = field(default_factory=dict)  # not yet at Tango: value + fees
     voided: list[str] = field(default_factory=list)  # dead runs' orders whose rows it took over
+
+    @property
+    def recipient_of(self) -> dict[str, str | None]:
+        """Line id -> recipient key (for :meth:`rewards.ledger.Ledger.holders`)."""
+        return dict(zip(self.line_ids, self.recipients, strict=True))
 
     @property
     def unsent(self) -> int:
@@ -99,12 +121,14 @@ def plan_batch(
     order_notes: str | None = None,
     first_chunk: int = 0,
     ids: pd.Series | None = None,
+    recipients: pd.Series | None = None,
 ) -> Plan:
     """Split the valid rows into this batch's orders. ``positions`` (from
     :func:`rewards.standing.settle`) says where each line stands: lines sent by another batch
     are "already sent", lines a live run of another batch holds are "busy", lines this batch
     holds are resumed as they were planned, and the rest go into new orders."""
     ids = line_item_ids(valid, account) if ids is None else ids
+    recipients = recipient_keys(valid, account) if recipients is None else recipients
     batch = batch_id(ids.tolist(), account)
     positions = positions or Positions({}, {})
     standing = ids.map(lambda i: positions.standing.get(i, Standing.NEW))
@@ -116,9 +140,10 @@ def plan_batch(
     fresh = standing.isin([Standing.NEW, Standing.TAKEABLE])
     pending = rows[fresh].sort_values(["campaign", ROW], kind="stable")
     for campaign, group in pending.groupby("campaign", sort=True):
-        records = group.to_dict("records")
-        for start in range(0, len(records), chunk_size):
-            part = records[start : start + chunk_size]
+        for start in range(0, len(group), chunk_size):
+            # an order's rows as dicts at a time: a million rows as dicts would not fit
+            part = group.iloc[start : start + chunk_size].to_dict("records")
+
             ref = order_ref(batch, chunk)
             body: dict[str, Any] = {
                 "externalRefID": ref,
@@ -130,7 +155,7 @@ def plan_batch(
                 body["campaign"] = campaign
             if order_notes:
                 body["notes"] = order_notes
-            new_orders.append(PlannedOrder(ref, chunk, body))
+            new_orders.append(PlannedOrder.of(ref, chunk, body))
             chunk += 1
     chargeable = rows[standing.isin(TO_SEND)]
     value = chargeable["amount"].map(Decimal) * chargeable["quantity"] + chargeable["fee"].map(
@@ -142,6 +167,7 @@ def plan_batch(
         account=account,
         customer=customer,
         line_ids=ids,
+        recipients=recipients,
         standing=standing,
         new_orders=new_orders,
         already_sent=_where(rows[standing == Standing.SENT_BEFORE], positions.holders),

@@ -496,9 +496,10 @@ def _finish(
     missing = [c for c in columns.required if c not in mapping.values()]
     if missing:
         wanted = ", ".join(f"{c} ({columns.by_name[c].description})" for c in missing)
-        found = _found(headers, mapping, columns.kind)
         raise InputError(
-            f"{path.name}: missing required column(s) {wanted}. {found}. "
+            f"{path.name}: missing required column(s) {wanted}. "
+            f"{_found(headers, mapping, columns.kind)}."
+            f"{_closest(missing, headers, mapping, columns)} "
             f"Rename the headers or start from {columns.template}"
         )
     body.columns = names
@@ -574,6 +575,18 @@ def _found(headers: list[str], mapping: dict[str, str], kind: str = "recipient")
         article = "an" if kind[:1] in ("a", "e", "i", "o", "u") else "a"
         return f"No column has {article} {kind} sheet's name (the first row has {cells})"
     return f"Columns found: {_listed([h for h in headers if h])}"
+
+
+def _closest(
+    missing: list[str], headers: list[str], mapping: dict[str, str], columns: Columns
+) -> str:
+    """' Did you mean ...?' for the missing columns a header of the file resembles (only in a
+    recipient sheet: see :func:`_found`)."""
+    if not mapping:
+        return ""
+    free = [h for h in headers if h and h not in mapping]
+    said = [f"{_quoted(h)} for {c}" for c in missing if (h := columns.closest(c, free)) is not None]
+    return f" Did you mean {', '.join(said)}?" if said else ""
 
 
 def _quoted(text: str) -> str:

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 import pandas as pd
 
+from . import columns
 from .columns import ROW
 from .errors import BooksDoNotBalanceError
 from .ledger import Holder, LineRow, LineState, OrderRow
@@ -29,42 +30,29 @@ OUTCOMES = (
     *NOT_SENT_OUTCOMES,
     *PREVIEW_OUTCOMES,
 )
-COMMON = (
-    "first_name",
-    "last_name",
-    "email",
-    "mobile_number",
-    "utid",
-    "delivery_method",
-    "campaign",
-    "client_row_key",
-)
+RECIPIENT, REWARD, METHOD, VALUE, KEYS = (columns.in_report(s) for s in columns.Section)
+# the report's own columns beside the row's (rewards.columns says which show where)
 REPORT_COLUMNS = [
     ROW,
     "outcome",
     "reason",
-    "first_name",
-    "last_name",
-    "email",
-    "mobile_number",
-    "utid",
+    *(c.report_header for c in (*RECIPIENT, *REWARD)),
     "reward_name",
-    "delivery_method",
+    *(c.report_header for c in METHOD),
     "currency",
-    "amount_requested",
-    "quantity",
+    *(c.report_header for c in VALUE),
     "fee",
     "amount_charged",
     "line_item_status",
     "delivery_status",
     "scheduled_delivery_date",
-    "campaign",
-    "client_row_key",
+    *(c.report_header for c in KEYS),
     "external_ref_line_item_id",
     "external_ref_id",
     "reference_order_id",
     "reference_line_item_id",
 ]
+REPORTED = (*RECIPIENT, *REWARD, *METHOD, *VALUE, *KEYS)
 
 
 @dataclass
@@ -100,10 +88,16 @@ def _outcome(line: LineRow | None, unsent: bool) -> str:
 
 
 def _where(h: Holder) -> str:
-    return (
+    where = (
         f"batch {h.batch_id} (order {h.external_ref_id}, file {h.source_name}, "
         f"{h.created_at}, status {h.status})"
     )
+    if h.renamed:  # the same reward to the same contact, the name spelt otherwise
+        where += (
+            " to the same contact under another name; if this is another person or a second "
+            "reward, give the row a client_row_key"
+        )
+    return where
 
 
 def _classify(
@@ -161,8 +155,11 @@ def reconcile(
                     ROW: rejected[ROW],
                     "outcome": "rejected",
                     "reason": rejected["problems"],
-                    **{c: rejected[c] for c in COMMON if c in rejected},
-                    "amount_requested": rejected.get("amount", ""),
+                    **{
+                        c.report_header: rejected[c.name]
+                        for c in REPORTED
+                        if c.report is not None and c.report.rejected and c.name in rejected
+                    },
                 }
             )
         )
@@ -185,10 +182,8 @@ def reconcile(
                     ROW: valid[ROW],
                     "outcome": outcome,
                     "reason": reason,
-                    **{
-                        c: valid[c] for c in (*COMMON, "reward_name", "currency", "quantity", "fee")
-                    },
-                    "amount_requested": valid["amount"],
+                    **{c.report_header: valid[c.name] for c in REPORTED},
+                    **{c: valid[c] for c in ("reward_name", "currency", "fee")},
                     "amount_charged": [
                         (li.charged or "0") if li is not None and h else "0"
                         for li, h in zip(mine, here, strict=True)
@@ -246,8 +241,8 @@ def reconcile(
     counts["submitted"] = sum(counts[o] for o in SUBMITTED_OUTCOMES)
     money = _money(report)
     sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
-    by_reward = _breakdown(sent, ["utid", "reward_name", "currency"])
-    by_method = _breakdown(sent, ["delivery_method", "currency"])
+    by_reward = _breakdown(sent, [*(c.report_header for c in REWARD), "reward_name", "currency"])
+    by_method = _breakdown(sent, [*(c.report_header for c in METHOD), "currency"])
     return Reconciliation(
         report=report,
         counts=counts,

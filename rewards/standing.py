@@ -4,7 +4,7 @@ this run's to send — after asking Tango about orders whose run died (see :mod:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -42,8 +42,9 @@ class Positions:
 def stand(holder: Holder | None, batch: str, grace: float = 0.0) -> Standing:
     """``grace``: how long after its lease expired another batch's order is still left to it
     (a request it sent may still be on its way to Tango; see :mod:`.ledger`)."""
-    if holder is None or holder.free:
+    if holder is None or holder.free or (holder.renamed and holder.batch_id == batch):
         return Standing.NEW
+
     if holder.batch_id == batch:
         return Standing.SENT_HERE if holder.sent else Standing.RESUMED
     if holder.sent:
@@ -62,14 +63,15 @@ def settle(
     batch: str,
     write: bool,
     grace: float = 0.0,
+    recipients: Mapping[str, str | None] | None = None,
 ) -> Positions:
     """Each line's standing. Orders of other batches whose lease expired are settled with
     Tango: found there, they count as sent (and, with ``write``, the ledger learns it);
     not found, they are void and their lines free (with ``write``; a dry run only says
-    ``TAKEABLE``)."""
+    ``TAKEABLE``). ``recipients``: see :meth:`rewards.ledger.Ledger.holders`."""
     found: list[str] = []
     voided: list[str] = []
-    holders = book.holders(account, line_ids)
+    holders = book.holders(account, line_ids, recipients)
     stale = {
         h.external_ref_id: h.lease_epoch
         for h in holders.values()
@@ -93,7 +95,7 @@ def settle(
             book.record_acceptance(ref, 200, {})
             book.record_status(ref, *read_status(summary))
     if write and (found or voided):
-        holders = book.holders(account, line_ids)
+        holders = book.holders(account, line_ids, recipients)
     standing = {lid: stand(holders.get(lid), batch, grace) for lid in line_ids}
     if not write:  # what a dry run learnt from Tango, without writing it down
         at_tango = set(found)
@@ -114,13 +116,24 @@ def settle_waiting(
     say: Callable[[str], None],
     grace: float = 0.0,
     pause: float = 1.0,
+    recipients: Mapping[str, str | None] | None = None,
 ) -> Positions:
     """:func:`settle`, waiting while other batches still hold some of these lines: until
     Tango has them (then they are sent before) or their lease has been expired for ``grace``
     seconds (then they are settled), or ``deadline`` (``time.monotonic()``) passes."""
     told: set[str] = set()
     while True:
-        positions = settle(book, client_for, account, line_ids, batch, write=True, grace=grace)
+        positions = settle(
+            book,
+            client_for,
+            account,
+            line_ids,
+            batch,
+            write=True,
+            grace=grace,
+            recipients=recipients,
+        )
+
         busy = positions.busy()
         if not busy or time.monotonic() >= deadline:
             return positions

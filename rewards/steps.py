@@ -21,7 +21,7 @@ import pandas as pd
 from raas import Account, RaasClient, RetryPolicy
 
 from . import progress, sending, sources
-from .identity import batch_id, line_item_ids
+from .identity import batch_id, line_item_ids, recipient_keys
 from .ledger import Claimed, LeaseKeeper, Ledger, OrderRow, OrderState, submit_margin
 from .planning import Plan, plan_batch
 from .reading import Sheet, read_recipients
@@ -70,10 +70,19 @@ def plan(
     these rows; None (a dry run) looks once and writes nothing. ``grace``: see
     :func:`rewards.standing.stand`."""
     ids = line_item_ids(valid_rows, account)
+    recipients = recipient_keys(valid_rows, account)
+    recipient_of = dict(zip(ids, recipients, strict=True))
     batch = batch_id(ids.tolist(), account)
     if wait_until is None:
         positions = settle(
-            ctx.book, ctx.client_for, account, ids.tolist(), batch, write=False, grace=grace
+            ctx.book,
+            ctx.client_for,
+            account,
+            ids.tolist(),
+            batch,
+            write=False,
+            grace=grace,
+            recipients=recipient_of,
         )
     else:
         positions = settle_waiting(
@@ -85,6 +94,7 @@ def plan(
             deadline=wait_until,
             say=ctx.say,
             grace=grace,
+            recipients=recipient_of,
         )
 
     for ref in positions.found:
@@ -99,6 +109,7 @@ def plan(
         chunk_size=chunk_size,
         positions=positions,
         ids=ids,
+        recipients=recipients,
         first_chunk=max((o.chunk_index for o in existing), default=-1) + 1,
     )
     ctx.say(
@@ -135,6 +146,7 @@ def record(ctx: Context, plan: Plan, sheet: Sheet, lease_seconds: float) -> Clai
         planned=plan.new_orders,
         rows=rows,
         lease_seconds=lease_seconds,
+        recipients=plan.recipient_of,
     )
 
 
@@ -255,7 +267,7 @@ def reconcile_batch(
         rejected=validated.rejected,
         valid=validated.valid.assign(line_id=plan.line_ids),
         batch=plan.batch,
-        holders=ctx.book.holders(plan.account, plan.line_ids.tolist()),
+        holders=ctx.book.holders(plan.account, plan.line_ids.tolist(), plan.recipient_of),
         ledger_lines=ctx.book.batch_lines(plan.batch),
         ledger_orders=ctx.book.batch_orders(plan.batch),
         mode=mode,

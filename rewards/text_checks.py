@@ -9,9 +9,14 @@ check returns a boolean mask over the rows (or masks with reasons).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # a cell a spreadsheet would run: these first, or their fullwidth forms (Excel takes them too)
 FORMULA_START = "=+-@\uff1d\uff0b\uff0d\uff20"
@@ -68,9 +73,7 @@ class Screen:
 
     def matches(self, pattern: str) -> np.ndarray:
         """Rows matching ``pattern``, by polars' regex engine."""
-        import polars as pl
-
-        return pl.from_arrow(self.values).str.contains(pattern).fill_null(False).to_numpy()
+        return _contains(self.values, pattern)
 
     def first_bytes(self) -> np.ndarray:
         """Each cell's first byte, 0 for an empty cell."""
@@ -115,7 +118,7 @@ def formula_like(screen: Screen) -> np.ndarray:
         heads = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(heads), 0, 1)
         starts = pc.is_in(heads, value_set=pa.array(list(FORMULA_START), heads.type))
         risky[look] = starts.to_numpy(zero_copy_only=False)
-    return risky
+    return np.asarray(risky, dtype=bool)
 
 
 def controls(screen: Screen, line_breaks: bool = False) -> np.ndarray:
@@ -131,7 +134,8 @@ def too_long(values: pa.ChunkedArray, limit: int) -> np.ndarray:
     """Cells over ``limit`` characters (bytes first: no cell is longer in characters)."""
     if not len(values) or (pc.max(pc.binary_length(values)).as_py() or 0) <= limit:
         return np.zeros(len(values), dtype=bool)
-    return pc.greater(pc.utf8_length(values), limit).to_numpy(zero_copy_only=False)
+    over = pc.greater(pc.utf8_length(values), limit).to_numpy(zero_copy_only=False)
+    return np.asarray(over, dtype=bool)
 
 
 def containing(screen: Screen, characters: str) -> np.ndarray:
@@ -212,9 +216,8 @@ def _lengths_fit(emails: pa.ChunkedArray, lengths: np.ndarray) -> np.ndarray:
 def _idna_domains(emails: pa.ChunkedArray) -> np.ndarray:
     """Whether each address's domain is one IDNA accepts, asked once per distinct domain."""
     import idna
-    import polars as pl
 
-    domains = pl.from_arrow(emails).str.extract(r"@([^@]*)$", 1).fill_null("")
+    domains = _polars(emails).str.extract(r"@([^@]*)$", 1).fill_null("")
     distinct, codes = np.unique(domains.to_numpy(), return_inverse=True)
 
     def accepted(domain: str) -> bool:
@@ -227,10 +230,18 @@ def _idna_domains(emails: pa.ChunkedArray) -> np.ndarray:
     return np.array([accepted(d) for d in distinct.tolist()], dtype=bool)[codes.ravel()]
 
 
-def _contains(values: pa.ChunkedArray, pattern: str) -> np.ndarray:
+def _polars(values: pa.ChunkedArray | pa.Array) -> pl.Series:
+    """An Arrow column as a polars Series (polars' regex engine releases the GIL)."""
     import polars as pl
 
-    return pl.from_arrow(values).str.contains(pattern).fill_null(False).to_numpy()
+    series = pl.from_arrow(values)
+    assert isinstance(series, pl.Series)
+    return series
+
+
+def _contains(values: pa.ChunkedArray | pa.Array, pattern: str) -> np.ndarray:
+    matched = _polars(values).str.contains(pattern).fill_null(False).to_numpy()
+    return np.asarray(matched, dtype=bool)
 
 
 def _spread(positions: np.ndarray, size: int) -> np.ndarray:

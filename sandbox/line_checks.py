@@ -64,16 +64,7 @@ def line_problems(line: LineItem, item: CatalogItem | None, currency: str) -> li
         )
     if problem := rules.method_problem(item, line.deliveryMethod.value):
         out.append(line_error("deliveryMethod", "DELIVERY_METHOD_NOT_SUPPORTED", problem))
-    r = line.recipient
-    a = r.address
-    has_address = bool(a and a.streetLine1 and a.city and a.postalCode and a.country)
-    if found := rules.contact_problem(
-        line.deliveryMethod.value,
-        email=r.email,
-        mobile_number=r.mobileNumber,
-        has_address=has_address,
-        shipping_method=line.shippingMethod,
-    ):
+    if found := rules.contact_problem(line.deliveryMethod.value, line):
         out.append(line_error(found[0], "INVALID_RECIPIENT", found[1]))
     if line.deliveryDate:
         try:
@@ -115,9 +106,8 @@ def resend_problems(
     out = []
     if item is not None and (problem := rules.method_problem(item, method)):
         out.append(_field("newDeliveryMethod", "DELIVERY_METHOD_NOT_SUPPORTED", problem))
-    if found := rules.contact_problem(
-        method, email=email, mobile_number=mobile, has_address=False, shipping_method=None
-    ):
+    contact = {"recipient": {"email": email, "mobileNumber": mobile}}
+    if found := rules.contact_problem(method, contact):
         out.append(_field(RESEND_FIELDS.get(found[0], found[0]), "INVALID_RECIPIENT", found[1]))
     return out
 

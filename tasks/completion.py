@@ -19,8 +19,9 @@ from .progress import ProgressCards
 
 async def _listen(waiter: steps.Waiter, batch: str, deadline: float, fallback_s: float) -> None:
     """Each ``tango.async-order.status`` event for the batch is a hint: GET that order's
-    summary (the authority). A fallback poll runs all the while, so a lost webhook only
-    delays completion."""
+    summary (the authority). A fallback poll runs all the while, backing off as polling
+    does (to 30 s: events do the work, so it need not ask about every order every few
+    seconds), so a lost webhook only delays completion."""
     from prefect.events.clients import get_events_subscriber
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
@@ -49,7 +50,9 @@ async def _listen(waiter: steps.Waiter, batch: str, deadline: float, fallback_s:
                         refs.add(hints.get_nowait())
                 except TimeoutError:
                     refs = set(waiter.waiting)
+                    fallback_s = min(fallback_s * 1.5, 30.0)
                     next_poll = time.monotonic() + fallback_s
+
                 await asyncio.to_thread(waiter.refresh, refs)
         finally:
             reader.cancel()

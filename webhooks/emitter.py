@@ -43,7 +43,13 @@ def prefect_event(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _passing(status: int) -> bool:
+    """A refusal that may pass: try the same events again later."""
+    return status in (408, 429) or status >= 500
+
+
 def api_url(explicit: str | None) -> str | None:
+
     if explicit:
         return explicit.rstrip("/")
     from prefect.settings import get_current_settings
@@ -70,22 +76,52 @@ class Emitter:
         self._thread.join(timeout=10)
 
     def emit_pending(self, http: httpx.Client) -> int:
+        """Emit a batch of pending events. One event that can never be emitted (a body an
+        older version stored, or one Prefect refuses) is dropped with a log line instead of
+        holding back every event behind it; the flow's fallback poll covers its order."""
         url = api_url(self.explicit_url)
         pending = self.store.pending()
         if not pending or not url:
             return 0
+        events: dict[str, dict[str, Any]] = {}
+        for p in pending:
+            try:
+                events[p["event_id"]] = prefect_event(p["body"])
+            except (ValueError, TypeError, KeyError) as exc:  # pydantic's errors are ValueErrors
+                log.warning("event %s cannot be emitted (%s): dropped", p["event_id"], exc)
+                self.store.mark_emitted([p["event_id"]])
+        status = self._post(http, url, list(events.values()))
+        if status is None:
+            return 0
+        if status < 300:
+            self.store.mark_emitted(list(events))
+            return len(events)
+        if _passing(status):  # Prefect is busy or failing: everything is kept for later
+            return 0
+        emitted = 0  # refused: emit one at a time and drop the ones Prefect refuses alone
+        for event_id, event in events.items():
+            one = self._post(http, url, [event]) if len(events) > 1 else status
+            if one is None or _passing(one):
+                continue
+            if one < 300:
+                emitted += 1
+            else:
+                log.warning("Prefect refused event %s (%s): dropped", event_id, one)
+            self.store.mark_emitted([event_id])
+        return emitted
+
+    def _post(self, http: httpx.Client, url: str, events: list[dict[str, Any]]) -> int | None:
+        """Prefect's status for the events (None: unreachable); a failure is logged."""
+        if not events:
+            return 200
         try:
-            response = http.post(url + "/events", json=[prefect_event(p["body"]) for p in pending])
+            response = http.post(url + "/events", json=events)
         except httpx.HTTPError as exc:
-            log.warning("Prefect unreachable (%s); %d events kept for later", exc, len(pending))
-            return 0
+            log.warning("Prefect unreachable (%s); %d events kept for later", exc, len(events))
+            return None
         if response.status_code >= 300:
-            log.warning(
-                "Prefect answered %s; %d events kept for later", response.status_code, len(pending)
-            )
-            return 0
-        self.store.mark_emitted([p["event_id"] for p in pending])
-        return len(pending)
+            log.warning("Prefect answered %s to %d events", response.status_code, len(events))
+        return response.status_code
 
     def _run(self) -> None:
         with httpx.Client(timeout=10) as http:

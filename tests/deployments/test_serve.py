@@ -181,3 +181,18 @@ def test_a_run_killed_while_waiting_for_approval_shows_crashed(
         message = client.read_flow_run(run.id).state.message
     assert "run the same file again" in message
     assert tango_lines(sandbox, team["campaign"]) == 0
+
+
+def test_ctrl_c_stops_serve_quietly_within_seconds(team: dict[str, Any], tmp_path: Path) -> None:
+    """Ctrl-C in the terminal (SIGINT to the process group) while a run waits for approval:
+    serve stops within seconds, without a traceback."""
+    waiting = upload(team["inbox"])
+    wait_for(lambda: state_of(waiting.id) == "PAUSED", timeout=90)
+    proc = team["proc"]
+    start = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(120)
+    took = time.monotonic() - start
+    said = (tmp_path / "serve.log").read_text()
+    assert took < 15, f"serve took {took:.0f} s to stop:\n{said[-2000:]}"
+    assert "Traceback" not in said, said[-4000:]

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from sandbox import SandboxServer
 from tests.flows.conftest import recipients, write_csv
 
@@ -46,3 +48,31 @@ def test_a_dry_run_prints_the_cost_and_the_rows_sent_before(
     assert "3 row(s) to send for 15.00 USD; balance" in out
     assert "rows sent before (2):" in out
     assert "row 2: sent before in batch" in out and "first.csv" in out and "COMPLETE" in out
+
+
+def test_a_corrected_name_does_not_send_a_second_reward(
+    prefect_server: str, sandbox: SandboxServer, tmp_path: Path, campaign: str
+) -> None:
+    """A row sent as "Jon", sent again in a file where the office fixed the name to "John":
+    the same reward to the same email. It is reported as sent before under another name, not
+    sent twice; a row key (or another campaign) is how to mean a second reward."""
+    env = {
+        **os.environ,
+        **sandbox.tango_env(),
+        "PREFECT_API_URL": prefect_server,
+        "REWARDS_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
+    }
+    first = recipients(campaign, 2)
+    first[0]["First Name"] = "Jon"
+    code, out = rewards("run", str(write_csv(tmp_path / "first.csv", first)), env=env)
+    assert code == 0 and "Completed: 2 sent" in out, out
+    fixed = recipients(campaign, 3)
+    fixed[0]["First Name"] = "John"
+    code, out = rewards("run", str(write_csv(tmp_path / "fixed.csv", fixed)), env=env)
+    assert code == 0, out
+    assert "Completed: 1 sent, 2 already sent" in out, out
+    reports = sorted((tmp_path / "reports").glob("*/report.csv"), key=lambda p: p.stat().st_mtime)
+    second = pd.read_csv(reports[-1], dtype=str).set_index("row_number")
+    assert second.loc["2", "outcome"] == "already_sent"
+    assert "another name" in second.loc["2", "reason"] and "first.csv" in second.loc["2", "reason"]

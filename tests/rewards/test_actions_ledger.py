@@ -68,4 +68,4 @@ def test_a_ledger_of_an_earlier_version_gains_the_actions_table(tmp_path: Path) 
         version = conn.execute(
             text("SELECT value FROM ledger_meta WHERE key='schema_version'")
         ).scalar_one()
-    assert version == str(SCHEMA_VERSION) == "3"
+    assert version == str(SCHEMA_VERSION) == "4"

@@ -169,3 +169,26 @@ def test_a_country_that_is_not_one_is_refused(no_tango: None) -> None:
         "validate", str(SAMPLE), "--catalog", str(CATALOG), "--phone-country", "XX", env={}
     )
     assert code == 2 and "'XX' is not a country" in err and "Traceback" not in err
+
+
+def test_an_amount_with_the_account_currency_s_sign_is_taken(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """ "$25.00" in a USD account is 25.00; "£25" is refused with the reason; a thousands
+    separator is still refused as ambiguous."""
+    source = tmp_path / "signs.csv"
+    source.write_text(
+        "Email,UTID,Amount,Delivery Method\n"
+        "a@example.com,U100001,$25.00,email\n"
+        "b@example.com,U100001,25 USD,email\n"
+        "c@example.com,U100001,£25,email\n"
+        'd@example.com,U100001,"$1,000",email\n'
+    )
+    code, out, err = _cli(
+        "validate", str(source), "--catalog", str(CATALOG), "--out", str(tmp_path), env={}
+    )
+    assert code == 1, out + err
+    assert "2 valid, 2 rejected" in out, out
+    assert "row 4: amount: amount is written in another currency than the account's (USD)" in (out)
+    rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str)
+    assert rejected["row_number"].tolist() == ["4", "5"]

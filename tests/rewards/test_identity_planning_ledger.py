@@ -15,11 +15,11 @@ from raas import Catalog
 from rewards import export
 from rewards.columns import ROW
 from rewards.errors import BooksDoNotBalanceError
-from rewards.identity import batch_id, line_item_ids, order_ref
+from rewards.identity import batch_id, line_item_ids, order_ref, recipient_keys
 from rewards.ledger import Ledger, LineStatus
 from rewards.planning import plan_batch
 from rewards.reconcile import assert_balanced, reconcile
-from rewards.standing import Positions, stand
+from rewards.standing import Positions, Standing, stand
 from rewards.validation import ValidationOptions, validate
 
 CATALOG = Catalog.model_validate(
@@ -216,3 +216,44 @@ def test_a_report_too_big_for_a_workbook_is_written_as_csv_only(tmp_path: Path) 
     assert files == [tmp_path / "big.csv"] and not (tmp_path / "big.xlsx").exists()
     assert len(pd.read_csv(files[0])) == 3
     assert export.mask_email("ada@example.com") == "a***@example.com"
+
+
+def test_a_renamed_recipient_is_held_by_the_line_sent_under_the_old_name(tmp_path: Path) -> None:
+    """The recipient key leaves the name out: a corrected spelling finds the line sent before,
+    unless Tango refused it (then the corrected row is what should go) or the rows have no
+    contact (links: the name is all that tells people apart)."""
+    old = valid_rows(2, first_name="Jon")
+    new = valid_rows(2, first_name="John")
+    keyed = valid_rows(2, first_name="John", client_row_key="second")
+    assert (recipient_keys(old, "a") == recipient_keys(new, "a")).all()
+    assert set(line_item_ids(old, "a")).isdisjoint(line_item_ids(new, "a"))
+    assert set(recipient_keys(keyed, "a")).isdisjoint(recipient_keys(old, "a"))
+    links = valid_rows(1, delivery_method="embedded", email="", first_name="Ann")
+    assert recipient_keys(links, "a").isna().all()
+
+    book = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    first = plan_batch(old, account="acct", customer="cust", chunk_size=10)
+    rows = {
+        r["line_id"]: (r[ROW], r["amount"], r["currency"]) for r in first.to_send.to_dict("records")
+    }
+    (order,) = book.claim(
+        batch=first.batch,
+        account="acct",
+        customer="cust",
+        source_name="jon.csv",
+        source_sha256="0" * 64,
+        planned=first.new_orders,
+        rows=rows,
+        lease_seconds=60,
+        recipients=first.recipient_of,
+    ).orders
+    refused = first.line_ids.iloc[0]  # Tango refused Jon's first line: John's goes out
+    book.record_acceptance(order.external_ref_id, 202, {refused: "name not allowed"})
+    renamed = plan_batch(new, account="acct", customer="cust", chunk_size=10)
+    held = book.holders("acct", renamed.line_ids.tolist(), renamed.recipient_of)
+    assert {h.line_id for h in held.values()} == {first.line_ids.iloc[1]}
+    assert set(held) == {renamed.line_ids.iloc[1]}
+    assert all(h.renamed and stand(h, renamed.batch) is Standing.SENT_BEFORE for h in held.values())
+    assert book.holders("acct", renamed.line_ids.tolist()) == {}  # by line id alone: nobody
+    keyed_plan = plan_batch(keyed, account="acct", customer="cust", chunk_size=10)
+    assert book.holders("acct", keyed_plan.line_ids.tolist(), keyed_plan.recipient_of) == {}

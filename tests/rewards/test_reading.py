@@ -79,7 +79,21 @@ def test_unusable_csv_files(tmp_path: Path, data: bytes, needle: str) -> None:
     assert needle in str(info.value) and "input.csv" in str(info.value)
 
 
+def test_an_office_s_longer_headers_are_read_and_a_near_miss_is_named(tmp_path: Path) -> None:
+    office = "Gift Card UTID,Reward Amount (USD),Email Addr,Delivery Type\nU1,10,a@x.com,email\n"
+    sheet = read_recipients(write(tmp_path, "a.csv", office))
+    assert list(sheet.frame.columns)[1:] == ["utid", "amount", "email", "delivery_method"]
+    # two headers hold "amount": no guess between them
+    two = "UTID,Amount Paid,Amount Owed,Delivery Methd\nU1,1,2,email\n"
+    with pytest.raises(InputError) as info:
+        read_recipients(write(tmp_path, "b.csv", two))
+    message = str(info.value)
+    assert "missing required column(s) amount" in message
+    assert "Did you mean 'Amount Paid' for amount, 'Delivery Methd' for delivery_method?" in message
+
+
 def test_missing_columns_message_names_what_was_found(tmp_path: Path) -> None:
+
     with pytest.raises(InputError) as info:
         read_recipients(write(tmp_path, "a.csv", "Name,Email\nA,a@x.com\n"))
     message = str(info.value)

@@ -174,7 +174,7 @@ def test_the_same_amount_written_differently_is_a_repeat_and_another_campaign_is
 def test_repeats_are_decided_by_values_even_if_every_hash_collided(monkeypatch) -> None:
     """The row hash only picks candidates; equal values decide. Forcing every row to be a
     candidate (as if all hashes collided) must flag exactly the true repeats."""
-    import rewards.validation as validation
+    import rewards.columnar as columnar
 
     rows = (
         {},
@@ -186,7 +186,7 @@ def test_repeats_are_decided_by_values_even_if_every_hash_collided(monkeypatch) 
         {"first_name": "ANN"},  # row 7 again
     )
     honest = check(*rows)
-    monkeypatch.setattr(validation, "_shared_hashes", lambda key, n: np.ones(n, dtype=bool))
+    monkeypatch.setattr(columnar, "shared_hashes", lambda key, n: np.ones(n, dtype=bool))
     collided = check(*rows)
     for name in ("valid", "problems", "rejected"):
         pd.testing.assert_frame_equal(getattr(honest, name), getattr(collided, name))
@@ -240,12 +240,12 @@ def test_each_rejected_row_carries_all_its_problems_in_check_order() -> None:
     by_row = dict(zip(result.rejected[ROW], result.rejected["problems"], strict=True))
     assert by_row == {
         9: "utid: utid must be U followed by digits, e.g. U100001; amount: amount must be a "
-        "plain number with at most 2 decimals, e.g. 25 or 25.50 (no currency sign, thousands "
-        "separator or exponent)",
+        "plain number with at most 2 decimals, e.g. 25 or 25.50 (the account currency's sign "
+        "may stand before it; no thousands separator or exponent)",
         7: "delivery_method: unknown delivery method fax: use EMAIL, PHONE (sms), ADDRESS "
         "(mail), EMBEDDED (link) or NONE",
         5: "amount: amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
-        "(no currency sign, thousands separator or exponent)",
+        "(the account currency's sign may stand before it; no thousands separator or exponent)",
     }
     assert result.problems[ROW].tolist() == [5, 7, 9, 9]
 

@@ -157,6 +157,32 @@ def test_events_reach_prefect_and_survive_a_prefect_outage(
     assert {e["payload"]["eventData"]["externalRefID"] for e in events} == {ref}
 
 
+def test_an_event_that_cannot_be_emitted_does_not_hold_back_the_others(
+    tmp_path: Path, prefect_server: str
+) -> None:
+    """A stored body no longer readable as an event (an older version wrote it) is dropped with
+    a log line; the events after it reach Prefect."""
+    import sqlite3
+
+    down = f"http://127.0.0.1:{free_port()}/api"
+    settings = receiver_settings(tmp_path, emit_interval_s=0.1, prefect_api_url=down)
+    app = create_app(settings)
+    refs = [f"rw-poison-{uuid.uuid4().hex[:6]}-{i}" for i in range(3)]
+    with ThreadedServer(app) as rx, LogLines() as logs:
+        for ref in refs:
+            assert post(rx, event(ref)).status_code == 200
+        with sqlite3.connect(tmp_path / "events.db") as db:  # the first one, as found later
+            db.execute(
+                "UPDATE events SET body='{\"eventId\": 1}' WHERE external_ref_id=?", refs[:1]
+            )
+        app.state.emitter.explicit_url = prefect_server
+        wait_for(lambda: counts(rx.url)["emitted"] == 3)
+    for ref in refs[1:]:
+        assert wait_for(lambda ref=ref: _prefect_events(prefect_server, ref), timeout=15)
+    said = [r.getMessage() for r in logs.records if "dropped" in r.getMessage()]
+    assert len(said) == 1 and "cannot be emitted" in said[0]
+
+
 def test_sandbox_webhooks_flow_into_prefect(
     tmp_path: Path, prefect_server: str, client, sandbox
 ) -> None:
