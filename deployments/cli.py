@@ -4,6 +4,10 @@
                           ``--catalog saved.json`` works offline, ``--out DIR`` writes the
                           rejected rows ready to fix)
 ``rewards run FILE``       run the fulfil-rewards flow on it
+``rewards manage FILE``    run the manage-rewards flow on an actions file (resend, reissue,
+                          cancel, reschedule, note, freeze, unfreeze; a report's
+                          failed_deliveries.csv is one); ``--dry-run`` checks and prices them
+``rewards history LINE``   a line's whole life: sent, failed, resent, delivered (the ledger and Tango)
 ``rewards demo``           the sandbox + a temporary Prefect server + the sample file
 ``rewards serve``          serve the deployments (manual, on-upload, scheduled inbox scan)
 ``rewards watch``          announce spreadsheets within seconds of landing in the inbox
@@ -116,6 +120,30 @@ def _run(args: argparse.Namespace) -> int:
     return run_and_print(params)
 
 
+def _manage(args: argparse.Namespace) -> int:
+    from .terminal import manage_and_print
+
+    return manage_and_print(
+        {
+            "source_path": args.file,
+            "sheet_name": args.sheet or "",
+            "customer_identifier": args.customer or "",
+            "account_identifier": args.account or "",
+            "dry_run": args.dry_run,
+        }
+    )
+
+
+def _history(line: str, customer: str | None, account: str | None) -> int:
+    from rewards.history import line_history
+    from tasks.tango import ledger, tango_client
+
+    for event in line_history(ledger(), tango_client(customer, account), line):
+        when = "now" if event.at == "~now" else event.at or "?"
+        print(f"{when:25} {event.source:6} {event.what}")
+    return 0
+
+
 def _links(batch: str) -> int:
     from rewards import links
     from rewards.params import RewardsSettings
@@ -194,6 +222,16 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--dry-run", action="store_true")
             p.add_argument("--all-or-nothing", action="store_true")
             p.add_argument("--chunk", type=int, default=None, help="line items per order")
+    manage = sub.add_parser("manage", help="resend, reissue, cancel... rewards already sent")
+    manage.add_argument("file", help="the actions file (a report's failed_deliveries.csv is one)")
+    manage.add_argument("--sheet", default=None)
+    manage.add_argument("--customer", default=None)
+    manage.add_argument("--account", default=None)
+    manage.add_argument("--dry-run", action="store_true", help="check and price; do nothing")
+    history = sub.add_parser("history", help="a line's whole life: sent, failed, resent...")
+    history.add_argument("line", help="Tango's referenceLineItemId (the report's line id)")
+    history.add_argument("--customer", default=None)
+    history.add_argument("--account", default=None)
     sub.add_parser("demo")
     serve = sub.add_parser("serve")
     serve.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
@@ -246,6 +284,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "manage":
+        return _manage(args)
+    if args.command == "history":
+        return _history(args.line, args.customer, args.account)
     if args.command == "serve":
         from deployments.serve import serve
 

@@ -57,11 +57,35 @@ def main() -> int:
 
         code = run_and_print({"source_path": str(sample)})
         reports = Path(os.environ["REWARDS_REPORTS_DIR"])
+        if code == 0:
+            code = _fix_the_bounce(reports, work)
         print(
             f"\nReports are under {reports}; the ledger and Prefect state of this demo are in "
             f"{work}"
         )
         return code
+
+
+def _fix_the_bounce(reports: Path, work: Path) -> int:
+    """The round trip after a bounce: the report's failed_deliveries.csv with a new address
+    typed in, run by manage-rewards; prints the command a person would type."""
+    import pandas as pd
+
+    from .terminal import manage_and_print
+
+    found = sorted(reports.glob("*/failed_deliveries.csv"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        return 0
+    fix = pd.read_csv(found[-1], dtype=str, keep_default_na=False)
+    fix["new_email"] = fix["email"].str.split("@").str[0] + "@example.com"
+    fixed = work / "failed_deliveries_fixed.csv"
+    fix.to_csv(fixed, index=False)
+    print(
+        f"\n{len(fix)} delivery failed. To resend it: open {found[-1]}, type the right "
+        "address in new_email, save, and run\n"
+        f"  .venv/bin/rewards manage {fixed}\n(done now, with the address typed in):"
+    )
+    return manage_and_print({"source_path": str(fixed)})
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Deployments for a Prefect **work pool** (``rewards deploy``): the same four deployments as
+"""Deployments for a Prefect **work pool** (``rewards deploy``): the same deployments as
 ``rewards serve``, registered so that ``prefect worker start --pool NAME`` on any machine with
 this project installed picks their runs up. Also creates the global concurrency limit that
 paces Tango requests across all workers."""
@@ -18,11 +18,13 @@ from prefect.deployments.runner import EntrypointType
 from prefect.exceptions import ObjectAlreadyExists
 
 from flows.fulfil_rewards import fulfil_rewards
+from flows.manage_rewards import manage_rewards
 from flows.scan_inbox import UPLOAD_DEPLOYMENT, scan_inbox
 from flows.send_orders import send_orders
+from rewards.inbox import UploadKind
 from rewards.params import RewardsSettings
 
-from .serve import upload_trigger
+from .serve import MANAGE_SETTINGS, upload_trigger
 from .zombies import ensure_automation, heartbeat_env
 
 
@@ -67,12 +69,21 @@ def deploy(
         "push": False,
         "print_next_steps": False,
     }
+    team = {k: v for k, v in (defaults or {}).items() if k in MANAGE_SETTINGS}
     ids = [
         fulfil_rewards.deploy(name="manual", parameters=defaults or {}, tags=["manual"], **common),
         fulfil_rewards.deploy(
             name=UPLOAD_DEPLOYMENT,
             triggers=[upload_trigger()],
             parameters=defaults or {},
+            tags=["upload"],
+            **common,
+        ),
+        manage_rewards.deploy(name="manual", parameters=team, tags=["manual"], **common),
+        manage_rewards.deploy(
+            name=UPLOAD_DEPLOYMENT,
+            triggers=[upload_trigger(UploadKind.ACTIONS)],
+            parameters=team,
             tags=["upload"],
             **common,
         ),

@@ -4,6 +4,9 @@
 - ``fulfil-rewards/on-upload``: started by each ``rewards.upload.created`` event, with the
   file's path from the event; every other parameter is the deployment's own (``defaults``, and
   whatever a team sets on it in the UI), since the trigger passes ``source_path`` alone.
+- ``manage-rewards/manual`` and ``manage-rewards/on-upload``: the same for actions files
+  (resend, reissue, cancel...); an upload whose header is an actions file's is announced as
+  ``rewards.actions.<sha>`` and starts this one instead.
 - ``scan-inbox/scheduled``: a cron schedule (hourly by default) that announces new files.
 - ``send-orders/fan-out``: one share of a batch's orders, started by fulfil-rewards when its
   ``fan_out`` parameter is above 1.
@@ -16,21 +19,26 @@ from typing import Any
 from prefect.events import DeploymentEventTrigger
 
 from flows.fulfil_rewards import fulfil_rewards
-from flows.scan_inbox import UPLOAD_DEPLOYMENT, UPLOAD_EVENT, scan_inbox
+from flows.manage_rewards import manage_rewards
+from flows.scan_inbox import RESOURCE, UPLOAD_DEPLOYMENT, UPLOAD_EVENT, scan_inbox
 from flows.send_orders import send_orders
+from rewards.inbox import UploadKind
 
 # Only the path: Prefect merges a triggered run's parameters over the deployment's, key by key.
 ON_UPLOAD_PARAMETERS = {"source_path": "{{ event.payload.path }}"}
 
 
-def upload_trigger() -> DeploymentEventTrigger:
-    """Start fulfil-rewards/on-upload for each announced spreadsheet, with its path."""
+def upload_trigger(kind: UploadKind = UploadKind.RECIPIENTS) -> DeploymentEventTrigger:
+    """Start the flow for each announced spreadsheet of ``kind``, with its path."""
     return DeploymentEventTrigger(
-        name="new spreadsheet",
+        name="new spreadsheet" if kind is UploadKind.RECIPIENTS else "new actions file",
         expect={UPLOAD_EVENT},
-        match={"prefect.resource.id": "rewards.upload.*"},
+        match={"prefect.resource.id": f"{RESOURCE[kind]}.*"},
         parameters=ON_UPLOAD_PARAMETERS,
     )
+
+
+MANAGE_SETTINGS = ("approval_threshold", "account_identifier", "customer_identifier")
 
 
 def build(
@@ -61,7 +69,22 @@ def build(
     shares = send_orders.to_deployment(
         name="fan-out", description="One share of a batch's orders (fulfil-rewards fan_out)."
     )
-    return [manual, on_upload, scheduled, shares]
+    team = {k: v for k, v in (defaults or {}).items() if k in MANAGE_SETTINGS}
+    manage = manage_rewards.to_deployment(
+        name="manual",
+        description="Resend, reissue, cancel, reschedule... rewards already sent, from an "
+        "actions file (a report's failed_deliveries.csv is one); fill in the form.",
+        parameters=team,
+        tags=["manual"],
+    )
+    manage_on_upload = manage_rewards.to_deployment(
+        name=UPLOAD_DEPLOYMENT,
+        description="Started by an actions file announced from the inbox.",
+        triggers=[upload_trigger(UploadKind.ACTIONS)],
+        parameters=team,
+        tags=["upload"],
+    )
+    return [manual, on_upload, manage, manage_on_upload, scheduled, shares]
 
 
 def serve(

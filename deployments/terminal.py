@@ -53,3 +53,46 @@ def print_sent_before(report: Path, limit: int = 20) -> None:
         print(f"  row {row.row_number}: {row.reason}")
     if len(earlier) > limit:
         print(f"  ... and {len(earlier) - limit} more (see {report})")
+
+
+def manage_and_print(params: dict[str, Any]) -> int:
+    """Run manage-rewards on ``params``: exit 0 when every action was done (or done before),
+    1 when rows were invalid or refused by Tango, or the run stopped (the balance, an
+    approval refused), 2 when it could not work (the file, Tango, a setting)."""
+    from flows.manage_rewards import manage_rewards
+
+    sources.allow(params["source_path"])
+    state = manage_rewards(**params, return_state=True)
+    result = state.result(raise_on_failure=False)
+    summary = summary_of(result)
+    print(f"\n{state.name}: {state.message or ''}".rstrip())
+    if summary:
+        print(f"  {'actions':13} {summary.batch}")
+        for key, value in summary.counts.items():
+            print(f"  {key:13} {value}")
+        if summary.cost and summary.cost.cost:
+            print(f"  {'cost':13} {summary.cost.cost:,.2f} {summary.cost.currency}")
+        print(f"  {'report_dir':13} {summary.report_dir}")
+        print_actions(Path(summary.report_dir) / "actions_report.csv")
+    if isinstance(result, RunStoppedError):
+        return 1
+    if state.is_completed():
+        invalid = summary.counts.get("invalid", 0) if summary else 0
+        return 1 if invalid else 0
+    return 2
+
+
+def print_actions(report: Path, limit: int = 20) -> None:
+    """Each row that was not done, with why (Tango's reason, or what to fix)."""
+    import pandas as pd
+
+    if not report.is_file():
+        return
+    frame = pd.read_csv(report, dtype=str, keep_default_na=False)
+    trouble = frame[~frame["outcome"].isin(["done", "done_before", "would_do"])]
+    if len(trouble):
+        print(f"rows not done ({len(trouble)}; row numbers are the actions file's):")
+    for row in trouble.head(limit).itertuples():
+        print(f"  row {row.row_number}: {row.action} {row.line_id}: {row.outcome}: {row.reason}")
+    if len(trouble) > limit:
+        print(f"  ... and {len(trouble) - limit} more (see {report})")

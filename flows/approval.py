@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import pandas as pd
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.orchestration import get_client
@@ -98,11 +99,20 @@ def ask(
 ) -> Verdict:
     """Show the question on the run's page, pause for the form, record the verdict."""
     text = question(plan, cost, validated, limit)
-    key = f"approval-{plan.batch.lower()}"
+    return ask_about(plan.batch, text, cost, validated.problems, timeout_seconds)
+
+
+def ask_about(
+    batch: str, text: str, cost: CostPreview, problems: pd.DataFrame, timeout_seconds: int
+) -> Verdict:
+    """Pause ``batch``'s run on ``text`` (markdown) until a person decides or the deadline;
+    the verdict goes into the ledger's audit trail. ``problems``: rejected rows, shown beside
+    the question (not part of what is approved)."""
+    key = f"approval-{batch.lower()}"
     create_markdown_artifact(text, key=key, description="Waiting for approval")
-    if len(validated.problems):
+    if len(problems):
         create_table_artifact(
-            export.neutralise(validated.problems.head(200)).to_dict("records"),
+            export.neutralise(problems.head(200)).to_dict("records"),
             key=f"{key}-problems",
             description="Rejected rows (not part of what is approved)",
         )
@@ -117,7 +127,7 @@ def ask(
         else "rejected"
     )
     ledger().note(
-        plan.batch,
+        batch,
         kind,
         verdict.approver,
         {"cost": str(cost.cost), "currency": cost.currency, "note": verdict.note},

@@ -13,11 +13,10 @@ from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.approval import ask
-from flows.scan_inbox import UPLOAD_DEPLOYMENT
+from flows.scan_inbox import taken_by_another_run
 from flows.send_orders import fan_out as start_shares
 from raas import RaasError
 from rewards.errors import RewardsError, explain
-from rewards.inbox import Inbox
 from rewards.ledger import LeaseKeeper, submit_margin
 from rewards.params import (
     DEFAULT_CHUNK,
@@ -132,7 +131,7 @@ def fulfil_rewards(
     try:
         if not source_path.strip():
             raise RewardsError("source_path is empty: give the path of the spreadsheet to send")
-        if other := _taken_by_another_run(source_path):
+        if other := taken_by_another_run(source_path):
             return Cancelled(message=other)
         customer, account_id = _identifiers(customer_identifier, account_identifier)
         _tag(account_id, campaign, dry_run)
@@ -299,22 +298,6 @@ def _publish(run: _Run, result: Reconciliation, mode: Mode, note: str | None) ->
         dry_run=dry,
         note=note,
     )
-
-
-def _taken_by_another_run(source_path: str) -> str | None:
-    """A run started by an upload claims it; an upload announced twice starts two runs, and
-    only the first may ask for approval or send (a rejected upload stays rejected). None: go
-    on; else what this run says before it ends."""
-    if runtime.deployment.name != UPLOAD_DEPLOYMENT or not runtime.flow_run.id:
-        return None
-    settings = RewardsSettings()
-    box = Inbox(settings.inbox_dir, settings.ledger_url)
-    other = box.claim(Path(source_path), str(runtime.flow_run.id))
-    if other is None:
-        return None
-    said = f"{Path(source_path).name} is handled by run {other}; this run sends nothing"
-    get_run_logger().warning(said)
-    return said
 
 
 def _tag(account: str, campaign: str, dry_run: bool) -> None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from raas import rules
 
@@ -373,16 +375,73 @@ def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, s
 def closest_header(column: str, headers: list[str]) -> str | None:
     """The header most like ``column`` or one of its synonyms, if any is close: for the
     message that says the column is missing ("Amt" for amount)."""
-    names = [normalise_header(n) for n in (column, *BY_NAME[column].synonyms)]
-    best: tuple[float, str] | None = None
-    for header in headers:
-        text = normalise_header(header)
-        if not text:
-            continue
-        score = max(difflib.SequenceMatcher(None, text, n).ratio() for n in names)
-        if score >= 0.7 and (best is None or score > best[0]):
-            best = (score, header)
-    return best[1] if best else None
+    return RECIPIENTS.closest(column, headers)
+
+
+Matcher = Callable[[list[str]], tuple[dict[str, str], list[tuple[str, str, str]]]]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The columns of one kind of spreadsheet (recipients, actions) and how headers find
+    them; the reader takes one of these. Recipients keep their own matching (the words a
+    longer header may hold, :data:`CONTAINED`); other kinds match by name and synonym."""
+
+    kind: str  # what a message calls such a sheet: "recipient", "action"
+    columns: tuple[Column, ...]
+    template: str  # where to start from, for a message
+    matcher: Matcher | None = field(default=None, compare=False)
+
+    @property
+    def by_name(self) -> dict[str, Column]:
+        return {c.name: c for c in self.columns}
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @cached_property
+    def _lookup(self) -> dict[str, str]:
+        return {normalise_header(k): c.name for c in self.columns for k in (c.name, *c.synonyms)}
+
+    def column_of(self, header: object) -> str | None:
+        return self._lookup.get(normalise_header(header))
+
+    def match_headers(
+        self, headers: list[str]
+    ) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+        """(header -> column, clashes), as :func:`match_headers` says."""
+        if self.matcher is not None:
+            return self.matcher(headers)
+        mapping: dict[str, str] = {}
+        owner: dict[str, str] = {}
+        clashes: list[tuple[str, str, str]] = []
+        for header in headers:
+            column = self.column_of(header)
+            if column is None:
+                continue
+            if column in owner:
+                clashes.append((column, owner[column], header))
+                continue
+            owner[column] = header
+            mapping[header] = column
+        return mapping, clashes
+
+    def closest(self, column: str, headers: list[str]) -> str | None:
+        """The header most like ``column`` or one of its synonyms, if any is close."""
+        names = [normalise_header(n) for n in (column, *self.by_name[column].synonyms)]
+        best: tuple[float, str] | None = None
+        for header in headers:
+            text = normalise_header(header)
+            if not text:
+                continue
+            score = max(difflib.SequenceMatcher(None, text, n).ratio() for n in names)
+            if score >= 0.7 and (best is None or score > best[0]):
+                best = (score, header)
+        return best[1] if best else None
+
+
+RECIPIENTS = Columns("recipient", COLUMNS, "data/templates/", match_headers)
 
 
 def header_table() -> str:

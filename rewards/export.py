@@ -122,19 +122,25 @@ def who_got_what(report: pd.DataFrame) -> pd.DataFrame:
     return view[RESULT_COLUMNS]
 
 
-FAILED_DELIVERY_OUTCOMES = ("failed", "rejected_by_tango", "cancelled")
+FAILED_DELIVERY_OUTCOMES = ("failed",)  # at Tango, its delivery failed: a resend can fix it
+RESEND_REASON = "DELIVERY_INFO"  # Tango's resend reason for "the contact was wrong"
 
 
 def failed_deliveries(report: pd.DataFrame) -> pd.DataFrame:
-    """The rows whose reward did not reach its recipient, as actions to fix: ``resend`` to the
-    contact typed in the blank ``new_*`` column (or to the old one, if it is left blank)."""
-    failed = report[report["outcome"].isin(FAILED_DELIVERY_OUTCOMES)]
+    """The rows whose delivery failed at Tango, as an actions file (:mod:`rewards.actions`):
+    ``resend`` of the line, the old contact beside a blank ``new_email`` /
+    ``new_mobile_number`` to type the right one in (left blank, the reward goes to the old
+    contact again), the reason code filled in. Uploaded back, it starts manage-rewards. Rows
+    Tango refused when the order was placed never became lines: the original file fixes them."""
+    failed = report[
+        report["outcome"].isin(FAILED_DELIVERY_OUTCOMES)
+        & report["reference_line_item_id"].fillna("").astype("str").ne("")
+    ]
     return pd.DataFrame(
         {
             "action": "resend",
+            "line_id": failed["reference_line_item_id"],
             "external_ref_line_item_id": failed["external_ref_line_item_id"],
-            "reference_line_item_id": failed["reference_line_item_id"],
-            "row_number": failed["row_number"],
             "first_name": failed["first_name"],
             "last_name": failed["last_name"],
             "delivery_method": failed["delivery_method"],
@@ -142,6 +148,9 @@ def failed_deliveries(report: pd.DataFrame) -> pd.DataFrame:
             "new_email": "",
             "mobile_number": failed["mobile_number"],
             "new_mobile_number": "",
-            "reason": failed["reason"],
+            "reason_code": RESEND_REASON,
+            "other_reason": "",
+            "why_it_failed": failed["reason"],
+            "recipients_row": failed["row_number"],
         }
     )

@@ -4,6 +4,8 @@ A file is taken when it has settled (unchanged for ``settle_seconds``: a half-co
 left for the next look), by its content hash, not its name: the same content uploaded again
 under another name is recognised. Taken files move to ``processed/`` (so a file is never
 picked up twice), keeping the hash in the name; the registry lives in the ledger database.
+Each upload has a kind, from its header: an actions file (``action`` and a line column, see
+:mod:`rewards.actions`) or recipients (anything else: the sending flow says what is wrong).
 
 Only plain files are taken: a link (``inbox/x.csv -> /etc/passwd``), a file with other names
 (a hard link), a device or a pipe is never followed or read; it is set aside in
@@ -21,13 +23,16 @@ import stat
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .actions import is_actions_sheet
 from .errors import InputError
 from .ledger import add_columns, create_tables
+from .reading import headers
 from .sources import confine
 
 SPREADSHEETS = {".csv", ".xlsx", ".xlsm", ".tsv", ".txt"}
@@ -42,7 +47,23 @@ uploads = Table(
     Column("seen_at", String(40), nullable=False),
     Column("announced_at", Float),  # epoch seconds of the last announcement
     Column("run_id", String(40)),  # the run that took it (None: none seen yet)
+    Column("kind", String(20)),  # UploadKind (None: written before kinds, recipients)
 )
+
+
+class UploadKind(StrEnum):
+    RECIPIENTS = "recipients"  # starts fulfil-rewards
+    ACTIONS = "actions"  # starts manage-rewards
+
+
+def kind_of(path: Path) -> UploadKind:
+    """An actions file by its header; anything else (a file that cannot be read too) goes
+    to the sending flow, which says what is wrong with it."""
+    try:
+        found = headers(path)
+    except (InputError, OSError):
+        return UploadKind.RECIPIENTS
+    return UploadKind.ACTIONS if is_actions_sheet(found) else UploadKind.RECIPIENTS
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,7 @@ class Upload:
     name: str  # its name when it landed
     sha256: str
     duplicate: bool  # the same content was taken before
+    kind: UploadKind = UploadKind.RECIPIENTS
 
 
 def _digest(path: Path) -> str | None:
@@ -101,7 +123,11 @@ class Inbox:
         create_tables(_meta, self.engine)  # several workers may create it at once
         add_columns(
             self.engine,
-            (("uploads", "announced_at", "FLOAT"), ("uploads", "run_id", "VARCHAR(40)")),
+            (
+                ("uploads", "announced_at", "FLOAT"),
+                ("uploads", "run_id", "VARCHAR(40)"),
+                ("uploads", "kind", "VARCHAR(20)"),
+            ),
         )
 
     def candidates(self) -> list[Path]:
@@ -155,6 +181,7 @@ class Inbox:
         if self._processed() is None:
             return None
         target = self.processed / f"{sha[:12]}-{path.name}"
+        kind = kind_of(path)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         with self.engine.begin() as conn:
             inserted = conn.execute(
@@ -164,6 +191,7 @@ class Inbox:
                     name=path.name,
                     path=str(target),
                     seen_at=datetime.now(UTC).isoformat(),
+                    kind=kind,
                 )
                 .on_conflict_do_nothing()
             ).rowcount
@@ -175,7 +203,7 @@ class Inbox:
             shutil.move(str(path), target)
         except FileNotFoundError:
             return None  # another worker moved it
-        return Upload(path=target.resolve(), name=path.name, sha256=sha, duplicate=duplicate)
+        return Upload(target.resolve(), path.name, sha, duplicate, kind)
 
     def scan(self) -> list[Upload]:
         taken = [self.take(p) for p in self.candidates()]
@@ -233,7 +261,9 @@ class Inbox:
                 )
             ).all()
         return [
-            Upload(path=Path(r.path).absolute(), name=r.name, sha256=r.sha256, duplicate=False)
+            Upload(
+                Path(r.path).absolute(), r.name, r.sha256, False, UploadKind(r.kind or "recipients")
+            )
             for r in rows
             if Path(r.path).is_file()
         ]

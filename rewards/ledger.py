@@ -64,6 +64,7 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -75,7 +76,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from .columns import IDENTITY_VERSION
 from .errors import LedgerIdentityError
 
-SCHEMA_VERSION = 3  # 2: batch leases, void orders, released lines, the audit trail; 3: recipients
+# 2: batch leases, void orders, released lines, the audit trail; 3: recipients; 4: actions on
+# sent lines, the charge of lines Tango added to an order (reissues)
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -112,6 +115,9 @@ orders = Table(
     Column("accepted_at", String(40)),
     Column("completed_at", String(40)),
     Column("sent_by", String(64)),  # the run whose POST Tango accepted (a Prefect flow run id)
+    # what Tango charged for lines it added to the order after it was placed (a reissue's
+    # replacement is a new line of the same order): not the charge of any row of the file
+    Column("replacements_charged", String(20)),
 )
 line_items = Table(
     "line_items",
@@ -143,6 +149,27 @@ audit = Table(
     Column("kind", String(40), nullable=False),  # approved, rejected, void, ...
     Column("actor", Text),
     Column("detail", Text),
+)
+actions = Table(  # what was done to lines after they were sent (rewards.actions)
+    "actions",
+    metadata,
+    Column("action_id", String(40), primary_key=True),  # rewards.identity.action_id
+    Column("account_identifier", String(100), nullable=False),
+    Column("batch_id", String(40), nullable=False, index=True),  # the run of actions (last)
+    Column("action", String(20), nullable=False),
+    Column("reference_line_item_id", String(60), nullable=False, index=True),
+    Column("external_ref_line_item_id", String(100)),
+    Column("request_json", Text, nullable=False),  # the new values and the reason
+    Column("state", String(20), nullable=False),  # ActionState
+    Column("seen_before", Text),  # the line at Tango when planned: resends, replacement
+    Column("answer", Text),  # Tango's answer, or why it refused
+    Column("http_code", Integer),
+    Column("source_name", Text),
+    Column("run_id", String(64)),  # the run that did it (a Prefect flow run id)
+    Column("approver", Text),
+    Column("planned_at", String(40), nullable=False),
+    Column("done_at", String(40)),
+    Column("attempt_until", Float),  # database clock: the run attempting it holds it till then
 )
 ledger_meta = Table(
     "ledger_meta",
@@ -176,6 +203,44 @@ class LineState(StrEnum):
     RELEASED = "released"  # its order was void: free for the next batch that contains it
 
 
+class ActionState(StrEnum):
+    PLANNED = "planned"  # recorded before the call; what became of it is not known yet
+    DONE = "done"  # Tango did it (or an earlier attempt was found to have done it)
+    REFUSED = "refused"  # Tango refused it: nothing changed there
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    action_id: str
+    account_identifier: str
+    batch_id: str
+    action: str
+    reference_line_item_id: str
+    external_ref_line_item_id: str | None
+    request_json: str
+    state: ActionState
+    seen_before: str | None = None
+    answer: str | None = None
+    http_code: int | None = None
+    source_name: str | None = None
+    run_id: str | None = None
+    approver: str | None = None
+    planned_at: str = ""
+    done_at: str | None = None
+    attempt_until: float | None = None
+
+    @property
+    def before(self) -> dict[str, Any]:
+        seen: dict[str, Any] = json.loads(self.seen_before or "{}")
+        return seen
+
+
+def _action_row(r: Any) -> ActionRow:
+    values = dict(r._mapping)
+    values["state"] = ActionState(values["state"])
+    return ActionRow(**values)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -199,6 +264,7 @@ class OrderRow:
     accepted_at: str | None = None
     completed_at: str | None = None
     sent_by: str | None = None
+    replacements_charged: str | None = None
 
     @property
     def body(self) -> dict[str, Any]:
@@ -752,8 +818,22 @@ class Ledger:
         final: bool,
     ) -> None:
         """The order's status and each line's, as the summary endpoint reported them (which
-        also proves Tango has the order)."""
+        also proves Tango has the order). Lines Tango lists beyond the ones placed (a
+        reissue's replacements) are kept apart: their charge is ``replacements_charged``."""
         with self.engine.begin() as conn:
+            placed = conn.execute(
+                select(orders.c.line_count).where(orders.c.external_ref_id == external_ref_id)
+            ).scalar_one_or_none()
+            added = Decimal(0)
+            if placed is not None and len(lines) > placed:  # only then: the usual order costs
+                ours = set(
+                    conn.execute(
+                        select(line_items.c.external_ref_line_item_id).where(
+                            line_items.c.external_ref_id == external_ref_id
+                        )
+                    ).scalars()
+                )
+                added = sum((li.charged for li in lines if li.line_id not in ours), Decimal(0))
             conn.execute(
                 update(orders)
                 .where(orders.c.external_ref_id == external_ref_id)
@@ -763,6 +843,7 @@ class Ledger:
                     charged_total=charged_total,
                     state=OrderState.FINAL if final else OrderState.ACCEPTED,
                     completed_at=now() if final else None,
+                    replacements_charged=f"{added:.2f}" if added else None,
                 )
             )
             conn.execute(
@@ -773,6 +854,186 @@ class Ledger:
             )
             if lines:  # one statement for all of them (executemany), not one per line
                 conn.execute(_LINE_STATUS, [_status_values(external_ref_id, li) for li in lines])
+
+    # --- actions on sent lines -------------------------------------------------------------
+
+    def plan_actions(self, batch: str, planned: list[dict[str, Any]]) -> dict[str, ActionRow]:
+        """Record actions before any is done (``planned``: the ``actions`` table's values:
+        action_id, account_identifier, action, reference_line_item_id, request_json,
+        seen_before...). An action recorded before keeps its state and what was seen then;
+        one not done yet is taken by this batch. Returns every one as the ledger has it."""
+        stamp = now()
+        ids = [p["action_id"] for p in planned]
+        with self.engine.begin() as conn:
+            for part in _batched(planned):
+                rows = [
+                    {**p, "batch_id": batch, "state": ActionState.PLANNED, "planned_at": stamp}
+                    for p in part
+                ]
+                conn.execute(self._insert(actions).on_conflict_do_nothing(), rows)
+            for part in _batched(ids):
+                conn.execute(
+                    update(actions)
+                    .where(actions.c.action_id.in_(part), actions.c.state != ActionState.DONE)
+                    .values(batch_id=batch)
+                )
+        return self.actions_of(ids)
+
+    def actions_of(self, ids: Sequence[str]) -> dict[str, ActionRow]:
+        out: dict[str, ActionRow] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(list(ids)):
+                for r in conn.execute(select(actions).where(actions.c.action_id.in_(part))):
+                    out[r.action_id] = _action_row(r)
+        return out
+
+    def attempting(
+        self,
+        action_id: str,
+        seen_before: dict[str, Any],
+        run_id: str | None,
+        hold_seconds: float,
+    ) -> bool:
+        """Take the action for an attempt (compare-and-set): not done, and nobody else's
+        attempt is under way (held until ``attempt_until``, long enough for one call to reach
+        Tango). Records what the line showed just before (how many resends, its replacement),
+        so a rerun after a crash can tell whether this attempt happened. False: another run
+        is attempting it now."""
+        with self.engine.begin() as conn:
+            clock = self._clock(conn)
+            taken = conn.execute(
+                update(actions)
+                .where(
+                    actions.c.action_id == action_id,
+                    actions.c.state != ActionState.DONE,
+                    or_(
+                        actions.c.attempt_until.is_(None),
+                        actions.c.attempt_until < clock,
+                        actions.c.run_id == run_id,
+                    ),
+                )
+                .values(
+                    state=ActionState.PLANNED,
+                    seen_before=json.dumps(seen_before, default=str),
+                    run_id=run_id,
+                    attempt_until=clock + hold_seconds,
+                )
+            ).rowcount
+        return bool(taken)
+
+    def action_done(
+        self, action_id: str, answer: str, *, run_id: str | None, approver: str | None
+    ) -> None:
+        self._settle_action(action_id, ActionState.DONE, answer, None, run_id, approver)
+
+    def action_refused(
+        self, action_id: str, http_code: int | None, reason: str, *, run_id: str | None
+    ) -> None:
+        self._settle_action(action_id, ActionState.REFUSED, reason, http_code, run_id, None)
+
+    def _settle_action(
+        self,
+        action_id: str,
+        state: ActionState,
+        answer: str,
+        http_code: int | None,
+        run_id: str | None,
+        approver: str | None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(actions)
+                .where(actions.c.action_id == action_id, actions.c.state != ActionState.DONE)
+                .values(
+                    state=state,
+                    answer=answer,
+                    http_code=http_code,
+                    run_id=run_id,
+                    approver=approver,
+                    done_at=now(),
+                    attempt_until=None,
+                )
+            )
+
+    def line_actions(self, reference_line_item_id: str) -> list[ActionRow]:
+        """A line's actions, oldest first (its history after it was sent)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(actions)
+                .where(actions.c.reference_line_item_id == reference_line_item_id)
+                .order_by(actions.c.planned_at, actions.c.done_at)
+            )
+            return [_action_row(r) for r in rows]
+
+    def references(self, account: str, line_ids: Sequence[str]) -> dict[str, str]:
+        """externalRefLineItemID -> Tango's referenceLineItemId, for the lines this ledger
+        sent that Tango has numbered."""
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(list(line_ids)):
+                rows = conn.execute(
+                    select(
+                        line_items.c.external_ref_line_item_id,
+                        line_items.c.reference_line_item_id,
+                    ).where(
+                        line_items.c.account_identifier == account,
+                        line_items.c.external_ref_line_item_id.in_(part),
+                        line_items.c.reference_line_item_id.is_not(None),
+                    )
+                )
+                out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def sent_amounts(self, account: str, references: Sequence[str]) -> dict[str, Decimal]:
+        """Tango's referenceLineItemId -> the amount this ledger sent the line with."""
+        out: dict[str, Decimal] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(list(references)):
+                rows = conn.execute(
+                    select(line_items.c.reference_line_item_id, line_items.c.amount).where(
+                        line_items.c.account_identifier == account,
+                        line_items.c.reference_line_item_id.in_(part),
+                    )
+                )
+                out.update({r[0]: Decimal(r[1]) for r in rows})
+        return out
+
+    def sent_line(self, reference_line_item_id: str) -> dict[str, Any] | None:
+        """How this ledger sent a line: its batch and file, row, order and their times."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    line_items.c.external_ref_line_item_id,
+                    line_items.c.batch_id,
+                    line_items.c.row_number,
+                    line_items.c.amount,
+                    line_items.c.currency,
+                    line_items.c.line_item_status,
+                    orders.c.external_ref_id,
+                    orders.c.planned_at,
+                    orders.c.accepted_at,
+                    orders.c.completed_at,
+                    orders.c.sent_by,
+                    batches.c.source_name,
+                )
+                .join(orders, orders.c.external_ref_id == line_items.c.external_ref_id)
+                .join(batches, batches.c.batch_id == line_items.c.batch_id)
+                .where(line_items.c.reference_line_item_id == reference_line_item_id)
+            ).first()
+        return dict(row._mapping) if row else None
+
+    def orders_of(self, references: Sequence[str]) -> set[str]:
+        """The orders (externalRefID) holding these lines (Tango's referenceLineItemId)."""
+        out: set[str] = set()
+        with self.engine.connect() as conn:
+            for part in _batched(list(references)):
+                rows = conn.execute(
+                    select(line_items.c.external_ref_id).where(
+                        line_items.c.reference_line_item_id.in_(part)
+                    )
+                )
+                out.update(r[0] for r in rows)
+        return out
 
     # --- the audit trail --------------------------------------------------------------------
 
@@ -916,6 +1177,7 @@ def _migrate(engine: Engine) -> None:
             ("batches", "lease_expires", "FLOAT NOT NULL DEFAULT 0"),
             ("orders", "sent_by", "VARCHAR(64)"),
             ("line_items", "recipient_key", "VARCHAR(40)"),
+            ("orders", "replacements_charged", "VARCHAR(20)"),
         ),
     )
     with engine.begin() as conn:  # the index of a column added above

@@ -19,7 +19,14 @@ from urllib.parse import quote
 BATCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 FILES = frozenset(
     f"{stem}.{ext}"
-    for stem in ("report", "rejected_rows", "failed_deliveries", "warnings")
+    for stem in (
+        "report",
+        "rejected_rows",
+        "failed_deliveries",
+        "warnings",
+        "actions_report",
+        "rejected_actions",
+    )
     for ext in ("csv", "xlsx")
 ) | {"by_reward.csv", "by_method.csv", "money.csv", "summary.md"}
 MAX_HOURS = 24.0

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import BY_NAME, REQUIRED, ROW, closest_header, match_headers
+from .columns import RECIPIENTS, ROW, Columns
 from .errors import InputError
 from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
@@ -62,6 +62,16 @@ class Sheet:
 def read_recipients(
     path: str | Path, sheet_name: str | None = None, limits: ReadLimits | None = None
 ) -> Sheet:
+    return read_sheet(path, RECIPIENTS, sheet_name, limits)
+
+
+def read_sheet(
+    path: str | Path,
+    columns: Columns,
+    sheet_name: str | None = None,
+    limits: ReadLimits | None = None,
+) -> Sheet:
+    """A spreadsheet whose headers are matched to ``columns`` (recipients, actions)."""
     path, limits = Path(path), limits or ReadLimits()
     suffix = path.suffix.lower()
     if suffix in (".xls", ".ods"):  # their readers cannot be bounded before they run
@@ -71,9 +81,32 @@ def read_recipients(
     with open_regular(path, limits) as fh:
         if suffix in WORKBOOKS:
             raw, sheet = _read_workbook(fh, path.name, sheet_name, limits)
-            return _finish(raw, path, limits, sheet_name=sheet)
+            return _finish(raw, path, limits, columns, sheet_name=sheet)
         raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)
-    return _finish(raw, path, limits, skipped + 1, trimmed, encoding=encoding, delimiter=delimiter)
+    return _finish(
+        raw, path, limits, columns, skipped + 1, trimmed, encoding=encoding, delimiter=delimiter
+    )
+
+
+def headers(path: str | Path, limits: ReadLimits | None = None) -> list[str]:
+    """The header row of a spreadsheet (its first row that is not blank), read as the sheet
+    would be and within the same limits; enough to tell recipients from actions."""
+    path, limits = Path(path), limits or ReadLimits()
+    suffix = path.suffix.lower()
+    if suffix not in WORKBOOKS + TEXTS:
+        raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .xlsx")
+    rows: list[list[str]]
+    with open_regular(path, limits) as fh:
+        if suffix in WORKBOOKS:
+            raw, _ = _read_workbook(fh, path.name, None, limits)
+            rows = raw.head(1000).fillna("").astype(str).values.tolist()
+        else:
+            data = fh.read(SNIFF_BYTES)
+            text = data.decode(_detect_encoding(data, path.name), errors="replace")
+            lines = text.splitlines()[:-1] or text.splitlines()  # the last may be cut short
+            rows = list(csv.reader(lines, delimiter=_sniff_delimiter(text)))
+    first = next((r for r in rows if any(str(c).strip() for c in r)), [])
+    return [str(c).strip() for c in first]
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -430,6 +463,7 @@ def _finish(
     raw: pd.DataFrame,
     path: Path,
     limits: ReadLimits,
+    columns: Columns,
     first_row: int = 1,
     trimmed: bool = False,
     **how: str | None,
@@ -445,7 +479,7 @@ def _finish(
     headers = [str(h).strip() for h in raw.iloc[header_at].tolist()]
     body = raw.iloc[header_at + 1 :]
     body.columns = pd.RangeIndex(len(headers))
-    mapping, clashes = match_headers(headers)
+    mapping, clashes = columns.match_headers(headers)
     if clashes:
         detail = "; ".join(
             f"{_quoted(a)} and {_quoted(b)} both mean {col}" for col, a, b in clashes[:QUOTE_COUNT]
@@ -459,13 +493,14 @@ def _finish(
             name = f"{name} ({i + 1})"
         seen[name] = i
         names.append(name)
-    missing = [c for c in REQUIRED if c not in mapping.values()]
+    missing = [c for c in columns.required if c not in mapping.values()]
     if missing:
-        wanted = ", ".join(f"{c} ({BY_NAME[c].description})" for c in missing)
+        wanted = ", ".join(f"{c} ({columns.by_name[c].description})" for c in missing)
         raise InputError(
-            f"{path.name}: missing required column(s) {wanted}. {_found(headers, mapping)}."
-            f"{_closest(missing, headers, mapping)} "
-            "Rename the headers or start from data/templates/"
+            f"{path.name}: missing required column(s) {wanted}. "
+            f"{_found(headers, mapping, columns.kind)}."
+            f"{_closest(missing, headers, mapping, columns)} "
+            f"Rename the headers or start from {columns.template}"
         )
     body.columns = names
     if not trimmed:  # in Arrow, as the CSV reader does: four times as fast as str.strip
@@ -481,7 +516,7 @@ def _finish(
         {ROW: rows, **{name: body[name].array for name in names}}, copy=False
     )  # a new frame around the same columns: no copy
     if frame.empty:
-        raise InputError(f"{path.name}: the file has a header row but no recipient rows")
+        raise InputError(f"{path.name}: the file has a header row but no {columns.kind} rows")
     unknown = [n for h, n in zip(headers, names, strict=True) if h not in mapping]
     return Sheet(
         frame=frame,
@@ -531,23 +566,26 @@ QUOTE_CHARS = 40  # longest text quoted from a file in a message
 QUOTE_COUNT = 10  # most texts listed
 
 
-def _found(headers: list[str], mapping: dict[str, str]) -> str:
+def _found(headers: list[str], mapping: dict[str, str], kind: str = "recipient") -> str:
     """What the first row held, for a message: its headers only when some are a recipient
     sheet's (anything else, a .env or a password file, is not quoted: messages land in logs
     and run states that others read)."""
     if not mapping:
         cells = f"{len(headers)} cell" + ("s" if len(headers) != 1 else "")
-        return f"No column has a recipient sheet's name (the first row has {cells})"
+        article = "an" if kind[:1] in ("a", "e", "i", "o", "u") else "a"
+        return f"No column has {article} {kind} sheet's name (the first row has {cells})"
     return f"Columns found: {_listed([h for h in headers if h])}"
 
 
-def _closest(missing: list[str], headers: list[str], mapping: dict[str, str]) -> str:
+def _closest(
+    missing: list[str], headers: list[str], mapping: dict[str, str], columns: Columns
+) -> str:
     """' Did you mean ...?' for the missing columns a header of the file resembles (only in a
     recipient sheet: see :func:`_found`)."""
     if not mapping:
         return ""
     free = [h for h in headers if h and h not in mapping]
-    said = [f"{_quoted(h)} for {c}" for c in missing if (h := closest_header(c, free)) is not None]
+    said = [f"{_quoted(h)} for {c}" for c in missing if (h := columns.closest(c, free)) is not None]
     return f" Did you mean {', '.join(said)}?" if said else ""
 
 

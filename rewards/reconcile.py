@@ -331,8 +331,12 @@ def _check_books(
             )
         ours = {r for r in sent["external_ref_id"] if r}
         reported = [o for o in ledger_orders if o.external_ref_id in ours]
-        tango = sum(
-            (Decimal(o.charged_total) for o in reported if o.charged_total is not None),
+        tango = sum(  # less what Tango charged for replacements added later (reissues)
+            (
+                Decimal(o.charged_total) - Decimal(o.replacements_charged or 0)
+                for o in reported
+                if o.charged_total is not None
+            ),
             Decimal(0),
         )
         if all(o.charged_total is not None for o in reported) and charged.sum() != tango:

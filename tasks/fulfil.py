@@ -66,7 +66,6 @@ class _ExpectedEndings(logging.Filter):
 logging.getLogger("prefect.flow_runs").addFilter(_ExpectedEndings())
 
 
-
 def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """A task that may stop the run for an expected reason: a :class:`RewardsError`, or Tango
     failing after every retry, ends the task Failed with one line (no traceback), and the

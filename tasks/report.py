@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -183,3 +184,83 @@ def files_markdown(folder: Path, written: list[Path]) -> str:
             lines.append(f"- [{name}]({url})")
     lines += ["", f"Links work for {hours:g} hours; `rewards links {folder.name}` makes new ones."]
     return "\n".join(lines)
+
+
+ACTION_VIEW = [
+    "row_number",
+    "action",
+    "line_id",
+    "outcome",
+    "reason",
+    "new_line_id",
+    "line_status",
+    "delivery_status",
+    "reward_status",
+    "cost",
+]
+
+
+def actions_markdown(
+    title: str,
+    report: pd.DataFrame,
+    source: str,
+    folder: Path,
+    cost: CostPreview | None,
+    note: str | None,
+) -> str:
+    counts = report["outcome"].value_counts()
+    head = ["rows in", "invalid", "done", "done before", "refused by Tango", "not done"]
+    keys = ["invalid", "done", "done_before", "refused", "not_done"]
+    if counts.get("would_do", 0):
+        head, keys = [*head, "would be done"], [*keys, "would_do"]
+    values = [len(report), *(int(counts.get(k, 0)) for k in keys)]
+    lines = [f"# {title}", "", f"Source: {markdown_text(Path(source).name)}", ""]
+    if note:
+        lines += [f"**{markdown_text(note)}**", ""]
+    lines += [
+        "| " + " | ".join(head) + " |",
+        "|" + "---:|" * len(head),
+        "| " + " | ".join(str(v) for v in values) + " |",
+        "",
+    ]
+    if cost and cost.cost:
+        lines += [
+            f"Reissues and resends of failed lines: **{cost.cost:,.2f} {cost.currency}** "
+            f"(balance {cost.balance:,.2f} {cost.currency}).",
+            "",
+        ]
+    return "\n".join([*lines, f"Full report: {markdown_text(folder)}"])
+
+
+@task(name="write-actions-report", cache_policy=NO_CACHE)
+def write_actions_report(
+    report: pd.DataFrame,
+    rejected: pd.DataFrame,
+    problems: pd.DataFrame,
+    source: str,
+    folder: Path,
+    key: str,
+    *,
+    title: str,
+    cost: CostPreview | None = None,
+    note: str | None = None,
+) -> ReportView:
+    """A run of actions' files (every row: done, done before, refused with Tango's reason,
+    invalid with its problems) and what the run's page shows of them (contacts masked)."""
+    written = export.write_table(report, folder, "actions_report")
+    if len(rejected):  # ready to fix and upload again
+        written += export.write_table(rejected, folder, "rejected_actions")
+    markdown = actions_markdown(title, report, source, folder, cost, note)
+    (folder / "summary.md").write_text(markdown)
+    get_run_logger().info("Report written to %s", folder)
+    view = report[ACTION_VIEW].head(ARTIFACT_ROWS)
+    return ReportView(
+        key=key,
+        summary=markdown,
+        problems=export.neutralise(problems.head(ARTIFACT_ROWS)).to_dict("records"),
+        problems_total=len(problems),
+        results=export.neutralise(view).to_dict("records"),
+        results_total=len(report),
+        files=files_markdown(folder, written),
+        written=[str(p) for p in written],
+    )

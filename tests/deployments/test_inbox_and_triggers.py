@@ -161,3 +161,43 @@ def test_an_upload_no_run_took_is_announced_again_until_one_does(
     assert scan() == []  # a run has it: done with
     time.sleep(1.5)
     assert scan() == []
+
+
+ACTIONS = "action,line_id,new_email,reason_code\nresend,{},new@example.com,DELIVERY_INFO\n"
+
+
+def test_an_actions_file_is_known_by_its_header(inbox: Inbox) -> None:
+    from rewards.inbox import UploadKind
+
+    drop(inbox.folder, "fix.csv", ACTIONS.format("L1"))
+    drop(inbox.folder, "march.csv", CSV.format("m"))
+    kinds = {u.name: u.kind for u in inbox.scan()}
+    assert kinds == {"fix.csv": UploadKind.ACTIONS, "march.csv": UploadKind.RECIPIENTS}
+
+
+def test_an_actions_upload_starts_manage_rewards_not_fulfil(env: Path, prefect_server: str) -> None:
+    from prefect.client.orchestration import get_client
+
+    from deployments.serve import build
+    from flows.scan_inbox import scan_inbox
+
+    for deployment in build():
+        deployment.apply()
+    name = f"fix-{uuid.uuid4().hex[:6]}.csv"
+    drop(env / "inbox", name, ACTIONS.format(name))
+    (announced,) = scan_inbox(inbox=str(env / "inbox"), settle_seconds=1)
+
+    def runs(deployment: str) -> list:
+        with get_client(sync_client=True) as client:
+            dep = client.read_deployment_by_name(deployment)
+            return [
+                r
+                for r in client.read_flow_runs()
+                if r.deployment_id == dep.id and r.parameters.get("source_path") == announced
+            ]
+
+    (run,) = wait_for(lambda: runs("manage-rewards/on-upload"), timeout=30)
+    assert run.parameters["source_path"].endswith(name)
+    time.sleep(2)
+    assert runs("fulfil-rewards/on-upload") == []
+    assert len(runs("manage-rewards/on-upload")) == 1

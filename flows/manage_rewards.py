@@ -1,0 +1,249 @@
+"""manage-rewards: an actions spreadsheet in (resend, reissue, cancel, reschedule, note,
+freeze, unfreeze), each action done once at Tango, a report out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, runtime
+from prefect.states import Cancelled, Completed, Failed, State
+from prefect.utilities.annotations import quote
+from pydantic import Field
+
+from flows.approval import ask_about
+from flows.scan_inbox import taken_by_another_run
+from raas import Account, RaasError
+from rewards.actions import Checked, Planned
+from rewards.errors import RewardsError, explain
+from rewards.managing import Acted, Done, Outcome, report
+from rewards.params import Approval, Money, RewardsSettings
+from rewards.reading import Sheet
+from rewards.summary import CostPreview, RunStoppedError, RunSummary
+from tasks.manage import (
+    check_actions,
+    do_actions,
+    fetch_account,
+    load_actions,
+    preview_actions,
+    record_actions,
+    settle_lines,
+)
+from tasks.report import show_report, write_actions_report
+from tasks.tango import tango_client
+
+
+def run_name() -> str:
+    """``failed_deliveries.csv · dry run``: runs told apart in the UI's list."""
+    params = runtime.flow_run.parameters
+    name = Path(str(params.get("source_path") or "no file")).name
+    return f"{name} · dry run" if params.get("dry_run") else name
+
+
+@flow(name="manage-rewards", flow_run_name=run_name, log_prints=True)
+def manage_rewards(
+    source_path: str = Field(
+        "",
+        description="The actions spreadsheet (.csv or .xlsx; a report's failed_deliveries.csv "
+        "is one): a path on the machine that serves this deployment. Uploads land in the "
+        "inbox (REWARDS_INBOX_DIR, default data/inbox).",
+    ),
+    dry_run: bool = Field(False, description="Check the actions and show the cost; do nothing"),
+    approval_threshold: Money = Field(
+        0,
+        description="Pause for approval when reissues and resends of failed lines cost more "
+        "than this (0: no threshold of this run's own; REWARDS_APPROVAL_THRESHOLD applies anyway)",
+    ),
+    approval_timeout_seconds: int = Field(
+        3600, ge=1, description="Without an answer by then, nothing is done"
+    ),
+    account_identifier: str = Field(
+        "", description="Tango account of the lines (empty: TANGO_ACCOUNT_IDENTIFIER)"
+    ),
+    customer_identifier: str = Field(
+        "", description="Tango customer (empty: TANGO_CUSTOMER_IDENTIFIER)"
+    ),
+    sheet_name: str = Field("", description="XLSX sheet to read (empty: the first)"),
+    timeout_seconds: float = Field(
+        120, gt=0, description="How long to wait for resent and reissued lines to be delivered"
+    ),
+    poll_interval_seconds: float = Field(
+        1.0, gt=0, description="Pause between looks at lines still being delivered"
+    ),
+) -> State[RunSummary]:
+    """Do the actions listed in one spreadsheet to rewards already sent."""
+    settings = RewardsSettings()
+    approval = Approval(
+        threshold=approval_threshold or None,
+        floor=settings.approval_threshold,
+        timeout_seconds=approval_timeout_seconds,
+    )
+    try:
+        if not source_path.strip():
+            raise RewardsError("source_path is empty: give the path of the actions spreadsheet")
+        if other := taken_by_another_run(source_path):
+            return Cancelled(message=other)
+        customer, account_id = _identifiers(customer_identifier, account_identifier)
+        sheet = load_actions(source_path, sheet_name or None)
+        account = fetch_account(customer, account_id)
+        checked, cost = check_actions(quote(sheet), customer, account)
+        run = _Run(sheet, checked, cost, account, customer, settings)
+        if dry_run:
+            return _end(run, preview_actions(quote(checked)), None, dry=True)
+        if cost.shortfall:
+            return _stop(run, _short(cost))
+        approver = None
+        if cost.cost and approval.needed(cost.cost):
+            verdict = ask_about(
+                checked.batch,
+                _question(checked, cost, approval.limit),
+                cost,
+                checked.problems,
+                approval.timeout_seconds,
+            )
+            if not verdict.approved:
+                return _stop(run, verdict.text(), cancelled=True)
+            approver = verdict.approver
+        recorded = record_actions(quote(checked), account_id, sheet.source)
+        acted = do_actions(quote(checked), recorded, customer, account_id, approver)
+        lines = settle_lines(acted, customer, account_id, timeout_seconds, poll_interval_seconds)
+        frame = report(sheet, checked, acted, lines)
+        return _end(run, acted, None, frame=frame)
+
+    except RewardsError as exc:  # an expected stop: a clear message, no traceback
+        get_run_logger().error("%s", exc)
+        return Failed(message=str(exc), data=exc)
+    except RaasError as exc:  # Tango failed after the client's retries
+        message = explain(exc)
+        get_run_logger().error("%s", message)
+        return Failed(message=message, data=RewardsError(message))
+
+
+@dataclass(frozen=True)
+class _Run:
+    sheet: Sheet
+    checked: Checked
+    cost: CostPreview
+    account: Account
+    customer: str
+    settings: RewardsSettings
+
+
+def _end(
+    run: _Run,
+    acted: Acted,
+    note: str | None,
+    *,
+    dry: bool = False,
+    frame: pd.DataFrame | None = None,
+) -> State[RunSummary]:
+    """Publish the report; Completed when every row was done (or done before), Failed with
+    the summary when some were invalid, refused or not answered (exit 1 on the command line)."""
+    table = report(run.sheet, run.checked, acted, {}) if frame is None else frame
+    summary = _publish(run, table, "Dry run: nothing done" if dry else "Actions", note, dry)
+    c = summary.counts
+    trouble = c.get("invalid", 0) + c.get("refused", 0) + c.get("not_done", 0)
+    line = _line(c)
+    logger = get_run_logger()
+    if dry:
+        message = f"dry run: {line}; {run.cost.text()}"
+        logger.info("%s", message)
+        return Completed(message=message, data=summary)
+    if trouble:
+        name = Path(run.sheet.source).name
+        said = f"{name}: {line}; see {summary.report_dir}/actions_report.csv"
+        if c.get("not_done", 0):
+            said += "; run the same file again for the actions Tango did not answer"
+        logger.warning("%s", said)
+        return Failed(message=said, data=RunStoppedError(said, summary))
+    logger.info("Done: %s", line)
+    return Completed(message=line, data=summary)
+
+
+def _stop(run: _Run, reason: str, cancelled: bool = False) -> State[RunSummary]:
+    """Nothing done (the balance, an approval refused): the report says what was asked."""
+    acted = Acted()
+    for a in run.checked.actions:
+        acted.done.append(_not_done(a, reason))
+    summary = _publish(run, report(run.sheet, run.checked, acted, {}), "Stopped", reason, False)
+    get_run_logger().warning("%s", reason)
+    stopped = RunStoppedError(reason, summary)
+    if cancelled:
+        return Cancelled(message=reason, data=stopped)
+    return Failed(message=reason, data=stopped)
+
+
+def _not_done(action: Planned, reason: str) -> Done:
+    return Done(action, Outcome.UNKNOWN, "not done: " + reason)
+
+
+def _publish(run: _Run, table: pd.DataFrame, title: str, note: str | None, dry: bool) -> RunSummary:
+    batch = run.checked.batch
+    folder = run.settings.reports_dir / batch
+    if dry:  # never the batch's own folder: a preview must not overwrite a real report
+        folder = run.settings.reports_dir / f"dry-run-{batch}-{time.strftime('%Y%m%dT%H%M%S')}"
+    view = write_actions_report(
+        quote(table),
+        quote(run.checked.rejected),
+        quote(run.checked.problems),
+        run.sheet.source,
+        folder,
+        f"{'dry-run' if dry else 'manage'}-{batch.lower()}",
+        title=title,
+        cost=run.cost,
+        note=note,
+    )
+    show_report(view)
+    counts = {"rows_in": len(table), **table["outcome"].value_counts().astype(int).to_dict()}
+    return RunSummary(
+        batch=batch,
+        report_dir=str(folder),
+        counts=counts,
+        files=view.written,
+        cost=run.cost,
+        dry_run=dry,
+        note=note,
+    )
+
+
+def _line(c: dict[str, int]) -> str:
+    parts = [
+        ("would be done", c.get("would_do", 0)),
+        ("done", c.get("done", 0)),
+        ("done before", c.get("done_before", 0)),
+        ("refused by Tango", c.get("refused", 0)),
+        ("not done", c.get("not_done", 0)),
+        ("invalid", c.get("invalid", 0)),
+    ]
+    return ", ".join(f"{n} {what}" for what, n in parts if n) or "no actions"
+
+
+def _question(checked: Checked, cost: CostPreview, limit: object) -> str:
+    charged = [a for a in checked.actions if a.cost]
+    return (
+        f"**Approve {len(checked.actions)} action(s) on rewards already sent, "
+        f"{len(charged)} of them costing {cost.cost:,.2f} {cost.currency}?**\n\n"
+        f"Balance {cost.balance:,.2f} {cost.currency}; {len(checked.rejected)} row(s) invalid "
+        f"(not done). Actions `{checked.batch}`; approval needed above {limit} {cost.currency}."
+    )
+
+
+def _short(cost: CostPreview) -> str:
+    return (
+        f"account {cost.account} cannot pay for these actions: they cost {cost.cost:.2f} "
+        f"{cost.currency}, the balance is {cost.balance:.2f}, short by {cost.shortfall:.2f}. "
+        "Nothing was done; fund the account and run again"
+    )
+
+
+def _identifiers(customer: str, account: str) -> tuple[str, str]:
+    settings = tango_client(customer or None, account or None).settings
+    if not settings.customer_identifier or not settings.account_identifier:
+        raise RewardsError(
+            "no Tango customer/account: pass customer_identifier and "
+            "account_identifier or set TANGO_CUSTOMER_IDENTIFIER and "
+            "TANGO_ACCOUNT_IDENTIFIER"
+        )
+    return settings.customer_identifier, settings.account_identifier

@@ -1,0 +1,482 @@
+"""The actions spreadsheet: what to do about rewards already sent, one row per action.
+
+A row names an ``action`` (resend, reissue, cancel, reschedule, note, freeze, unfreeze), the
+line it acts on (``line_id``: the report's ``reference_line_item_id``, Tango's
+``referenceLineItemId``; or ``external_ref_line_item_id``), the new values the action takes,
+and why (``reason_code`` from Tango's list for the action, ``other_reason`` in words for
+``OTHER``). ``failed_deliveries.csv`` of a report is already such a file.
+
+Every row is checked before anything is done (:func:`check`): one line per problem (row,
+column, reason), as :mod:`rewards.validation` reports recipients, and the rows that pass become
+:class:`Planned` actions, each with an id derived from what it does
+(:func:`rewards.identity.action_id`), so the same action in a rerun or in another file is the
+same action, done once. What each action allows and costs is docs/tango/DECISIONS.md's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+import pandas as pd
+import pyarrow as pa
+
+from raas import CatalogItem, LineItemDetail, rules
+
+from . import text_checks
+from .columns import ROW, Column, Columns
+from .export import FORMULA_START
+from .identity import action_id, actions_batch
+
+TEMPLATE = "a report's failed_deliveries.csv or data/templates/actions_template.csv"
+
+
+class Act(StrEnum):
+    RESEND = "resend"
+    REISSUE = "reissue"
+    CANCEL = "cancel"
+    RESCHEDULE = "reschedule"
+    NOTE = "note"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
+
+    @property
+    def reason_key(self) -> str | None:
+        """The action's list in ``GET /asyncOrders/reasonCodes`` (None: it takes no reason)."""
+        return None if self in (Act.RESCHEDULE, Act.NOTE) else self.name
+
+    @property
+    def charged(self) -> bool:
+        """It may cost money (DECISIONS.md): a reissue; a resend of a failed line."""
+        return self in (Act.REISSUE, Act.RESEND)
+
+
+ACT_SYNONYMS = {
+    "sendagain": Act.RESEND,
+    "redeliver": Act.RESEND,
+    "replace": Act.REISSUE,
+    "move": Act.RESCHEDULE,
+    "changedate": Act.RESCHEDULE,
+    "addnote": Act.NOTE,
+}
+
+ACTION_COLUMNS = Columns(
+    "action",
+    (
+        Column(
+            "action",
+            "resend, reissue, cancel, reschedule, note, freeze or unfreeze",
+            ("whattodo", "todo", "actiontype"),
+            required=True,
+        ),
+        Column(
+            "line_id",
+            "The line: the report's reference_line_item_id (Tango's referenceLineItemId)",
+            ("referencelineitemid", "lineitemid", "referencelineid", "line"),
+        ),
+        Column(
+            "external_ref_line_item_id",
+            "Or the line's externalRefLineItemID (the report's column of that name)",
+            ("externalreflineitemid", "externalreferencelineitemid"),
+        ),
+        Column(
+            "new_email",
+            "resend / reissue: the new email address (blank: the line's own)",
+            ("newemail", "newemailaddress", "correctemail"),
+        ),
+        Column(
+            "new_mobile_number",
+            "resend / reissue: the new mobile number, +E.164 (blank: the line's own)",
+            ("newmobile", "newphone", "newmobilenumber", "newphonenumber"),
+        ),
+        Column(
+            "new_delivery_method",
+            "resend: EMAIL, PHONE or WHATSAPP; reissue: EMAIL, PHONE, EMBEDDED... (blank: same)",
+            ("newdeliverymethod", "newmethod"),
+        ),
+        Column("amount", "reissue: the new amount (blank: the same)", ("newamount",)),
+        Column(
+            "delivery_date",
+            "reschedule: the new delivery date, YYYY-MM-DD, 7-90 days ahead",
+            ("newdeliverydate", "newdate", "deliverydate"),
+        ),
+        Column("note", "note: the line's note (reissue: the new line's notes)", ("linenote",)),
+        Column(
+            "reason_code",
+            "Tango's reason code for the action (resend, reissue, cancel, freeze, unfreeze)",
+            ("reasoncode", "reason"),
+        ),
+        Column("other_reason", "Why, in words, when reason_code is OTHER", ("otherreason",)),
+        Column(
+            "repeat_key",
+            "Anything new here makes an action done before a new one (a second reminder)",
+            ("repeatkey",),
+        ),
+    ),
+    TEMPLATE,
+)
+RESEND_METHODS = ("EMAIL", "PHONE", "WHATSAPP")  # NONE is refused: nothing would be sent
+REISSUE_METHODS = ("EMAIL", "PHONE", "WHATSAPP", "EMBEDDED", "EMBEDDED_COMPONENT", "NONE")
+TEXT_LIMIT = 1024
+ISSUED = ("ACTIVE", "FROZEN")  # a reward that exists: a reissue refunds its charge first
+
+
+def is_actions_sheet(headers: list[str]) -> bool:
+    """A header with an ``action`` column and a line column: an actions file, not recipients."""
+    found = {ACTION_COLUMNS.column_of(h) for h in headers}
+    return "action" in found and bool(found & {"line_id", "external_ref_line_item_id"})
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One checked action, ready to record and do."""
+
+    id: str
+    row_number: int
+    action: Act
+    line_id: str  # Tango's referenceLineItemId
+    external_ref_line_item_id: str
+    reason_code: str | None
+    other_reason: str | None
+    new_email: str | None = None
+    new_mobile_number: str | None = None
+    new_delivery_method: str | None = None
+    amount: Decimal | None = None
+    delivery_date: str | None = None
+    note: str | None = None
+    cost: Decimal = Decimal(0)  # what it may take from the balance
+    currency: str = ""
+
+    def values(self) -> dict[str, str]:
+        """The new values it takes (the request, as the ledger records it)."""
+        out = {
+            "new_email": self.new_email,
+            "new_mobile_number": self.new_mobile_number,
+            "new_delivery_method": self.new_delivery_method,
+            "amount": None if self.amount is None else f"{self.amount:.2f}",
+            "delivery_date": self.delivery_date,
+            "note": self.note,
+            "reason_code": self.reason_code,
+            "other_reason": self.other_reason,
+        }
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass
+class Checked:
+    """``actions``: the rows that may be done. ``problems``: one line per failing check (row,
+    column, reason). ``rejected``: the original cells of each failing row and its problems,
+    ready to fix and upload again."""
+
+    actions: list[Planned]
+    problems: pd.DataFrame
+    rejected: pd.DataFrame
+    rows_in: int
+    batch: str
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((a.cost for a in self.actions), Decimal(0))
+
+
+def _table(problems: list[tuple[int, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(problems, columns=[ROW, "column", "reason"]).astype({ROW: "int64"})
+
+
+def line_refs(frame: pd.DataFrame) -> tuple[set[str], set[str]]:
+    """The lines a sheet names: (reference line ids, external ref line item ids), what the
+    caller looks up (in the ledger and at Tango) before :func:`check`."""
+    refs = {str(v).strip() for v in frame.get("line_id", pd.Series(dtype=str)) if str(v).strip()}
+    ext = frame.get("external_ref_line_item_id", pd.Series(dtype=str))
+    return refs, {str(v).strip() for v in ext if str(v).strip()}
+
+
+def check(
+    frame: pd.DataFrame,
+    *,
+    account: str,
+    currency: str,
+    reason_codes: Mapping[str, Mapping[str, str]],
+    lines: Mapping[str, LineItemDetail | None],
+    known: Mapping[str, str],
+    catalog: Mapping[str, CatalogItem] | None = None,
+    amounts: Mapping[str, Decimal] | None = None,
+    today: date | None = None,
+) -> Checked:
+    """Check every row of an actions sheet. ``reason_codes``: Tango's, per action (``RESEND``:
+    {code: meaning}); ``lines``: each reference line id named (directly or through ``known``,
+    external ref line item id -> reference line id) -> the line as Tango has it (None: not
+    found); ``catalog``: utid -> item, for the cost of reissues and resends; ``amounts``:
+    reference line id -> the amount it was sent with (the ledger's: Tango shows a refunded
+    line's amount as 0)."""
+    today = today or datetime.now(UTC).date()
+    catalog = catalog or {}
+    problems: list[tuple[int, str, str]] = []
+    planned: list[Planned] = []
+    seen: dict[str, int] = {}
+    for cells in frame.to_dict("records"):
+        row = int(cells[ROW])
+        said: list[tuple[str, str]] = []
+        action = _checked_row(cells, said, account, currency, reason_codes, lines, known)
+        if action is not None and not said:
+            unit = (amounts or {}).get(action.line_id)
+            action = _with_cost(action, lines[action.line_id], catalog, unit, said)
+            if action.action is Act.RESCHEDULE and action.delivery_date:
+                _check_date(action.delivery_date, today, said)
+        if action is not None and not said:
+            if action.id in seen:
+                said.append(("action", f"repeats row {seen[action.id]}: the same action"))
+            else:
+                seen[action.id] = row
+                planned.append(action)
+        problems += [(row, col, why) for col, why in said]
+    table = _table(problems)
+    bad = sorted(set(table[ROW]))
+    rejected = frame[frame[ROW].isin(bad)].copy()
+    if len(rejected):
+        texts = table.groupby(ROW)[["column", "reason"]].apply(
+            lambda g: "; ".join(f"{c}: {r}" for c, r in zip(g["column"], g["reason"], strict=True))
+        )
+        rejected["problems"] = rejected[ROW].map(texts)
+    batch = actions_batch([a.id for a in planned], account)
+    return Checked(planned, table, rejected, len(frame), batch)
+
+
+def _text(cells: Mapping[str, object], name: str) -> str:
+    value = cells.get(name)
+    return "" if value is None or value != value else str(value).strip()
+
+
+def _checked_row(
+    cells: Mapping[str, object],
+    said: list[tuple[str, str]],
+    account: str,
+    currency: str,
+    reason_codes: Mapping[str, Mapping[str, str]],
+    lines: Mapping[str, LineItemDetail | None],
+    known: Mapping[str, str],
+) -> Planned | None:
+    """The row as an action, its problems appended to ``said`` (column, reason)."""
+    act = parse_act(_text(cells, "action"))
+    if act is None:
+        typed = _text(cells, "action")
+        said.append(
+            ("action", f"{_shown(typed)} is not an action; use one of {', '.join(Act)}")
+            if typed
+            else ("action", f"empty; use one of {', '.join(Act)}")
+        )
+    line_id, ext = _text(cells, "line_id"), _text(cells, "external_ref_line_item_id")
+    reference = line_id or known.get(ext, "")
+    if not line_id and not ext:
+        said.append(("line_id", "empty: give the report's reference_line_item_id"))
+    elif not reference:
+        said.append(
+            (
+                "external_ref_line_item_id",
+                f"{_shown(ext)} was not sent from this ledger (or has no Tango line yet); "
+                "give the report's reference_line_item_id in line_id",
+            )
+        )
+    elif lines.get(reference) is None:
+        column = "line_id" if line_id else "external_ref_line_item_id"
+        said.append((column, f"Tango has no line {_shown(reference)} in account {account}"))
+    elif (owner := lines[reference]) and owner.accountIdentifier not in (None, account):
+        said.append(("line_id", f"line {_shown(reference)} is not in account {account}"))
+
+    email, phone = _text(cells, "new_email"), _text(cells, "new_mobile_number")
+    method = _text(cells, "new_delivery_method").upper()
+    amount_text, day = _text(cells, "amount"), _text(cells, "delivery_date")
+    note, code = _text(cells, "note"), _text(cells, "reason_code").upper()
+    other = _text(cells, "other_reason")
+
+    if email and (problem := _text_problem(email) or _email_problem(email)):
+        said.append(("new_email", problem))
+    phone = re.sub(r"[ \t.()/-]", "", phone)
+    if phone and not rules.E164.match(phone):
+        said.append(("new_mobile_number", "write it with + and the country code (+14155550100)"))
+    amount = _amount(amount_text, said)
+    for name, value in (("note", note), ("other_reason", other)):
+        if problem := _text_problem(value):
+            said.append((name, problem))
+    if act is None:
+        return None
+
+    allowed = {
+        Act.RESEND: {"new_email", "new_mobile_number", "new_delivery_method"},
+        Act.REISSUE: {"new_email", "new_mobile_number", "new_delivery_method", "amount", "note"},
+        Act.RESCHEDULE: {"delivery_date"},
+        Act.NOTE: {"note"},
+    }.get(act, set())
+    given = {
+        "new_email": email,
+        "new_mobile_number": phone,
+        "new_delivery_method": method,
+        "amount": amount_text,
+        "delivery_date": day,
+        "note": note,
+    }
+    for name, text in given.items():
+        if text and name not in allowed:
+            said.append((name, f"{act} takes no {name}; leave it blank or change the action"))
+
+    if act is Act.RESEND and method and method not in RESEND_METHODS:
+        said.append(("new_delivery_method", f"a resend goes by {', '.join(RESEND_METHODS)}"))
+    if act is Act.REISSUE and method and method not in REISSUE_METHODS:
+        said.append(("new_delivery_method", f"a reissue goes by {', '.join(REISSUE_METHODS)}"))
+    if act in (Act.RESEND, Act.REISSUE) and method in ("PHONE", "WHATSAPP") and not phone:
+        detail = lines.get(reference)
+        if not (detail and detail.recipient and detail.recipient.mobileNumber):
+            said.append(("new_mobile_number", f"{method} needs a mobile number"))
+    if act is Act.RESCHEDULE and not day:
+        said.append(("delivery_date", "reschedule needs the new date, YYYY-MM-DD"))
+    if act is Act.NOTE and not note:
+        said.append(("note", "note needs the text of the note"))
+
+    key = act.reason_key
+    if key is None and code:
+        said.append(("reason_code", f"{act} takes no reason code; leave it blank"))
+    if key is not None:
+        codes = reason_codes.get(key, {})
+        if not code:
+            said.append(("reason_code", f"{act} needs a reason code: one of {', '.join(codes)}"))
+        elif code not in codes:
+            said.append(
+                (
+                    "reason_code",
+                    f"{_shown(code)} is not a {act} reason; use one of {', '.join(codes)}",
+                )
+            )
+        elif code == "OTHER" and not other:
+            said.append(("other_reason", "reason_code OTHER needs the reason in words here"))
+
+    values = [email.lower(), phone, method, "" if amount is None else f"{amount:.2f}", day, note]
+    return Planned(
+        id=action_id(account, act, reference or ext, [*values, _text(cells, "repeat_key")]),
+        row_number=int(str(cells[ROW])),
+        action=act,
+        line_id=reference,
+        external_ref_line_item_id=ext or _ext_of(lines.get(reference)),
+        reason_code=code or None,
+        other_reason=other or None,
+        new_email=email or None,
+        new_mobile_number=phone or None,
+        new_delivery_method=method or None,
+        amount=amount,
+        delivery_date=day or None,
+        note=note or None,
+        currency=currency,
+    )
+
+
+def parse_act(text: str) -> Act | None:
+    key = re.sub(r"[^a-z]", "", text.lower())
+    for act in Act:
+        if key == act.value:
+            return act
+    return ACT_SYNONYMS.get(key)
+
+
+def _ext_of(detail: LineItemDetail | None) -> str:
+    return (detail.externalReferenceLineItemID or "") if detail else ""
+
+
+def _amount(text: str, said: list[tuple[str, str]]) -> Decimal | None:
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not re.fullmatch(r"\d+(\.\d{1,2})?", text) or not value.is_finite() or value <= 0:
+        said.append(("amount", "a plain number above 0 with at most 2 decimals, e.g. 25.50"))
+        return None
+    return value
+
+
+def _email_problem(email: str) -> str | None:
+    """The recipients' email rules (:func:`rewards.text_checks.email_problems`), for one."""
+    cells = pa.chunked_array([pa.array([email.lower()], pa.large_string())])
+    _, reasons = text_checks.email_problems(cells)
+    return next(iter(reasons), None)
+
+
+def _text_problem(value: str) -> str | None:
+    if not value:
+        return None
+    if value.lstrip().startswith(FORMULA_START):
+        return "starts like a spreadsheet formula (= + - @); reword it"
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or 0x202A <= ord(c) <= 0x202E for c in value):
+        return "contains a control character or a direction override; type it again"
+    if len(value) > TEXT_LIMIT:
+        return f"longer than {TEXT_LIMIT} characters"
+    return None
+
+
+def _check_date(day: str, today: date, said: list[tuple[str, str]]) -> None:
+    try:
+        when = date.fromisoformat(day) if len(day) == 10 else None
+    except ValueError:
+        when = None
+    if when is None:
+        said.append(("delivery_date", "not a date; write YYYY-MM-DD"))
+        return
+    first = today + timedelta(days=rules.SCHEDULE_MIN_DAYS)
+    last = today + timedelta(days=rules.SCHEDULE_MAX_DAYS)
+    if not first <= when <= last:
+        said.append(
+            (
+                "delivery_date",
+                f"Tango schedules {rules.SCHEDULE_MIN_DAYS}-{rules.SCHEDULE_MAX_DAYS} days "
+                f"ahead: between {first} and {last}",
+            )
+        )
+
+
+def _with_cost(
+    action: Planned,
+    line: LineItemDetail | None,
+    catalog: Mapping[str, CatalogItem],
+    unit: Decimal | None,
+    said: list[tuple[str, str]],
+) -> Planned:
+    """The action with what it may take from the balance (DECISIONS.md): a reissue costs its
+    new line, less the old charge when the old reward was issued; a resend of a line whose
+    delivery failed costs the line again; the rest nothing."""
+    if line is None or not action.action.charged:
+        return action
+    item = catalog.get(line.utid or "")
+    quantity = line.quantity or 1
+    shown = line.amountIssued.value if line.amountIssued else None
+    issued = unit if unit is not None else (shown / quantity if shown else None)
+    if action.action is Act.RESEND:
+        if line.status != "FAILED" or issued is None or item is None:
+            return action
+        value, fee = rules.line_cost(item, issued, quantity)
+        return _costing(action, value + fee, item.currencyCode)
+    amount = action.amount or issued
+    if amount is None:
+        return action
+    problem = rules.amount_problem(item, amount) if item and action.amount else None
+    if problem:
+        said.append(("amount", problem))
+        return action
+    value, fee = (
+        rules.line_cost(item, amount, quantity) if item else (amount * quantity, Decimal(0))
+    )
+    refund = Decimal(0)
+    if line.rewardStatus in ISSUED and line.amountCharged and line.amountCharged.total:
+        refund = line.amountCharged.total
+    currency = item.currencyCode if item else action.currency
+    return _costing(action, max(value + fee - refund, Decimal(0)), currency)
+
+
+def _costing(action: Planned, cost: Decimal, currency: str) -> Planned:
+    return replace(action, cost=cost, currency=currency or action.currency)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")

@@ -1,0 +1,415 @@
+"""The manage-rewards steps, Prefect-free: look the lines up, check the actions, record them,
+do each once, and say where each line ended. ``tasks/manage.py`` wraps each in a task.
+
+Exactly once: an action is recorded in the ledger (:meth:`Ledger.plan_actions`) before Tango
+hears of it, with what its line showed just before (:meth:`Ledger.attempting`); once Tango
+answers it is ``done`` or ``refused``. A rerun does nothing about an action done. An action
+left ``planned`` (the run died, or Tango's answer never came) is redone where a repeat is
+harmless (cancel, freeze, unfreeze, reschedule, note: each sets a state, and the client takes
+"already so" after an uncertain attempt as done; a reissue answers its replacement again); a
+resend is redone only after Tango's line shows no resend beyond those seen before the attempt,
+since a repeat would deliver the reward twice (docs/tango/DECISIONS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+import pandas as pd
+
+from raas import (
+    Account,
+    APIConnectionError,
+    APIStatusError,
+    LineItemDetail,
+    NotFoundError,
+    RaasClient,
+    RaasError,
+    ReissueRecipient,
+    ServerError,
+)
+
+from . import sending, sources
+from .actions import ACTION_COLUMNS, Act, Checked, Planned, check, line_refs
+from .columns import ROW
+from .export import mask_email, mask_phone
+from .ledger import ActionRow, ActionState, Ledger, submit_margin
+from .reading import Sheet, read_sheet
+from .summary import CostPreview
+
+log = logging.getLogger("rewards")
+DONE_STATUSES = ("COMPLETE", "FAILED", "CANCELLED")
+
+
+class Outcome(StrEnum):
+    DONE = "done"  # Tango did it in this run
+    DONE_BEFORE = "done_before"  # an earlier run did it (or its attempt was found at Tango)
+    REFUSED = "refused"  # Tango refused it (its reason in the report)
+    UNKNOWN = "not_done"  # Tango did not answer: run the same file again
+    INVALID = "invalid"  # the row did not pass the checks: nothing was asked of Tango
+    WOULD_DO = "would_do"  # a dry run: what a run would ask of Tango
+
+
+@dataclass(frozen=True)
+class Done:
+    """What became of one action."""
+
+    action: Planned
+    outcome: Outcome
+    said: str  # Tango's answer or reason, in one line (never a credential)
+    new_line_id: str | None = None  # a reissue's replacement
+
+
+@dataclass(frozen=True)
+class Lines:
+    """The lines an actions sheet names, as Tango has them now."""
+
+    details: dict[str, LineItemDetail | None]  # reference line id -> line (None: not found)
+    known: dict[str, str]  # externalRefLineItemID -> reference line id (from the ledger)
+    amounts: dict[str, Decimal]  # reference line id -> the amount sent (from the ledger)
+
+
+@dataclass
+class Acted:
+    done: list[Done] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for d in self.done if d.outcome is outcome)
+
+
+def load(path: str | Path, sheet_name: str | None, confined: bool = True) -> Sheet:
+    return read_sheet(sources.confine(path) if confined else path, ACTION_COLUMNS, sheet_name)
+
+
+def look_up(
+    client: RaasClient, book: Ledger, account: str, frame: pd.DataFrame, concurrency: int = 4
+) -> Lines:
+    """Each line the sheet names, from Tango (``GET /lineItems/{id}``, credentials dropped by
+    the client); lines named by externalRefLineItemID are found through the ledger."""
+    refs, ext = line_refs(frame)
+    known = book.references(account, sorted(ext))
+    wanted = sorted(refs | set(known.values()))
+
+    def one(ref: str) -> LineItemDetail | None:
+        try:
+            return client.get_line_item(ref)
+        except NotFoundError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        details = dict(zip(wanted, pool.map(one, wanted), strict=True))
+    return Lines(details, known, book.sent_amounts(account, wanted))
+
+
+def check_sheet(client: RaasClient, sheet: Sheet, lines: Lines, account: Account) -> Checked:
+    """Every row checked against Tango's reason codes, the lines and the catalog."""
+    codes = client.get_async_reason_codes().reasonCodes
+    utids = {d.utid for d in lines.details.values() if d and d.utid}
+    catalog = {}
+    if utids:
+        catalog = {i.utid: i for i in client.get_catalog().items() if i.utid in utids}
+    return check(
+        sheet.frame,
+        account=account.accountIdentifier,
+        currency=account.currencyCode,
+        reason_codes=codes,
+        lines=lines.details,
+        known=lines.known,
+        catalog=catalog,
+        amounts=lines.amounts,
+    )
+
+
+def cost(checked: Checked, account: Account) -> CostPreview:
+    """What the actions may take from the balance (reissues, resends of failed lines)."""
+    charged = [a for a in checked.actions if a.cost]
+    return CostPreview(
+        currency=account.currencyCode,
+        cost=sum((a.cost for a in charged), Decimal(0)),
+        balance=account.currentBalance,
+        rows=len(charged),
+        account=account.accountIdentifier,
+    )
+
+
+def record(book: Ledger, checked: Checked, account: str, source: str) -> dict[str, ActionRow]:
+    """Every checked action in the ledger before any is done; returns them as recorded."""
+    return book.plan_actions(
+        checked.batch,
+        [
+            {
+                "action_id": a.id,
+                "account_identifier": account,
+                "action": a.action.value,
+                "reference_line_item_id": a.line_id,
+                "external_ref_line_item_id": a.external_ref_line_item_id or None,
+                "request_json": json.dumps(a.values(), sort_keys=True),
+                "source_name": Path(source).name,
+            }
+            for a in checked.actions
+        ],
+    )
+
+
+def preview(book: Ledger, checked: Checked) -> Acted:
+    """A dry run: what would be done, and what was done before (the ledger read, not written)."""
+    before = book.actions_of([a.id for a in checked.actions])
+    acted = Acted()
+    for a in checked.actions:
+        row = before.get(a.id)
+        if row is not None and row.state is ActionState.DONE:
+            acted.done.append(Done(a, Outcome.DONE_BEFORE, f"done before: {row.answer or ''}"))
+        else:
+            acted.done.append(Done(a, Outcome.WOULD_DO, "would be asked of Tango"))
+    return acted
+
+
+def act(
+    client: RaasClient,
+    book: Ledger,
+    checked: Checked,
+    recorded: dict[str, ActionRow],
+    *,
+    run_id: str | None = None,
+    approver: str | None = None,
+    say: Callable[[str], None] = log.info,
+) -> Acted:
+    """Do each recorded action not done before, one at a time in the sheet's order (two
+    actions on one line happen in the order written)."""
+    acted = Acted()
+    for action in checked.actions:
+        row = recorded[action.id]
+        done = _one(client, book, action, row, run_id=run_id, approver=approver, say=say)
+        acted.done.append(done)
+        say(
+            f"row {action.row_number}: {action.action} {action.line_id}: {done.outcome} {done.said}"
+        )
+    return acted
+
+
+def _one(
+    client: RaasClient,
+    book: Ledger,
+    action: Planned,
+    row: ActionRow,
+    *,
+    run_id: str | None,
+    approver: str | None,
+    say: Callable[[str], None],
+) -> Done:
+    if row.state is ActionState.DONE:
+        return Done(action, Outcome.DONE_BEFORE, f"done before: {row.answer or ''}".strip())
+    hold = submit_margin(client.settings.timeout_seconds)
+    while True:
+        line = client.get_line_item(action.line_id)
+        # an earlier attempt whose outcome nobody heard (or one under way): did it happen?
+        unheard = row.state is ActionState.PLANNED and row.seen_before is not None
+        if unheard and (found := _earlier_attempt(action, row, line)):
+            book.action_done(action.id, found, run_id=run_id, approver=approver)
+            return Done(action, Outcome.DONE_BEFORE, found, line.reissuedToReferenceLineItemId)
+        if book.attempting(action.id, _seen(line), run_id, hold):
+            break
+        row = book.actions_of([action.id])[action.id]
+        if row.state is ActionState.DONE:
+            return Done(action, Outcome.DONE_BEFORE, f"done by run {row.run_id}: {row.answer}")
+        say(f"row {action.row_number}: run {row.run_id} is attempting it; waiting (<= {hold:g} s)")
+        time.sleep(1.0)
+    try:
+        said, new_line = _call(client, action)
+    except (APIConnectionError, ServerError) as exc:  # no answer: it may or may not have happened
+        return Done(
+            action,
+            Outcome.UNKNOWN,
+            f"Tango did not answer ({exc}); run the same file again: it checks Tango first",
+        )
+    except APIStatusError as exc:
+        reason = _refusal(exc)
+        book.action_refused(action.id, exc.http_code, reason, run_id=run_id)
+        return Done(action, Outcome.REFUSED, reason)
+    book.action_done(action.id, said, run_id=run_id, approver=approver)
+    return Done(action, Outcome.DONE, said, new_line)
+
+
+def _seen(line: LineItemDetail) -> dict[str, object]:
+    return {
+        "resends": len(line.resendHistory),
+        "reissued_to": line.reissuedToReferenceLineItemId,
+        "status": line.status,
+        "reward_status": line.rewardStatus,
+    }
+
+
+def _earlier_attempt(action: Planned, row: ActionRow, line: LineItemDetail) -> str | None:
+    """What Tango's line shows of an attempt that was made but never answered (None: no
+    trace of it, so it may be made again). Resends and reissues leave a trace: a new entry in
+    the line's resend history, a replacement. The others are safe to repeat anyway."""
+    before = row.before
+    if action.action is Act.RESEND and len(line.resendHistory) > int(before.get("resends", 0)):
+        return "an earlier attempt was found at Tango (a resend in the line's history)"
+    if action.action is Act.REISSUE and line.reissuedToReferenceLineItemId:
+        new = line.reissuedToReferenceLineItemId
+        if new != before.get("reissued_to"):
+            return f"an earlier attempt was found at Tango: replaced by line {new}"
+    return None
+
+
+def _call(client: RaasClient, a: Planned) -> tuple[str, str | None]:
+    """Ask Tango to do ``a``: (what it answered, in one line; a reissue's new line)."""
+    ref, code, other = a.line_id, a.reason_code, a.other_reason
+    if a.action is Act.RESEND:
+        sent = client.resend_line_item(
+            ref,
+            code or "",
+            other,
+            new_email=a.new_email,
+            new_mobile_number=a.new_mobile_number,
+            new_delivery_method=a.new_delivery_method,
+        )
+        to = mask_email(sent.email) if sent.email else mask_phone(sent.mobileNumber)
+        return f"resent by {sent.deliveryMethod or 'the same method'} to {to}", None
+    if a.action is Act.REISSUE:
+        recipient = None
+        if a.new_email or a.new_mobile_number:
+            recipient = ReissueRecipient(email=a.new_email, mobileNumber=a.new_mobile_number)
+        new = client.reissue_line_item(
+            ref,
+            code or "",
+            other,
+            amount=a.amount,
+            delivery_method=a.new_delivery_method,
+            recipient=recipient,
+            notes=a.note,
+        )
+        return f"reissued as line {new.referenceLineItemID}", new.referenceLineItemID
+    if a.action is Act.CANCEL:
+        client.cancel_line_item(ref, code or "", other)
+        return "cancelled (its charge refunded)", None
+    if a.action is Act.FREEZE:
+        client.freeze_line_item(ref, code or "", other)
+        return "frozen", None
+    if a.action is Act.UNFREEZE:
+        client.unfreeze_line_item(ref, code or "", other)
+        return "unfrozen", None
+    if a.action is Act.RESCHEDULE:
+        changed = client.update_async_line_item(ref, delivery_date=a.delivery_date)
+        return f"delivery date now {changed.deliveryDate or a.delivery_date}", None
+    client.update_async_line_item(ref, note=a.note)
+    return "note set", None
+
+
+def _refusal(exc: APIStatusError) -> str:
+    """Tango's refusal in one line: its codes and messages, what to look at."""
+    said = "; ".join(str(e) for e in exc.errors) or exc.message
+    return f"Tango refused it (HTTP {exc.http_code}): {said}"
+
+
+def settle(
+    client: RaasClient,
+    book: Ledger,
+    acted: Acted,
+    *,
+    deadline: float,
+    pause: float = 0.5,
+) -> dict[str, LineItemDetail | None]:
+    """Where each line acted on ended, from Tango: a resent or reissued line is delivered by
+    Tango's worker, so its line (or the replacement) is asked about until it is no longer
+    pending or ``deadline`` (monotonic). The ledger's orders and lines follow Tango's."""
+    wanted: set[str] = set()
+    for d in acted.done:
+        wanted.add(d.action.line_id)
+        if d.new_line_id:
+            wanted.add(d.new_line_id)
+    moving = {
+        d.new_line_id or d.action.line_id
+        for d in acted.done
+        if d.outcome is Outcome.DONE and d.action.action.charged
+    }
+    now: dict[str, LineItemDetail | None] = {}
+    while True:
+        for ref in sorted(wanted):
+            try:
+                now[ref] = client.get_line_item(ref)
+            except NotFoundError:
+                now[ref] = None
+            except RaasError:
+                now.setdefault(ref, None)
+        pending = {r for r in moving if (seen := now.get(r)) and seen.status not in DONE_STATUSES}
+        if not pending or time.monotonic() + pause > deadline:
+            break
+        wanted = pending
+        time.sleep(pause)
+    # the ledger follows Tango: the orders of these lines, read again as sending reads them
+    # (a resend delivered a line and charged it again, a cancel refunded it)
+    for ref in sorted(book.orders_of(sorted(now))):
+        try:
+            sending.refresh(client, book, ref)
+        except RaasError as exc:
+            log.warning("order %s not read again (%s); its next run will", ref, exc)
+    return now
+
+
+REPORT_COLUMNS = [
+    ROW,
+    "action",
+    "line_id",
+    "external_ref_line_item_id",
+    "outcome",
+    "reason",
+    "new_line_id",
+    "line_status",
+    "delivery_status",
+    "reward_status",
+    "cost",
+    "action_id",
+]
+
+
+def report(
+    sheet: Sheet,
+    checked: Checked,
+    acted: Acted,
+    lines: dict[str, LineItemDetail | None],
+) -> pd.DataFrame:
+    """One row per input row: what was done, refused or found invalid, and where its line
+    is now. The original cells come along (a fixed copy can be uploaded again)."""
+    out: list[dict[str, object]] = []
+    for d in acted.done:
+        a = d.action
+        line = lines.get(d.new_line_id or a.line_id)
+        out.append(
+            {
+                ROW: a.row_number,
+                "outcome": d.outcome.value,
+                "reason": d.said,
+                "new_line_id": d.new_line_id or "",
+                "line_status": (line.status if line else "") or "",
+                "delivery_status": (line.deliveryStatus if line else "") or "",
+                "reward_status": (line.rewardStatus if line else "") or "",
+                "cost": f"{a.cost:.2f}" if a.cost else "",
+                "action_id": a.id,
+                "line_id_found": a.line_id,
+            }
+        )
+    for row in checked.rejected.itertuples(index=False):
+        cells = row._asdict()
+        out.append({ROW: cells[ROW], "outcome": Outcome.INVALID.value, "reason": cells["problems"]})
+    done = pd.DataFrame(out, columns=[*REPORT_COLUMNS, "line_id_found"])
+    original = sheet.frame.copy()
+    for name in ("action", "line_id", "external_ref_line_item_id"):
+        if name not in original:
+            original[name] = ""
+    merged = original.merge(
+        done.drop(columns=["action", "line_id", "external_ref_line_item_id"]), on=ROW, how="left"
+    )
+    found = merged.pop("line_id_found").fillna("")
+    merged["line_id"] = merged["line_id"].where(merged["line_id"].astype(str) != "", found)
+    rest = [c for c in merged.columns if c not in REPORT_COLUMNS]
+    return merged[[*REPORT_COLUMNS, *rest]].fillna("").sort_values(ROW, kind="stable")

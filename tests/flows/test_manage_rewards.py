@@ -1,0 +1,426 @@
+"""manage-rewards end to end: the Prefect test harness, the sandbox over HTTP, real files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flows.fulfil_rewards import fulfil_rewards
+from flows.manage_rewards import manage_rewards
+from raas import RaasClient
+from rewards.ledger import ActionState, Ledger
+from rewards.summary import RunStoppedError, summary_of
+from sandbox import SandboxServer
+from tests.conftest import make_settings
+from tests.flows.conftest import recipients, write_csv
+
+BOUNCE = "fail.example.com"  # the sandbox refuses deliveries to this domain
+
+
+def send(path: Path) -> dict[str, Any]:
+    state = fulfil_rewards(source_path=str(path), poll_interval_seconds=0.1, return_state=True)
+    summary = summary_of(state.result(raise_on_failure=False))
+    assert summary is not None, state.message
+    return summary.flat()
+
+
+def manage(path: Path, **params: Any):
+    state = manage_rewards(
+        source_path=str(path), poll_interval_seconds=0.1, **params, return_state=True
+    )
+    result = state.result(raise_on_failure=False)
+    summary = summary_of(result)
+    report = None
+    if summary and (Path(summary.report_dir) / "actions_report.csv").exists():
+        report = pd.read_csv(
+            Path(summary.report_dir) / "actions_report.csv", dtype=str, keep_default_na=False
+        )
+    return state, summary, report, result
+
+
+def write_actions(path: Path, rows: list[dict[str, str]]) -> Path:
+    header = sorted({k for r in rows for k in r})
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def sent_lines(
+    env: Path, campaign: str, n: int = 3, emails: dict[int, str] | None = None
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """``n`` rewards sent (``emails``: row index -> another address), and their report."""
+    rows = recipients(campaign, n)
+    for i, email in (emails or {}).items():
+        rows[i]["Email"] = email
+    out = send(write_csv(env / f"{campaign}.csv", rows))
+    report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str, keep_default_na=False)
+    return out, report
+
+
+def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
+    env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
+) -> None:
+    out, _ = sent_lines(env, campaign, emails={1: f"bob@{BOUNCE}"})
+    assert out["failed"] == 1, out
+    failed = Path(out["report_dir"]) / "failed_deliveries.csv"
+    fix = pd.read_csv(failed, dtype=str, keep_default_na=False)
+    assert fix[["action", "email", "new_email"]].values.tolist() == [
+        ["resend", f"bob@{BOUNCE}", ""]
+    ]
+    line = fix.loc[0, "line_id"]
+    fix.loc[0, "new_email"] = "bob@example.com"  # the one thing a person types
+    fixed = env / "failed_deliveries.csv"
+    fix.to_csv(fixed, index=False)
+
+    state, _, report, _ = manage(fixed)
+    assert state.is_completed(), state.message
+    assert report is not None and report["outcome"].tolist() == ["done"]
+    assert report.loc[0, "line_status"] == "COMPLETE", report.to_dict("records")
+    assert float(report.loc[0, "cost"]) >= 5.0  # a failed line is charged again when resent
+    detail = client.get_line_item(line)
+    assert detail.status == "COMPLETE" and detail.recipient.email == "bob@example.com"
+    assert len(detail.resendHistory) == 1
+
+    # the same file again (a rerun, a second upload): nothing is done twice
+    state, _, report, _ = manage(fixed)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done_before"]
+    assert len(client.get_line_item(line).resendHistory) == 1
+
+    # the original file again: the resent line counts as delivered, and the books balance
+    again = send(env / f"{campaign}.csv")
+    assert again["balanced"] is True and again["failed"] == 0, again
+    assert again["already_sent"] + again["complete"] == 3
+
+    # the ledger keeps the action: who, when, Tango's answer; its line follows Tango
+    book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+    [kept] = book.line_actions(line)
+    assert kept.state is ActionState.DONE and kept.action == "resend" and kept.run_id
+    assert "b***@example.com" in (kept.answer or "")
+
+    # and the line's whole life, from the ledger and Tango: sent, failed, resent, delivered
+    from rewards.history import line_history
+
+    told = "\n".join(f"{e.at} {e.source} {e.what}" for e in line_history(book, client, line))
+    assert "planned in batch" in told and f"{campaign}.csv row 3" in told, told
+    assert "resend done" in told and "resent by EMAIL to b***@example.com" in told, told
+    assert "now: COMPLETE" in told and "bob@" not in told, told
+
+
+def test_each_row_done_refused_or_invalid_with_its_reason(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    _, sent = sent_lines(env, campaign, 3)
+    ids = sent["reference_line_item_id"].tolist()
+    path = write_actions(
+        env / "actions.csv",
+        [
+            {"action": "freeze", "line_id": ids[0], "reason_code": "FRAUD"},
+            {"action": "unfreeze", "line_id": ids[1], "reason_code": "FRAUD"},  # not frozen
+            {"action": "cancel", "line_id": ids[2], "reason_code": ""},  # no reason
+            {"action": "cancel", "line_id": "nope", "reason_code": "DUPLICATE"},  # unknown line
+            {
+                "action": "cancel",
+                "external_ref_line_item_id": sent.loc[2, "external_ref_line_item_id"],
+                "reason_code": "OTHER",
+                "other_reason": "sent twice by mistake",
+            },
+        ],
+    )
+    state, summary, report, result = manage(path)
+    assert state.is_failed() and isinstance(result, RunStoppedError), state.message
+    by_row = report.set_index("row_number")
+    assert by_row["outcome"].to_dict() == {
+        "2": "done",
+        "3": "refused",
+        "4": "invalid",
+        "5": "invalid",
+        "6": "done",
+    }
+    assert "NOT_FROZEN" in by_row.loc["3", "reason"]
+    assert "reason_code" in by_row.loc["4", "reason"] and "nope" in by_row.loc["5", "reason"]
+    assert by_row.loc["6", "line_id"] == ids[2]
+    assert client.get_line_item(ids[0]).rewardStatus == "FROZEN"
+    assert client.get_line_item(ids[2]).status == "CANCELLED"
+    rejected = pd.read_csv(Path(summary.report_dir) / "rejected_actions.csv", dtype=str)
+    assert rejected["row_number"].tolist() == ["4", "5"]
+
+
+def test_a_resend_whose_answer_was_lost_is_not_sent_again(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    """The run recorded the resend, Tango did it, and the process died before the ledger
+    heard: the rerun finds the resend in the line's history and does not deliver it again."""
+    from rewards import managing
+    from rewards.actions import ACTION_COLUMNS
+    from rewards.reading import read_sheet
+
+    _, sent = sent_lines(env, campaign, 1)
+    line = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "resend.csv",
+        [{"action": "resend", "line_id": line, "reason_code": "REMINDER"}],
+    )
+    book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+    account = client.get_account()
+    sheet = read_sheet(path, ACTION_COLUMNS)
+    checked = managing.check_sheet(
+        client, sheet, managing.look_up(client, book, "sandbox-usd", sheet.frame), account
+    )
+    [action] = checked.actions
+    managing.record(book, checked, "sandbox-usd", str(path))
+    assert book.attempting(action.id, {"resends": 0}, "a-run-that-died", 0)
+    client.resend_line_item(line, "REMINDER")  # reached Tango; the answer never came back
+
+    state, _, report, _ = manage(path)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done_before"]
+    assert "earlier attempt" in report.loc[0, "reason"]
+    assert len(client.get_line_item(line).resendHistory) == 1
+
+
+def test_a_dry_run_does_nothing_and_prices_a_reissue(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    _, sent = sent_lines(env, campaign, 1)
+    line = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "reissue.csv",
+        [{"action": "reissue", "line_id": line, "amount": "8.00", "reason_code": "REWARD_AMOUNT"}],
+    )
+    state, summary, report, _ = manage(path, dry_run=True)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["would_do"]
+    assert summary.cost.cost > 0 and "dry-run-" in summary.report_dir
+    assert client.get_line_item(line).reissuedToReferenceLineItemId is None
+    artifacts = json.dumps([summary.counts])
+    assert "would_do" in artifacts
+
+
+def test_tango_did_the_resend_but_the_answer_was_lost_then_a_rerun(
+    env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
+) -> None:
+    """Tango commits the resend and the answer is lost (504): not retried (it would deliver
+    twice), reported not done; the rerun finds the resend at Tango and does not repeat it."""
+    _, sent = sent_lines(env, campaign, 1)
+    line = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "lost.csv", [{"action": "resend", "line_id": line, "reason_code": "REMINDER"}]
+    )
+    sandbox.admin.post("/faults", json={"drop_next": 1})
+    state, _, report, _ = manage(path)
+    assert state.is_failed() and report["outcome"].tolist() == ["not_done"], state.message
+    assert "run the same file again" in state.message
+    assert len(client.get_line_item(line).resendHistory) == 1  # it did happen
+
+    state, _, report, _ = manage(path)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done_before"]
+    assert len(client.get_line_item(line).resendHistory) == 1
+
+
+def test_rewards_manage_on_the_command_line(
+    env: Path, prefect_server: str, sandbox: SandboxServer, campaign: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import wait_for
+
+    root = Path(__file__).resolve().parents[2]
+    # a dead run's attempt is held for twice the timeout and a second: short here
+    cli_env = {**os.environ, "PREFECT_API_URL": prefect_server, "TANGO_TIMEOUT_SECONDS": "3"}
+
+    def rewards(*args: str) -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "deployments.cli", *args],
+            cwd=root,
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    out, _ = sent_lines(env, campaign, 2, emails={0: f"ann@{BOUNCE}"})
+    fix = pd.read_csv(Path(out["report_dir"]) / "failed_deliveries.csv", dtype=str)
+    fix["new_email"] = "ann@example.com"
+    fixed = env / "fixed.csv"
+    fix.to_csv(fixed, index=False)
+
+    code, said = rewards("manage", str(fixed), "--dry-run")
+    assert code == 0 and "1 would be done" in said, said
+
+    bad = write_actions(env / "bad.csv", [{"action": "resend", "line_id": fix.loc[0, "line_id"]}])
+    code, said = rewards("manage", str(bad))
+    assert code == 1 and "row 2: resend" in said and "reason_code" in said, said
+    assert "Traceback" not in said
+
+    code, said = rewards("manage", str(env / "missing.csv"))
+    assert code == 2 and "missing.csv" in said and "Traceback" not in said, said
+
+    # killed while Tango holds the resend's answer: the rerun finds it done, sends nothing
+    sandbox.admin.post(
+        "/faults", json={"drop_next": 1, "commit_then_drop_mode": "delay", "drop_delay_s": 30}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deployments.cli", "manage", str(fixed)],
+        cwd=root,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    line = fix.loc[0, "line_id"]
+    probe = RaasClient(make_settings(sandbox))
+    try:
+        wait_for(lambda: probe.get_line_item(line).resendHistory, timeout=60, interval=0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    sandbox.admin.post("/faults", json={})
+    code, said = rewards("manage", str(fixed))
+    assert code == 0 and "1 done before" in said, said
+    assert len(probe.get_line_item(line).resendHistory) == 1
+    code, said = rewards("manage", str(fixed))
+    assert code == 0 and "1 done before" in said, said
+    assert len(probe.get_line_item(line).resendHistory) == 1
+
+    code, said = rewards("history", line)
+    assert code == 0 and "resent by EMAIL to a***@example.com" in said, said
+    assert "ann@" not in said
+
+
+def test_reissues_above_the_threshold_wait_for_approval(
+    env: Path, client: RaasClient, campaign: str, prefect_server: str
+) -> None:
+    import threading
+
+    from tests.flows.test_approval import answer, paused_run_id
+    from tests.helpers import wait_for
+
+    _, sent = sent_lines(env, campaign, 1)
+    line = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "bigger.csv",
+        [{"action": "reissue", "line_id": line, "amount": "30", "reason_code": "REWARD_AMOUNT"}],
+    )
+
+    def run_and_answer(decision: str) -> tuple[Any, Any]:
+        box: dict[str, Any] = {}
+
+        def go() -> None:
+            box["run"] = manage(path, approval_threshold="20")
+
+        thread = threading.Thread(target=go)
+        thread.start()
+        run_id = wait_for(paused_run_id, timeout=60)
+        answer(prefect_server, run_id, {"decision": decision, "approver": "Grace", "note": ""})
+        thread.join(120)
+        state, _, report, _ = box["run"]
+        return state, report
+
+    state, report = run_and_answer("reject")
+    assert state.is_cancelled() and "rejected by Grace" in state.message, state.message
+    assert report["outcome"].tolist() == ["not_done"]
+    assert client.get_line_item(line).reissuedToReferenceLineItemId is None
+
+    state, report = run_and_answer("approve")
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done"] and report.loc[0, "new_line_id"]
+    new = client.get_line_item(report.loc[0, "new_line_id"])
+    assert new.amountIssued.value == 30
+    [kept] = Ledger(f"sqlite:///{env / 'ledger.db'}").line_actions(line)
+    assert kept.approver == "Grace" and kept.state is ActionState.DONE
+
+    # the original file again: the old line is cancelled, its replacement charged in the same
+    # order at Tango, and the books still balance (the replacement is no row of the file)
+    again = send(env / f"{campaign}.csv")
+    assert again["balanced"] is True and again["cancelled"] == 1, again
+
+
+def test_a_scheduled_reward_moved_noted_then_cancelled(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    # with a reward delivered now in the same order: an order of scheduled lines alone stays
+    # pending until their dates, and the sending run would wait for it
+    rows = recipients(campaign, 2, UTID="U100008", Amount="10", **{"Delivery Date": ""})
+    rows[0]["Delivery Date"] = str(today + timedelta(days=10))
+    out = send(write_csv(env / "later.csv", rows, [*rows[0]]))
+    assert out["scheduled"] == 1, out
+    sent = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str, keep_default_na=False)
+    line = sent.loc[sent["outcome"] == "scheduled", "reference_line_item_id"].item()
+    later = str(today + timedelta(days=30))
+    path = write_actions(
+        env / "move.csv",
+        [
+            {"action": "reschedule", "line_id": line, "delivery_date": later},
+            {"action": "note", "line_id": line, "note": "moved at the team's request"},
+            {"action": "reschedule", "line_id": line, "delivery_date": str(today)},  # too soon
+        ],
+    )
+    state, _, report, _ = manage(path)
+    assert report["outcome"].tolist() == ["done", "done", "invalid"], report.to_dict("records")
+    assert later in report.loc[0, "reason"]
+    assert "days ahead" in report.loc[2, "reason"]
+    assert state.is_failed()  # an invalid row: exit 1 on the command line
+
+    path = write_actions(
+        env / "cancel.csv",
+        [{"action": "cancel", "line_id": line, "reason_code": "RECIPIENT_REQUESTED"}],
+    )
+    state, _, report, _ = manage(path)
+    assert state.is_completed(), state.message
+    assert report.loc[0, "line_status"] == "CANCELLED"
+    assert client.get_line_item(line).status == "CANCELLED"
+
+
+def test_no_reward_code_reaches_the_logs_artifacts_reports_or_ledger(
+    env: Path, client: RaasClient, campaign: str, caplog
+) -> None:
+    import logging
+
+    from prefect.client.orchestration import get_client
+
+    from sandbox.config import DEFAULT_PLATFORM_KEY
+    from tests.proof.test_secrecy import CANARY, _sqlite_texts, _texts_of
+
+    caplog.set_level(logging.DEBUG)
+    _, sent = sent_lines(env, campaign, 2)
+    one, two = sent["reference_line_item_id"].tolist()
+    path = write_actions(
+        env / "all.csv",
+        [
+            {"action": "resend", "line_id": one, "reason_code": "LOST_DELETED"},
+            {"action": "freeze", "line_id": two, "reason_code": "VERIFY_ORDER"},
+            {"action": "unfreeze", "line_id": two, "reason_code": "VERIFY_ORDER"},
+            {"action": "reissue", "line_id": two, "reason_code": "RECIPIENT"},
+            {"action": "note", "line_id": one, "note": "checked"},
+        ],
+    )
+    state, summary, report, _ = manage(path)
+    assert state.is_completed(), (state.message, report.to_dict("records"))
+    assert report["outcome"].tolist() == ["done"] * 5
+    with get_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts()
+    places = {"logs": caplog.text, "state": str(state.message)}
+    places |= {f"artifact {a.key}": str(a.data) + str(a.description) for a in artifacts}
+    places |= _texts_of(Path(summary.report_dir))
+    places |= _sqlite_texts(f"sqlite:///{env / 'ledger.db'}")
+    leaks = [w for w, t in places.items() for n in (CANARY, DEFAULT_PLATFORM_KEY) if n in t]
+    assert leaks == []
+    assert any(f"manage-{summary.batch}" in k for k in places)  # the run's artifacts were read

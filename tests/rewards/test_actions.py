@@ -1,0 +1,205 @@
+"""The actions spreadsheet: read with the project's reader, every row checked, ids by content."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from raas import LineItemDetail
+from rewards.actions import ACTION_COLUMNS, Act, check, is_actions_sheet
+from rewards.errors import InputError
+from rewards.reading import read_sheet
+
+CODES = {
+    "RESEND": {"NOT_RECEIVED": "", "DELIVERY_INFO": "", "OTHER": ""},
+    "REISSUE": {"DELIVERY_INFO": "", "REWARD_AMOUNT": "", "OTHER": ""},
+    "CANCEL": {"DUPLICATE": "", "OTHER": ""},
+    "FREEZE": {"FRAUD": "", "OTHER": ""},
+    "UNFREEZE": {"FRAUD": "", "OTHER": ""},
+}
+TODAY = date(2026, 11, 30)
+
+
+def line(ref: str, **kw: object) -> LineItemDetail:
+    body = {
+        "referenceLineItemID": ref,
+        "externalReferenceLineItemID": f"li-{ref}",
+        "accountIdentifier": "acct",
+        "status": "COMPLETE",
+        "rewardStatus": "ACTIVE",
+        "utid": "U1",
+        "amountIssued": {"value": "10.00", "currencyCode": "USD"},
+        "amountCharged": {"value": "10.00", "currencyCode": "USD", "total": "10.00"},
+        "recipient": {"email": "old@example.com"},
+        **kw,
+    }
+    return LineItemDetail.model_validate(body)
+
+
+LINES = {"L1": line("L1"), "L2": line("L2", status="FAILED", rewardStatus=None), "L3": None}
+
+
+def sheet(tmp_path: Path, text: str):
+    path = tmp_path / "actions.csv"
+    path.write_text(text, encoding="utf-8")
+    return read_sheet(path, ACTION_COLUMNS).frame
+
+
+def checked(tmp_path: Path, text: str):
+    return check(
+        sheet(tmp_path, text),
+        account="acct",
+        currency="USD",
+        reason_codes=CODES,
+        lines=LINES,
+        known={"li-L1": "L1"},
+        today=TODAY,
+    )
+
+
+def test_headers_by_synonym_and_recognised_as_actions(tmp_path: Path) -> None:
+    frame = sheet(tmp_path, "Action,Reference Line Item ID,New Email,Reason Code\nresend,L1,,\n")
+    assert {"action", "line_id", "new_email", "reason_code"} <= set(frame.columns)
+    assert is_actions_sheet(["Action", "Line ID", "New Email"])
+    assert not is_actions_sheet(["Email", "UTID", "Amount", "Delivery Method"])
+
+
+def test_without_an_action_column_one_line_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"actions.csv: missing required column\(s\) action"):
+        sheet(tmp_path, "line_id,new_email\nL1,a@example.com\n")
+
+
+def test_every_row_checked_with_row_column_and_reason(tmp_path: Path) -> None:
+    result = checked(
+        tmp_path,
+        "action,line_id,external_ref_line_item_id,new_email,amount,delivery_date,note,"
+        "reason_code,other_reason\n"
+        "resend,L1,,new@example.com,,,,DELIVERY_INFO,\n"  # 2 ok
+        "resend,L1,,not-an-email,,,,DELIVERY_INFO,\n"  # 3 bad email
+        "cancel,L1,,,,,,,\n"  # 4 no reason code
+        "freeze,L1,,,,,,OTHER,\n"  # 5 OTHER without words
+        "reschedule,L1,,,,2026-12-01,,,\n"  # 6 too soon
+        "explode,L1,,,,,,,\n"  # 7 no such action
+        "cancel,L3,,,,,,DUPLICATE,\n"  # 8 unknown line
+        "cancel,,li-L1,,,,,DUPLICATE,\n"  # 9 ok, by external ref
+        "resend,L1,,new@example.com,,,,DELIVERY_INFO,\n"  # 10 repeats row 2
+        "reissue,L1,,,12.50,,,REWARD_AMOUNT,\n"  # 11 ok
+        "note,L1,,,,,=cmd(),,\n"  # 12 formula
+        "unfreeze,L1,,,,,,NOPE,\n",  # 13 unknown code
+    )
+    said = {(p.row_number, p.column) for p in result.problems.itertuples()}
+    assert said == {
+        (3, "new_email"),
+        (4, "reason_code"),
+        (5, "other_reason"),
+        (6, "delivery_date"),
+        (7, "action"),
+        (8, "line_id"),
+        (10, "action"),
+        (12, "note"),
+        (13, "reason_code"),
+    }
+    assert [a.row_number for a in result.actions] == [2, 9, 11]
+    assert result.actions[1].line_id == "L1" and result.actions[1].action is Act.CANCEL
+    assert "repeats row 2" in result.rejected.set_index("row_number").loc[10, "problems"]
+    assert result.actions[2].amount == Decimal("12.50")
+
+
+def test_the_same_action_has_the_same_id_in_any_file(tmp_path: Path) -> None:
+    one = checked(
+        tmp_path, "action,line_id,new_email,reason_code\nresend,L1,A@example.com,NOT_RECEIVED\n"
+    )
+    two = checked(
+        tmp_path,
+        "Line,What to do,New Email,Reason,Comment\nL1,Resend,a@example.com,not_received,x\n",
+    )
+    other = checked(
+        tmp_path, "action,line_id,new_email,reason_code\nresend,L1,b@example.com,NOT_RECEIVED\n"
+    )
+    assert one.actions[0].id == two.actions[0].id != other.actions[0].id
+    assert one.batch == two.batch
+
+
+def test_cost_of_a_reissue_and_of_resending_a_failed_line(tmp_path: Path) -> None:
+    from raas import CatalogItem
+
+    item = CatalogItem.model_validate(
+        {
+            "utid": "U1",
+            "rewardName": "Card",
+            "currencyCode": "USD",
+            "status": "active",
+            "valueType": "VARIABLE_VALUE",
+            "rewardType": "gift card",
+            "minValue": "1",
+            "maxValue": "100",
+        }
+    )
+    result = check(
+        sheet(
+            tmp_path,
+            "action,line_id,amount,reason_code\n"
+            "reissue,L1,25,REWARD_AMOUNT\n"
+            "resend,L2,,NOT_RECEIVED\n"
+            "reissue,L1,500,REWARD_AMOUNT\n",
+        ),
+        account="acct",
+        currency="USD",
+        reason_codes=CODES,
+        lines=LINES,
+        known={},
+        catalog={"U1": item},
+        today=TODAY,
+    )
+    # the reissue: 25 for the new reward, less the 10 refunded; the failed line charged again
+    assert [a.cost for a in result.actions] == [Decimal("15.00"), Decimal("10.00")]
+    assert list(result.problems["column"]) == ["amount"]
+
+
+def test_failed_deliveries_come_back_as_actions_from_csv_and_xlsx(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from rewards import export
+    from rewards.reading import headers
+
+    report = pd.DataFrame(
+        {
+            "row_number": [2, 3, 4],
+            "outcome": ["complete", "failed", "rejected_by_tango"],
+            "reference_line_item_id": ["L1", "L2", ""],
+            "external_ref_line_item_id": ["li-L1", "li-L2", "li-L3"],
+            "first_name": ["A", "B", "C"],
+            "last_name": ["x", "y", "z"],
+            "delivery_method": ["EMAIL"] * 3,
+            "email": ["a@example.com", "+b@fail.example.com", "c@example.com"],
+            "mobile_number": ["", "", ""],
+            "reason": ["", "bounced", "refused"],
+        }
+    )
+    failed = export.failed_deliveries(report)
+    assert failed["line_id"].tolist() == ["L2"]  # a line Tango refused has nothing to resend
+    written = export.write_table(failed, tmp_path, "failed_deliveries")
+    for path in written:  # .csv and .xlsx
+        assert is_actions_sheet(headers(path)), path
+        frame = read_sheet(path, ACTION_COLUMNS).frame
+        frame.loc[frame.index[0], "new_email"] = "b@example.com"
+        result = check(
+            frame,
+            account="acct",
+            currency="USD",
+            reason_codes=CODES,
+            lines=LINES,
+            known={},
+            today=TODAY,
+        )
+        assert result.problems.empty, result.problems
+        [action] = result.actions
+        assert (action.action, action.line_id, action.new_email) == (
+            Act.RESEND,
+            "L2",
+            "b@example.com",
+        )
+        assert frame.loc[frame.index[0], "email"] == "+b@fail.example.com"  # as it left
