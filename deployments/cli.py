@@ -102,7 +102,28 @@ def _catalog_file(path: Path) -> Catalog:
         ) from None
 
 
+def _crashes_shown() -> None:
+    """On a team's Prefect server (PREFECT_API_URL), a run this process starts and that is
+    then killed shows Crashed within minutes, as deployment runs do: its heartbeats, and the
+    automation that watches them (see :mod:`deployments.zombies`). A temporary server dies
+    with the process and its runs with it."""
+    if not os.environ.get("PREFECT_API_URL"):
+        return
+    # before Prefect is imported: it reads its settings once
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
+    from rewards.params import RewardsSettings
+
+    from .zombies import ensure_automation
+
+    try:
+
+        ensure_automation(RewardsSettings().silent_run_seconds)
+    except Exception as exc:  # the run itself does not depend on it
+        print(f"warning: killed runs may stay Running: {exc}", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
+    _crashes_shown()
     from .terminal import run_and_print
 
     params = {
@@ -121,6 +142,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _manage(args: argparse.Namespace) -> int:
+    _crashes_shown()
     from .terminal import manage_and_print
 
     return manage_and_print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -76,3 +77,60 @@ def test_a_corrected_name_does_not_send_a_second_reward(
     second = pd.read_csv(reports[-1], dtype=str).set_index("row_number")
     assert second.loc["2", "outcome"] == "already_sent"
     assert "another name" in second.loc["2", "reason"] and "first.csv" in second.loc["2", "reason"]
+
+
+def test_a_killed_rewards_run_shows_crashed(
+    prefect_server: str, sandbox: SandboxServer, tmp_path: Path, campaign: str
+) -> None:
+    """``rewards run`` on a team's Prefect server, killed with SIGKILL while it waits for
+    approval: the run shows Crashed within minutes, not Running forever (the run sends
+    heartbeats, and rewards run makes sure the automation that watches them exists)."""
+    import signal
+    import time
+
+    from prefect.automations import Automation
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.exceptions import ObjectNotFound
+
+    from deployments.zombies import NAME
+    from tests.helpers import wait_for
+
+    with contextlib.suppress(ObjectNotFound, ValueError):  # the command must make it itself
+        Automation.read(name=NAME).delete()
+
+    env = {
+        **os.environ,
+        **sandbox.tango_env(),
+        "PREFECT_API_URL": prefect_server,
+        "REWARDS_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
+        "REWARDS_APPROVAL_THRESHOLD": "1",  # it pauses, and waits for a person
+        "REWARDS_SILENT_RUN_SECONDS": "40",
+    }
+    name = f"killed-{campaign}.csv"
+    path = write_csv(tmp_path / name, recipients(campaign, 2))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deployments.cli", "run", str(path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def run_state() -> str:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name]))
+            )
+        return runs[0].state.type.value if runs and runs[0].state else ""
+
+    try:
+        wait_for(lambda: run_state() == "PAUSED", timeout=90)
+        time.sleep(2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    assert Automation.read(name=NAME).enabled
+    wait_for(lambda: run_state() == "CRASHED", timeout=240, interval=2)
