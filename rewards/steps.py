@@ -27,7 +27,7 @@ from .planning import Plan, plan_batch
 from .reading import Sheet, read_recipients
 from .reconcile import Mode, Reconciliation, reconcile
 from .sending import Submitted
-from .standing import arrived_late, settle, settle_waiting
+from .standing import Standing, arrived_late, settle, settle_waiting
 from .summary import CostPreview
 from .validation import Validated, ValidationOptions, validate
 
@@ -112,11 +112,14 @@ def plan(
         recipients=recipients,
         first_chunk=max((o.chunk_index for o in existing), default=-1) + 1,
     )
+    resumed = int((result.standing == Standing.RESUMED).sum())
+    again = f" ({resumed} in orders planned before, resent as they were)" if resumed else ""
     ctx.say(
-        f"Batch {result.batch}: {result.unsent} rows to send in {len(result.new_orders)} new "
-        f"orders, {len(result.already_sent)} sent before, {len(result.busy)} being sent by "
-        "other runs"
+        f"Batch {result.batch}: {result.unsent} rows to send{again}, "
+        f"{len(result.new_orders)} new orders; {len(result.already_sent)} sent before, "
+        f"{len(result.busy)} being sent by other runs"
     )
+
     return result
 
 
