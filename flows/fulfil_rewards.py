@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from prefect import flow, get_run_logger, runtime
 from prefect.client.orchestration import get_client
@@ -13,6 +12,7 @@ from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.approval import ask
+from flows.naming import run_name
 from flows.scan_inbox import taken_by_another_run
 from flows.send_orders import fan_out as start_shares
 from raas import RaasError
@@ -46,14 +46,7 @@ from tasks.fulfil import (
 )
 from tasks.progress import ProgressCards
 from tasks.report import show_report, write_report
-from tasks.tango import ledger, tango_client
-
-
-def run_name() -> str:
-    """``recipients.csv · dry run``: runs told apart in the UI's list."""
-    params = runtime.flow_run.parameters
-    name = Path(str(params.get("source_path") or "no file")).name
-    return f"{name} · dry run" if params.get("dry_run") else name
+from tasks.tango import identifiers, ledger, tango_client
 
 
 @flow(name="fulfil-rewards", flow_run_name=run_name, log_prints=True)
@@ -133,7 +126,7 @@ def fulfil_rewards(
             raise RewardsError("source_path is empty: give the path of the spreadsheet to send")
         if other := taken_by_another_run(source_path):
             return Cancelled(message=other)
-        customer, account_id = _identifiers(customer_identifier, account_identifier)
+        customer, account_id = identifiers(customer_identifier, account_identifier)
         _tag(account_id, campaign, dry_run)
         margin = _margin(settings)
         deadline = time.monotonic() + timeout_seconds
@@ -315,17 +308,6 @@ def _resolve(mode: CompletionMode, settings: RewardsSettings) -> CompletionMode:
     if mode is CompletionMode.AUTO:
         return CompletionMode.WEBHOOK if settings.webhook_receiver else CompletionMode.POLL
     return mode
-
-
-def _identifiers(customer: str, account: str) -> tuple[str, str]:
-    settings = tango_client(customer or None, account or None).settings
-    if not settings.customer_identifier or not settings.account_identifier:
-        raise RewardsError(
-            "no Tango customer/account: pass customer_identifier and "
-            "account_identifier or set TANGO_CUSTOMER_IDENTIFIER and "
-            "TANGO_ACCOUNT_IDENTIFIER"
-        )
-    return settings.customer_identifier, settings.account_identifier
 
 
 def _margin(settings: RewardsSettings) -> float:

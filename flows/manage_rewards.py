@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from prefect import flow, get_run_logger, runtime
+from prefect import flow, get_run_logger
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.approval import ask_about
+from flows.naming import run_name
 from flows.scan_inbox import taken_by_another_run
 from raas import Account, RaasError
 from rewards.actions import Checked, Planned
@@ -32,14 +33,7 @@ from tasks.manage import (
     settle_lines,
 )
 from tasks.report import show_report, write_actions_report
-from tasks.tango import tango_client
-
-
-def run_name() -> str:
-    """``failed_deliveries.csv · dry run``: runs told apart in the UI's list."""
-    params = runtime.flow_run.parameters
-    name = Path(str(params.get("source_path") or "no file")).name
-    return f"{name} · dry run" if params.get("dry_run") else name
+from tasks.tango import identifiers
 
 
 @flow(name="manage-rewards", flow_run_name=run_name, log_prints=True)
@@ -85,7 +79,7 @@ def manage_rewards(
             raise RewardsError("source_path is empty: give the path of the actions spreadsheet")
         if other := taken_by_another_run(source_path):
             return Cancelled(message=other)
-        customer, account_id = _identifiers(customer_identifier, account_identifier)
+        customer, account_id = identifiers(customer_identifier, account_identifier)
         sheet = load_actions(source_path, sheet_name or None)
         account = fetch_account(customer, account_id)
         checked, cost = check_actions(quote(sheet), customer, account)
@@ -236,14 +230,3 @@ def _short(cost: CostPreview) -> str:
         f"{cost.currency}, the balance is {cost.balance:.2f}, short by {cost.shortfall:.2f}. "
         "Nothing was done; fund the account and run again"
     )
-
-
-def _identifiers(customer: str, account: str) -> tuple[str, str]:
-    settings = tango_client(customer or None, account or None).settings
-    if not settings.customer_identifier or not settings.account_identifier:
-        raise RewardsError(
-            "no Tango customer/account: pass customer_identifier and "
-            "account_identifier or set TANGO_CUSTOMER_IDENTIFIER and "
-            "TANGO_ACCOUNT_IDENTIFIER"
-        )
-    return settings.customer_identifier, settings.account_identifier

@@ -57,3 +57,15 @@ def forget() -> None:
     """Drop the cached client and ledger (settings changed: tests, a new environment)."""
     tango_client.cache_clear()
     _ledger.cache_clear()
+
+
+def identifiers(customer: str, account: str) -> tuple[str, str]:
+    """The Tango customer and account a run works in: its parameters, else the settings."""
+    settings = tango_client(customer or None, account or None).settings
+    if not settings.customer_identifier or not settings.account_identifier:
+        raise RewardsError(
+            "no Tango customer/account: pass customer_identifier and "
+            "account_identifier or set TANGO_CUSTOMER_IDENTIFIER and "
+            "TANGO_ACCOUNT_IDENTIFIER"
+        )
+    return settings.customer_identifier, settings.account_identifier
