@@ -107,16 +107,26 @@ def _crashes_shown() -> None:
     then killed shows Crashed within minutes, as deployment runs do: its heartbeats, and the
     automation that watches them (see :mod:`deployments.zombies`). A temporary server dies
     with the process and its runs with it."""
-    if not os.environ.get("PREFECT_API_URL"):
+    url = os.environ.get("PREFECT_API_URL")
+    if not url:
         return
+    import httpx
+
+    try:
+        httpx.get(url.rstrip("/") + "/health", timeout=10).raise_for_status()
+    except httpx.HTTPError:
+        raise RewardsError(
+            f"the Prefect server at PREFECT_API_URL ({url}) cannot be reached: start it (or "
+            "wait until it has started), or unset PREFECT_API_URL to run on a temporary one"
+        ) from None
     # before Prefect is imported: it reads its settings once
+
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
     from rewards.params import RewardsSettings
 
     from .zombies import ensure_automation
 
     try:
-
         ensure_automation(RewardsSettings().silent_run_seconds)
     except Exception as exc:  # the run itself does not depend on it
         print(f"warning: killed runs may stay Running: {exc}", file=sys.stderr)

@@ -138,7 +138,7 @@ def _end(
     table = report(run.sheet, run.checked, acted, {}) if frame is None else frame
     summary = _publish(run, table, "Dry run: nothing done" if dry else "Actions", note, dry)
     c = summary.counts
-    trouble = c.get("invalid", 0) + c.get("refused", 0) + c.get("not_done", 0)
+    trouble = sum(c.get(k, 0) for k in ("invalid", "refused", "not_done", "failed_again"))
     line = _line(c)
     logger = get_run_logger()
     if dry:
@@ -209,6 +209,7 @@ def _line(c: dict[str, int]) -> str:
         ("done before", c.get("done_before", 0)),
         ("refused by Tango", c.get("refused", 0)),
         ("not done", c.get("not_done", 0)),
+        ("failed again", c.get("failed_again", 0)),
         ("invalid", c.get("invalid", 0)),
     ]
     return ", ".join(f"{n} {what}" for what, n in parts if n) or "no actions"

@@ -54,6 +54,7 @@ class Outcome(StrEnum):
     DONE_BEFORE = "done_before"  # an earlier run did it (or its attempt was found at Tango)
     REFUSED = "refused"  # Tango refused it (its reason in the report)
     UNKNOWN = "not_done"  # Tango did not answer: run the same file again
+    FAILED_AGAIN = "failed_again"  # Tango resent or reissued it, and that delivery failed too
     INVALID = "invalid"  # the row did not pass the checks: nothing was asked of Tango
     WOULD_DO = "would_do"  # a dry run: what a run would ask of Tango
 
@@ -372,6 +373,13 @@ REPORT_COLUMNS = [
 ]
 
 
+def _failed(line: LineItemDetail | None) -> bool:
+    """Tango's line (or its replacement) failed to reach its recipient."""
+    if line is None:
+        return False
+    return "FAILED" in ((line.deliveryStatus or "").upper(), (line.status or "").upper())
+
+
 def report(
     sheet: Sheet,
     checked: Checked,
@@ -384,16 +392,21 @@ def report(
     for d in acted.done:
         a = d.action
         line = lines.get(d.new_line_id or a.line_id)
+        outcome, said = d.outcome, d.said
+        if outcome is Outcome.DONE and a.action.charged and _failed(line):
+            outcome = Outcome.FAILED_AGAIN
+            said += "; the delivery failed again: check the contact and resend to a new one"
         out.append(
             {
                 ROW: a.row_number,
-                "outcome": d.outcome.value,
-                "reason": d.said,
+                "outcome": outcome.value,
+                "reason": said,
                 "new_line_id": d.new_line_id or "",
                 "line_status": (line.status if line else "") or "",
                 "delivery_status": (line.deliveryStatus if line else "") or "",
                 "reward_status": (line.rewardStatus if line else "") or "",
-                "cost": f"{a.cost:.2f}" if a.cost else "",
+                # a failed delivery is not charged (DECISIONS.md)
+                "cost": f"{a.cost:.2f}" if a.cost and outcome is not Outcome.FAILED_AGAIN else "",
                 "action_id": a.id,
                 "line_id_found": a.line_id,
             }

@@ -134,3 +134,17 @@ def test_a_killed_rewards_run_shows_crashed(
         proc.wait(30)
     assert Automation.read(name=NAME).enabled
     wait_for(lambda: run_state() == "CRASHED", timeout=240, interval=2)
+
+
+def test_an_unreachable_prefect_server_is_exit_2_and_one_line(sandbox: SandboxServer) -> None:
+    from sandbox.server import free_port
+
+    env = {
+        **os.environ,
+        **sandbox.tango_env(),
+        "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",  # nothing listens there
+    }
+    code, out = rewards("run", str(ROOT / "data" / "sample_recipients.csv"), env=env)
+    assert code == 2, out
+    assert "PREFECT_API_URL" in out and "Traceback" not in out
+    assert len(out.strip().splitlines()) == 1, out

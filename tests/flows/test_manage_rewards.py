@@ -113,6 +113,21 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     assert "now: COMPLETE" in told and "bob@" not in told, told
 
 
+def test_a_resend_that_bounces_again_is_not_called_done(
+    env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
+) -> None:
+    """failed_deliveries.csv run as it came (no new address): the resend goes to the address
+    that bounced, fails again, and the run says so (Failed, exit 1 on the command line), not
+    "done"; nothing is charged for it."""
+    out, _ = sent_lines(env, campaign, emails={0: f"jo@{BOUNCE}"})
+    failed = Path(out["report_dir"]) / "failed_deliveries.csv"
+    state, _, report, _ = manage(failed)
+    assert not state.is_completed() and "1 failed again" in state.message, state.message
+    assert report is not None and report["outcome"].tolist() == ["failed_again"]
+    assert "the delivery failed again" in report.loc[0, "reason"]
+    assert report.loc[0, "cost"] == ""
+
+
 def test_each_row_done_refused_or_invalid_with_its_reason(
     env: Path, client: RaasClient, campaign: str
 ) -> None:
