@@ -88,7 +88,7 @@ def manage_rewards(
             return _end(run, preview_actions(quote(checked)), None, dry=True)
         if cost.shortfall:
             return _stop(run, _short(cost))
-        approver = None
+        approver, said = None, None
         if cost.cost and approval.needed(cost.cost):
             verdict = ask_about(
                 checked.batch,
@@ -99,12 +99,12 @@ def manage_rewards(
             )
             if not verdict.approved:
                 return _stop(run, verdict.text(), cancelled=True)
-            approver = verdict.approver
+            approver, said = verdict.approver, verdict.text()
         recorded = record_actions(quote(checked), account_id, sheet.source)
         acted = do_actions(quote(checked), recorded, customer, account_id, approver)
         lines = settle_lines(acted, customer, account_id, timeout_seconds, poll_interval_seconds)
         frame = report(sheet, checked, acted, lines)
-        return _end(run, acted, None, frame=frame)
+        return _end(run, acted, said, frame=frame)
 
     except RewardsError as exc:  # an expected stop: a clear message, no traceback
         get_run_logger().error("%s", exc)
@@ -152,8 +152,9 @@ def _end(
             said += "; run the same file again for the actions Tango did not answer"
         logger.warning("%s", said)
         return Failed(message=said, data=RunStoppedError(said, summary))
-    logger.info("Done: %s", line)
-    return Completed(message=line, data=summary)
+    message = f"{line}; {note}" if note else line  # who approved, when, for how much
+    logger.info("Done: %s", message)
+    return Completed(message=message, data=summary)
 
 
 def _stop(run: _Run, reason: str, cancelled: bool = False) -> State[RunSummary]:

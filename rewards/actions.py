@@ -242,7 +242,11 @@ def check(
             lambda g: "; ".join(f"{c}: {r}" for c, r in zip(g["column"], g["reason"], strict=True))
         )
         rejected["problems"] = rejected[ROW].map(texts)
-    batch = actions_batch([a.id for a in planned], account)
+    # a file with no valid action is a run of its own all the same: its rows tell it apart
+    # (else every such file would share one report folder)
+    rows = [] if planned else [str(pd.util.hash_pandas_object(frame, index=False).sum())]
+    batch = actions_batch([a.id for a in planned] + rows, account)
+
     return Checked(planned, table, rejected, len(frame), batch)
 
 

@@ -55,7 +55,7 @@ class RunSummary:
     def line(self) -> str:
         """ "44 sent, 1 failed, 4 rejected" — the counts that are not zero, in a fixed order."""
         c = self.counts
-        failed = c.get("failed", 0) + c.get("cancelled", 0) + c.get("rejected_by_tango", 0)
+        failed = c.get("failed", 0) + c.get("rejected_by_tango", 0)
         parts = [
             ("would be sent", c.get("would_send", 0)),
             ("sent before", c.get("sent_before", 0)),
@@ -63,7 +63,9 @@ class RunSummary:
             ("pending", c.get("pending", 0)),
             ("scheduled", c.get("scheduled", 0)),
             ("failed", failed),
+            ("cancelled", c.get("cancelled", 0)),  # a person cancelled it (and was refunded)
             ("already sent", c.get("already_sent", 0)),
+
             ("being sent by another run", c.get("being_sent", 0)),
             ("not sent", c.get("not_submitted", 0)),
             ("rejected", c.get("rejected", 0)),

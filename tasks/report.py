@@ -46,10 +46,12 @@ def summary_markdown(
         values = [c["rows_in"], c["rejected"], c["sent_before"], c["would_send"], c["being_sent"]]
     else:
         head = ["rows in", "rejected", "already sent", "submitted", "complete", "failed"]
-        head += ["pending", "scheduled", "not sent"]
-        failed = c["failed"] + c["cancelled"] + c["rejected_by_tango"]
+        head += ["cancelled", "pending", "scheduled", "not sent"]
+        failed = c["failed"] + c["rejected_by_tango"]
         values = [c["rows_in"], c["rejected"], c["already_sent"], c["submitted"], c["complete"]]
-        values += [failed, c["pending"], c["scheduled"], c["not_submitted"] + c["being_sent"]]
+        values += [failed, c["cancelled"], c["pending"], c["scheduled"]]
+        values += [c["not_submitted"] + c["being_sent"]]
+
     lines += [
         "| " + " | ".join(head) + " |",
         "|" + "---:|" * len(head),

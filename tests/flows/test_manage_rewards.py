@@ -352,7 +352,8 @@ def test_reissues_above_the_threshold_wait_for_approval(
     assert client.get_line_item(line).reissuedToReferenceLineItemId is None
 
     state, report = run_and_answer("approve")
-    assert state.is_completed(), state.message
+    assert state.is_completed() and "approved by Grace" in state.message, state.message
+
     assert report["outcome"].tolist() == ["done"] and report.loc[0, "new_line_id"]
     new = client.get_line_item(report.loc[0, "new_line_id"])
     assert new.amountIssued.value == 30

@@ -203,3 +203,12 @@ def test_failed_deliveries_come_back_as_actions_from_csv_and_xlsx(tmp_path: Path
             "b@example.com",
         )
         assert frame.loc[frame.index[0], "email"] == "+b@fail.example.com"  # as it left
+
+
+def test_files_without_a_valid_action_are_runs_of_their_own(tmp_path: Path) -> None:
+    """Two different files whose every row is invalid do not share a report folder."""
+    one = checked(tmp_path, "action,line_id\nresend,NOPE1\n")
+    two = checked(tmp_path, "action,line_id\nfreeze,NOPE2\n")
+    assert not one.actions and not two.actions
+    assert one.batch != two.batch
+    assert checked(tmp_path, "action,line_id\nresend,NOPE1\n").batch == one.batch
