@@ -65,7 +65,6 @@ class RunSummary:
             ("failed", failed),
             ("cancelled", c.get("cancelled", 0)),  # a person cancelled it (and was refunded)
             ("already sent", c.get("already_sent", 0)),
-
             ("being sent by another run", c.get("being_sent", 0)),
             ("not sent", c.get("not_submitted", 0)),
             ("rejected", c.get("rejected", 0)),
