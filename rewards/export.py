@@ -44,7 +44,20 @@ def write_table(
     written = [csv_path]
     if len(frame) <= min(xlsx_max_rows, EXCEL_MAX_ROWS):
         written.append(_write_xlsx(frame, folder / f"{stem}.xlsx"))
+    else:
+        (folder / f"{stem}.xlsx").unlink(missing_ok=True)  # an earlier run's, out of date
     return written
+
+
+def write_if_any(frame: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
+    """:func:`write_table` for a table that may be empty: none written, and an earlier run's
+    removed (a failed_deliveries.csv left from before its lines were fixed would resend them
+    to the addresses that bounced)."""
+    if len(frame):
+        return write_table(frame, folder, stem)
+    for suffix in (".csv", ".xlsx"):
+        (folder / f"{stem}{suffix}").unlink(missing_ok=True)
+    return []
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:

@@ -110,13 +110,14 @@ def write_report(
     names the artifacts (``fulfil-<batch>``, or ``dry-run-<batch>`` so a preview never
     replaces a real batch's)."""
     written = export.write_table(result.report, folder, "report")
-    if len(validated.rejected):
-        written += export.write_table(validated.rejected, folder, "rejected_rows")
-    if len(validated.warnings):  # rows that went on but should be looked at
-        written += export.write_table(validated.warnings, folder, "warnings")
-    failed = export.failed_deliveries(result.report)
-    if len(failed):  # ready to fix: type the new contact, upload it back
-        written += export.write_table(failed, folder, "failed_deliveries")
+    written += export.write_if_any(validated.rejected, folder, "rejected_rows")
+    # rows that went on but should be looked at
+    written += export.write_if_any(validated.warnings, folder, "warnings")
+    # ready to fix: type the new contact, upload it back
+    written += export.write_if_any(
+        export.failed_deliveries(result.report), folder, "failed_deliveries"
+    )
+
     for name, frame in (
         ("by_reward", result.by_reward),
         ("by_method", result.by_method),
@@ -250,8 +251,8 @@ def write_actions_report(
     """A run of actions' files (every row: done, done before, refused with Tango's reason,
     invalid with its problems) and what the run's page shows of them (contacts masked)."""
     written = export.write_table(report, folder, "actions_report")
-    if len(rejected):  # ready to fix and upload again
-        written += export.write_table(rejected, folder, "rejected_actions")
+    written += export.write_if_any(rejected, folder, "rejected_actions")  # to fix and upload
+
     markdown = actions_markdown(title, report, source, folder, cost, note)
     (folder / "summary.md").write_text(markdown)
     get_run_logger().info("Report written to %s", folder)

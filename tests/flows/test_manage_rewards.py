@@ -93,10 +93,13 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     assert report["outcome"].tolist() == ["done_before"]
     assert len(client.get_line_item(line).resendHistory) == 1
 
-    # the original file again: the resent line counts as delivered, and the books balance
+    # the original file again: the resent line counts as delivered, and the books balance;
+    # the old failed_deliveries files go (uploaded again, they would resend to the bounce)
     again = send(env / f"{campaign}.csv")
     assert again["balanced"] is True and again["failed"] == 0, again
     assert again["already_sent"] + again["complete"] == 3
+    assert not list(Path(again["report_dir"]).glob("failed_deliveries.*"))
+
 
     # the ledger keeps the action: who, when, Tango's answer; its line follows Tango
     book = Ledger(f"sqlite:///{env / 'ledger.db'}")
