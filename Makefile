@@ -38,6 +38,8 @@ format: $(STAMP)
 bench: $(STAMP)  ## speed and memory figures
 	$(PY) bench/validate_1m.py
 	$(PY) bench/e2e.py --rows 10000 100000
+	$(PY) bench/webhook_latency.py --orders 100
+
 
 proof: $(STAMP)  ## the full campaigns: bad inputs, chaos, webhook abuse (tens of minutes)
 	$(PY) -m proof.bad_inputs
