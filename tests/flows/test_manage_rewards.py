@@ -100,7 +100,6 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     assert again["already_sent"] + again["complete"] == 3
     assert not list(Path(again["report_dir"]).glob("failed_deliveries.*"))
 
-
     # the ledger keeps the action: who, when, Tango's answer; its line follows Tango
     book = Ledger(f"sqlite:///{env / 'ledger.db'}")
     [kept] = book.line_actions(line)
