@@ -718,6 +718,37 @@ def _flag_repeats(s: _Store, keep: np.ndarray) -> bool:
     return True
 
 
+def _fee_cents(
+    item_of: list[CatalogItem | None], i: np.ndarray, cents: np.ndarray, qty: np.ndarray
+) -> np.ndarray:
+    """:func:`raas.rules.line_cost`'s fee, in cents, for many (reward, amount, quantity) at
+    once: per reward, integer arithmetic where the fee allows it exactly (a percentage is
+    rounded half to even, as Decimal's quantize does), else that reward's lines one by one."""
+    out = np.zeros(len(i), dtype=np.int64)
+    for item_code in np.unique(i):
+        item = item_of[item_code]
+        assert item is not None  # valid rows have a known reward
+        on = np.flatnonzero(i == item_code)
+        value = cents[on] * qty[on]
+        fee = item.fee
+        if fee is None or not fee.value:
+            continue
+        numerator, denominator = Decimal(fee.value).as_integer_ratio()
+        if (fee.type or "").upper() == "PERCENTAGE" and denominator <= 10**6:
+            # value_cents * p / 100, rounded half to even
+            top, bottom = value * numerator, 100 * denominator
+            whole, rest = np.divmod(top, bottom)
+            up = (2 * rest > bottom) | ((2 * rest == bottom) & (whole % 2 == 1))
+            out[on] = whole + up
+        elif (fee.type or "").upper() != "PERCENTAGE" and (100 * numerator) % denominator == 0:
+            out[on] = (100 * numerator // denominator) * qty[on]
+        else:  # a fee no integer arithmetic holds exactly: Decimal, line by line
+            for at, c, n in zip(on.tolist(), cents[on].tolist(), qty[on].tolist(), strict=True):
+                charged = rules.line_cost(item, Decimal(c) / 100, n)[1]
+                out[at] = int((charged * 100).to_integral_value())
+    return out
+
+
 def _fees(
     a: Coded,
     q: Coded,
@@ -742,11 +773,14 @@ def _fees(
     else:
         codes, combos = pd.factorize(key)
         slots = np.arange(len(combos))
-    fees = [""] * (len(seen) if slots is combos else len(combos))
-    for slot, joint in zip(slots.tolist(), np.asarray(combos).tolist(), strict=True):
-        (i, j), k = divmod(joint // sizes[2], sizes[1]), joint % sizes[2]
-        item = item_of[i]
-        assert item is not None  # valid rows have a known reward
-        qty = int(count_q[k]) if len(q) else 1
-        fees[slot] = f"{rules.line_cost(item, Decimal(int(cents_a[j])) / 100, qty)[1]:.2f}"
-    return as_series(pc.take(pa.array(fees, TEXT), pa.array(codes)))
+    joint = np.asarray(combos, dtype=np.int64)
+    i, j = np.divmod(joint // sizes[2], sizes[1])
+    qty = count_q[joint % sizes[2]].astype(np.int64) if len(q) else np.ones(len(joint), np.int64)
+    fee_cents = _fee_cents(item_of, i, cents_a[j].astype(np.int64), qty)
+    size = len(seen) if slots is combos else len(combos)
+    cents = np.zeros(size, dtype=np.int64)
+    cents[slots] = fee_cents
+    whole = pc.cast(pa.array(cents // 100), pa.string())
+    hundredths = pc.utf8_lpad(pc.cast(pa.array(cents % 100), pa.string()), 2, "0")
+    fees = pc.binary_join_element_wise(whole, hundredths, ".")
+    return as_series(pc.take(fees.cast(TEXT), pa.array(codes)))

@@ -415,3 +415,39 @@ def test_amounts_are_judged_as_tango_s_rule_judges_one_line() -> None:
     said = {row: reasons(result, row).get("amount") for row in expected}
     assert said == expected
     assert sum(v is not None for v in expected.values()) > 20  # both kinds of answer were asked
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("PERCENTAGE", "2"),
+        ("PERCENTAGE", "2.5"),
+        ("PERCENTAGE", "1.75"),
+        ("PERCENTAGE", "0.3333"),
+        ("FIXED", "3.95"),
+        ("FIXED", "0"),
+        ("FIXED", "0.125"),
+        (None, None),
+    ],
+)
+def test_fees_are_computed_as_tango_s_rule_computes_one_line(kind, value) -> None:
+    """Validation prices every distinct (reward, amount, quantity) at once in integer cents;
+    raas.rules.line_cost prices one line in Decimal. Same fee to the cent, ties included."""
+    import random
+
+    from raas import rules
+    from raas._models import Fee
+    from rewards.validation import _fee_cents
+
+    base = next(i for i in CATALOG.items() if i.utid == "U100001")
+    fee = None if kind is None else Fee(type=kind, value=Decimal(value))
+    item = base.model_copy(update={"fee": fee})
+    rng = random.Random(11)
+    cents = np.array([rng.randrange(1, 200_000) for _ in range(3000)] + [1, 2, 25, 50, 150, 250])
+    qty = np.array([rng.choice([1, 1, 1, 2, 3, 7]) for _ in range(len(cents))])
+    got = _fee_cents([item], np.zeros(len(cents), dtype=np.int64), cents, qty)
+    want = [
+        int((rules.line_cost(item, Decimal(int(c)) / 100, int(n))[1] * 100).to_integral_value())
+        for c, n in zip(cents, qty, strict=True)
+    ]
+    assert got.tolist() == want
