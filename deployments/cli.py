@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,9 +35,10 @@ def _validate(args: argparse.Namespace) -> int:
     from rewards.reading import read_recipients
     from rewards.validation import ValidationOptions, validate
 
+    out = _out_folder(args.out) if args.out else None
     sheet = read_recipients(args.file, args.sheet)
     if args.catalog:  # offline: a saved copy of the catalog, no Tango settings needed
-        catalog, currency = _catalog_file(Path(args.catalog)), args.currency
+        catalog, currency = _catalog_file(Path(args.catalog)), _currency(args.currency)
     else:
         from tasks.tango import tango_client
 
@@ -60,20 +62,44 @@ def _validate(args: argparse.Namespace) -> int:
     for p in result.problems.head(50).itertuples():
         print(f"  row {p.row_number}: {p.column}: {p.reason}")
     if len(result.problems) > 50:
-        print(f"  ... and {len(result.problems) - 50} more")
+        more = "" if out else " (--out DIR writes them all)"
+        print(f"  ... and {len(result.problems) - 50} more{more}")
     if len(result.warnings):  # rows that go on, but should be looked at
         print(f"{len(result.warnings)} warning(s); these rows are valid:")
         for w in result.warnings.head(20).itertuples():
             print(f"  row {w.row_number}: {w.column}: {w.reason}")
         if len(result.warnings) > 20:
             print(f"  ... and {len(result.warnings) - 20} more")
-    if args.out and len(result.rejected):
-        written = export.write_table(result.rejected, Path(args.out), "rejected_rows")
-        print("rejected rows, with their problems, ready to fix: " + ", ".join(map(str, written)))
-    if args.out and len(result.warnings):
-        written = export.write_table(result.warnings, Path(args.out), "warnings")
-        print("warnings: " + ", ".join(map(str, written)))
+    if out is not None:  # and none left from an earlier run that no longer holds
+        try:
+            rejected = export.write_if_any(result.rejected, out, "rejected_rows")
+            warned = export.write_if_any(result.warnings, out, "warnings")
+        except OSError as exc:
+            raise RewardsError(f"--out {args.out}: cannot write there ({exc.strerror})") from None
+        if rejected:
+            print(
+                "rejected rows, with their problems, ready to fix: " + ", ".join(map(str, rejected))
+            )
+        if warned:
+            print("warnings: " + ", ".join(map(str, warned)))
     return 1 if len(result.rejected) else 0
+
+
+def _out_folder(given: str) -> Path:
+    """The --out folder (made when there is something to write): a file there is an error
+    before any work."""
+    folder = Path(given)
+    if folder.exists() and not folder.is_dir():
+        raise RewardsError(f"--out {given}: is a file, not a folder; give a folder")
+    return folder
+
+
+def _currency(given: str) -> str:
+    """--currency: three letters (ISO 4217), as the account's currency is written."""
+    code = given.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise RewardsError(f"--currency {given!r}: use the account's three-letter code, e.g. USD")
+    return code
 
 
 def _catalog_file(path: Path) -> Catalog:

@@ -427,6 +427,12 @@ class Columns:
             mapping[header] = column
         return mapping, clashes
 
+    def holding(self, column: str, headers: list[str]) -> list[str]:
+        """The headers holding the word that names ``column`` inside a longer header
+        (:data:`CONTAINED`): two of them are why neither was taken."""
+        words = [w for w, c in CONTAINED.items() if c == column and self.matcher is not None]
+        return [h for h in headers if any(w in normalise_header(h) for w in words)]
+
     def closest(self, column: str, headers: list[str]) -> str | None:
         """The header most like ``column`` or one of its synonyms, if any is close."""
         names = [normalise_header(n) for n in (column, *self.by_name[column].synonyms)]

@@ -585,8 +585,13 @@ def _closest(
     if not mapping:
         return ""
     free = [h for h in headers if h and h not in mapping]
-    said = [f"{_quoted(h)} for {c}" for c in missing if (h := columns.closest(c, free)) is not None]
-    return f" Did you mean {', '.join(said)}?" if said else ""
+    told, said = "", []
+    for c in missing:
+        if len(both := columns.holding(c, free)) > 1:  # a guess between them is not made
+            told += f" {' and '.join(map(_quoted, both[:3]))} could each be {c}: name one {c}."
+        elif (h := columns.closest(c, free)) is not None:
+            said.append(f"{_quoted(h)} for {c}")
+    return told + (f" Did you mean {', '.join(said)}?" if said else "")
 
 
 def _quoted(text: str) -> str:

@@ -192,3 +192,23 @@ def test_an_amount_with_the_account_currency_s_sign_is_taken(
     assert "row 4: amount: amount is written in another currency than the account's (USD)" in (out)
     rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str)
     assert rejected["row_number"].tolist() == ["4", "5"]
+
+
+def test_out_and_currency_mistakes_are_exit_2_and_the_out_folder_holds_only_this_run(
+    no_tango: None, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Email,UTID,Amount,Delivery Method\na@example.com,U100001,-5,email\n")
+    good = tmp_path / "good.csv"
+    good.write_text("Email,UTID,Amount,Delivery Method\na@example.com,U100001,5,email\n")
+    code, _, err = _cli("validate", str(good), "--catalog", str(CATALOG), "--out", str(bad), env={})
+    assert code == 2 and "--out" in err and "Traceback" not in err, err
+    code, _, err = _cli(
+        "validate", str(good), "--catalog", str(CATALOG), "--currency", "usdd", env={}
+    )
+    assert code == 2 and "--currency" in err and "Traceback" not in err, err
+    out = tmp_path / "out"
+    code, _, _ = _cli("validate", str(bad), "--catalog", str(CATALOG), "--out", str(out), env={})
+    assert code == 1 and (out / "rejected_rows.csv").exists()
+    code, _, _ = _cli("validate", str(good), "--catalog", str(CATALOG), "--out", str(out), env={})
+    assert code == 0 and not list(out.glob("rejected_rows.*"))  # nothing stale left behind

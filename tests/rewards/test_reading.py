@@ -89,7 +89,8 @@ def test_an_office_s_longer_headers_are_read_and_a_near_miss_is_named(tmp_path: 
         read_recipients(write(tmp_path, "b.csv", two))
     message = str(info.value)
     assert "missing required column(s) amount" in message
-    assert "Did you mean 'Amount Paid' for amount, 'Delivery Methd' for delivery_method?" in message
+    assert "'Amount Paid' and 'Amount Owed' could each be amount: name one amount." in message
+    assert "Did you mean 'Delivery Methd' for delivery_method?" in message
 
 
 def test_missing_columns_message_names_what_was_found(tmp_path: Path) -> None:
