@@ -209,8 +209,18 @@ def test_settings_edited_on_the_deployment_reach_the_next_upload(
         dep = client.read_deployment_by_name("fulfil-rewards/on-upload")
     # what the UI's edit form sends: the parameters alone, no dummy source path needed
     edited = {**dep.parameters, "approval_threshold": 250, "dry_run": True}
-    response = httpx.patch(f"{prefect_server}/deployments/{dep.id}", json={"parameters": edited})
-    response.raise_for_status()
+    # as the UI does, again while the server answers 503 (its SQLite busy with serve's writes)
+    wait_for(
+        lambda: (
+            httpx.patch(
+                f"{prefect_server}/deployments/{dep.id}", json={"parameters": edited}
+            ).status_code
+            == 204
+        ),
+        timeout=30,
+        interval=0.5,
+    )
+
     run = upload(team["inbox"])
     assert run.parameters["approval_threshold"] == 250 and run.parameters["dry_run"] is True
     assert run.parameters["campaign"] == team["campaign"]
