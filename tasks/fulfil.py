@@ -54,13 +54,19 @@ logging.getLogger("prefect.task_runs").addFilter(_QuietCompletions())
 class _ExpectedEndings(logging.Filter):
     """A deployment's run that ends as the run chose (stopped at a gate, rejected, refused by
     Tango, an upload another run has) has said why in its state message and one log line;
-    Prefect's engine would add an ERROR with the traceback of the state's data."""
+    Prefect's engine would add an ERROR with the traceback of the state's data. Ctrl-C in the
+    terminal that serves the deployments: Prefect has already logged "Crash detected! ...
+    aborted by an interrupt signal"; the traceback of where the run was sleeping adds nothing."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not record.getMessage().startswith("Engine execution exited with unexpected"):
-            return True
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, RewardsError | RaasError | CancelledRun)
+        said = record.getMessage()
+        if said.startswith("Engine execution exited with unexpected"):
+            return not isinstance(error, RewardsError | RaasError | CancelledRun)
+        if said.startswith("Engine execution interrupted by base exception"):
+            return not isinstance(error, KeyboardInterrupt)
+        return True
+
 
 
 logging.getLogger("prefect.flow_runs").addFilter(_ExpectedEndings())

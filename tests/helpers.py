@@ -26,6 +26,18 @@ def wait_for(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.
         time.sleep(interval)
 
 
+def artifacts_of(flow_run_id: Any) -> list[Any]:
+    """The artifacts of one flow run: the test server is shared by the whole session, and an
+    unfiltered read stops at the API's default page of 200."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
 def line(ref: str, **kw: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "externalRefLineItemID": ref,

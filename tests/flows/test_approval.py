@@ -18,7 +18,7 @@ from prefect.client.schemas.objects import StateType
 from flows.fulfil_rewards import fulfil_rewards
 from rewards.summary import summary_of
 from tests.flows.conftest import recipients, write_csv
-from tests.helpers import wait_for
+from tests.helpers import artifacts_of, wait_for
 
 
 def start(path: Path, **params: Any) -> tuple[threading.Thread, dict[str, Any]]:
@@ -63,14 +63,8 @@ def sent(sandbox, campaign: str) -> int:
         return c.execute("SELECT COUNT(*) FROM orders WHERE campaign=?", (campaign,)).fetchone()[0]
 
 
-def artifacts_of(run_id: Any) -> dict[str, str]:
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
-        )
-    return {a.key or "": str(a.data) for a in found}
+def artifacts_by_key(run_id: Any) -> dict[str, str]:
+    return {a.key or "": str(a.data) for a in artifacts_of(run_id)}
 
 
 def test_approve_sends_and_everything_says_who_when_and_how_much(
@@ -79,7 +73,7 @@ def test_approve_sends_and_everything_says_who_when_and_how_much(
     thread, box = start(write_csv(env / "a.csv", recipients(campaign, 5)))  # 25.00 > 20
     run_id = wait_for(paused_run_id, timeout=30)
     assert sent(sandbox, campaign) == 0  # nothing goes out while it waits
-    question = next(v for k, v in artifacts_of(run_id).items() if k.startswith("approval-"))
+    question = next(v for k, v in artifacts_by_key(run_id).items() if k.startswith("approval-"))
     assert "25.00 USD" in question and "Balance" in question  # on the paused run's page
     reply = answer(
         prefect_server, run_id, {"decision": "approve", "approver": "Grace", "note": "Q4 ok"}

@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from flows.fulfil_rewards import fulfil_rewards
+from rewards.errors import RewardsError
 from rewards.summary import summary_of
 from sandbox import SandboxServer
 from tests.flows.conftest import recipients, write_csv
+from tests.helpers import artifacts_of
 
 
 def run(path: Path, **params: Any):
@@ -63,10 +65,11 @@ def test_sample_file_end_to_end(env: Path, sandbox: SandboxServer) -> None:
     assert (Path(out["report_dir"]) / "report.xlsx").exists()
     failed = pd.read_csv(Path(out["report_dir"]) / "failed_deliveries.csv", dtype=str)
     assert failed["action"].tolist() == ["resend"] and failed["new_email"].isna().all()
+    results = artifacts_of(state.state_details.flow_run_id)
+    keys = {a.key for a in results if a.key}
     with get_client(sync_client=True) as client:
-        keys = {a.key for a in client.read_artifacts() if a.key}
-        results = client.read_artifacts()
         flow_run = client.read_flow_run(state.state_details.flow_run_id)
+
     assert "account:sandbox-usd" in flow_run.tags and flow_run.name == sample.name
 
     table = next(a for a in results if a.key == f"fulfil-{out['batch'].lower()}-results")
@@ -414,3 +417,25 @@ def test_tango_down_when_the_run_starts_is_waited_out(
         thread.join(120)
     assert box["state"].is_completed(), box["state"].message
     assert box["out"]["complete"] == 3
+
+
+def test_ctrl_c_and_chosen_endings_leave_no_engine_traceback_in_the_logs() -> None:
+    """Prefect logs an ERROR with a traceback for any exception out of a run; for an ending the
+    run chose or a Ctrl-C (already logged as "aborted by an interrupt signal") the filter on
+    the flow-run logger drops it, and keeps every other error."""
+    import logging
+    import sys
+
+    def record(message: str, error: BaseException) -> logging.LogRecord:
+        try:
+            raise error
+        except BaseException:
+            info = sys.exc_info()
+        return logging.LogRecord("prefect.flow_runs", logging.ERROR, "", 0, message, (), info)
+
+    allowed = logging.getLogger("prefect.flow_runs").filter
+    base, unexpected = "Engine execution interrupted by base exception", "Engine execution exited"
+    assert not allowed(record(base, KeyboardInterrupt()))
+    assert not allowed(record(f"{unexpected} with unexpected exception", RewardsError("no")))
+    assert allowed(record(base, SystemExit(1)))
+    assert allowed(record(f"{unexpected} with unexpected exception", ValueError("a bug")))

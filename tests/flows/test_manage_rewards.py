@@ -17,6 +17,7 @@ from rewards.summary import RunStoppedError, summary_of
 from sandbox import SandboxServer
 from tests.conftest import make_settings
 from tests.flows.conftest import recipients, write_csv
+from tests.helpers import artifacts_of
 
 BOUNCE = "fail.example.com"  # the sandbox refuses deliveries to this domain
 
@@ -412,8 +413,6 @@ def test_no_reward_code_reaches_the_logs_artifacts_reports_or_ledger(
 ) -> None:
     import logging
 
-    from prefect.client.orchestration import get_client
-
     from sandbox.config import DEFAULT_PLATFORM_KEY
     from tests.proof.test_secrecy import CANARY, _sqlite_texts, _texts_of
 
@@ -433,9 +432,9 @@ def test_no_reward_code_reaches_the_logs_artifacts_reports_or_ledger(
     state, summary, report, _ = manage(path)
     assert state.is_completed(), (state.message, report.to_dict("records"))
     assert report["outcome"].tolist() == ["done"] * 5
-    with get_client(sync_client=True) as prefect:
-        artifacts = prefect.read_artifacts()
+    artifacts = artifacts_of(state.state_details.flow_run_id)
     places = {"logs": caplog.text, "state": str(state.message)}
+
     places |= {f"artifact {a.key}": str(a.data) + str(a.description) for a in artifacts}
     places |= _texts_of(Path(summary.report_dir))
     places |= _sqlite_texts(f"sqlite:///{env / 'ledger.db'}")

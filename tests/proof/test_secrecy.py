@@ -14,6 +14,7 @@ import pytest
 from flows.fulfil_rewards import fulfil_rewards
 from sandbox.config import DEFAULT_PLATFORM_KEY
 from tests.flows.conftest import recipients, write_csv
+from tests.helpers import artifacts_of
 
 CANARY = "SBXSECRET"
 
@@ -56,9 +57,10 @@ def test_no_credential_or_key_leaks_anywhere(
 
     # the explicit, named fetch: it does return the codes...
     client = tango_client()
+    artifacts = artifacts_of(state.state_details.flow_run_id)
     with get_client(sync_client=True) as prefect:
-        artifacts = prefect.read_artifacts()
-        runs = prefect.read_flow_runs()
+        runs = [prefect.read_flow_run(state.state_details.flow_run_id)]
+
     from rewards.ledger import Ledger
 
     book = Ledger(f"sqlite:///{env / 'ledger.db'}")
