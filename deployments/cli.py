@@ -54,7 +54,9 @@ def _validate(args: argparse.Namespace) -> int:
         catalog,
         currency,
         ValidationOptions(default_phone_country=args.phone_country, default_campaign=args.campaign),
+        sheet.header_map,
     )
+
     print(
         f"{Path(args.file).name}: {result.rows_in} rows, {len(result.valid)} valid, "
         f"{len(result.rejected)} rejected (account currency {currency})"

@@ -308,7 +308,9 @@ def send_file(
     deadline = time.monotonic() + timeout_s
     sheet = load(path, None, confined)
     account = client.get_account()
-    validated = validate(sheet.frame, client.get_catalog(), account.currencyCode, options)
+    validated = validate(
+        sheet.frame, client.get_catalog(), account.currencyCode, options, sheet.header_map
+    )
     customer = client.settings.customer_identifier or ""
     the_plan = plan(
         ctx,

@@ -17,7 +17,7 @@ numpy arrays. Tango's item rules (amount, method, schedule, fees) come from
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -33,6 +33,7 @@ from raas import rules
 from raas._models import Catalog, CatalogItem
 
 from . import columnar, text_checks
+from . import currency as currency_marks
 from .columnar import (
     DENSE,
     TEXT,
@@ -106,28 +107,18 @@ class Validated:
 # --- values ------------------------------------------------------------------------------------
 
 
-# the sign people write before an amount in each currency ("$25.00" in a USD account)
-SIGNS = {"USD": "$", "CAD": "$", "AUD": "$", "NZD": "$", "SGD": "$", "HKD": "$", "MXN": "$"}
-SIGNS |= {"GBP": "£", "EUR": "€", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩", "CHF": "CHF"}
-ANY_SIGN = r"^\s*(?:[$£€¥₹₩]|[A-Z]{3}\s)|\s[A-Z]{3}\s*$|[$£€¥₹₩]\s*$"
-
-
-def _mark(currency: str) -> str:
-    """A pattern for the currency's sign or code."""
-    marks = [re.escape(m) for m in sorted({SIGNS.get(currency, currency), currency})]
-    return "(?:" + "|".join(marks) + ")"
-
-
-def _unsigned(amounts: pa.Array, currency: str) -> pa.Array:
-    """The amounts without the account currency's sign or code before or after them ("$25",
-    "25 USD", "USD 25.00"); other text is left as it is (and is then not a plain number)."""
-    if not pc.any(pc.match_substring_regex(amounts, r"[^\d.]")).as_py():  # the usual file
-        return amounts
-    mark = _mark(currency)
-    pattern = rf"^\s*{mark}\s*(\d[\d.]*)$|^(\d[\d.]*)\s*{mark}\s*$"
-    signed = pc.match_substring_regex(amounts, pattern)
-    bare = pc.replace_substring_regex(amounts, pattern, r"\1\2")
-    return pc.if_else(signed, bare, amounts)
+# amounts written as people do, but not as Tango takes them: (pattern, what to write instead)
+AMOUNT_MISTAKES = (
+    (r"^\s*-\s*\d", "amount must be greater than 0: write it without a minus sign"),
+    (r"^\d{1,3}(,\d{3})+(\.\d{1,2})?$", "amount has a thousands separator: write 1000, not 1,000"),
+    (r"^\d+,\d{1,2}$", "amount has a decimal comma: write it with a decimal point, e.g. 25.50"),
+    (
+        r"^\d{1,3}(\.\d{3})+,\d{1,2}$|^\d{1,3}(\.\d{3}){2,}$",
+        "amount has a point for thousands (and a comma for decimals): write 1000.50, not 1.000,50",
+    ),
+    (r"^\d+\.\d{3,}$", "amount must have at most 2 decimals, e.g. 25.50"),
+    (r"^\d+(\.\d+)?[eE][-+]?\d+$", "amount is in scientific notation: write it in full, e.g. 1000"),
+)
 
 
 def _amount_verdicts(rule: rules.AmountRule, cents: np.ndarray) -> np.ndarray:
@@ -154,7 +145,7 @@ def _amount_verdicts(rule: rules.AmountRule, cents: np.ndarray) -> np.ndarray:
 def _cents(amounts: Coded, currency: str) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct amount: whether it is a plain decimal (after the account currency's sign),
     and its integer cents (0 if not)."""
-    values = _unsigned(amounts.uniques, currency)
+    values = currency_marks.unsigned(amounts.uniques, currency)
     plain = matches(values, r"^\d{1,9}(\.\d{1,2})?$")
     zero = pa.scalar("0", values.type)
     number = pc.cast(pc.if_else(pa.array(plain), values, zero), pa.float64())
@@ -262,6 +253,7 @@ class _Store:
 
     df: pd.DataFrame
     account_currency: str
+    amount_header: str  # as the file wrote it ("Reward Amount (USD)"); "" if not known
     options: ValidationOptions
     today: date
     items: dict[str, CatalogItem]  # the catalog by upper-case utid
@@ -397,21 +389,42 @@ def _amount(s: _Store) -> None:
     s.cents_a = cents_a
     empty_a = empty(a.uniques)
     s.flag(a.rows(empty_a), "amount", "amount is empty")
-    own = rf"^\s*{_mark(s.account_currency)}|{_mark(s.account_currency)}\s*$"
-    other = ~empty_a & ~plain_a & matches(a.uniques, ANY_SIGN) & ~matches(a.uniques, own)
+    account = s.account_currency
+    named = currency_marks.named_in_header(s.amount_header)
+    if named and account not in named:
+        said = " or ".join(sorted(named)) if len(named) < 3 else "dollars"
+        s.flag(
+            a.rows(~empty_a),
+            "amount",
+            f"the header '{s.amount_header}' says the amounts are in {said}; the account is in "
+            f"{account}: convert them to {account} and rename the header, or send from an "
+            f"account in {said}",
+        )
+    written = currency_marks.as_written(a.uniques)
+    bare = currency_marks.unsigned(a.uniques, account)
+    own = currency_marks.mark(account)
+    other = matches(written, currency_marks.ANY_SIGN) & ~matches(written, rf"^\s*{own}|{own}\s*$")
+    other &= ~empty_a & ~plain_a
     s.flag(
         a.rows(other),
         "amount",
-        f"amount is written in another currency than the account's ({s.account_currency}): "
-        f"write it in {s.account_currency}, as a plain number",
+        f"amount is written in another currency than the account's ({account}): "
+        f"write it in {account}, as a plain number",
     )
+    odd = ~empty_a & ~plain_a & ~other
+    for pattern, reason in AMOUNT_MISTAKES if odd.any() else ():
+        found = odd & matches(bare, pattern)
+        s.flag(a.rows(found), "amount", reason)
+        odd &= ~found
+
     s.flag(
-        a.rows(~empty_a & ~plain_a & ~other),
+        a.rows(odd),
         "amount",
-        "amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
-        "(the account currency's sign may stand before it; no thousands separator or exponent)",
+        "amount is not a number: write it as 25 or 25.50 (the account currency's sign may "
+        "stand before it)",
     )
     s.flag(a.rows(plain_a & (cents_a <= 0)), "amount", "amount must be greater than 0")
+
     judged = [rules.amount_rule(i) if i is not None else None for i in s.item_of]
 
     def verdicts(i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -624,7 +637,10 @@ def validate(
     catalog: Catalog,
     account_currency: str,
     options: ValidationOptions | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Validated:
+    """``headers``: the file's header of each column (the reader's ``Sheet.header_map``), for
+    what a header says of its values: "Amount (EUR)" is not an amount in a USD account."""
     options = options or ValidationOptions()
     today = options.today or datetime.now(UTC).date()
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow and polars run without the GIL
@@ -632,6 +648,7 @@ def validate(
         s = _Store(
             df=frame,
             account_currency=account_currency,
+            amount_header=next((h for h, c in (headers or {}).items() if c == "amount"), ""),
             options=options,
             today=today,
             items={i.utid.upper(): i for i in catalog.items()},

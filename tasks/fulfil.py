@@ -68,7 +68,6 @@ class _ExpectedEndings(logging.Filter):
         return True
 
 
-
 logging.getLogger("prefect.flow_runs").addFilter(_ExpectedEndings())
 
 
@@ -138,7 +137,7 @@ def fetch_account_and_catalog(
 def validate_rows(
     sheet: Sheet, catalog: Catalog, currency: str, options: ValidationOptions
 ) -> Validated:
-    result = validate(sheet.frame, catalog, currency, options)
+    result = validate(sheet.frame, catalog, currency, options, sheet.header_map)
     get_run_logger().info("%d rows valid, %d rejected", len(result.valid), len(result.rejected))
     return result
 

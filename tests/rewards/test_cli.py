@@ -212,3 +212,77 @@ def test_out_and_currency_mistakes_are_exit_2_and_the_out_folder_holds_only_this
     assert code == 1 and (out / "rejected_rows.csv").exists()
     code, _, _ = _cli("validate", str(good), "--catalog", str(CATALOG), "--out", str(out), env={})
     assert code == 0 and not list(out.glob("rejected_rows.*"))  # nothing stale left behind
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        ("Reward Amount (EUR)", "EUR"),
+        ("amount_gbp", "GBP"),
+        ("Amount (€)", "EUR"),
+        ("Amount CAD", "CAD"),
+    ],
+)
+def test_an_amount_header_that_names_another_currency_rejects_every_amount(
+    no_tango: None, tmp_path: Path, header: str, named: str
+) -> None:
+    """A header saying the amounts are in EUR, in a USD account: sending 25 of them as 25 USD
+    would pay the wrong sum, so no row goes on, and the reason names the header."""
+    source = tmp_path / "eur.csv"
+    source.write_text(
+        f"Email,UTID,{header},Delivery Method\n"
+        "a@example.com,U100001,25,email\n"
+        "b@example.com,U100001,30.50,email\n"
+    )
+    code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
+    assert code == 1, out + err
+    assert "0 valid, 2 rejected" in out, out
+    assert f"the header '{header}' says the amounts are in {named}" in out, out
+    assert "the account is in USD" in out and "convert" in out, out
+
+
+@pytest.mark.parametrize(
+    "header", ["Reward Amount (USD)", "Amount $", "Amount US$", "Amount (usd)", "Amount in dollars"]
+)
+def test_an_amount_header_naming_the_account_currency_is_read(
+    no_tango: None, tmp_path: Path, header: str
+) -> None:
+    source = tmp_path / "usd.csv"
+    source.write_text(f"Email,UTID,{header},Delivery Method\na@example.com,U100001,25,email\n")
+    code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
+    assert code == 0 and "1 valid, 0 rejected" in out, out + err
+
+
+def test_amounts_as_offices_write_them_get_the_reason_that_fits(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """The account's code in any case and its regional dollar sign are the account's currency;
+    a fullwidth sign is a sign; another dollar is another currency; a negative amount, a
+    decimal comma and a thousands separator each get their own reason."""
+    source = tmp_path / "signs.csv"
+    source.write_text(
+        "Email,UTID,Amount,Delivery Method\n"
+        "a@example.com,U100001,usd 25,email\n"  # 2
+        "b@example.com,U100001,US$25,email\n"  # 3
+        "c@example.com,U100001,\uff0425,email\n"  # 4: a fullwidth dollar sign
+        "d@example.com,U100001,C$25,email\n"  # 5
+        "e@example.com,U100001,-25,email\n"  # 6
+        'f@example.com,U100001,"25,50",email\n'  # 7
+        'g@example.com,U100001,"1,000",email\n'  # 8
+        "h@example.com,U100001,25.505,email\n"  # 9
+        "i@example.com,U100001,twenty,email\n"  # 10
+    )
+    code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
+    assert code == 1, out + err
+    assert "3 valid, 6 rejected" in out, out
+    said = {
+        int(line.split(":")[0].split()[1]): line.split(": ", 2)[2]
+        for line in out.splitlines()
+        if line.startswith("  row ")
+    }
+    assert "another currency" in said[5] and "(USD)" in said[5], said
+    assert "greater than 0" in said[6] and "minus" in said[6], said
+    assert "decimal point" in said[7] and "25.50" in said[7], said
+    assert "thousands separator" in said[8] and "1000" in said[8], said
+    assert "at most 2 decimals" in said[9], said
+    assert "not a number" in said[10], said

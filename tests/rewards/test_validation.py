@@ -66,12 +66,13 @@ def test_a_good_row_is_normalised() -> None:
         ({"utid": "U100011"}, "utid", "not active"),
         ({"utid": "U100009"}, "utid", "in GBP, the account in USD"),
         ({"amount": ""}, "amount", "amount is empty"),
-        ({"amount": "$1,000.50"}, "amount", "plain number"),
-        ({"amount": "1.000,50"}, "amount", "plain number"),
-        ({"amount": "1e3"}, "amount", "plain number"),
-        ({"amount": "-5"}, "amount", "plain number"),
-        ({"amount": "NaN"}, "amount", "plain number"),
-        ({"amount": "10.001"}, "amount", "plain number"),
+        ({"amount": "$1,000.50"}, "amount", "thousands separator: write 1000, not 1,000"),
+        ({"amount": "1.000,50"}, "amount", "write 1000.50, not 1.000,50"),
+        ({"amount": "1e3"}, "amount", "scientific notation"),
+        ({"amount": "-5"}, "amount", "greater than 0: write it without a minus sign"),
+        ({"amount": "NaN"}, "amount", "not a number: write it as 25 or 25.50"),
+        ({"amount": "10.001"}, "amount", "at most 2 decimals"),
+        ({"amount": "25,5"}, "amount", "decimal comma"),
         ({"amount": "0"}, "amount", "greater than 0"),
         ({"amount": "2500"}, "amount", "above the maximum 2000.00 USD"),
         ({"utid": "U100003", "amount": "11"}, "amount", "fixed value of 10.00"),
@@ -240,13 +241,11 @@ def test_each_rejected_row_carries_all_its_problems_in_check_order() -> None:
     result = validate(df, CATALOG, "USD", ValidationOptions(today=TODAY))
     by_row = dict(zip(result.rejected[ROW], result.rejected["problems"], strict=True))
     assert by_row == {
-        9: "utid: utid must be U followed by digits, e.g. U100001; amount: amount must be a "
-        "plain number with at most 2 decimals, e.g. 25 or 25.50 (the account currency's sign "
-        "may stand before it; no thousands separator or exponent)",
+        9: "utid: utid must be U followed by digits, e.g. U100001; amount: amount is not a "
+        "number: write it as 25 or 25.50 (the account currency's sign may stand before it)",
         7: "delivery_method: unknown delivery method fax: use EMAIL, PHONE (sms), ADDRESS "
         "(mail), EMBEDDED (link) or NONE",
-        5: "amount: amount must be a plain number with at most 2 decimals, e.g. 25 or 25.50 "
-        "(the account currency's sign may stand before it; no thousands separator or exponent)",
+        5: "amount: amount must be greater than 0: write it without a minus sign",
     }
     assert result.problems[ROW].tolist() == [5, 7, 9, 9]
 
