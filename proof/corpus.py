@@ -54,11 +54,15 @@ def _bytes(data: bytes) -> Callable[[Path], None]:
 
 def _xlsx(sheets: dict[str, list[list[object]]]) -> Callable[[Path], None]:
     def write(path: Path) -> None:
-        with pd.ExcelWriter(path, engine="openpyxl") as xl:
-            for name, rows in sheets.items():
-                pd.DataFrame(rows[1:], columns=rows[0] if rows else None).to_excel(
-                    xl, sheet_name=name, index=False
-                )
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        book.remove(book.active)
+        for name, rows in sheets.items():
+            sheet = book.create_sheet(name)
+            for row in rows:
+                sheet.append(row)
+        book.save(path)
 
     return write
 
@@ -154,16 +158,34 @@ def cases(big_rows: int = 1_000_000) -> list[Case]:
         Case("zip_named_csv.csv", "error", _zip_not_xlsx),
         Case("encrypted.xlsx", "error", _bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 4096)),
         Case("truncated.xlsx", "error", _truncated_xlsx),
-        Case(
+        Case(  # no sheet named: the one sheet with recipients, past a cover and notes
             "third_sheet.xlsx",
-            "error",
+            "rows",
             _xlsx(
                 {
                     "Cover": [["About"], ["read me"]],
                     "Notes": [["x"], ["y"]],
-                    "Recipients": [HEADER, GOOD],
+                    "Recipients": [["Q4 rewards"], [], HEADER, GOOD],
                 }
             ),
+            rejected=0,
+        ),
+        Case(  # which one to send is not guessed
+            "two_recipient_sheets.xlsx",
+            "error",
+            _xlsx({"Notes": [["x"]], "March": [HEADER, GOOD], "April": [HEADER, GOOD]}),
+        ),
+        Case(
+            "title_above_header.csv",
+            "rows",
+            _bytes(b"Q4 Rewards - Sales\n\n" + _csv([HEADER, GOOD])),
+            rejected=0,
+        ),
+        Case(  # 25 EUR is not 25 USD: every amount is refused, naming the header
+            "amount_header_in_another_currency.csv",
+            "rows",
+            _bytes(_csv([["Reward Amount (EUR)" if h == "Amount" else h for h in HEADER], GOOD])),
+            rejected=1,
         ),
         Case(
             "xlsx_numbers_and_dates.xlsx",

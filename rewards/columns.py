@@ -136,6 +136,7 @@ COLUMNS: tuple[Column, ...] = (
             "deliverychannel",
             "deliverytype",
             "deliverymode",
+            "methodofdelivery",
         ),
         required=True,
         kind=Kind.CODE,
@@ -190,6 +191,11 @@ COLUMNS: tuple[Column, ...] = (
             "recipientmobilenumber",
             "recipientphone",
             "mobilephone",
+            "phoneno",
+            "mobileno",
+            "cellno",
+            "telephone",
+            "tel",
         ),
         kind=Kind.PHONE,
         wire=("recipient", "mobileNumber"),
@@ -285,7 +291,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "postal_code",
         "Postal code",
-        ("postalcode", "zip", "zipcode", "postcode"),
+        ("postalcode", "zip", "zipcode", "postcode", "zippostalcode", "postalzipcode", "zippostal"),
         kind=Kind.ADDRESS,
         wire=(*ADDRESS, "postalCode"),
         identity=12,
@@ -345,7 +351,13 @@ for _c in COLUMNS:
 # Words that name a required column inside a longer header ("Gift Card UTID", "Reward Amount
 # (USD)", "Delivery Method Preferred"), tried only when no header names the column exactly
 # and only one header holds the word: a guess between two headers is not made.
-CONTAINED = {"utid": "utid", "amount": "amount", "deliverymethod": "delivery_method"}
+CONTAINED = {"utid": ("utid",), "amount": ("amount",), "delivery_method": ("delivery", "method")}
+
+
+def _holds(header: str, column: str) -> bool:
+    """Whether ``header`` holds every word that names ``column`` inside a longer header."""
+    text = normalise_header(header)
+    return any(text) and all(word in text for word in CONTAINED[column])
 
 
 def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
@@ -364,8 +376,8 @@ def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, s
             continue
         owner[column] = header
         mapping[header] = column
-    for word, column in CONTAINED.items():
-        holders = [h for h in headers if h not in mapping and word in normalise_header(h)]
+    for column in CONTAINED:
+        holders = [h for h in headers if h not in mapping and _holds(h, column)]
         if column not in owner and len(holders) == 1:
             owner[column] = holders[0]
             mapping[holders[0]] = column
@@ -430,8 +442,9 @@ class Columns:
     def holding(self, column: str, headers: list[str]) -> list[str]:
         """The headers holding the word that names ``column`` inside a longer header
         (:data:`CONTAINED`): two of them are why neither was taken."""
-        words = [w for w, c in CONTAINED.items() if c == column and self.matcher is not None]
-        return [h for h in headers if any(w in normalise_header(h) for w in words)]
+        if column not in CONTAINED or self.matcher is None:
+            return []
+        return [h for h in headers if _holds(h, column)]
 
     def closest(self, column: str, headers: list[str]) -> str | None:
         """The header most like ``column`` or one of its synonyms, if any is close."""
@@ -461,11 +474,17 @@ def header_table() -> str:
         also = ", ".join(c.synonyms)
         required = "**required**. " if c.required else ""
         lines.append(f"| `{c.name}` | {required}{c.description} | {also} |")
-    words = ", ".join(f"`{w}`" for w in CONTAINED)
+    said = [
+        ("both " if len(ws) > 1 else "") + " and ".join(f"`{w}`" for w in ws)
+        for ws in CONTAINED.values()
+    ]
+    words = ", ".join(said[:-1]) + ", or " + said[-1]
+
     lines += [
         "",
-        f'A longer header holding {words} ("Gift Card UTID", "Reward Amount (USD)") is read',
-        "as that column when no header names it exactly and only one header holds the word.",
+        f'A longer header holding {words} ("Gift Card UTID", "Reward Amount (USD)",',
+        '"Method of Delivery") is read as that column when no header names it exactly and',
+        "only one header holds the words.",
         "When a required column is missing, the message names the closest header found.",
         "<!-- end of columns table -->",
     ]

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -80,7 +80,7 @@ def read_sheet(
         raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .xlsx")
     with open_regular(path, limits) as fh:
         if suffix in WORKBOOKS:
-            raw, sheet = _read_workbook(fh, path.name, sheet_name, limits)
+            raw, sheet = _read_book(fh, path.name, sheet_name, limits, columns)
             return _finish(raw, path, limits, columns, sheet_name=sheet)
         raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)
     return _finish(
@@ -238,8 +238,25 @@ def _read_fast(
 
 
 def _skip_blank_head(data: bytes) -> tuple[bytes, int]:
-    """Drop the blank lines above the header (a parser would take the first as the header);
-    returns how many, so row numbers still match the spreadsheet."""
+    """Drop the blank lines above the header (a parser would take the first as the header),
+    and a title or note of one cell above it ("Q4 rewards - Sales"), which a parser would
+    take as the width of every row; returns how many, so row numbers still match the
+    spreadsheet."""
+    skipped, at, titles = 0, 0, 0
+    while at < len(data) and titles <= TITLE_ROWS:
+        end = data.find(b"\n", at)
+        line = data[at:] if end < 0 else data[at : end + 1]
+        if line.strip(b" \t\r\n,;|"):
+            if any(d in line for d in DELIMITERS.encode()):  # the header, or a table's row
+                return data[at:], skipped
+            titles += 1
+        at += len(line)
+        skipped += 1
+    # no line with a delimiter near the top: a one-column file, or not a CSV; only blanks go
+    return _skip_blanks(data)
+
+
+def _skip_blanks(data: bytes) -> tuple[bytes, int]:
     skipped = 0
     while data:
         end = data.find(b"\n")
@@ -421,6 +438,67 @@ def _read_workbook(
         ) from exc
     finally:
         book.close()  # calamine's copy of the cells goes now, before the rest of the work
+    _refuse_empty(frame, name, chosen, names)
+    return frame, chosen
+
+
+class _EmptySheetError(InputError):
+    def __init__(self, message: str, sheet: str) -> None:
+        super().__init__(message)
+        self.sheet = sheet
+
+
+def _read_book(
+    fh: BinaryIO, name: str, sheet_name: str | None, limits: ReadLimits, columns: Columns
+) -> tuple[pd.DataFrame, str]:
+    """The named sheet; else the first, unless it is empty or has no header of ``columns``
+    and exactly one other sheet has (see :func:`_sheet_with_header`)."""
+    try:
+        raw, sheet = _read_workbook(fh, name, sheet_name, limits)
+    except _EmptySheetError as exc:
+        if sheet_name is not None:
+            raise
+        return _sheet_with_header(fh, name, exc.sheet, limits, columns) or _raise(exc)
+    if sheet_name is not None or _has_header(raw, columns):
+        return raw, sheet
+    return _sheet_with_header(fh, name, sheet, limits, columns) or (raw, sheet)
+
+
+def _raise(error: Exception) -> NoReturn:
+    raise error
+
+
+def _sheet_with_header(
+    fh: BinaryIO, name: str, first: str, limits: ReadLimits, columns: Columns
+) -> tuple[pd.DataFrame, str] | None:
+    """When no sheet is named and the first has no header of ``columns`` (a "Notes" or
+    "Instructions" sheet in front): the one other sheet that has, read within the same
+    limits. Two such sheets are refused: which one to send is not guessed."""
+    from python_calamine import CalamineWorkbook
+
+    fh.seek(0)
+    with contextlib.closing(CalamineWorkbook.from_filelike(fh)) as book:
+        others = [n for n in book.sheet_names if n != first]
+    found: list[tuple[pd.DataFrame, str]] = []
+    for other in others[:MAX_SHEETS_TRIED]:
+        try:
+            frame, _ = _read_workbook(fh, name, other, limits)
+        except InputError:  # empty or unreadable: not the one
+            continue
+        if _has_header(frame, columns):
+            found.append((frame, other))
+    if len(found) > 1:
+        raise InputError(
+            f"{name}: the first sheet {_quoted(first)} has no {columns.kind} columns and "
+            f"{_listed([s for _, s in found])} each have: name the sheet to read"
+        )
+    return found[0] if found else None
+
+
+MAX_SHEETS_TRIED = 20  # a workbook's sheets looked at for recipients when the first has none
+
+
+def _refuse_empty(frame: pd.DataFrame, name: str, chosen: str, names: list[str]) -> None:
     if not len(frame.columns) or not _filled(frame.head(1000).map(str.strip)).any():
         others = [n for n in names if n != chosen]
         hint = (
@@ -428,8 +506,7 @@ def _read_workbook(
             if others
             else ""
         )
-        raise InputError(f"{name}: sheet {_quoted(chosen)} is empty{hint}")
-    return frame, chosen
+        raise _EmptySheetError(f"{name}: sheet {_quoted(chosen)} is empty{hint}", chosen)
 
 
 def _sheet_frame(sheet: CalamineSheet) -> pd.DataFrame:
@@ -470,12 +547,9 @@ def _finish(
 ) -> Sheet:
     check_cell_length(raw, first_row, path.name, limits)
     raw = raw.fillna("")
-    # the header is the first row that is not blank
-    head = raw.head(1000)
-    nonblank = head.apply(lambda col: col.str.strip() != "").any(axis=1)
-    if not nonblank.any():
+    header_at = _header_row(raw, columns)
+    if header_at is None:
         raise InputError(f"{path.name}: the file has no header row and no data")
-    header_at = int(nonblank.idxmax())
     headers = [str(h).strip() for h in raw.iloc[header_at].tolist()]
     body = raw.iloc[header_at + 1 :]
     body.columns = pd.RangeIndex(len(headers))
@@ -525,6 +599,30 @@ def _finish(
         header_map={h: mapping[h] for h in headers if h in mapping},
         **how,
     )
+
+
+TITLE_ROWS = 10  # rows that are not blank looked at for the header (titles, notes above it)
+
+
+def _header_row(raw: pd.DataFrame, columns: Columns) -> int | None:
+    """The header: the first row, among the first few that are not blank, that names every
+    required column (a title or a note may stand above it); else the first row that is not
+    blank (whose message then says what is missing). None if the top of the file is blank."""
+    head = raw.head(1000).fillna("")
+    filled = np.flatnonzero(head.apply(lambda col: col.str.strip() != "").any(axis=1))
+    for at in filled[:TITLE_ROWS]:
+        named = columns.match_headers([str(h).strip() for h in head.iloc[at].tolist()])[0]
+        if set(columns.required) <= set(named.values()):
+            return int(head.index[at])
+    return int(head.index[filled[0]]) if len(filled) else None
+
+
+def _has_header(raw: pd.DataFrame, columns: Columns) -> bool:
+    at = _header_row(raw, columns)
+    if at is None:
+        return False
+    named = columns.match_headers([str(h).strip() for h in raw.loc[at].fillna("").tolist()])[0]
+    return set(columns.required) <= set(named.values())
 
 
 def _filled(body: pd.DataFrame) -> np.ndarray:

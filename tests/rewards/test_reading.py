@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rewards.columns import ROW
 from rewards.errors import InputError
 from rewards.reading import read_recipients
 
@@ -115,9 +116,12 @@ def test_xlsx_first_sheet_named_sheet_and_excel_numbers(tmp_path: Path) -> None:
                 "Zip": ["02134"],
             }
         ).to_excel(xl, sheet_name="Recipients", index=False)
+    unnamed = read_recipients(path)  # the one sheet with recipient columns, past a cover
+    assert unnamed.sheet_name == "Recipients" and len(unnamed.frame) == 1
     with pytest.raises(InputError, match="missing required column"):
-        read_recipients(path)
+        read_recipients(path, "Cover")  # a sheet named is the sheet read
     sheet = read_recipients(path, "Recipients")
+
     row = sheet.frame.iloc[0]
     assert (row["amount"], row["mobile_number"], row["postal_code"]) == (
         "25.5",
@@ -230,3 +234,54 @@ def test_a_late_cp1252_row_in_a_large_utf8_file_is_refused_too(tmp_path: Path) -
     data = (BASIC + rows).encode() + "zoë@x.com,10,U1,email,\n".encode("cp1252")
     with pytest.raises(InputError, match=r"line\(s\) 8003 are not"):
         read_recipients(write(tmp_path, "a.csv", data))
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "Q4 Rewards - Sales team,,,\n,,,\n",  # Excel's export of a title: padded with commas
+        "Q4 Rewards - Sales team\n\nPrepared by HR\n",  # a title and a note of one cell
+    ],
+)
+def test_a_title_above_the_header_is_skipped_and_row_numbers_still_match(
+    tmp_path: Path, head: str
+) -> None:
+    body = (
+        "Email,UTID,Amount,Delivery Method\na@example.com,U1,25,email\nb@example.com,U1,5,email\n"
+    )
+    sheet = read_recipients(write(tmp_path, "t.csv", head + body))
+    first = head.count("\n") + 2  # the header's row, plus one
+    assert sheet.frame[ROW].tolist() == [first, first + 1]
+    assert sheet.frame["email"].tolist() == ["a@example.com", "b@example.com"]
+
+
+def test_a_title_row_in_a_workbook_and_sheets_to_choose_from(tmp_path: Path) -> None:
+    """A notes sheet in front is passed over for the one sheet with recipients; two such
+    sheets are not guessed between."""
+    import openpyxl
+
+    def book(name: str, sheets: dict[str, list[list[str]]]) -> Path:
+        wb = openpyxl.Workbook()
+        wb.remove(wb.active)
+        for title, rows in sheets.items():
+            ws = wb.create_sheet(title)
+            for row in rows:
+                ws.append(row)
+        wb.save(tmp_path / name)
+        return tmp_path / name
+
+    table = [["Email", "UTID", "Amount", "Delivery Method"], ["a@example.com", "U1", "25", "email"]]
+    notes = [["Fill in the Recipients sheet"], ["Amounts in USD"]]
+    titled = book("t.xlsx", {"Notes": notes, "Recipients": [["Q4 rewards"], [], *table]})
+    sheet = read_recipients(titled)
+    assert sheet.sheet_name == "Recipients" and sheet.frame[ROW].tolist() == [4]
+    two = book("two.xlsx", {"Notes": notes, "March": table, "April": table})
+    with pytest.raises(InputError, match=r"'Notes' has no recipient columns.*'March', 'April'"):
+        read_recipients(two)
+    assert read_recipients(two, "April").sheet_name == "April"
+
+
+def test_headers_offices_write_for_method_phone_and_postal_code(tmp_path: Path) -> None:
+    text = "E-mail,UTID,Amount,Method of Delivery,Phone No.,Zip/Postal Code\nx@y.z,U1,5,sms,1,2\n"
+    frame = read_recipients(write(tmp_path, "h.csv", text)).frame
+    assert {"email", "delivery_method", "mobile_number", "postal_code"} <= set(frame.columns)
