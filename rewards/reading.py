@@ -561,8 +561,10 @@ def _finish(
         raise InputError(f"{path.name}: duplicated columns ({detail}); keep one of each")
     seen: dict[str, int] = {ROW: -1}
     names: list[str] = []
+    ours = ROW in headers and "problems" in headers  # our rejected_rows, fixed and sent again
     for i, header in enumerate(headers):
-        name = mapping.get(header) or header or f"column_{i + 1}"
+        name = mapping.get(header) or (EARLIER.get(header, header) if ours else header)
+        name = name or f"column_{i + 1}"
         if name in seen and name not in mapping.values():
             name = f"{name} ({i + 1})"
         seen[name] = i
@@ -601,7 +603,12 @@ def _finish(
     )
 
 
-TITLE_ROWS = 10  # rows that are not blank looked at for the header (titles, notes above it)
+# the columns of our own rejected_rows file, when it comes back fixed: kept, named for what
+# they now are (the row this one had in the earlier file, what was wrong with it then)
+EARLIER = {ROW: "earlier_row_number", "problems": "earlier_problems"}
+
+TITLE_ROWS = 10
+# rows that are not blank looked at for the header (titles, notes above it)
 
 
 def _header_row(raw: pd.DataFrame, columns: Columns) -> int | None:

@@ -285,3 +285,12 @@ def test_headers_offices_write_for_method_phone_and_postal_code(tmp_path: Path) 
     text = "E-mail,UTID,Amount,Method of Delivery,Phone No.,Zip/Postal Code\nx@y.z,U1,5,sms,1,2\n"
     frame = read_recipients(write(tmp_path, "h.csv", text)).frame
     assert {"email", "delivery_method", "mobile_number", "postal_code"} <= set(frame.columns)
+
+
+def test_rejected_rows_fixed_and_sent_again_keep_where_they_came_from(tmp_path: Path) -> None:
+    text = "row_number,Email,UTID,Amount,Delivery Method,problems\n7,a@x.com,U1,5,email,amount: x\n"
+    sheet = read_recipients(write(tmp_path, "rejected_rows.csv", text))
+    assert sheet.frame.loc[0, "row_number"] == 2
+    assert sheet.frame.loc[0, "earlier_row_number"] == "7"
+    assert sheet.frame.loc[0, "earlier_problems"] == "amount: x"
+    assert not [c for c in sheet.frame.columns if "(1)" in c]
