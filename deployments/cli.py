@@ -57,6 +57,14 @@ def _validate(args: argparse.Namespace) -> int:
         sheet.header_map,
     )
 
+    rejected: list[Path] = []
+    warned: list[Path] = []
+    if out is not None:  # first: a reader that stops early (`| head`) does not stop these
+        try:  # and none left from an earlier run that no longer holds
+            rejected = export.write_if_any(result.rejected, out, "rejected_rows")
+            warned = export.write_if_any(result.warnings, out, "warnings")
+        except OSError as exc:
+            raise RewardsError(f"--out {args.out}: cannot write there ({exc.strerror})") from None
     print(
         f"{Path(args.file).name}: {result.rows_in} rows, {len(result.valid)} valid, "
         f"{len(result.rejected)} rejected (account currency {currency})"
@@ -72,18 +80,11 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"  row {w.row_number}: {w.column}: {w.reason}")
         if len(result.warnings) > 20:
             print(f"  ... and {len(result.warnings) - 20} more")
-    if out is not None:  # and none left from an earlier run that no longer holds
-        try:
-            rejected = export.write_if_any(result.rejected, out, "rejected_rows")
-            warned = export.write_if_any(result.warnings, out, "warnings")
-        except OSError as exc:
-            raise RewardsError(f"--out {args.out}: cannot write there ({exc.strerror})") from None
-        if rejected:
-            print(
-                "rejected rows, with their problems, ready to fix: " + ", ".join(map(str, rejected))
-            )
-        if warned:
-            print("warnings: " + ", ".join(map(str, warned)))
+    if rejected:
+        print("rejected rows, with their problems, ready to fix: " + ", ".join(map(str, rejected)))
+    if warned:
+        print("warnings: " + ", ".join(map(str, warned)))
+
     return 1 if len(result.rejected) else 0
 
 

@@ -286,3 +286,35 @@ def test_amounts_as_offices_write_them_get_the_reason_that_fits(
     assert "thousands separator" in said[8] and "1000" in said[8], said
     assert "at most 2 decimals" in said[9], said
     assert "not a number" in said[10], said
+
+
+def test_out_files_are_written_even_when_the_reader_of_the_output_stops_early(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """`rewards validate FILE --out DIR | head -1`: the listing is cut, the files are whole."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "bad.csv"
+    rows = "".join(f"a{i}@example.com,U100001,-5,email\n" for i in range(200))
+    source.write_text("Email,UTID,Amount,Delivery Method\n" + rows)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deployments.cli",
+            "validate",
+            str(source),
+            "--catalog",
+            str(CATALOG),
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # type: ignore[union-attr]  # the reader has gone before any line
+    err = proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert proc.wait(60) == 141 and "Traceback" not in err
+    assert len(pd.read_csv(out / "rejected_rows.csv", dtype=str)) == 200
