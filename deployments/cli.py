@@ -287,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     manage.add_argument("--account", default=None)
     manage.add_argument("--dry-run", action="store_true", help="check and price; do nothing")
     history = sub.add_parser("history", help="a line's whole life: sent, failed, resent...")
-    history.add_argument("line", help="Tango's referenceLineItemId (the report's line id)")
+    history.add_argument(
+        "line",
+        help="Tango's referenceLineItemId (the report's reference_line_item_id) or "
+        "externalRefLineItemID (external_ref_line_item_id, what Tango's portal shows)",
+    )
     history.add_argument("--customer", default=None)
     history.add_argument("--account", default=None)
     sub.add_parser("demo")

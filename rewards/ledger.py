@@ -853,7 +853,37 @@ class Ledger:
                 .values(state=LineState.SUBMITTED)
             )
             if lines:  # one statement for all of them (executemany), not one per line
+                self._note_failures(conn, external_ref_id, lines)
                 conn.execute(_LINE_STATUS, [_status_values(external_ref_id, li) for li in lines])
+
+    def _note_failures(
+        self, conn: Connection, external_ref_id: str, lines: list[LineStatus]
+    ) -> None:
+        """A line whose delivery Tango now says failed, and did not before, goes in the audit
+        trail with when the ledger heard it and why: a resend later makes Tango's line
+        COMPLETE again, and the failure would be known no more (``rewards history``)."""
+        failed = {li.line_id: li for li in lines if delivery_failed(li.status, li.delivery)}
+        if not failed:
+            return
+        known = conn.execute(
+            select(
+                line_items.c.external_ref_line_item_id,
+                line_items.c.batch_id,
+                line_items.c.line_item_status,
+                line_items.c.delivery_status,
+            ).where(line_items.c.external_ref_id == external_ref_id)
+        )
+        for r in known:
+            li = failed.get(r.external_ref_line_item_id)
+            if li is None or delivery_failed(r.line_item_status, r.delivery_status):
+                continue  # not failed now, or heard of before
+            self._audit(
+                conn,
+                r.batch_id,
+                "delivery_failed",
+                None,
+                {"line": li.line_id, "reference": li.reference, "reason": li.error},
+            )
 
     # --- actions on sent lines -------------------------------------------------------------
 
@@ -1009,6 +1039,9 @@ class Ledger:
                     line_items.c.amount,
                     line_items.c.currency,
                     line_items.c.line_item_status,
+                    line_items.c.delivery_status,
+                    line_items.c.scheduled_delivery_date,
+                    line_items.c.error,
                     orders.c.external_ref_id,
                     orders.c.planned_at,
                     orders.c.accepted_at,
@@ -1021,6 +1054,33 @@ class Ledger:
                 .where(line_items.c.reference_line_item_id == reference_line_item_id)
             ).first()
         return dict(row._mapping) if row else None
+
+    def line_reference(self, line: str, account: str | None = None) -> str | None:
+        """Tango's referenceLineItemId of a line this ledger sent, named by it or by its
+        externalRefLineItemID (what Tango's portal shows); None: not a line of this ledger."""
+        named = or_(
+            line_items.c.reference_line_item_id == line,
+            line_items.c.external_ref_line_item_id == line,
+        )
+        query = select(line_items.c.reference_line_item_id).where(
+            named, line_items.c.reference_line_item_id.is_not(None)
+        )
+        if account:
+            query = query.where(line_items.c.account_identifier == account)
+        with self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).scalar_one_or_none()
+
+    def delivery_failures(self, reference_line_item_id: str) -> list[dict[str, Any]]:
+        """When the ledger heard that a line's delivery failed, and why (oldest first)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit.c.at, audit.c.detail)
+                .where(audit.c.kind == "delivery_failed")
+                .where(audit.c.detail.contains(reference_line_item_id))
+                .order_by(audit.c.id)
+            )
+            found = [{"at": r.at, **json.loads(r.detail or "{}")} for r in rows]
+        return [f for f in found if f.get("reference") == reference_line_item_id]
 
     def orders_of(self, references: Sequence[str]) -> set[str]:
         """The orders (externalRefID) holding these lines (Tango's referenceLineItemId)."""
@@ -1054,6 +1114,11 @@ class Ledger:
                 detail=json.dumps(detail, default=str),
             )
         )
+
+
+def delivery_failed(status: str | None, delivery: str | None) -> bool:
+    """Tango says the line's delivery failed (its status, or its delivery status)."""
+    return "FAILED" in ((status or "").upper(), (delivery or "").upper())
 
 
 def submit_margin(timeout_seconds: float) -> float:

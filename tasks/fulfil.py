@@ -68,7 +68,6 @@ class _ExpectedEndings(logging.Filter):
         return True
 
 
-
 logging.getLogger("prefect.flow_runs").addFilter(_ExpectedEndings())
 
 

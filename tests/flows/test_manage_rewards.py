@@ -113,6 +113,9 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     told = "\n".join(f"{e.at} {e.source} {e.what}" for e in line_history(book, client, line))
     assert "planned in batch" in told and f"{campaign}.csv row 3" in told, told
     assert "resend done" in told and "resent by EMAIL to b***@example.com" in told, told
+    # the failure before the resend stays in it (Tango's line is COMPLETE now), dated
+    [failure] = [e for e in line_history(book, client, line) if "delivery failed" in e.what]
+    assert BOUNCE in failure.what and failure.at[:4].isdigit(), told
     assert "now: COMPLETE" in told and "bob@" not in told, told
 
 
