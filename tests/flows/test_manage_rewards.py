@@ -444,3 +444,33 @@ def test_no_reward_code_reaches_the_logs_artifacts_reports_or_ledger(
     leaks = [w for w, t in places.items() for n in (CANARY, DEFAULT_PLATFORM_KEY) if n in t]
     assert leaks == []
     assert any(f"manage-{summary.batch}" in k for k in places)  # the run's artifacts were read
+
+
+def test_a_reissue_row_tells_the_old_line_from_its_replacement(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    """The row's line is the old one, with its own statuses (cancelled by the reissue); the
+    replacement has its id and statuses in columns of its own."""
+    _, sent = sent_lines(env, campaign, 1)
+    old = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "reissue.csv",
+        [{"action": "reissue", "line_id": old, "amount": "7.00", "reason_code": "REWARD_AMOUNT"}],
+    )
+    state, _, report, _ = manage(path)
+    assert state.is_completed(), state.message
+    row = report.iloc[0]
+    new = client.get_line_item(old).reissuedToReferenceLineItemId
+    assert new and (row["line_id"], row["new_line_id"]) == (old, new), row.to_dict()
+    was, now = client.get_line_item(old), client.get_line_item(new)
+    assert was.status != now.status  # else the test could not tell them apart
+    assert (row["line_status"], row["delivery_status"], row["reward_status"]) == (
+        was.status or "",
+        was.deliveryStatus or "",
+        was.rewardStatus or "",
+    ), row.to_dict()
+    assert (row["new_line_status"], row["new_delivery_status"], row["new_reward_status"]) == (
+        now.status or "",
+        now.deliveryStatus or "",
+        now.rewardStatus or "",
+    ), row.to_dict()
