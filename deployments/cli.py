@@ -159,6 +159,9 @@ def _crashes_shown() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rewards.steps import refuse_actions_file
+
+    refuse_actions_file(args.file)  # before any Prefect server is reached
     _crashes_shown()
     from .terminal import run_and_print
 

@@ -474,3 +474,14 @@ def test_a_reissue_row_tells_the_old_line_from_its_replacement(
         now.deliveryStatus or "",
         now.rewardStatus or "",
     ), row.to_dict()
+
+
+def test_an_actions_file_run_as_recipients_says_to_manage_it(env: Path, campaign: str) -> None:
+    """Started from the UI's fulfil-rewards form (or an upload of old): nothing is sent, and
+    the run's message names the flow that takes the file."""
+    path = write_actions(
+        env / "fixes.csv", [{"action": "cancel", "line_id": "RA1", "reason_code": "DUPLICATE"}]
+    )
+    state = fulfil_rewards(source_path=str(path), return_state=True)
+    assert state.is_failed() and "an actions file" in (state.message or ""), state.message
+    assert "rewards manage" in (state.message or "")
