@@ -485,3 +485,19 @@ def test_an_actions_file_run_as_recipients_says_to_manage_it(env: Path, campaign
     state = fulfil_rewards(source_path=str(path), return_state=True)
     assert state.is_failed() and "an actions file" in (state.message or ""), state.message
     assert "rewards manage" in (state.message or "")
+
+
+def test_manage_runs_carry_the_account_tag_as_fulfil_runs_do(env: Path, campaign: str) -> None:
+    """The run list filters on ``account:<account>`` (and ``dry-run``) for both flows."""
+    from prefect.client.orchestration import get_client
+
+    path = write_actions(
+        env / f"{campaign}.csv", [{"action": "note", "line_id": "RA-nope", "note": "hello"}]
+    )
+    for dry in (True, False):
+        state, _, _, _ = manage(path, dry_run=dry)
+        with get_client(sync_client=True) as prefect:
+            run = prefect.read_flow_run(state.state_details.flow_run_id)
+        assert "account:sandbox-usd" in run.tags, run.tags
+        assert ("dry-run" in run.tags) is dry, run.tags
+        assert run.name == (f"{path.name} · dry run" if dry else path.name)
