@@ -923,12 +923,14 @@ class Ledger:
         seen_before: dict[str, Any],
         run_id: str | None,
         hold_seconds: float,
+        approver: str | None = None,
     ) -> bool:
         """Take the action for an attempt (compare-and-set): not done, and nobody else's
         attempt is under way (held until ``attempt_until``, long enough for one call to reach
         Tango). Records what the line showed just before (how many resends, its replacement),
-        so a rerun after a crash can tell whether this attempt happened. False: another run
-        is attempting it now."""
+        so a rerun after a crash can tell whether this attempt happened, and who attempted it
+        (the run, its approver): an attempt found later is theirs. False: another run is
+        attempting it now."""
         with self.engine.begin() as conn:
             clock = self._clock(conn)
             taken = conn.execute(
@@ -946,6 +948,7 @@ class Ledger:
                     state=ActionState.PLANNED,
                     seen_before=json.dumps(seen_before, default=str),
                     run_id=run_id,
+                    approver=approver,
                     attempt_until=clock + hold_seconds,
                 )
             ).rowcount

@@ -214,9 +214,11 @@ def _one(
         # an earlier attempt whose outcome nobody heard (or one under way): did it happen?
         unheard = row.state is ActionState.PLANNED and row.seen_before is not None
         if unheard and (found := _earlier_attempt(action, row, line)):
-            book.action_done(action.id, found, run_id=run_id, approver=approver)
-            return Done(action, Outcome.DONE_BEFORE, found, line.reissuedToReferenceLineItemId)
-        if book.attempting(action.id, _seen(line), run_id, hold):
+            # the attempt that reached Tango did it: credited to its run and approver
+            book.action_done(action.id, found, run_id=row.run_id, approver=row.approver)
+            new = line.reissuedToReferenceLineItemId if action.action is Act.REISSUE else None
+            return Done(action, Outcome.DONE_BEFORE, found, new)
+        if book.attempting(action.id, _seen(line), run_id, hold, approver):
             break
         row = book.actions_of([action.id])[action.id]
         if row.state is ActionState.DONE:

@@ -203,7 +203,13 @@ def test_a_resend_whose_answer_was_lost_is_not_sent_again(
     assert state.is_completed(), state.message
     assert report["outcome"].tolist() == ["done_before"]
     assert "earlier attempt" in report.loc[0, "reason"]
+    assert report["action_id"].tolist() == [action.id]  # the original action, once
     assert len(client.get_line_item(line).resendHistory) == 1
+    # credited to the attempt that reached Tango, not to the rerun that found it
+    [kept] = book.line_actions(line)
+    assert (kept.action_id, kept.state) == (action.id, ActionState.DONE)
+    assert kept.run_id == "a-run-that-died", kept
+    assert kept.run_id != str(state.state_details.flow_run_id)
 
 
 def test_a_dry_run_does_nothing_and_prices_a_reissue(
@@ -239,11 +245,16 @@ def test_tango_did_the_resend_but_the_answer_was_lost_then_a_rerun(
     assert state.is_failed() and report["outcome"].tolist() == ["not_done"], state.message
     assert "run the same file again" in state.message
     assert len(client.get_line_item(line).resendHistory) == 1  # it did happen
+    first_run, action = str(state.state_details.flow_run_id), report.loc[0, "action_id"]
 
     state, _, report, _ = manage(path)
     assert state.is_completed(), state.message
     assert report["outcome"].tolist() == ["done_before"]
+    assert report["action_id"].tolist() == [action]
     assert len(client.get_line_item(line).resendHistory) == 1
+    # done once, by the run whose request reached Tango
+    [kept] = Ledger(f"sqlite:///{env / 'ledger.db'}").line_actions(line)
+    assert (kept.action_id, kept.state, kept.run_id) == (action, ActionState.DONE, first_run)
 
 
 def test_rewards_manage_on_the_command_line(
