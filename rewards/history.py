@@ -25,9 +25,9 @@ def line_history(book: Ledger, client: RaasClient, line: str) -> list[Event]:
     """``line``: Tango's referenceLineItemId (the report's ``reference_line_item_id``) or the
     line's externalRefLineItemID (the report's ``external_ref_line_item_id``, what Tango's
     portal shows). Raises :class:`UnknownLineError` when neither the ledger nor Tango knows it."""
-    reference = book.line_reference(line, client.settings.account_identifier) or line
+    sent = book.sent_line(line)
+    reference = (sent or {}).get("reference_line_item_id") or line
     events: list[Event] = []
-    sent = book.sent_line(reference)
     if sent:
         events.append(
             Event(

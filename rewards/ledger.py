@@ -1031,12 +1031,19 @@ class Ledger:
                 out.update({r[0]: Decimal(r[1]) for r in rows})
         return out
 
-    def sent_line(self, reference_line_item_id: str) -> dict[str, Any] | None:
-        """How this ledger sent a line: its batch and file, row, order and their times."""
+    def sent_line(self, line: str) -> dict[str, Any] | None:
+        """How this ledger sent a line, named by Tango's referenceLineItemId or by its
+        externalRefLineItemID (what Tango's portal shows): its batch and file, row, order and
+        their times, what Tango last said of it."""
+        named = or_(
+            line_items.c.reference_line_item_id == line,
+            line_items.c.external_ref_line_item_id == line,
+        )
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
                     line_items.c.external_ref_line_item_id,
+                    line_items.c.reference_line_item_id,
                     line_items.c.batch_id,
                     line_items.c.row_number,
                     line_items.c.amount,
@@ -1054,24 +1061,10 @@ class Ledger:
                 )
                 .join(orders, orders.c.external_ref_id == line_items.c.external_ref_id)
                 .join(batches, batches.c.batch_id == line_items.c.batch_id)
-                .where(line_items.c.reference_line_item_id == reference_line_item_id)
+                .where(named)
+                .limit(1)
             ).first()
         return dict(row._mapping) if row else None
-
-    def line_reference(self, line: str, account: str | None = None) -> str | None:
-        """Tango's referenceLineItemId of a line this ledger sent, named by it or by its
-        externalRefLineItemID (what Tango's portal shows); None: not a line of this ledger."""
-        named = or_(
-            line_items.c.reference_line_item_id == line,
-            line_items.c.external_ref_line_item_id == line,
-        )
-        query = select(line_items.c.reference_line_item_id).where(
-            named, line_items.c.reference_line_item_id.is_not(None)
-        )
-        if account:
-            query = query.where(line_items.c.account_identifier == account)
-        with self.engine.connect() as conn:
-            return conn.execute(query.limit(1)).scalar_one_or_none()
 
     def delivery_failures(self, reference_line_item_id: str) -> list[dict[str, Any]]:
         """When the ledger heard that a line's delivery failed, and why (oldest first)."""
