@@ -427,6 +427,8 @@ def report(
         cells = row._asdict()
         out.append({ROW: cells[ROW], "outcome": Outcome.INVALID.value, "reason": cells["problems"]})
     done = pd.DataFrame(out, columns=[*REPORT_COLUMNS, "line_id_found"])
+    # text columns stay text when no row has a value there (every row invalid): not float NaN
+    done = done.astype({c: object for c in done.columns if c != ROW})
     original = sheet.frame.copy()
     for name in ("action", "line_id", "external_ref_line_item_id"):
         if name not in original:
