@@ -4,6 +4,7 @@ who and why (``rewards history LINE``). Contacts masked; no credential is ever r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,9 @@ def line_history(book: Ledger, client: RaasClient, line: str) -> list[Event]:
             events.append(Event(sent["accepted_at"], "ledger", f"order accepted by Tango{by}"))
     failures = book.delivery_failures(reference)
     for f in failures:
-        events.append(Event(f["at"], "ledger", f"delivery failed: {f.get('reason') or '?'}"))
+        events.append(
+            Event(f["at"], "ledger", f"delivery failed: {_masked(f.get('reason') or '?')}")
+        )
     actions = book.line_actions(reference)
     for a in actions:
         who = f"run {a.run_id}" if a.run_id else "no run yet"
@@ -101,7 +104,9 @@ def _tango_events(
         if not failed_before:  # the ledger did not hear of it: Tango's word, undated there
             why = "; ".join(e.error_message or e.error_code or "" for e in line.lineItemErrors)
             at = (sent or {}).get("completed_at") or ""
-            events.append(Event(at, "Tango", f"delivery failed: {why or 'no reason given'}"))
+            events.append(
+                Event(at, "Tango", f"delivery failed: {_masked(why) or 'no reason given'}")
+            )
     else:
         events.append(Event(line.dateIssued or "", "Tango", f"issued {to}"))
     for r in line.resendHistory:
@@ -134,6 +139,14 @@ def _tango_events(
         )
     )
     return events
+
+
+def _masked(text: str) -> str:
+    """Tango's words about a failure, any email address in them masked."""
+    return EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group()), text)
+
+
+EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\"',;:]+@[^\s@<>()\"',;:]+")
 
 
 def _contact(recipient: object) -> str:
