@@ -89,7 +89,16 @@ def _tango_events(
     status = (line.status or "").upper()
     scheduled = (sent or {}).get("scheduled_delivery_date")
     events: list[Event] = []
-    if status == "PENDING" and scheduled:  # Tango holds it till its date: not issued yet
+    if delivery_failed(line.status, line.deliveryStatus):
+        events.append(Event(line.dateIssued or "", "Tango", f"placed, {to}"))
+        if not failed_before:  # the ledger did not hear of it: Tango's word, undated there
+            why = "; ".join(e.error_message or e.error_code or "" for e in line.lineItemErrors)
+            at = (sent or {}).get("completed_at") or ""
+            events.append(
+                Event(at, "Tango", f"delivery failed: {_masked(why) or 'no reason given'}")
+            )
+    elif scheduled and status != "COMPLETE" and not line.rewardStatus:
+        # held till its date (or cancelled before it): no reward exists yet
         events.append(
             Event(
                 (sent or {}).get("accepted_at") or line.dateIssued or "",
@@ -99,14 +108,6 @@ def _tango_events(
         )
     elif status == "PENDING":
         events.append(Event(line.dateIssued or "", "Tango", f"placed, {to} (not issued yet)"))
-    elif delivery_failed(line.status, line.deliveryStatus):
-        events.append(Event(line.dateIssued or "", "Tango", f"placed, {to}"))
-        if not failed_before:  # the ledger did not hear of it: Tango's word, undated there
-            why = "; ".join(e.error_message or e.error_code or "" for e in line.lineItemErrors)
-            at = (sent or {}).get("completed_at") or ""
-            events.append(
-                Event(at, "Tango", f"delivery failed: {_masked(why) or 'no reason given'}")
-            )
     else:
         events.append(Event(line.dateIssued or "", "Tango", f"issued {to}"))
     for r in line.resendHistory:

@@ -1113,8 +1113,10 @@ class Ledger:
 
 
 def delivery_failed(status: str | None, delivery: str | None) -> bool:
-    """Tango says the line's delivery failed (its status, or its delivery status)."""
-    return "FAILED" in ((status or "").upper(), (delivery or "").upper())
+    """Tango says the line's delivery failed: its status, or its delivery status unless the
+    line was cancelled (a line cancelled before delivery shows delivery FAILED at Tango)."""
+    state = (status or "").upper()
+    return state == "FAILED" or ((delivery or "").upper() == "FAILED" and state != "CANCELLED")
 
 
 def submit_margin(timeout_seconds: float) -> float:

@@ -421,6 +421,15 @@ def test_a_scheduled_reward_moved_noted_then_cancelled(
     assert report.loc[0, "line_status"] == "CANCELLED"
     assert client.get_line_item(line).status == "CANCELLED"
 
+    # its history: scheduled (for the date it was moved to), never issued, then cancelled
+    from rewards.history import line_history
+
+    book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+    told = "\n".join(e.what for e in line_history(book, client, line))
+    assert f"scheduled for delivery on {later}" in told, told
+    assert "issued" not in told.replace("not issued yet", ""), told
+    assert "now: CANCELLED" in told, told
+
 
 def test_no_reward_code_reaches_the_logs_artifacts_reports_or_ledger(
     env: Path, client: RaasClient, campaign: str, caplog
