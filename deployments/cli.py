@@ -159,7 +159,7 @@ def _crashes_shown() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rewards.steps import refuse_actions_file
+    from rewards.reading import refuse_actions_file
 
     refuse_actions_file(args.file)  # before any Prefect server is reached
     _crashes_shown()

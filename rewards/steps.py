@@ -21,13 +21,10 @@ import pandas as pd
 from raas import Account, RaasClient, RetryPolicy
 
 from . import progress, sending, sources
-from .actions import is_actions_sheet
-from .columns import RECIPIENTS
-from .errors import InputError
 from .identity import batch_id, line_item_ids, recipient_keys
 from .ledger import Claimed, LeaseKeeper, Ledger, OrderRow, OrderState, submit_margin
 from .planning import Plan, plan_batch
-from .reading import Sheet, headers, read_recipients
+from .reading import Sheet, read_recipients
 from .reconcile import Mode, Reconciliation, reconcile
 from .sending import Submitted
 from .standing import Standing, arrived_late, settle, settle_waiting
@@ -55,29 +52,7 @@ class Context:
 
 def load(path: str | Path, sheet_name: str | None, confined: bool = True) -> Sheet:
     """The sheet; ``confined``: only from the configured source roots (see :mod:`.sources`)."""
-    where = sources.confine(path) if confined else path
-    try:
-        return read_recipients(where, sheet_name)
-    except InputError:
-        refuse_actions_file(where)  # an actions file: say which command takes it
-        raise
-
-
-def refuse_actions_file(path: str | Path) -> None:
-    """An actions file (its header: ``action`` and a line column, as the inbox tells them,
-    :func:`rewards.actions.is_actions_sheet`) where recipients are expected: an error naming
-    the command that takes it. A header that also has every required recipients column is
-    left to be read as recipients; a file that cannot be read is left to the reader."""
-    try:
-        found = headers(path)
-    except (InputError, OSError):
-        return
-    mapping, _ = RECIPIENTS.match_headers(found)
-    if is_actions_sheet(found) and not set(RECIPIENTS.required) <= set(mapping.values()):
-        raise InputError(
-            f"{Path(path).name}: an actions file (resend, reissue, cancel...), not recipients: "
-            f"run it with `rewards manage {path}` (the manage-rewards flow); nothing was sent"
-        )
+    return read_recipients(sources.confine(path) if confined else path, sheet_name)
 
 
 def plan(

@@ -212,3 +212,14 @@ def test_out_and_currency_mistakes_are_exit_2_and_the_out_folder_holds_only_this
     assert code == 1 and (out / "rejected_rows.csv").exists()
     code, _, _ = _cli("validate", str(good), "--catalog", str(CATALOG), "--out", str(out), env={})
     assert code == 0 and not list(out.glob("rejected_rows.*"))  # nothing stale left behind
+
+
+def test_an_actions_file_to_validate_names_the_command_that_takes_it(
+    no_tango: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "fixes.csv"
+    path.write_text("action,line_id,reason_code\ncancel,RA1,DUPLICATE\n", encoding="utf-8")
+    code = main(["validate", str(path), "--catalog", str(CATALOG)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"rewards manage {path}" in err, err
