@@ -7,7 +7,8 @@
 ``rewards manage FILE``    run the manage-rewards flow on an actions file (resend, reissue,
                           cancel, reschedule, note, freeze, unfreeze; a report's
                           failed_deliveries.csv is one); ``--dry-run`` checks and prices them
-``rewards history LINE``   a line's whole life: sent, failed, resent, delivered (the ledger and Tango)
+``rewards history LINE``   a line's whole life: sent or scheduled, failed, resent, delivered (the
+                          ledger and Tango); LINE is its reference or externalRefLineItemID
 ``rewards demo``           the sandbox + a temporary Prefect server + the sample file
 ``rewards serve``          serve the deployments (manual, on-upload, scheduled inbox scan)
 ``rewards watch``          announce spreadsheets within seconds of landing in the inbox
