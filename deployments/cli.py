@@ -7,7 +7,8 @@
 ``rewards manage FILE``    run the manage-rewards flow on an actions file (resend, reissue,
                           cancel, reschedule, note, freeze, unfreeze; a report's
                           failed_deliveries.csv is one); ``--dry-run`` checks and prices them
-``rewards history LINE``   a line's whole life: sent, failed, resent, delivered (the ledger and Tango)
+``rewards history LINE``   a line's whole life: sent or scheduled, failed, resent, delivered (the
+                          ledger and Tango); LINE is its reference or externalRefLineItemID
 ``rewards demo``           the sandbox + a temporary Prefect server + the sample file
 ``rewards serve``          serve the deployments (manual, on-upload, scheduled inbox scan)
 ``rewards watch``          announce spreadsheets within seconds of landing in the inbox
@@ -162,6 +163,9 @@ def _crashes_shown() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rewards.reading import refuse_actions_file
+
+    refuse_actions_file(args.file)  # before any Prefect server is reached
     _crashes_shown()
     from .terminal import run_and_print
 
@@ -290,7 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     manage.add_argument("--account", default=None)
     manage.add_argument("--dry-run", action="store_true", help="check and price; do nothing")
     history = sub.add_parser("history", help="a line's whole life: sent, failed, resent...")
-    history.add_argument("line", help="Tango's referenceLineItemId (the report's line id)")
+    history.add_argument(
+        "line",
+        help="Tango's referenceLineItemId (the report's reference_line_item_id) or "
+        "externalRefLineItemID (external_ref_line_item_id, what Tango's portal shows)",
+    )
     history.add_argument("--customer", default=None)
     history.add_argument("--account", default=None)
     sub.add_parser("demo")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from prefect import flow, get_run_logger, runtime
-from prefect.client.orchestration import get_client
+from prefect import flow, get_run_logger
 from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.approval import ask
-from flows.naming import run_name
+from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from flows.send_orders import fan_out as start_shares
 from raas import RaasError
@@ -127,7 +126,7 @@ def fulfil_rewards(
         if other := taken_by_another_run(source_path):
             return Cancelled(message=other)
         customer, account_id = identifiers(customer_identifier, account_identifier)
-        _tag(account_id, campaign, dry_run)
+        tag_run(account_id, campaign=campaign, dry_run=dry_run)
         margin = _margin(settings)
         deadline = time.monotonic() + timeout_seconds
         check = ValidationOptions(
@@ -291,16 +290,6 @@ def _publish(run: _Run, result: Reconciliation, mode: Mode, note: str | None) ->
         dry_run=dry,
         note=note,
     )
-
-
-def _tag(account: str, campaign: str, dry_run: bool) -> None:
-    """Tags the run list can filter on: the account, the campaign, a dry run."""
-    run = runtime.flow_run
-    tags = [*run.tags, f"account:{account}"]
-    tags += [f"campaign:{campaign}"] if campaign else []
-    tags += ["dry-run"] if dry_run else []
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(run.id, tags=sorted(set(tags)))
 
 
 def _resolve(mode: CompletionMode, settings: RewardsSettings) -> CompletionMode:

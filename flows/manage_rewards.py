@@ -14,7 +14,7 @@ from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from flows.approval import ask_about
-from flows.naming import run_name
+from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from raas import Account, RaasError
 from rewards.actions import Checked, Planned
@@ -80,6 +80,7 @@ def manage_rewards(
         if other := taken_by_another_run(source_path):
             return Cancelled(message=other)
         customer, account_id = identifiers(customer_identifier, account_identifier)
+        tag_run(account_id, dry_run=dry_run)
         sheet = load_actions(source_path, sheet_name or None)
         account = fetch_account(customer, account_id)
         checked, cost = check_actions(quote(sheet), customer, account)

@@ -853,7 +853,37 @@ class Ledger:
                 .values(state=LineState.SUBMITTED)
             )
             if lines:  # one statement for all of them (executemany), not one per line
+                self._note_failures(conn, external_ref_id, lines)
                 conn.execute(_LINE_STATUS, [_status_values(external_ref_id, li) for li in lines])
+
+    def _note_failures(
+        self, conn: Connection, external_ref_id: str, lines: list[LineStatus]
+    ) -> None:
+        """A line whose delivery Tango now says failed, and did not before, goes in the audit
+        trail with when the ledger heard it and why: a resend later makes Tango's line
+        COMPLETE again, and the failure would be known no more (``rewards history``)."""
+        failed = {li.line_id: li for li in lines if delivery_failed(li.status, li.delivery)}
+        if not failed:
+            return
+        known = conn.execute(
+            select(
+                line_items.c.external_ref_line_item_id,
+                line_items.c.batch_id,
+                line_items.c.line_item_status,
+                line_items.c.delivery_status,
+            ).where(line_items.c.external_ref_id == external_ref_id)
+        )
+        for r in known:
+            li = failed.get(r.external_ref_line_item_id)
+            if li is None or delivery_failed(r.line_item_status, r.delivery_status):
+                continue  # not failed now, or heard of before
+            self._audit(
+                conn,
+                r.batch_id,
+                "delivery_failed",
+                None,
+                {"line": li.line_id, "reference": li.reference, "reason": li.error},
+            )
 
     # --- actions on sent lines -------------------------------------------------------------
 
@@ -893,12 +923,14 @@ class Ledger:
         seen_before: dict[str, Any],
         run_id: str | None,
         hold_seconds: float,
+        approver: str | None = None,
     ) -> bool:
         """Take the action for an attempt (compare-and-set): not done, and nobody else's
         attempt is under way (held until ``attempt_until``, long enough for one call to reach
         Tango). Records what the line showed just before (how many resends, its replacement),
-        so a rerun after a crash can tell whether this attempt happened. False: another run
-        is attempting it now."""
+        so a rerun after a crash can tell whether this attempt happened, and who attempted it
+        (the run, its approver): an attempt found later is theirs. False: another run is
+        attempting it now."""
         with self.engine.begin() as conn:
             clock = self._clock(conn)
             taken = conn.execute(
@@ -916,6 +948,7 @@ class Ledger:
                     state=ActionState.PLANNED,
                     seen_before=json.dumps(seen_before, default=str),
                     run_id=run_id,
+                    approver=approver,
                     attempt_until=clock + hold_seconds,
                 )
             ).rowcount
@@ -998,17 +1031,27 @@ class Ledger:
                 out.update({r[0]: Decimal(r[1]) for r in rows})
         return out
 
-    def sent_line(self, reference_line_item_id: str) -> dict[str, Any] | None:
-        """How this ledger sent a line: its batch and file, row, order and their times."""
+    def sent_line(self, line: str) -> dict[str, Any] | None:
+        """How this ledger sent a line, named by Tango's referenceLineItemId or by its
+        externalRefLineItemID (what Tango's portal shows): its batch and file, row, order and
+        their times, what Tango last said of it."""
+        named = or_(
+            line_items.c.reference_line_item_id == line,
+            line_items.c.external_ref_line_item_id == line,
+        )
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
                     line_items.c.external_ref_line_item_id,
+                    line_items.c.reference_line_item_id,
                     line_items.c.batch_id,
                     line_items.c.row_number,
                     line_items.c.amount,
                     line_items.c.currency,
                     line_items.c.line_item_status,
+                    line_items.c.delivery_status,
+                    line_items.c.scheduled_delivery_date,
+                    line_items.c.error,
                     orders.c.external_ref_id,
                     orders.c.planned_at,
                     orders.c.accepted_at,
@@ -1018,9 +1061,22 @@ class Ledger:
                 )
                 .join(orders, orders.c.external_ref_id == line_items.c.external_ref_id)
                 .join(batches, batches.c.batch_id == line_items.c.batch_id)
-                .where(line_items.c.reference_line_item_id == reference_line_item_id)
+                .where(named)
+                .limit(1)
             ).first()
         return dict(row._mapping) if row else None
+
+    def delivery_failures(self, reference_line_item_id: str) -> list[dict[str, Any]]:
+        """When the ledger heard that a line's delivery failed, and why (oldest first)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit.c.at, audit.c.detail)
+                .where(audit.c.kind == "delivery_failed")
+                .where(audit.c.detail.contains(reference_line_item_id))
+                .order_by(audit.c.id)
+            )
+            found = [{"at": r.at, **json.loads(r.detail or "{}")} for r in rows]
+        return [f for f in found if f.get("reference") == reference_line_item_id]
 
     def orders_of(self, references: Sequence[str]) -> set[str]:
         """The orders (externalRefID) holding these lines (Tango's referenceLineItemId)."""
@@ -1054,6 +1110,13 @@ class Ledger:
                 detail=json.dumps(detail, default=str),
             )
         )
+
+
+def delivery_failed(status: str | None, delivery: str | None) -> bool:
+    """Tango says the line's delivery failed: its status, or its delivery status unless the
+    line was cancelled (a line cancelled before delivery shows delivery FAILED at Tango)."""
+    state = (status or "").upper()
+    return state == "FAILED" or ((delivery or "").upper() == "FAILED" and state != "CANCELLED")
 
 
 def submit_margin(timeout_seconds: float) -> float:

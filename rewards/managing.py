@@ -41,7 +41,7 @@ from . import sending, sources
 from .actions import ACTION_COLUMNS, Act, Checked, Planned, check, line_refs
 from .columns import ROW
 from .export import mask_email, mask_phone
-from .ledger import ActionRow, ActionState, Ledger, submit_margin
+from .ledger import ActionRow, ActionState, Ledger, delivery_failed, submit_margin
 from .reading import Sheet, read_sheet
 from .summary import CostPreview
 
@@ -214,9 +214,11 @@ def _one(
         # an earlier attempt whose outcome nobody heard (or one under way): did it happen?
         unheard = row.state is ActionState.PLANNED and row.seen_before is not None
         if unheard and (found := _earlier_attempt(action, row, line)):
-            book.action_done(action.id, found, run_id=run_id, approver=approver)
-            return Done(action, Outcome.DONE_BEFORE, found, line.reissuedToReferenceLineItemId)
-        if book.attempting(action.id, _seen(line), run_id, hold):
+            # the attempt that reached Tango did it: credited to its run and approver
+            book.action_done(action.id, found, run_id=row.run_id, approver=row.approver)
+            new = line.reissuedToReferenceLineItemId if action.action is Act.REISSUE else None
+            return Done(action, Outcome.DONE_BEFORE, found, new)
+        if book.attempting(action.id, _seen(line), run_id, hold, approver):
             break
         row = book.actions_of([action.id])[action.id]
         if row.state is ActionState.DONE:
@@ -364,10 +366,13 @@ REPORT_COLUMNS = [
     "external_ref_line_item_id",
     "outcome",
     "reason",
-    "new_line_id",
-    "line_status",
+    "line_status",  # of line_id, the line the row names (a reissue's old line)
     "delivery_status",
     "reward_status",
+    "new_line_id",  # a reissue's replacement, and its statuses
+    "new_line_status",
+    "new_delivery_status",
+    "new_reward_status",
     "cost",
     "action_id",
 ]
@@ -375,9 +380,16 @@ REPORT_COLUMNS = [
 
 def _failed(line: LineItemDetail | None) -> bool:
     """Tango's line (or its replacement) failed to reach its recipient."""
-    if line is None:
-        return False
-    return "FAILED" in ((line.deliveryStatus or "").upper(), (line.status or "").upper())
+    return line is not None and delivery_failed(line.status, line.deliveryStatus)
+
+
+def _statuses(prefix: str, line: LineItemDetail | None) -> dict[str, str]:
+    """A line's statuses at Tango now, as report columns (blank: no such line)."""
+    return {
+        f"{prefix}line_status": (line.status if line else "") or "",
+        f"{prefix}delivery_status": (line.deliveryStatus if line else "") or "",
+        f"{prefix}reward_status": (line.rewardStatus if line else "") or "",
+    }
 
 
 def report(
@@ -391,9 +403,10 @@ def report(
     out: list[dict[str, object]] = []
     for d in acted.done:
         a = d.action
-        line = lines.get(d.new_line_id or a.line_id)
+        line, replacement = lines.get(a.line_id), lines.get(d.new_line_id or "")
         outcome, said = d.outcome, d.said
-        if outcome is Outcome.DONE and a.action.charged and _failed(line):
+        delivered = replacement if d.new_line_id else line  # what a resend or reissue sent
+        if outcome is Outcome.DONE and a.action.charged and _failed(delivered):
             outcome = Outcome.FAILED_AGAIN
             said += "; the delivery failed again: check the contact and resend to a new one"
         out.append(
@@ -401,10 +414,9 @@ def report(
                 ROW: a.row_number,
                 "outcome": outcome.value,
                 "reason": said,
+                **_statuses("", line),
                 "new_line_id": d.new_line_id or "",
-                "line_status": (line.status if line else "") or "",
-                "delivery_status": (line.deliveryStatus if line else "") or "",
-                "reward_status": (line.rewardStatus if line else "") or "",
+                **_statuses("new_", replacement),
                 # a failed delivery is not charged (DECISIONS.md)
                 "cost": f"{a.cost:.2f}" if a.cost and outcome is not Outcome.FAILED_AGAIN else "",
                 "action_id": a.id,
@@ -415,6 +427,8 @@ def report(
         cells = row._asdict()
         out.append({ROW: cells[ROW], "outcome": Outcome.INVALID.value, "reason": cells["problems"]})
     done = pd.DataFrame(out, columns=[*REPORT_COLUMNS, "line_id_found"])
+    # text columns stay text when no row has a value there (every row invalid): not float NaN
+    done = done.astype({c: object for c in done.columns if c != ROW})
     original = sheet.frame.copy()
     for name in ("action", "line_id", "external_ref_line_item_id"):
         if name not in original:

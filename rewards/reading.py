@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .actions import is_actions_sheet
 from .columns import RECIPIENTS, ROW, Columns
 from .errors import InputError
 from .export import FORMULA_START
@@ -62,7 +63,28 @@ class Sheet:
 def read_recipients(
     path: str | Path, sheet_name: str | None = None, limits: ReadLimits | None = None
 ) -> Sheet:
-    return read_sheet(path, RECIPIENTS, sheet_name, limits)
+    try:
+        return read_sheet(path, RECIPIENTS, sheet_name, limits)
+    except InputError:
+        refuse_actions_file(path, limits)  # an actions file: say which command takes it
+        raise
+
+
+def refuse_actions_file(path: str | Path, limits: ReadLimits | None = None) -> None:
+    """An actions file (its header: ``action`` and a line column, as the inbox tells them,
+    :func:`rewards.actions.is_actions_sheet`) where recipients are expected: an error naming
+    the command that takes it. A header that also has every required recipients column is
+    left to be read as recipients; a file that cannot be read is left to the reader."""
+    try:
+        found = headers(path, limits)
+    except (InputError, OSError):
+        return
+    mapping, _ = RECIPIENTS.match_headers(found)
+    if is_actions_sheet(found) and not set(RECIPIENTS.required) <= set(mapping.values()):
+        raise InputError(
+            f"{Path(path).name}: an actions file (resend, reissue, cancel...), not recipients: "
+            f"run it with `rewards manage {path}` (the manage-rewards flow); nothing was sent"
+        )
 
 
 def read_sheet(

@@ -195,10 +195,13 @@ ACTION_VIEW = [
     "line_id",
     "outcome",
     "reason",
-    "new_line_id",
     "line_status",
     "delivery_status",
     "reward_status",
+    "new_line_id",
+    "new_line_status",
+    "new_delivery_status",
+    "new_reward_status",
     "cost",
 ]
 

@@ -148,3 +148,28 @@ def test_an_unreachable_prefect_server_is_exit_2_and_one_line(sandbox: SandboxSe
     assert code == 2, out
     assert "PREFECT_API_URL" in out and "Traceback" not in out
     assert len(out.strip().splitlines()) == 1, out
+
+
+def test_an_actions_file_given_to_rewards_run_is_exit_2_and_points_to_manage(
+    prefect_server: str, sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """An actions spreadsheet (a report's failed_deliveries.csv, say) is no recipients file:
+    nothing is sent, and the one line says which command takes it."""
+    env = {
+        **os.environ,
+        **sandbox.tango_env(),
+        "PREFECT_API_URL": prefect_server,
+        "REWARDS_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
+    }
+    path = tmp_path / "fixes.csv"
+    path.write_text(
+        "action,line_id,new_email,reason_code\n"
+        "resend,RA261130-000001-46-0001,bob@example.com,DELIVERY_INFO\n",
+        encoding="utf-8",
+    )
+    code, out = rewards("run", str(path), env=env)
+    assert code == 2, out
+    assert len(out.strip().splitlines()) == 1, out
+    assert f"rewards manage {path}" in out and "Traceback" not in out, out
+    assert not (tmp_path / "reports").exists()  # nothing was run

@@ -113,6 +113,9 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     told = "\n".join(f"{e.at} {e.source} {e.what}" for e in line_history(book, client, line))
     assert "planned in batch" in told and f"{campaign}.csv row 3" in told, told
     assert "resend done" in told and "resent by EMAIL to b***@example.com" in told, told
+    # the failure before the resend stays in it (Tango's line is COMPLETE now), dated
+    [failure] = [e for e in line_history(book, client, line) if "delivery failed" in e.what]
+    assert BOUNCE in failure.what and failure.at[:4].isdigit(), told
     assert "now: COMPLETE" in told and "bob@" not in told, told
 
 
@@ -200,7 +203,13 @@ def test_a_resend_whose_answer_was_lost_is_not_sent_again(
     assert state.is_completed(), state.message
     assert report["outcome"].tolist() == ["done_before"]
     assert "earlier attempt" in report.loc[0, "reason"]
+    assert report["action_id"].tolist() == [action.id]  # the original action, once
     assert len(client.get_line_item(line).resendHistory) == 1
+    # credited to the attempt that reached Tango, not to the rerun that found it
+    [kept] = book.line_actions(line)
+    assert (kept.action_id, kept.state) == (action.id, ActionState.DONE)
+    assert kept.run_id == "a-run-that-died", kept
+    assert kept.run_id != str(state.state_details.flow_run_id)
 
 
 def test_a_dry_run_does_nothing_and_prices_a_reissue(
@@ -236,11 +245,16 @@ def test_tango_did_the_resend_but_the_answer_was_lost_then_a_rerun(
     assert state.is_failed() and report["outcome"].tolist() == ["not_done"], state.message
     assert "run the same file again" in state.message
     assert len(client.get_line_item(line).resendHistory) == 1  # it did happen
+    first_run, action = str(state.state_details.flow_run_id), report.loc[0, "action_id"]
 
     state, _, report, _ = manage(path)
     assert state.is_completed(), state.message
     assert report["outcome"].tolist() == ["done_before"]
+    assert report["action_id"].tolist() == [action]
     assert len(client.get_line_item(line).resendHistory) == 1
+    # done once, by the run whose request reached Tango
+    [kept] = Ledger(f"sqlite:///{env / 'ledger.db'}").line_actions(line)
+    assert (kept.action_id, kept.state, kept.run_id) == (action, ActionState.DONE, first_run)
 
 
 def test_rewards_manage_on_the_command_line(
@@ -407,6 +421,15 @@ def test_a_scheduled_reward_moved_noted_then_cancelled(
     assert report.loc[0, "line_status"] == "CANCELLED"
     assert client.get_line_item(line).status == "CANCELLED"
 
+    # its history: scheduled (for the date it was moved to), never issued, then cancelled
+    from rewards.history import line_history
+
+    book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+    told = "\n".join(e.what for e in line_history(book, client, line))
+    assert f"scheduled for delivery on {later}" in told, told
+    assert "issued" not in told.replace("not issued yet", ""), told
+    assert "now: CANCELLED" in told, told
+
 
 def test_no_reward_code_reaches_the_logs_artifacts_reports_or_ledger(
     env: Path, client: RaasClient, campaign: str, caplog
@@ -441,3 +464,60 @@ def test_no_reward_code_reaches_the_logs_artifacts_reports_or_ledger(
     leaks = [w for w, t in places.items() for n in (CANARY, DEFAULT_PLATFORM_KEY) if n in t]
     assert leaks == []
     assert any(f"manage-{summary.batch}" in k for k in places)  # the run's artifacts were read
+
+
+def test_a_reissue_row_tells_the_old_line_from_its_replacement(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    """The row's line is the old one, with its own statuses (cancelled by the reissue); the
+    replacement has its id and statuses in columns of its own."""
+    _, sent = sent_lines(env, campaign, 1)
+    old = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "reissue.csv",
+        [{"action": "reissue", "line_id": old, "amount": "7.00", "reason_code": "REWARD_AMOUNT"}],
+    )
+    state, _, report, _ = manage(path)
+    assert state.is_completed(), state.message
+    row = report.iloc[0]
+    new = client.get_line_item(old).reissuedToReferenceLineItemId
+    assert new and (row["line_id"], row["new_line_id"]) == (old, new), row.to_dict()
+    was, now = client.get_line_item(old), client.get_line_item(new)
+    assert was.status != now.status  # else the test could not tell them apart
+    assert (row["line_status"], row["delivery_status"], row["reward_status"]) == (
+        was.status or "",
+        was.deliveryStatus or "",
+        was.rewardStatus or "",
+    ), row.to_dict()
+    assert (row["new_line_status"], row["new_delivery_status"], row["new_reward_status"]) == (
+        now.status or "",
+        now.deliveryStatus or "",
+        now.rewardStatus or "",
+    ), row.to_dict()
+
+
+def test_an_actions_file_run_as_recipients_says_to_manage_it(env: Path, campaign: str) -> None:
+    """Started from the UI's fulfil-rewards form (or an upload of old): nothing is sent, and
+    the run's message names the flow that takes the file."""
+    path = write_actions(
+        env / "fixes.csv", [{"action": "cancel", "line_id": "RA1", "reason_code": "DUPLICATE"}]
+    )
+    state = fulfil_rewards(source_path=str(path), return_state=True)
+    assert state.is_failed() and "an actions file" in (state.message or ""), state.message
+    assert "rewards manage" in (state.message or "")
+
+
+def test_manage_runs_carry_the_account_tag_as_fulfil_runs_do(env: Path, campaign: str) -> None:
+    """The run list filters on ``account:<account>`` (and ``dry-run``) for both flows."""
+    from prefect.client.orchestration import get_client
+
+    path = write_actions(
+        env / f"{campaign}.csv", [{"action": "note", "line_id": "RA-nope", "note": "hello"}]
+    )
+    for dry in (True, False):
+        state, _, _, _ = manage(path, dry_run=dry)
+        with get_client(sync_client=True) as prefect:
+            run = prefect.read_flow_run(state.state_details.flow_run_id)
+        assert "account:sandbox-usd" in run.tags, run.tags
+        assert ("dry-run" in run.tags) is dry, run.tags
+        assert run.name == (f"{path.name} · dry run" if dry else path.name)

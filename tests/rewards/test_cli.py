@@ -318,3 +318,14 @@ def test_out_files_are_written_even_when_the_reader_of_the_output_stops_early(
     err = proc.stderr.read().decode()  # type: ignore[union-attr]
     assert proc.wait(60) == 141 and "Traceback" not in err
     assert len(pd.read_csv(out / "rejected_rows.csv", dtype=str)) == 200
+
+
+def test_an_actions_file_to_validate_names_the_command_that_takes_it(
+    no_tango: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "fixes.csv"
+    path.write_text("action,line_id,reason_code\ncancel,RA1,DUPLICATE\n", encoding="utf-8")
+    code = main(["validate", str(path), "--catalog", str(CATALOG)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"rewards manage {path}" in err, err

@@ -42,3 +42,34 @@ def test_postgres_ledger_round_trip(postgres_url: str, tmp_path: Path) -> None:
     assert book.order(ref).state is OrderState.ACCEPTED
     holders = book.holders("acct-rt", plan.to_send["line_id"].tolist())
     assert {h.source_name for h in holders.values()} == {"rt.csv"}
+
+
+def test_a_failed_delivery_is_kept_once_and_a_line_found_by_either_id(postgres_url: str) -> None:
+    """What ``rewards history`` reads, on PostgreSQL: the failure Tango reported, once however
+    often it is polled, still known after a resend made the line COMPLETE."""
+    from decimal import Decimal
+
+    from rewards.ledger import LineStatus
+
+    book = Ledger(postgres_url)
+    plan = plan_batch(valid_rows(2), account="acct-fail", customer="cust", chunk_size=2)
+    [order] = _claim(book, plan, "fail.csv")
+    ref = order.external_ref_id
+    book.record_acceptance(ref, 202, {})
+    one, two = plan.to_send["line_id"].tolist()
+
+    def status(line: str, state: str, number: str) -> LineStatus:
+        error = "mailbox full" if state == "FAILED" else None
+        return LineStatus(line, state, state, number, Decimal(0), None, error)
+
+    failed = [status(one, "FAILED", "RA-1"), status(two, "COMPLETE", "RA-2")]
+    book.record_status(ref, "PARTIAL", "RO-1", "5.00", failed, final=True)
+    book.record_status(ref, "PARTIAL", "RO-1", "5.00", failed, final=True)  # polled again
+    resent = [status(one, "COMPLETE", "RA-1"), status(two, "COMPLETE", "RA-2")]
+    book.record_status(ref, "COMPLETE", "RO-1", "10.00", resent, final=True)
+    [failure] = book.delivery_failures("RA-1")
+    assert failure["reason"] == "mailbox full" and failure["line"] == one and failure["at"]
+    assert book.delivery_failures("RA-2") == []
+    by_reference, by_external = book.sent_line("RA-1"), book.sent_line(one)
+    assert by_reference and by_external and by_reference == by_external
+    assert by_reference["reference_line_item_id"] == "RA-1"
