@@ -15,7 +15,7 @@ from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from flows.send_orders import fan_out as start_shares
 from raas import RaasError
-from rewards.errors import RewardsError, explain
+from rewards.errors import RewardsError
 from rewards.ledger import LeaseKeeper, submit_margin
 from rewards.params import (
     DEFAULT_CHUNK,
@@ -28,13 +28,14 @@ from rewards.params import (
 )
 from rewards.planning import Plan
 from rewards.reading import Sheet
-from rewards.reconcile import Mode, Reconciliation
+from rewards.reconcile import Mode, Reconciliation, refused
 from rewards.steps import batch_refs, orders_to_await
 from rewards.summary import CostPreview, RunStoppedError, RunSummary
 from rewards.validation import Validated, ValidationOptions
 from tasks.completion import await_completion
 from tasks.fulfil import (
     check_balance,
+    expected_ending,
     fetch_account_and_catalog,
     load_spreadsheet,
     plan_orders,
@@ -59,8 +60,9 @@ def fulfil_rewards(
     dry_run: bool = Field(False, description="Check the file and show the cost; send nothing"),
     approval_threshold: Money = Field(
         0,
-        description="Pause for approval when the cost is above this amount (0: no threshold "
-        "of this run's own; the installation's REWARDS_APPROVAL_THRESHOLD applies anyway)",
+        description="Pause for approval when the cost is above this amount. The team's "
+        "threshold (`rewards serve --approval-threshold`) always applies: a run can lower it "
+        "here, never raise or remove it (0: the team's alone)",
     ),
     approval_timeout_seconds: int = Field(
         3600, ge=1, description="Without an answer by then, nothing is sent"
@@ -76,7 +78,9 @@ def fulfil_rewards(
         description="Campaign for rows that name none; a new campaign sends the same "
         "reward to the same person again on purpose",
     ),
-    sheet_name: str = Field("", description="XLSX sheet to read (empty: the first)"),
+    sheet_name: str = Field(
+        "", description="XLSX sheet to read (empty: the one visible sheet with recipients)"
+    ),
     default_phone_country: str = Field(
         "US", description="Country for phone numbers written without +country code"
     ),
@@ -120,6 +124,8 @@ def fulfil_rewards(
         floor=settings.approval_threshold,
         timeout_seconds=approval_timeout_seconds,
     )
+    if overruled := approval.overruled():
+        get_run_logger().warning("%s", overruled)
     try:
         if not source_path.strip():
             raise RewardsError("source_path is empty: give the path of the spreadsheet to send")
@@ -155,19 +161,17 @@ def fulfil_rewards(
             return _stop(run, Mode.STOPPED, stop)
         verdict = None
         if cost.rows and approval.needed(cost.cost):
-            verdict = ask(plan, cost, validated, approval.limit, approval.timeout_seconds)
+            limit = approval.limit
+            assert limit is not None  # needed() says there is one
+            verdict = ask(plan, cost, validated, limit, approval.timeout_seconds, sheet.source)
+
             if not verdict.approved:
                 return _stop(run, Mode.STOPPED, verdict.text(), cancelled=True)
         trouble = _send(run, options, deadline, margin)
         return _finish(run, [verdict.text()] if verdict else [], trouble)
 
-    except RewardsError as exc:  # an expected stop: a clear message, no traceback
-        get_run_logger().error("%s", exc)
-        return Failed(message=str(exc), data=exc)
-    except RaasError as exc:  # Tango failed after the client's retries
-        message = explain(exc)
-        get_run_logger().error("%s", message)
-        return Failed(message=message, data=RewardsError(message))
+    except (RewardsError, RaasError) as exc:  # an expected stop: a clear message, no traceback
+        return expected_ending(exc)
 
 
 @dataclass(frozen=True)
@@ -224,6 +228,13 @@ def _finish(run: _Run, said: list[str], trouble: list[str]) -> State[RunSummary]
         message = "; ".join(
             [*notes, "the books do not balance: " + "; ".join(result.discrepancies)]
         )
+        get_run_logger().error("%s", message)
+        return Failed(
+            message=f"{summary.line()}; {message}; report: {summary.report_dir}",
+            data=RunStoppedError(message, summary),
+        )
+    if said_no := refused(result):  # not sent: someone must act before they can be
+        message = "; ".join([*notes, said_no])
         get_run_logger().error("%s", message)
         return Failed(
             message=f"{summary.line()}; {message}; report: {summary.report_dir}",
@@ -316,6 +327,12 @@ def _gate(validated: Validated, cost: CostPreview, all_or_nothing: bool) -> str 
             f"all_or_nothing: {len(validated.rejected)} row(s) were rejected, so nothing "
             "was sent; fix them (see rejected_rows.csv in the report folder) and run again"
         )
+    if validated.rows_in and len(validated.rejected) == validated.rows_in:
+        return (
+            f"every row ({validated.rows_in}) was rejected, so nothing was sent; fix them "
+            "(see rejected_rows.csv in the report folder) and run again"
+        )
+
     if cost.shortfall:
         return (
             f"account {cost.account} cannot pay for this batch: it costs {cost.cost:.2f} "

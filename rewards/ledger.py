@@ -42,6 +42,7 @@ has expired, so a stalled run cannot extend a lease someone may already be actin
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -51,6 +52,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 from sqlalchemy import (
     Column,
     Float,
@@ -203,6 +207,10 @@ class LineState(StrEnum):
     RELEASED = "released"  # its order was void: free for the next batch that contains it
 
 
+# lines nobody holds: void orders' (never at Tango), and those Tango refused (not at Tango)
+FREE_LINES = (LineState.RELEASED, LineState.REJECTED)
+
+
 class ActionState(StrEnum):
     PLANNED = "planned"  # recorded before the call; what became of it is not known yet
     DONE = "done"  # Tango did it (or an earlier attempt was found to have done it)
@@ -245,7 +253,7 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrderRow:
     external_ref_id: str
     batch_id: str
@@ -272,7 +280,7 @@ class OrderRow:
         return body
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LineRow:
     account_identifier: str
     external_ref_line_item_id: str
@@ -304,7 +312,7 @@ class LineStatus:
     error: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Holder:
     """Which batch holds a line, how far it got, and whether that batch's run is alive."""
 
@@ -332,12 +340,14 @@ class Holder:
 
     @property
     def sent(self) -> bool:
-        """Tango has the line (or refused it): it counts as sent."""
-        return self.order_state.answered or self.line_state is LineState.REJECTED
+        """Tango has the line: it counts as sent (a line it refused is free, not sent)."""
+        return self.order_state.at_tango and not self.free
 
     @property
     def free(self) -> bool:
-        return self.line_state is LineState.RELEASED
+        """Nobody holds the line: its order was void, or Tango refused it (a 400 creates
+        nothing at Tango, so sending it again can never make a second reward)."""
+        return self.line_state in FREE_LINES
 
     @property
     def status(self) -> str:
@@ -388,7 +398,65 @@ class Claimed:
     lease: Lease
 
 
+TEXT = pd.ArrowDtype(pa.large_string())
+# what a report needs of a batch's lines (Ledger.line_table) and of who holds each line
+LINE_COLUMNS = (
+    "external_ref_line_item_id",
+    "state",
+    "line_item_status",
+    "delivery_status",
+    "reference_line_item_id",
+    "scheduled_delivery_date",
+    "charged",
+    "error",
+)
+HOLDER_COLUMNS = (
+    "line_id",
+    "batch_id",
+    "external_ref_id",
+    "source_name",
+    "created_at",
+    "line_state",
+    "order_state",
+    "line_item_status",
+    "lease_expires",
+)
+
+
+def _table(columns: Sequence[Sequence[Any]], names: Sequence[str]) -> pd.DataFrame:
+    """Text columns as Arrow strings (None stays missing); other columns as numpy."""
+    out: dict[str, Any] = {}
+    for name, values in zip(names, columns, strict=True):
+        if name == "lease_expires":
+            out[name] = np.asarray(values, dtype=np.float64)
+        else:
+            out[name] = pd.array(pa.array(values, pa.large_string()), dtype=TEXT)
+    return pd.DataFrame(out, copy=False)
+
+
+def _held_frame(rows: Sequence[Any], clock: float, renamed: bool = False) -> pd.DataFrame:
+    """Rows of :meth:`Ledger._held_rows` as a holder table, seen at ``clock``."""
+    names = HOLDER_COLUMNS
+    fields = (
+        "external_ref_line_item_id",
+        "batch_id",
+        "external_ref_id",
+        "source_name",
+        "created_at",
+        "state",
+        "order_state",
+        "line_item_status",
+        "lease_expires",
+    )
+    columns = [[getattr(r, f) for r in rows] for f in fields]
+    frame = _table(columns, names)
+    frame["seen_at"] = clock
+    frame["renamed"] = renamed
+    return frame
+
+
 def _batched(items: Sequence[Any], size: int = 5000) -> Iterator[Sequence[Any]]:
+
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -399,8 +467,23 @@ def _order_row(r: Any) -> OrderRow:
     return OrderRow(**values)
 
 
+# Texts that many rows of a read share (their batch, order, source file, status): one copy
+# each, not one per row: a report step holds a row object per line.
+_SHARED = (
+    *("account_identifier", "batch_id", "external_ref_id", "source_name", "created_at"),
+    *("line_item_status", "delivery_status", "currency", "amount", "charged"),
+)
+
+
+def _shared(values: dict[str, Any]) -> dict[str, Any]:
+    for name in _SHARED:
+        if type(value := values.get(name)) is str:
+            values[name] = sys.intern(value)
+    return values
+
+
 def _line_row(r: Any) -> LineRow:
-    values = dict(r._mapping)
+    values = _shared(dict(r._mapping))
     values["state"] = LineState(values["state"])
     return LineRow(**values)
 
@@ -457,9 +540,7 @@ class Ledger:
                 if key and (lid not in out or out[lid].free):
                     wanted.setdefault(key, []).append(lid)
             for part in _batched(list(wanted)):
-                same = line_items.c.recipient_key.in_(part) & line_items.c.state.not_in(
-                    (LineState.RELEASED, LineState.REJECTED)
-                )
+                same = line_items.c.recipient_key.in_(part) & line_items.c.state.not_in(FREE_LINES)
                 for _, holder in self._held(conn, account, same, clock):
                     if holder.order_state in (OrderState.VOID, OrderState.REJECTED):
                         continue
@@ -467,40 +548,87 @@ class Ledger:
                         out[lid] = replace(holder, renamed=True)
         return out
 
+    def holder_table(
+        self,
+        account: str,
+        line_ids: Sequence[str],
+        recipients: Mapping[str, str | None] | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`holders` for many lines, as a table (one row per line held, the columns of
+        :data:`HOLDER_COLUMNS`): read part by part into Arrow columns, no object per line."""
+        parts: list[pd.DataFrame] = []
+        wanted: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            clock = self._clock(conn)
+            for part in _batched(list(line_ids)):
+                rows = self._held_rows(
+                    conn, account, line_items.c.external_ref_line_item_id.in_(part)
+                )
+                found = _held_frame(rows, clock)
+                parts.append(found)
+                if recipients:
+                    taken = set(found.loc[~found["line_state"].isin(FREE_LINES), "line_id"])
+
+                    for lid in part:
+                        key = recipients.get(lid)
+                        if key and lid not in taken:
+                            wanted.setdefault(key, []).append(lid)
+            renamed: list[tuple[str, Any]] = []
+            for part in _batched(list(wanted)):
+                same = line_items.c.recipient_key.in_(part) & line_items.c.state.not_in(FREE_LINES)
+                for r in self._held_rows(conn, account, same):
+                    if r.order_state in (OrderState.VOID, OrderState.REJECTED):
+                        continue
+                    renamed += [(lid, r) for lid in wanted.pop(r.recipient_key or "", [])]
+        if renamed:  # each line taken as held by the line of its contact under another name
+            again = _held_frame([r for _, r in renamed], clock, renamed=True)
+            again["line_id"] = pd.array([lid for lid, _ in renamed], dtype=TEXT)
+            ids = set(again["line_id"])
+            parts = [p[~p["line_id"].isin(ids)] for p in parts] + [again]
+        if not parts:
+            return _held_frame([], clock)
+        return pd.concat(parts, ignore_index=True)
+
+    @staticmethod
+    def _held_rows(conn: Connection, account: str, where: Any) -> list[Any]:
+        return list(
+            conn.execute(
+                select(
+                    line_items.c.external_ref_line_item_id,
+                    line_items.c.batch_id,
+                    line_items.c.external_ref_id,
+                    line_items.c.state,
+                    line_items.c.line_item_status,
+                    line_items.c.recipient_key,
+                    orders.c.state.label("order_state"),
+                    batches.c.source_name,
+                    batches.c.created_at,
+                    batches.c.lease_epoch,
+                    batches.c.lease_expires,
+                )
+                .join(batches, batches.c.batch_id == line_items.c.batch_id)
+                .join(orders, orders.c.external_ref_id == line_items.c.external_ref_id)
+                .where(line_items.c.account_identifier == account, where)
+            )
+        )
+
     @staticmethod
     def _held(
         conn: Connection, account: str, where: Any, clock: float
     ) -> Iterator[tuple[str, Holder]]:
-        rows = conn.execute(
-            select(
-                line_items.c.external_ref_line_item_id,
-                line_items.c.batch_id,
-                line_items.c.external_ref_id,
-                line_items.c.state,
-                line_items.c.line_item_status,
-                line_items.c.recipient_key,
-                orders.c.state.label("order_state"),
-                batches.c.source_name,
-                batches.c.created_at,
-                batches.c.lease_epoch,
-                batches.c.lease_expires,
-            )
-            .join(batches, batches.c.batch_id == line_items.c.batch_id)
-            .join(orders, orders.c.external_ref_id == line_items.c.external_ref_id)
-            .where(line_items.c.account_identifier == account, where)
-        )
-        for r in rows:
+        for r in Ledger._held_rows(conn, account, where):
+            v = _shared(dict(r._mapping))
             yield (
                 r.external_ref_line_item_id,
                 Holder(
                     line_id=r.external_ref_line_item_id,
-                    batch_id=r.batch_id,
-                    external_ref_id=r.external_ref_id,
-                    source_name=r.source_name,
-                    created_at=r.created_at,
+                    batch_id=v["batch_id"],
+                    external_ref_id=v["external_ref_id"],
+                    source_name=v["source_name"],
+                    created_at=v["created_at"],
                     line_state=LineState(r.state),
                     order_state=OrderState(r.order_state),
-                    line_item_status=r.line_item_status,
+                    line_item_status=v["line_item_status"],
                     lease_epoch=r.lease_epoch,
                     lease_expires=r.lease_expires,
                     seen_at=clock,
@@ -521,6 +649,24 @@ class Ledger:
                 select(orders).where(orders.c.external_ref_id == external_ref_id)
             ).first()
             return _order_row(row) if row else None
+
+    def line_table(self, batch: str) -> pd.DataFrame:
+        """The batch's lines as a table (the columns of :data:`LINE_COLUMNS`), read part by
+        part into Arrow columns: no object per line."""
+        picked = select(*(line_items.c[name] for name in LINE_COLUMNS)).where(
+            line_items.c.batch_id == batch
+        )
+        parts: list[pd.DataFrame] = []
+        with self.engine.connect() as conn:
+            for rows in conn.execute(picked).partitions(5000):
+                parts.append(
+                    _table(list(zip(*rows, strict=True)) or [[]] * len(LINE_COLUMNS), LINE_COLUMNS)
+                )
+        return (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else _table([[]] * len(LINE_COLUMNS), LINE_COLUMNS)
+        )
 
     def batch_lines(self, batch: str) -> list[LineRow]:
         with self.engine.connect() as conn:
@@ -609,7 +755,8 @@ class Ledger:
                     insert.on_conflict_do_update(
                         index_elements=["account_identifier", "external_ref_line_item_id"],
                         set_={**taken, **fresh},
-                        where=line_items.c.state == LineState.RELEASED,
+                        # (no IN: an executemany cannot expand a list)
+                        where=or_(*(line_items.c.state == s for s in FREE_LINES)),
                     ),
                     list(part),
                 )

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import columns
 from .columns import ROW
 from .errors import BooksDoNotBalanceError
-from .ledger import Holder, LineRow, LineState, OrderRow
+from .ledger import FREE_LINES, LineState, OrderRow, OrderState
 
 CHARGED_OUTCOMES = ("complete", "pending", "scheduled")
 RELEASED_OUTCOMES = ("failed", "cancelled", "rejected_by_tango")
@@ -72,59 +75,110 @@ class Mode(StrEnum):
     DRY_RUN = "dry_run"  # a preview: what was sent before, what would be sent
 
 
-def _outcome(line: LineRow | None, unsent: bool) -> str:
-    if line is None or unsent or line.state in (LineState.PLANNED, LineState.RELEASED):
-        return "not_submitted"
-    if line.state is LineState.REJECTED:
-        return "rejected_by_tango"
-    status = line.line_item_status
-    if status == "COMPLETE":
-        return "complete"
-    if status == "FAILED":
-        return "failed"
-    if status == "CANCELLED":
-        return "cancelled"
-    return "scheduled" if line.scheduled_delivery_date else "pending"
+def _text(values: pd.Series) -> np.ndarray:
+    """A column as Python objects, None where missing (what the report's cells hold)."""
+    out: np.ndarray = values.to_numpy(dtype=object, na_value=None)
+    return out
 
 
-def _where(h: Holder) -> str:
+def _where(h: pd.DataFrame) -> pd.Series:
+    """Per holder: which batch and order hold the line, from which file, when, how far."""
+    refused = (h["line_state"] == LineState.REJECTED) | (h["order_state"] == OrderState.REJECTED)
+    status = h["line_item_status"].astype(object).where(h["line_item_status"].notna(), None)
+    status = status.where(status.notna(), np.where(_sent(h), "at Tango", "not yet at Tango"))
+    status = status.where(~refused.fillna(False).to_numpy(bool), "refused by Tango")
     where = (
-        f"batch {h.batch_id} (order {h.external_ref_id}, file {h.source_name}, "
-        f"{h.created_at}, status {h.status})"
+        "batch "
+        + h["batch_id"].astype(object)
+        + " (order "
+        + h["external_ref_id"].astype(object)
+        + ", file "
+        + h["source_name"].astype(object)
+        + ", "
+        + h["created_at"].astype(object)
+        + ", status "
+        + status
+        + ")"
     )
-    if h.renamed:  # the same reward to the same contact, the name spelt otherwise
-        where += (
-            " to the same contact under another name; if this is another person or a second "
-            "reward, give the row a client_row_key"
-        )
-    return where
+    # the same reward to the same contact, the name spelt otherwise
+    return where.where(
+        ~h["renamed"].fillna(False).to_numpy(bool),
+        where + " to the same contact under another name; if this is another person or a second "
+        "reward, give the row a client_row_key",
+    )
+
+
+def _sent(h: pd.DataFrame) -> np.ndarray:
+    """Per holder: Tango has the line (or refused it), so it counts as sent."""
+    answered = h["order_state"].isin([s for s in OrderState if s.answered])
+    sent: np.ndarray = (
+        (answered | (h["line_state"] == LineState.REJECTED)).fillna(False).to_numpy(bool)
+    )
+    return sent
 
 
 def _classify(
-    line_id: str, holder: Holder | None, line: LineRow | None, batch: str, mode: Mode
-) -> tuple[str, str | None]:
-    """(outcome, reason) of one valid row."""
+    held: pd.DataFrame, line: pd.DataFrame, batch: str, mode: Mode, unsent_reason: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(outcome, reason) of each valid row, from who holds its line (``held``) and this
+    batch's line (``line``), both aligned to the valid rows (missing: nobody / none)."""
+    present = held["batch_id"].notna().to_numpy(bool)
+    free = present & held["line_state"].isin(FREE_LINES).fillna(False).to_numpy(bool)
+    held_by_us = present & ~free
+    sent = held_by_us & _sent(held)
+    other = held_by_us & (held["batch_id"] != batch).fillna(False).to_numpy(bool)
+    told = sent | other  # the rows whose reason names their holder
+    where = np.full(len(held), "", dtype=object)
+    if told.any():
+        where[told] = _where(held[told]).to_numpy(dtype=object)
+
     if mode is Mode.DRY_RUN:
-        if holder is not None and not holder.free and holder.sent:
-            return "sent_before", "sent before in " + _where(holder)
-        if (
-            holder is not None
-            and not holder.free
-            and holder.batch_id != batch
-            and holder.lease_live
-        ):
-            return "being_sent", "being sent now by " + _where(holder)
-        return "would_send", "dry run: would be sent"
-    if holder is not None and not holder.free and holder.batch_id != batch:
-        if holder.sent:
-            return "already_sent", "already sent in " + _where(holder)
-        return "being_sent", (
-            "being sent by "
-            + _where(holder)
-            + "; its run has not finished: run this file again once it has"
+        live = (held["lease_expires"] > held["seen_at"]).fillna(False).to_numpy(bool)
+        busy = ~sent & other & live
+        outcome = np.select([sent, busy], ["sent_before", "being_sent"], "would_send")
+        reason = np.select(
+            [sent, busy],
+            ["sent before in " + where, "being sent now by " + where],
+            "dry run: would be sent",
         )
-    outcome = _outcome(line, holder is None or holder.free)
-    return outcome, (line.error if line is not None and outcome != "not_submitted" else None)
+        return outcome.astype(object), reason.astype(object)
+
+    state, status = line["state"], line["line_item_status"]
+    dated = (line["scheduled_delivery_date"].fillna("") != "").to_numpy(bool)
+    # this batch's line that Tango refused: free for the next run, and said so here
+    refused = (state == LineState.REJECTED).fillna(False).to_numpy(bool)
+    unsent = ~refused & (
+        (line["state"].isna() | ~held_by_us | state.isin([LineState.PLANNED, LineState.RELEASED]))
+        .fillna(True)
+        .to_numpy(bool)
+    )
+    own = np.select(
+        [
+            unsent,
+            refused,
+            (status == "COMPLETE").fillna(False).to_numpy(bool),
+            (status == "FAILED").fillna(False).to_numpy(bool),
+            (status == "CANCELLED").fillna(False).to_numpy(bool),
+            dated,
+        ],
+        ["not_submitted", "rejected_by_tango", "complete", "failed", "cancelled", "scheduled"],
+        "pending",
+    )
+    error = _text(line["error"])
+    own_reason = np.where(unsent, unsent_reason, np.where(pd.isna(error), "", error))
+    outcome = np.where(other, np.where(sent, "already_sent", "being_sent"), own)
+    reason = np.where(
+        other,
+        np.where(
+            sent,
+            "already sent in " + where,
+            "being sent by "
+            + where
+            + "; its run has not finished: run this file again once it has",
+        ),
+        own_reason,
+    )
+    return outcome.astype(object), reason.astype(object)
 
 
 def reconcile(
@@ -133,8 +187,8 @@ def reconcile(
     rejected: pd.DataFrame,
     valid: pd.DataFrame,
     batch: str,
-    holders: dict[str, Holder],
-    ledger_lines: list[LineRow],
+    holders: pd.DataFrame,
+    ledger_lines: pd.DataFrame,
     ledger_orders: list[OrderRow],
     mode: Mode = Mode.SEND,
     extra_columns: list[str] | None = None,
@@ -142,10 +196,9 @@ def reconcile(
     late: dict[str, list[str] | None] | None = None,
 ) -> Reconciliation:
     """``valid`` carries each valid row's ``line_id``; ``holders`` says, from the ledger as
-    it is now, which batch holds each line; ``ledger_lines`` / ``ledger_orders`` are this
-    batch's."""
-    lines = {li.external_ref_line_item_id: li for li in ledger_lines}
-    order_of = {o.external_ref_id: o for o in ledger_orders}
+    it is now, which batch holds each line (:meth:`Ledger.holder_table`); ``ledger_lines``
+    (:meth:`Ledger.line_table`) / ``ledger_orders`` are this batch's. Row by row in arrays:
+    a million rows hold no object each."""
     parts: list[pd.DataFrame] = []
 
     if len(rejected):
@@ -164,51 +217,44 @@ def reconcile(
             )
         )
     if len(valid):
-        ids = valid["line_id"].tolist()
-        mine = [lines.get(i) for i in ids]
-        said = [
-            _classify(i, holders.get(i), li, batch, mode) for i, li in zip(ids, mine, strict=True)
-        ]
-        outcome = [o for o, _ in said]
-        reason = [
-            r if r is not None else unsent_reason if o == "not_submitted" else "" for o, r in said
-        ]
-        held = [holders.get(i) for i in ids]
-        order_ref = [h.external_ref_id if h is not None and not h.free else "" for h in held]
-        here = [o in SUBMITTED_OUTCOMES for o in outcome]
+        ids = valid["line_id"].to_numpy(dtype=object)
+        held = holders.drop_duplicates("line_id").set_index("line_id").reindex(ids)
+        line = (
+            ledger_lines.drop_duplicates("external_ref_line_item_id")
+            .set_index("external_ref_line_item_id")
+            .reindex(ids)
+        )
+        outcome, reason = _classify(held, line, batch, mode, unsent_reason)
+        here = np.isin(outcome, SUBMITTED_OUTCOMES)
+        mine = (held["batch_id"] == batch).fillna(False)  # refused ones too: which order
+        taken = held["batch_id"].notna() & (~held["line_state"].isin(FREE_LINES) | mine)
+
+        order_ref = np.where(taken.fillna(False).to_numpy(bool), _text(held["external_ref_id"]), "")
+        order_id = {o.external_ref_id: o.reference_order_id for o in ledger_orders}
+
+        def ours(name: str) -> np.ndarray:
+            """This batch's line's cell, for rows Tango answered in this batch; else None."""
+            cells = _text(line[name])
+            cells[~here] = None
+            return cells
+
+        charged = ours("charged")
         parts.append(
             pd.DataFrame(
                 {
-                    ROW: valid[ROW],
+                    ROW: valid[ROW].to_numpy(),
                     "outcome": outcome,
                     "reason": reason,
-                    **{c.report_header: valid[c.name] for c in REPORTED},
-                    **{c: valid[c] for c in ("reward_name", "currency", "fee")},
-                    "amount_charged": [
-                        (li.charged or "0") if li is not None and h else "0"
-                        for li, h in zip(mine, here, strict=True)
-                    ],
-                    "line_item_status": [
-                        li.line_item_status if li is not None and h else None
-                        for li, h in zip(mine, here, strict=True)
-                    ],
-                    "delivery_status": [
-                        li.delivery_status if li is not None and h else None
-                        for li, h in zip(mine, here, strict=True)
-                    ],
-                    "scheduled_delivery_date": [
-                        li.scheduled_delivery_date if li is not None and h else None
-                        for li, h in zip(mine, here, strict=True)
-                    ],
+                    **{c.report_header: valid[c.name].to_numpy() for c in REPORTED},
+                    **{c: valid[c].to_numpy() for c in ("reward_name", "currency", "fee")},
+                    "amount_charged": np.where(pd.isna(charged) | (charged == ""), "0", charged),
+                    "line_item_status": ours("line_item_status"),
+                    "delivery_status": ours("delivery_status"),
+                    "scheduled_delivery_date": ours("scheduled_delivery_date"),
                     "external_ref_line_item_id": ids,
                     "external_ref_id": order_ref,
-                    "reference_order_id": [
-                        order_of[r].reference_order_id if r in order_of else None for r in order_ref
-                    ],
-                    "reference_line_item_id": [
-                        li.reference_line_item_id if li is not None and h else None
-                        for li, h in zip(mine, here, strict=True)
-                    ],
+                    "reference_order_id": [order_id.get(r) for r in order_ref],
+                    "reference_line_item_id": ours("reference_line_item_id"),
                 }
             )
         )
@@ -254,13 +300,37 @@ def reconcile(
     )
 
 
-def _dec(values: pd.Series) -> pd.Series:
-    return values.fillna("0").replace("", "0").astype("str").map(Decimal)
+def _cents(values: pd.Series) -> np.ndarray:
+    """Money written with at most two decimals ("25.50"; "" or missing for none) as integer
+    cents, all at once in Arrow; exact (more decimals raise: the books are not rounded)."""
+    text = pc.utf8_trim_whitespace(
+        pa.array(values.to_numpy(object), pa.large_string(), from_pandas=True)
+    )
+    text = pc.fill_null(text, "")
+    text = pc.if_else(pc.equal(text, ""), "0", text)
+    if not pc.all(pc.match_substring_regex(text, r"^-?\d{1,15}(\.\d{1,2})?$")).as_py():
+        raise ValueError("money with more than two decimals, or not a number, in the report")
+    body = pc.utf8_ltrim(text, "-")
+    units = pc.cast(pc.replace_substring_regex(body, r"\..*$", ""), pa.int64())
+    part = pc.cast(
+        pc.utf8_rpad(pc.replace_substring_regex(body, r"^\d+\.?", ""), 2, "0"), pa.int64()
+    )
+    cents: np.ndarray = units.to_numpy() * 100 + part.to_numpy()
+    return np.where(pc.starts_with(text, "-").to_numpy(zero_copy_only=False), -cents, cents)
 
 
-def _expected(report: pd.DataFrame) -> pd.Series:
-    qty = pd.to_numeric(report["quantity"], errors="coerce").fillna(1).astype(int)
-    return _dec(report["amount_requested"]) * qty + _dec(report["fee"])
+def _dec(cents: np.ndarray | pd.Series | int) -> Decimal:
+    """Cents, summed, as an amount."""
+    return Decimal(int(np.sum(cents))).scaleb(-2)
+
+
+def _expected(report: pd.DataFrame) -> np.ndarray:
+    """Per row, in cents: the amount times the quantity, plus the fee."""
+    qty = pd.to_numeric(report["quantity"], errors="coerce").fillna(1).astype(np.int64)
+    expected: np.ndarray = _cents(report["amount_requested"]) * qty.to_numpy() + _cents(
+        report["fee"]
+    )
+    return expected
 
 
 def _money(report: pd.DataFrame) -> pd.DataFrame:
@@ -268,34 +338,39 @@ def _money(report: pd.DataFrame) -> pd.DataFrame:
     if sent.empty:
         return pd.DataFrame(columns=["currency", "requested", "charged", "released"])
     expected = _expected(sent)
-    charged = _dec(sent["amount_charged"])
-    frame = pd.DataFrame(
-        {
-            "currency": sent["currency"],
-            "requested": expected,
-            "charged": charged,
-            "released": expected - charged,
-        }
+    charged = _cents(sent["amount_charged"])
+    cents = pd.DataFrame(
+        {"currency": sent["currency"].to_numpy(), "requested": expected, "charged": charged}
     )
-    return frame.groupby("currency", as_index=False).agg(
-        {"requested": "sum", "charged": "sum", "released": "sum"}
+    sums = cents.groupby("currency", as_index=False).sum()
+    return pd.DataFrame(
+        {
+            "currency": sums["currency"],
+            "requested": [_dec(c) for c in sums["requested"]],
+            "charged": [_dec(c) for c in sums["charged"]],
+            "released": [
+                _dec(r - c) for r, c in zip(sums["requested"], sums["charged"], strict=True)
+            ],
+        }
     )
 
 
 def _breakdown(sent: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if sent.empty:
         return pd.DataFrame(columns=[*keys, "rows", "complete", "failed", "charged"])
-    frame = sent.assign(
+    frame = sent[[*keys, ROW]].assign(
         complete=(sent["outcome"] == "complete").astype(int),
         failed=sent["outcome"].isin(RELEASED_OUTCOMES).astype(int),
-        charged=_dec(sent["amount_charged"]),
+        charged=_cents(sent["amount_charged"]),
     )
-    return frame.groupby(keys, as_index=False, dropna=False).agg(
+    out = frame.groupby(keys, as_index=False, dropna=False).agg(
         rows=(ROW, "count"),
         complete=("complete", "sum"),
         failed=("failed", "sum"),
         charged=("charged", "sum"),
     )
+    out["charged"] = [_dec(c) for c in out["charged"]]
+    return out
 
 
 def _check_books(
@@ -319,9 +394,9 @@ def _check_books(
                 )
     sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
     if len(sent):
-        charged = _dec(sent["amount_charged"])
+        charged = _cents(sent["amount_charged"])
         expected = _expected(sent)
-        full = sent["outcome"].isin(CHARGED_OUTCOMES)
+        full = sent["outcome"].isin(CHARGED_OUTCOMES).to_numpy(bool)
         wrong = sent[(full & (charged != expected)) | (~full & (charged != 0))]
         for _, row in wrong.head(20).iterrows():
             problems.append(
@@ -339,11 +414,27 @@ def _check_books(
             ),
             Decimal(0),
         )
-        if all(o.charged_total is not None for o in reported) and charged.sum() != tango:
-            problems.append(f"line charges add up to {charged.sum()}, Tango's orders to {tango}")
+        if all(o.charged_total is not None for o in reported) and _dec(charged) != tango:
+            problems.append(f"line charges add up to {_dec(charged)}, Tango's orders to {tango}")
+
     return problems
 
 
+def refused(result: Reconciliation) -> str | None:
+    """What to tell when Tango refused rows of this run (a whole order, for a setting such as
+    its size or the account; or single lines): nothing was charged for them, and the next run
+    of the file sends them (a refused line is free, see :mod:`.ledger`)."""
+    rows = result.report[result.report["outcome"] == "rejected_by_tango"]
+    if rows.empty:
+        return None
+    first = rows.iloc[0]
+    return (
+        f"Tango refused {len(rows)} row(s) (row {first[ROW]}: {first['reason']}); nothing was "
+        "charged for them: fix what Tango says and run the same file again to send them"
+    )
+
+
 def assert_balanced(result: Reconciliation) -> None:
+
     if not result.balanced:
         raise BooksDoNotBalanceError("the books do not balance: " + "; ".join(result.discrepancies))

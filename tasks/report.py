@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from rewards import export, links
+from rewards.managing import REPORT_COLUMNS
 from rewards.params import RewardsSettings
 from rewards.reconcile import Reconciliation
 from rewards.summary import CostPreview
@@ -68,11 +69,18 @@ def summary_markdown(
         ]
         lines.append("")
     if books:
+        refusals = result.counts.get("rejected_by_tango", 0)
+        at_tango = (
+            f"every valid row is at Tango but the {refusals} it refused, which were not charged"
+            if refusals
+            else "every valid row is at Tango"
+        )
         lines.append(
-            "Books: **balanced** (every valid row is at Tango; the charges match Tango's)"
+            f"Books: **balanced** ({at_tango}; the charges match Tango's)"
             if result.balanced
             else "Books: **DO NOT BALANCE** — " + "; ".join(result.discrepancies)
         )
+
     if folder:
         lines += ["", f"Full report: {markdown_text(folder)}"]
     return "\n".join(lines)
@@ -189,21 +197,8 @@ def files_markdown(folder: Path, written: list[Path]) -> str:
     return "\n".join(lines)
 
 
-ACTION_VIEW = [
-    "row_number",
-    "action",
-    "line_id",
-    "outcome",
-    "reason",
-    "line_status",
-    "delivery_status",
-    "reward_status",
-    "new_line_id",
-    "new_line_status",
-    "new_delivery_status",
-    "new_reward_status",
-    "cost",
-]
+# the run page's table: the report's columns but the ids only Tango and the ledger need
+ACTION_VIEW = [c for c in REPORT_COLUMNS if c not in ("external_ref_line_item_id", "action_id")]
 
 
 def actions_markdown(

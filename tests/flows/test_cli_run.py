@@ -28,16 +28,21 @@ def rewards(*args: str, env: dict[str, str]) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
-def test_a_dry_run_prints_the_cost_and_the_rows_sent_before(
-    prefect_server: str, sandbox: SandboxServer, tmp_path: Path, campaign: str
-) -> None:
-    env = {
+def team_env(sandbox: SandboxServer, prefect_server: str, work: Path) -> dict[str, str]:
+    """The environment of `rewards run` for a team: the sandbox, a Prefect server, a ledger."""
+    return {
         **os.environ,
         **sandbox.tango_env(),
         "PREFECT_API_URL": prefect_server,
-        "REWARDS_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
-        "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
+        "REWARDS_LEDGER_URL": f"sqlite:///{work / 'ledger.db'}",
+        "REWARDS_REPORTS_DIR": str(work / "reports"),
     }
+
+
+def test_a_dry_run_prints_the_cost_and_the_rows_sent_before(
+    prefect_server: str, sandbox: SandboxServer, tmp_path: Path, campaign: str
+) -> None:
+    env = team_env(sandbox, prefect_server, tmp_path)
     first = write_csv(tmp_path / "first.csv", recipients(campaign, 2))
     code, out = rewards("run", str(first), env=env)
     assert code == 0, out
@@ -57,13 +62,7 @@ def test_a_corrected_name_does_not_send_a_second_reward(
     """A row sent as "Jon", sent again in a file where the office fixed the name to "John":
     the same reward to the same email. It is reported as sent before under another name, not
     sent twice; a row key (or another campaign) is how to mean a second reward."""
-    env = {
-        **os.environ,
-        **sandbox.tango_env(),
-        "PREFECT_API_URL": prefect_server,
-        "REWARDS_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
-        "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
-    }
+    env = team_env(sandbox, prefect_server, tmp_path)
     first = recipients(campaign, 2)
     first[0]["First Name"] = "Jon"
     code, out = rewards("run", str(write_csv(tmp_path / "first.csv", first)), env=env)
@@ -100,14 +99,11 @@ def test_a_killed_rewards_run_shows_crashed(
         Automation.read(name=NAME).delete()
 
     env = {
-        **os.environ,
-        **sandbox.tango_env(),
-        "PREFECT_API_URL": prefect_server,
-        "REWARDS_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
-        "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
+        **team_env(sandbox, prefect_server, tmp_path),
         "REWARDS_APPROVAL_THRESHOLD": "1",  # it pauses, and waits for a person
         "REWARDS_SILENT_RUN_SECONDS": "40",
     }
+
     name = f"killed-{campaign}.csv"
     path = write_csv(tmp_path / name, recipients(campaign, 2))
     proc = subprocess.Popen(
@@ -155,13 +151,7 @@ def test_an_actions_file_given_to_rewards_run_is_exit_2_and_points_to_manage(
 ) -> None:
     """An actions spreadsheet (a report's failed_deliveries.csv, say) is no recipients file:
     nothing is sent, and the one line says which command takes it."""
-    env = {
-        **os.environ,
-        **sandbox.tango_env(),
-        "PREFECT_API_URL": prefect_server,
-        "REWARDS_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
-        "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
-    }
+    env = team_env(sandbox, prefect_server, tmp_path)
     path = tmp_path / "fixes.csv"
     path.write_text(
         "action,line_id,new_email,reason_code\n"
@@ -173,3 +163,48 @@ def test_an_actions_file_given_to_rewards_run_is_exit_2_and_points_to_manage(
     assert len(out.strip().splitlines()) == 1, out
     assert f"rewards manage {path}" in out and "Traceback" not in out, out
     assert not (tmp_path / "reports").exists()  # nothing was run
+
+
+def test_rows_tango_refused_are_sent_by_the_next_run_once_the_cause_is_fixed(
+    prefect_server: str, sandbox: SandboxServer, tmp_path: Path, campaign: str
+) -> None:
+    """An order too large for Tango (a 400: nothing exists there) is no row sent: the run
+    says so and exits 1, and the same file run again with a size Tango takes sends every
+    row, once (they were stuck for good, "600 failed", exit 0, books "balanced")."""
+    env = team_env(sandbox, prefect_server, tmp_path)
+    path = write_csv(tmp_path / "many.csv", recipients(campaign, 510, Amount="1"))
+    code, out = rewards("run", str(path), "--chunk", "1000", env=env)
+    assert code == 1, out
+    assert "Tango refused 510 row(s)" in out and "run the same file again" in out, out
+    with sandbox.engine.store.tx() as c:
+        at_tango = c.execute("SELECT COUNT(*) FROM orders WHERE campaign=?", (campaign,))
+        assert at_tango.fetchone()[0] == 0
+    code, out = rewards("run", str(path), env=env)
+    assert code == 0 and "Completed: 510 sent" in out, out
+    code, out = rewards("run", str(path), env=env)  # and again: nothing new goes out
+    assert code == 0, out
+
+    with sandbox.engine.store.tx() as c:
+        lines = c.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT l.external_ref_line_item_id) FROM line_items l "
+            "JOIN orders o ON o.reference_order_id = l.reference_order_id WHERE o.campaign=?",
+            (campaign,),
+        ).fetchone()
+    assert tuple(lines) == (510, 510)
+
+
+def test_a_file_whose_every_row_is_rejected_ends_failed_not_completed(
+    prefect_server: str, sandbox: SandboxServer, tmp_path: Path, campaign: str
+) -> None:
+    """Some rows rejected: the others go, Completed, exit 0 (the rejected ones are in the
+    report). Every row rejected: nothing went, so the run failed, exit 1 (it was Completed,
+    exit 0)."""
+    env = team_env(sandbox, prefect_server, tmp_path)
+    rows = recipients(campaign, 2)
+    rows[1]["Amount"] = "twenty"
+    code, out = rewards("run", str(write_csv(tmp_path / "some.csv", rows)), env=env)
+    assert code == 0 and "Completed: 1 sent, 1 rejected" in out, out
+
+    bad = [{**r, "Amount": "-5"} for r in recipients(campaign, 2, start=10)]
+    code, out = rewards("run", str(write_csv(tmp_path / "all_bad.csv", bad)), env=env)
+    assert code == 1 and "Failed: every row (2) was rejected, so nothing was sent" in out, out

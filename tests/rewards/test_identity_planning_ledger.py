@@ -163,8 +163,8 @@ def _report(tmp_path: Path, charged: str = "10.20", tango_total: str = "10.20"):
         rejected=rejected,
         valid=rows.assign(line_id=plan.line_ids),
         batch=plan.batch,
-        holders=book.holders("acct", plan.line_ids.tolist()),
-        ledger_lines=book.batch_lines(plan.batch),
+        holders=book.holder_table("acct", plan.line_ids.tolist()),
+        ledger_lines=book.line_table(plan.batch),
         ledger_orders=book.batch_orders(plan.batch),
         extra_columns=["Team"],
     )
@@ -233,20 +233,7 @@ def test_a_renamed_recipient_is_held_by_the_line_sent_under_the_old_name(tmp_pat
 
     book = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
     first = plan_batch(old, account="acct", customer="cust", chunk_size=10)
-    rows = {
-        r["line_id"]: (r[ROW], r["amount"], r["currency"]) for r in first.to_send.to_dict("records")
-    }
-    (order,) = book.claim(
-        batch=first.batch,
-        account="acct",
-        customer="cust",
-        source_name="jon.csv",
-        source_sha256="0" * 64,
-        planned=first.new_orders,
-        rows=rows,
-        lease_seconds=60,
-        recipients=first.recipient_of,
-    ).orders
+    order = _claimed(book, first, "jon.csv")
     refused = first.line_ids.iloc[0]  # Tango refused Jon's first line: John's goes out
     book.record_acceptance(order.external_ref_id, 202, {refused: "name not allowed"})
     renamed = plan_batch(new, account="acct", customer="cust", chunk_size=10)
@@ -257,3 +244,61 @@ def test_a_renamed_recipient_is_held_by_the_line_sent_under_the_old_name(tmp_pat
     assert book.holders("acct", renamed.line_ids.tolist()) == {}  # by line id alone: nobody
     keyed_plan = plan_batch(keyed, account="acct", customer="cust", chunk_size=10)
     assert book.holders("acct", keyed_plan.line_ids.tolist(), keyed_plan.recipient_of) == {}
+
+
+def _claimed(book: Ledger, plan, source_name: str):
+    """``plan``'s one order, claimed in ``book``."""
+    rows = {
+        r["line_id"]: (r[ROW], r["amount"], r["currency"]) for r in plan.to_send.to_dict("records")
+    }
+    (order,) = book.claim(
+        batch=plan.batch,
+        account="acct",
+        customer="cust",
+        source_name=source_name,
+        source_sha256="0" * 64,
+        planned=plan.new_orders,
+        rows=rows,
+        lease_seconds=60,
+        recipients=plan.recipient_of,
+    ).orders
+    return order
+
+
+def _same_as_holders(book: Ledger, ids: list[str], recipients: dict[str, str | None] | None):
+    """Ledger.holder_table says what Ledger.holders says, line by line."""
+    table = book.holder_table("acct", ids, recipients).set_index("line_id")
+    held = book.holders("acct", ids, recipients)
+    assert set(table.index) == set(held)
+    for lid, h in held.items():
+        row = table.loc[lid]
+        assert (row["batch_id"], row["external_ref_id"], row["source_name"]) == (
+            h.batch_id,
+            h.external_ref_id,
+            h.source_name,
+        )
+        assert (row["line_state"], row["order_state"], bool(row["renamed"])) == (
+            h.line_state,
+            h.order_state,
+            h.renamed,
+        )
+        assert row["lease_expires"] == h.lease_expires
+    return table
+
+
+def test_the_holder_table_agrees_with_holders_renamed_refused_and_freed(tmp_path: Path) -> None:
+    book = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    first = plan_batch(
+        valid_rows(3, first_name="Jon"), account="acct", customer="cust", chunk_size=10
+    )
+    order = _claimed(book, first, "jon.csv")
+
+    book.record_acceptance(order.external_ref_id, 202, {first.line_ids.iloc[0]: "refused"})
+    renamed = plan_batch(
+        valid_rows(3, first_name="John"), account="acct", customer="cust", chunk_size=10
+    )
+    both = [*first.line_ids, *renamed.line_ids]
+    table = _same_as_holders(book, both, {**first.recipient_of, **renamed.recipient_of})
+    assert table["renamed"].sum() == 2  # John's 2nd and 3rd: Jon's are at Tango; the 1st refused
+    assert len(_same_as_holders(book, list(renamed.line_ids), None)) == 0
+    assert len(_same_as_holders(book, [], None)) == 0

@@ -42,6 +42,9 @@ def test_postgres_ledger_round_trip(postgres_url: str, tmp_path: Path) -> None:
     assert book.order(ref).state is OrderState.ACCEPTED
     holders = book.holders("acct-rt", plan.to_send["line_id"].tolist())
     assert {h.source_name for h in holders.values()} == {"rt.csv"}
+    table = book.holder_table("acct-rt", plan.to_send["line_id"].tolist(), plan.recipient_of)
+    assert set(table["line_id"]) == set(holders) and set(table["source_name"]) == {"rt.csv"}
+    assert set(book.line_table(plan.batch)["external_ref_line_item_id"]) == set(holders)
 
 
 def test_a_failed_delivery_is_kept_once_and_a_line_found_by_either_id(postgres_url: str) -> None:
