@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from ._line_items import ReissueDeliveryMethod, ResendDeliveryMethod
 from ._models import CatalogItem, DeliveryMethod, ShippingMethod
 
 SCHEDULE_MIN_DAYS = 7  # Tango: deliveryDate at least 7 days ahead
@@ -98,7 +99,7 @@ METHODS: dict[str, Method] = {
             ("embedded", "link", "url", "embedded link", "reward link"),
             hint="link",
         ),
-        Method(DeliveryMethod.NONE, ("none", "no delivery", "code only", "no")),
+        Method(DeliveryMethod.NONE, ("none", "no delivery", "code only")),
         Method(DeliveryMethod.EMBEDDED_COMPONENT),
         Method(DeliveryMethod.WHATSAPP, needs=(MOBILE_NUMBER,)),
     )
@@ -107,6 +108,14 @@ METHOD_ALIASES = {a: m.name.value for m in METHODS.values() for a in m.aliases}
 DIGITAL_METHODS = frozenset(m.name.value for m in METHODS.values() if m.digital)
 PHYSICAL_METHODS = sorted(m.name.value for m in METHODS.values() if not m.digital)
 SHIPPING_METHODS = frozenset(m.value for m in ShippingMethod)
+# what Tango's document lets a resend and a reissue go by, among the methods known here (a
+# resend by NONE would send nothing, so it is not offered)
+RESEND_METHODS = tuple(
+    m.value
+    for m in ResendDeliveryMethod
+    if m.value in METHODS and m is not ResendDeliveryMethod.NONE
+)
+REISSUE_METHODS = tuple(m.value for m in ReissueDeliveryMethod if m.value in METHODS)
 
 
 def methods_needing(path: str) -> list[str]:
@@ -117,10 +126,9 @@ def methods_needing(path: str) -> list[str]:
 def methods_listed(hints: bool = False) -> str:
     """The methods a spreadsheet names, as a sentence lists them: "EMAIL, PHONE (sms), ..." """
     names = [
-        f"{m.name.value} ({m.hint})" if hints and m.hint else m.name.value
-        for m in METHODS.values()
-        if m.aliases
+        f"{m.name.value} ({m.hint})" if hints and m.hint else m.name.value for m in METHODS.values()
     ]
+
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 

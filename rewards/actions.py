@@ -119,8 +119,8 @@ ACTION_COLUMNS = Columns(
     ),
     TEMPLATE,
 )
-RESEND_METHODS = ("EMAIL", "PHONE", "WHATSAPP")  # NONE is refused: nothing would be sent
-REISSUE_METHODS = ("EMAIL", "PHONE", "WHATSAPP", "EMBEDDED", "EMBEDDED_COMPONENT", "NONE")
+RESEND_METHODS, REISSUE_METHODS = rules.RESEND_METHODS, rules.REISSUE_METHODS
+
 TEXT_LIMIT = 1024
 ISSUED = ("ACTIVE", "FROZEN")  # a reward that exists: a reissue refunds its charge first
 

@@ -188,7 +188,13 @@ def _email_reasons(emails: pa.ChunkedArray, lengths: np.ndarray) -> list[tuple[s
     ones), RFC 5322's characters, a domain that IDNA accepts."""
     ascii_ = pc.string_is_ascii(emails).to_numpy(zero_copy_only=False)
     normal = pc.equal(pc.utf8_normalize(emails, "NFKC"), emails).to_numpy(zero_copy_only=False)
-    return [
+    return [  # what people paste into an email cell first, each said as what it is
+        ("email holds a name as well: write the address alone", _contains(emails, r"<[^<>]*@")),
+        (
+            "email holds more than one address: one address per row",
+            _contains(emails, r"@[^@]*[,;\s][^@]*@"),
+        ),
+        ("email contains a space: remove it", _contains(emails, r"^[^\p{Cc}\p{Cf}]* ")),
         ("email contains an invisible or control character", _contains(emails, INVISIBLE)),
         (
             f"email is too long (at most {LOCAL_MAX_OCTETS} bytes before the @ and "

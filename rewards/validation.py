@@ -25,14 +25,13 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from raas import rules
 from raas._models import Catalog, CatalogItem
 
-from . import columnar, text_checks
+from . import columnar, phones, text_checks
 from . import currency as currency_marks
 from .columnar import (
     DENSE,
@@ -52,7 +51,9 @@ from .columnar import (
     repeats,
     to_numpy,
 )
-from .columns import AT_WIRE, COLUMNS, REPEAT, ROW, TEXT_SENT, Kind
+from .columns import AT_WIRE, COLUMNS, REPEAT, ROW, TEXT_SENT, Kind, normalise_header
+from .identity import REACH
+from .phones import normalise as normalise_phone
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,12 @@ class Validated:
 
 # amounts written as people do, but not as Tango takes them: (pattern, what to write instead)
 AMOUNT_MISTAKES = (
-    (r"^\s*-\s*\d", "amount must be greater than 0: write it without a minus sign"),
-    (r"^\d{1,3}(,\d{3})+(\.\d{1,2})?$", "amount has a thousands separator: write 1000, not 1,000"),
+    (r"^\D{0,4}-\s*\D{0,4}\d", "amount must be greater than 0: write it without a minus sign"),
+    (
+        r"^\d{1,3}([, ]\d{3})+(\.\d{1,2})?$",
+        "amount has a thousands separator: write 1000, not 1,000 or 1 000",
+    ),
+    (r"^\.\d+$|^\d+\.$", "amount needs digits on both sides of its point: write 0.50 or 25.00"),
     (r"^\d+,\d{1,2}$", "amount has a decimal comma: write it with a decimal point, e.g. 25.50"),
     (
         r"^\d{1,3}(\.\d{3})+,\d{1,2}$|^\d{1,3}(\.\d{3}){2,}$",
@@ -166,25 +171,6 @@ def _schedule_day(value: str) -> str:
     return day if pd.notna(pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")) else ""
 
 
-def normalise_phone(raw: pd.Series, default_country: str | None) -> pd.Series:
-    """E.164 where the number allows it; '' where it cannot be made one."""
-    digits = raw.str.replace(r"[ \t.()/-]", "", regex=True)  # a class pyarrow runs natively
-    plus = digits.str.startswith("+")
-    intl = digits.str.startswith("00")
-    body = digits.str.lstrip("+").where(~intl, digits.str[2:])
-    out = ("+" + body).where(plus | intl, "")
-    if default_country:
-        code = str(phonenumbers.country_code_for_region(default_country.upper()) or "")
-        if code:
-            national = (~plus) & (~intl) & (digits != "")
-            local = body.str.lstrip("0")
-            has_code = local.str.startswith(code) & (
-                local.str.len() > 10 if code == "1" else local.str.len() > 9 + len(code) - 1
-            )
-            out = out.where(~national, ("+" + local).where(has_code, "+" + code + local))
-    return out.where(out.str.fullmatch(rules.E164.pattern), "")
-
-
 def _phones(raw: pa.ChunkedArray, default_country: str | None) -> tuple[pa.Array, np.ndarray]:
     """Each row's number in E.164 ('' when none or invalid), and whether Excel turned it
     into scientific notation. Numbers already in E.164 (most) are taken as they are; only
@@ -202,6 +188,8 @@ def _phones(raw: pa.ChunkedArray, default_country: str | None) -> tuple[pa.Array
         sci[at[~ready]] = matches(others, r"\d[eE]\+?\d")
         fixed = pa.array(normalise_phone(as_series(others), default_country).array)
         numbers = pc.replace_with_mask(numbers, pa.array(~ready), fixed.cast(TEXT))
+    # a number its country does not have is no number (never someone else's, rewritten)
+    numbers = pc.if_else(pa.array(phones.in_plan(numbers)), numbers, pa.scalar("", TEXT))
     return pc.replace_with_mask(out, pa.array(has), numbers), sci
 
 
@@ -333,8 +321,18 @@ def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
     texts = [c for c in REPEAT if c.kind not in (Kind.CODE, Kind.MONEY)]
     coded = [c.name for c in REPEAT if c not in texts]
     assert coded == ["utid", "amount"], "the key's numbers are the reward's code and the cents"
+    values = [made[c.kind] if c.kind in made else s.texts[c.name] for c in texts]
+    # as across files (rewards.identity.recipient_keys): a row with a contact is the same
+    # recipient whatever the name; without one (a link), the name is all that tells apart
+    reach = [~empty(v) for c, v in zip(texts, values, strict=True) if c.kind in REACH]
+    reachable = pa.array(np.logical_or.reduce(reach)) if reach else None
+    if reachable is not None:
+        values = [
+            pc.if_else(reachable, pa.scalar("", v.type), v) if c.kind is Kind.NAME else v
+            for c, v in zip(texts, values, strict=True)
+        ]
     key = RowKey(
-        texts=[made[c.kind] if c.kind in made else s.texts[c.name] for c in texts],
+        texts=values,
         caseless=[c.kind in (Kind.NAME, Kind.ADDRESS) for c in texts],
         numbers=[reward, a.rows(_cents(a, s.account_currency)[1])],
     )
@@ -506,10 +504,27 @@ def _email(s: _Store) -> None:
     s.flag(
         s.needing("recipient.email") & empty(email),
         "email",
-        "EMAIL delivery needs an email address",
+        "EMAIL delivery needs an email address" + _unread(s.df, "email", ("email", "mail")),
     )
     for reason, mask in s.email_ok_f.result()[1].items():
         s.flag(mask, "email", reason)
+
+
+def _unread(df: pd.DataFrame, column: str, words: tuple[str, ...]) -> str:
+    """When the file has no column read as ``column``: the headers that may have meant it
+    ("Work Email" and "Personal Email": which to use is not guessed)."""
+    if column in df.columns:
+        return ""
+    known = {c.name for c in COLUMNS} | {ROW}
+    near = [
+        str(h)
+        for h in df.columns
+        if h not in known and any(w in normalise_header(h) for w in words)
+    ]
+    if not near:
+        return ""
+    named = ", ".join(repr(h) for h in near[:3])
+    return f" (no column was read as {column}; {named} could be it: rename the one to use {column})"
 
 
 def _phone(s: _Store) -> None:
@@ -519,19 +534,24 @@ def _phone(s: _Store) -> None:
     s.flag(
         s.needing("recipient.mobileNumber") & none,
         "mobile_number",
-        "PHONE delivery needs a mobile number",
+        "PHONE delivery needs a mobile number"
+        + _unread(s.df, "mobile_number", ("phone", "mobile", "cell")),
     )
+
     s.flag(
         sci,
         "mobile_number",
         "the number was turned into scientific notation by Excel (digits are lost); "
         "format the column as text and type the number again",
     )
+    country = s.options.default_phone_country
     s.flag(
         ~none & ~sci & empty(phone),
         "mobile_number",
-        "not a valid mobile number: use +country code and number, e.g. +14155550100",
+        "not a valid mobile number: use +country code and number, e.g. +14155550100"
+        + (f" (a number written without + is read as a {country.upper()} one)" if country else ""),
     )
+
     s.texts["mobile_number"] = phone
 
 
@@ -549,6 +569,20 @@ def _address(s: _Store) -> None:
         "country must be a two-letter code, e.g. US or GB",
     )
     s.by_value["country"] = (country, country_of.to_pylist())
+    us = country.rows(pc.equal(country_of, "US").to_numpy(zero_copy_only=False))
+    zip_code = arrow(s.df, "postal_code")
+    dropped = matches(zip_code, r"^\d{3,4}$")  # Excel reads 02139 as the number 2139
+    s.flag(
+        us & dropped,
+        "postal_code",
+        "a US ZIP code has 5 digits: Excel may have dropped its leading 0 (write 02139 as "
+        "02139, the column formatted as text)",
+    )
+    s.flag(
+        us & ~dropped & ~empty(zip_code) & ~matches(zip_code, r"^\d{5}(-\d{4})?$"),
+        "postal_code",
+        "a US ZIP code is 5 digits, or 5 and 4 (02139 or 02139-4307)",
+    )
 
 
 def _shipping(s: _Store) -> None:
@@ -727,8 +761,9 @@ def _flag_repeats(s: _Store, keep: np.ndarray) -> bool:
         mask,
         "row",
         lambda at: [
-            f"same recipient, reward, amount and campaign as row {first_row[i]} "
-            "(give it a client_row_key or another campaign if both are meant)"
+            f"same recipient, reward, amount and campaign as row {first_row[i]}, the same "
+            "email, phone or address whatever the name (give it a client_row_key or another "
+            "campaign if both are meant)"
             for i in at
         ],
     )
