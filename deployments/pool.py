@@ -24,7 +24,7 @@ from flows.send_orders import send_orders
 from rewards.inbox import UploadKind
 from rewards.params import RewardsSettings
 
-from .serve import MANAGE_SETTINGS, upload_trigger
+from .serve import MANAGE_SETTINGS, approval_floor, upload_trigger
 from .zombies import ensure_automation, heartbeat_env
 
 
@@ -63,7 +63,7 @@ def deploy(
 
     common = {
         "work_pool_name": pool,
-        "job_variables": {"env": heartbeat_env()},
+        "job_variables": {"env": heartbeat_env() | approval_floor(defaults)},
         "entrypoint_type": EntrypointType.MODULE_PATH,
         "build": False,
         "push": False,

@@ -102,8 +102,28 @@ def serve(
     from .zombies import ensure_automation, heartbeat_env
 
     os.environ.update(heartbeat_env())  # the runs this process starts inherit it
+    os.environ.update(approval_floor(defaults))
+
     serve_reports(RewardsSettings())  # the links on the runs' pages point at it
 
     ensure_automation(RewardsSettings().silent_run_seconds)
 
     prefect_serve(*build(cron, inbox, defaults))
+
+
+def approval_floor(defaults: dict[str, Any] | None) -> dict[str, str]:
+    """The team's approval threshold (``--approval-threshold``) as the environment of the runs
+    this installation starts: there it is a floor (rewards.params.Approval) that a run's form
+    can lower but not raise or remove, as it could while it was only a parameter's default."""
+    from decimal import Decimal
+
+    from rewards.params import RewardsSettings
+
+    team = (defaults or {}).get("approval_threshold")
+    if team is None:
+        return {}
+    floor = Decimal(str(team))
+    installed = RewardsSettings().approval_threshold
+    if installed is not None:
+        floor = min(floor, installed)
+    return {"REWARDS_APPROVAL_THRESHOLD": str(floor)}

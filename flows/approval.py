@@ -12,10 +12,12 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Literal
 
 import pandas as pd
-from prefect import get_run_logger
+from prefect import get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
@@ -85,20 +87,30 @@ class Verdict:
         )
 
 
-def question(plan: Plan, cost: CostPreview, validated: Validated, limit: object) -> str:
+def question(
+    plan: Plan, cost: CostPreview, validated: Validated, limit: Decimal, source: str = ""
+) -> str:
+    read = f"From `{Path(source).name}`: " if source else ""
     return (
         f"**Approve sending {cost.rows} rewards for {cost.cost:,.2f} {cost.currency}?**\n\n"
-        f"Balance {cost.balance:,.2f} {cost.currency}; {len(validated.rejected)} rows rejected "
-        f"(not sent), {len(plan.already_sent)} sent before, {len(plan.busy)} being sent by "
-        f"another run. Batch `{plan.batch}`; approval needed above {limit} {cost.currency}."
+        f"{read}balance {cost.balance:,.2f} {cost.currency}; {len(validated.rejected)} rows "
+        f"rejected (not sent), {len(plan.already_sent)} sent before, {len(plan.busy)} being "
+        f"sent by another run. Batch `{plan.batch}`; approval needed above {limit:,.2f} "
+        f"{cost.currency}."
     )
 
 
 def ask(
-    plan: Plan, cost: CostPreview, validated: Validated, limit: object, timeout_seconds: int
+    plan: Plan,
+    cost: CostPreview,
+    validated: Validated,
+    limit: Decimal,
+    timeout_seconds: int,
+    source: str = "",
 ) -> Verdict:
     """Show the question on the run's page, pause for the form, record the verdict."""
-    text = question(plan, cost, validated, limit)
+    text = question(plan, cost, validated, limit, source)
+
     return ask_about(plan.batch, text, cost, validated.problems, timeout_seconds)
 
 
@@ -118,6 +130,8 @@ def ask_about(
         )
     logger = get_run_logger()
     logger.info("Waiting for approval (up to %d s): %s", timeout_seconds, text.replace("**", ""))
+    logger.info("To answer: %s, Resume; choose approve or reject and give your name", _run_page())
+
     verdict = _wait_for_answer(text, cost, time.monotonic() + timeout_seconds)
     kind = (
         "approval timed out"
@@ -179,3 +193,12 @@ def _running_again(message: str) -> None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _run_page() -> str:
+    """Where a person answers: this run's page in the Prefect UI."""
+    from prefect.settings import PREFECT_UI_URL
+
+    run_id = runtime.flow_run.id
+    base = PREFECT_UI_URL.value()
+    return f"{base}/runs/flow-run/{run_id}" if base else f"flow run {run_id} in the Prefect UI"

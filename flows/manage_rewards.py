@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -18,11 +19,12 @@ from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from raas import Account, RaasError
 from rewards.actions import Checked, Planned
-from rewards.errors import RewardsError, explain
+from rewards.errors import RewardsError
 from rewards.managing import Acted, Done, Outcome, report
 from rewards.params import Approval, Money, RewardsSettings
 from rewards.reading import Sheet
 from rewards.summary import CostPreview, RunStoppedError, RunSummary
+from tasks.fulfil import expected_ending
 from tasks.manage import (
     check_actions,
     do_actions,
@@ -48,7 +50,8 @@ def manage_rewards(
     approval_threshold: Money = Field(
         0,
         description="Pause for approval when reissues and resends of failed lines cost more "
-        "than this (0: no threshold of this run's own; REWARDS_APPROVAL_THRESHOLD applies anyway)",
+        "than this. The team's threshold (`rewards serve --approval-threshold`) always "
+        "applies: a run can lower it here, never raise or remove it (0: the team's alone)",
     ),
     approval_timeout_seconds: int = Field(
         3600, ge=1, description="Without an answer by then, nothing is done"
@@ -59,7 +62,9 @@ def manage_rewards(
     customer_identifier: str = Field(
         "", description="Tango customer (empty: TANGO_CUSTOMER_IDENTIFIER)"
     ),
-    sheet_name: str = Field("", description="XLSX sheet to read (empty: the first)"),
+    sheet_name: str = Field(
+        "", description="XLSX sheet to read (empty: the one visible sheet with actions)"
+    ),
     timeout_seconds: float = Field(
         120, gt=0, description="How long to wait for resent and reissued lines to be delivered"
     ),
@@ -74,6 +79,8 @@ def manage_rewards(
         floor=settings.approval_threshold,
         timeout_seconds=approval_timeout_seconds,
     )
+    if overruled := approval.overruled():
+        get_run_logger().warning("%s", overruled)
     try:
         if not source_path.strip():
             raise RewardsError("source_path is empty: give the path of the actions spreadsheet")
@@ -107,13 +114,8 @@ def manage_rewards(
         frame = report(sheet, checked, acted, lines)
         return _end(run, acted, said, frame=frame)
 
-    except RewardsError as exc:  # an expected stop: a clear message, no traceback
-        get_run_logger().error("%s", exc)
-        return Failed(message=str(exc), data=exc)
-    except RaasError as exc:  # Tango failed after the client's retries
-        message = explain(exc)
-        get_run_logger().error("%s", message)
-        return Failed(message=message, data=RewardsError(message))
+    except (RewardsError, RaasError) as exc:  # an expected stop: a clear message, no traceback
+        return expected_ending(exc)
 
 
 @dataclass(frozen=True)
@@ -217,13 +219,14 @@ def _line(c: dict[str, int]) -> str:
     return ", ".join(f"{n} {what}" for what, n in parts if n) or "no actions"
 
 
-def _question(checked: Checked, cost: CostPreview, limit: object) -> str:
+def _question(checked: Checked, cost: CostPreview, limit: Decimal | None) -> str:
     charged = [a for a in checked.actions if a.cost]
     return (
         f"**Approve {len(checked.actions)} action(s) on rewards already sent, "
         f"{len(charged)} of them costing {cost.cost:,.2f} {cost.currency}?**\n\n"
         f"Balance {cost.balance:,.2f} {cost.currency}; {len(checked.rejected)} row(s) invalid "
-        f"(not done). Actions `{checked.batch}`; approval needed above {limit} {cost.currency}."
+        f"(not done). Actions `{checked.batch}`; approval needed above {limit or 0:,.2f} "
+        f"{cost.currency}."
     )
 
 

@@ -117,6 +117,15 @@ class Approval(BaseModel):
     def needed(self, cost: Decimal) -> bool:
         return self.limit is not None and cost > self.limit
 
+    def overruled(self) -> str | None:
+        """What to say when the run asked for less approval than the team's threshold."""
+        if self.threshold is None or self.floor is None or self.threshold <= self.floor:
+            return None
+        return (
+            f"this run's approval threshold {self.threshold} is above the team's "
+            f"{self.floor} (REWARDS_APPROVAL_THRESHOLD): the team's applies"
+        )
+
 
 def phone_region(value: str) -> str:
     """``value`` as a region phone numbers are read in (``US``, ``GB``...); a RewardsError

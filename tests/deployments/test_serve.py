@@ -26,7 +26,7 @@ from rewards.inbox import Upload
 from sandbox import SandboxServer
 from sandbox.server import free_port
 from tests.deployments.test_inbox_and_triggers import drop
-from tests.flows.test_approval import answer, artifacts_of
+from tests.flows.test_approval import answer, artifacts_by_key
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,7 +148,7 @@ def test_an_upload_above_the_floor_waits_then_approve_sends_and_reject_does_not(
     wait_for(lambda: state_of(approved.id) == "COMPLETED", timeout=90)
     assert tango_lines(sandbox, team["campaign"]) == 5
     # the report, one click from the run's page: a link the browser opens
-    files = next(a for a in artifacts_of(approved.id).items() if a[0].endswith("-files"))[1]
+    files = next(a for a in artifacts_by_key(approved.id).items() if a[0].endswith("-files"))[1]
     link = re.search(r"\[report\.csv\]\((http[^)]+)\)", files).group(1)
     report = httpx.get(link)
     assert report.status_code == 200 and report.text.count("complete") == 5

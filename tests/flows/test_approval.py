@@ -74,7 +74,9 @@ def test_approve_sends_and_everything_says_who_when_and_how_much(
     run_id = wait_for(paused_run_id, timeout=30)
     assert sent(sandbox, campaign) == 0  # nothing goes out while it waits
     question = next(v for k, v in artifacts_by_key(run_id).items() if k.startswith("approval-"))
-    assert "25.00 USD" in question and "Balance" in question  # on the paused run's page
+    assert "25.00 USD" in question and "balance" in question  # on the paused run's page
+    assert "From `a.csv`" in question  # which file is approved
+
     reply = answer(
         prefect_server, run_id, {"decision": "approve", "approver": "Grace", "note": "Q4 ok"}
     )

@@ -10,6 +10,7 @@ import time
 import httpx
 
 from sandbox import SandboxServer
+from tests.flows.test_approval import answer
 from tests.ui.conftest import THRESHOLD, rows_file, run_state, start_run, wait_state
 
 
@@ -97,7 +98,7 @@ def test_approve_in_the_resume_dialog(ui, page) -> None:
     page.snap("approved-run")
     assert state["type"] == "COMPLETED", state
     assert "25 sent" in state["message"] and "approved by Grace Hopper at " in state["message"]
-    assert f"above {THRESHOLD} USD" in _question(api, run_id) or True
+    assert f"approval needed above {THRESHOLD}.00 USD" in _question(api, run_id)
 
 
 def test_an_empty_answer_is_refused_and_reject_sends_nothing(ui, page, sandbox) -> None:
@@ -148,3 +149,72 @@ def _final(api: str, run_id: str) -> str:
 def _question(api: str, run_id: str) -> str:
     cards = _artifacts(api, run_id, "markdown")
     return json.dumps([a.get("data") for a in cards])
+
+
+def test_the_manage_form_runs_an_actions_file_and_its_report_says_what_was_done(ui, page) -> None:
+    """Manage async orders from the UI: rewards sent by a run, then an actions file (a note
+    on one line, a freeze and unfreeze of another, one line nobody sent) given to the
+    manage-rewards form; the run's table says done / invalid, and why."""
+    api, url = ui["api"], ui["url"]
+    run_id = start_run(api, source_path=str(rows_file(ui["work"], 2)))  # 10.00 USD
+    state = wait_state(api, run_id, "COMPLETED", "FAILED")
+    assert state["type"] == "COMPLETED", state
+    table = next(a for a in _artifacts(api, run_id, "table") if a["key"].endswith("-results"))
+    sent = [r["reference_line_item_id"] for r in json.loads(table["data"])]
+    actions = ui["work"] / "actions.csv"
+    actions.write_text(
+        "action,line_id,reason_code,note\n"
+        f"note,{sent[0]},,checked by the team\n"
+        f"freeze,{sent[1]},VERIFY_ORDER,\n"
+        f"unfreeze,{sent[1]},VERIFY_ORDER,\n"
+        "cancel,no-such-line,OTHER,\n"
+    )
+    dep = httpx.get(f"{api}/deployments/name/manage-rewards/manual").json()["id"]
+    page.goto(f"{url}/deployments/deployment/{dep}/run")
+    page.get_by_text("Parameters", exact=True).first.wait_for()
+    text = page.locator("body").inner_text()
+    assert "Property is type" not in text  # no null toggles here either
+    _field(page, "source_path").locator("textarea").fill(str(actions))
+    page.snap("manage-form")
+    page.get_by_role("button", name="Submit").click()
+    page.locator("a[href*='/runs/flow-run/']").first.click()
+    page.wait_for_url(re.compile(r".*/runs/flow-run/[0-9a-f-]+"))
+    manage_id = page.url.rsplit("/", 1)[1].split("?")[0]
+    state = wait_state(api, manage_id, "COMPLETED", "FAILED", "CANCELLED")
+    page.reload()
+    page.get_by_text("Artifacts", exact=True).first.click()
+    page.snap("manage-artifacts")
+    rows = [
+        r
+        for a in _artifacts(api, manage_id, "table")
+        for r in json.loads(a["data"])
+        if isinstance(r, dict) and "action" in r
+    ]
+    said = {(r["action"], r["outcome"]) for r in rows}
+    assert {("note", "done"), ("freeze", "done"), ("unfreeze", "done")} <= said, rows
+    refused = next(r for r in rows if r["action"] == "cancel")
+    assert refused["outcome"] == "invalid" and refused["reason"], refused
+    assert state["message"], state
+
+
+def test_the_run_form_cannot_raise_or_remove_the_team_s_approval_threshold(ui, page) -> None:
+    """`rewards serve --approval-threshold 100`: a run of 125.00 USD started from the form
+    with its threshold set to 0 or to 100,000 still waits for approval (it was sent at once)."""
+    api, url = ui["api"], ui["url"]
+    dep = httpx.get(f"{api}/deployments/name/fulfil-rewards/manual").json()["id"]
+    for asked in ("0", "100000"):
+        page.goto(f"{url}/deployments/deployment/{dep}/run")
+        page.get_by_text("Parameters", exact=True).first.wait_for()
+        source = rows_file(ui["work"], 25)  # 125.00 USD
+        _field(page, "source_path").locator("textarea").fill(str(source))
+        _field(page, "approval_threshold").locator("input").fill(asked)
+        page.snap(f"threshold-{asked}")
+        page.get_by_role("button", name="Submit").click()
+        page.locator("a[href*='/runs/flow-run/']").first.click()
+        page.wait_for_url(re.compile(r".*/runs/flow-run/[0-9a-f-]+"))
+        run_id = page.url.rsplit("/", 1)[1].split("?")[0]
+        state = wait_state(api, run_id, "PAUSED", "COMPLETED", "FAILED")
+        assert state["type"] == "PAUSED", (asked, state)
+        answer(api, run_id, {"decision": "reject", "approver": "UI test"})  # nothing is sent
+        state = wait_state(api, run_id, "CANCELLED", "COMPLETED", "FAILED")
+        assert state["type"] == "CANCELLED", state
