@@ -66,8 +66,9 @@ def _validate(args: argparse.Namespace) -> int:
             warned = export.write_if_any(result.warnings, out, "warnings")
         except OSError as exc:
             raise RewardsError(f"--out {args.out}: cannot write there ({exc.strerror})") from None
+    read_from = f" (sheet {sheet.sheet_name!r})" if sheet.sheet_name else ""
     print(
-        f"{Path(args.file).name}: {result.rows_in} rows, {len(result.valid)} valid, "
+        f"{Path(args.file).name}{read_from}: {result.rows_in} rows, {len(result.valid)} valid, "
         f"{len(result.rejected)} rejected (account currency {currency})"
     )
     for p in result.problems.head(50).itertuples():
@@ -179,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         "all_or_nothing": args.all_or_nothing,
         "default_phone_country": args.phone_country,
     }
-    if args.chunk:
+    if args.chunk is not None:
         params["max_line_items_per_order"] = args.chunk
     return run_and_print(params)
 
@@ -262,19 +263,53 @@ def _team_settings(args: argparse.Namespace) -> dict[str, object]:
     return {flow: getattr(args, arg) for arg, flow in names.items() if getattr(args, arg)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _positive(text: str) -> int:
+    """An option that counts something: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number above 0")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rewards", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="rewards",
+        description="Send rewards from a spreadsheet through Tango, fix what went wrong after, "
+        "and tell who got what. Each command's --help says more.",
+        epilog="exit codes: 0 done; 1 rows rejected (validate), or the run stopped on what it "
+        "found (Tango refused rows, every row rejected, a gate, an approval refused); 2 it "
+        "could not work (the file, Tango, a setting); 130 Ctrl-C; 141 closed pipe",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    said = {
+        "validate": "check a spreadsheet against the catalog; sends nothing, needs no Prefect",
+        "run": "send a spreadsheet's rewards (the fulfil-rewards flow, in this process)",
+    }
     for name in ("validate", "run"):
-        p = sub.add_parser(name)
-        p.add_argument("file")
-        p.add_argument("--sheet", default=None)
-        p.add_argument("--customer", default=None)
-        p.add_argument("--account", default=None)
-        p.add_argument("--campaign", default=None)
-        p.add_argument("--phone-country", default="US", type=_country)
+        p = sub.add_parser(name, help=said[name], description=said[name])
+        p.add_argument("file", help="the recipients spreadsheet (.csv or .xlsx)")
+        p.add_argument(
+            "--sheet",
+            default=None,
+            help="the .xlsx sheet to read (any case); default: the one visible sheet with "
+            "recipients",
+        )
+        p.add_argument(
+            "--customer", default=None, help="Tango customer (TANGO_CUSTOMER_IDENTIFIER)"
+        )
+        p.add_argument(
+            "--account", default=None, help="Tango account to charge (TANGO_ACCOUNT_IDENTIFIER)"
+        )
+        p.add_argument("--campaign", default=None, help="campaign for the rows that name none")
+        p.add_argument(
+            "--phone-country",
+            default="US",
+            type=_country,
+            help="country of numbers written without +, two letters (default US)",
+        )
         if name == "validate":
             p.add_argument(
                 "--catalog",
@@ -284,31 +319,44 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--currency", default="USD", help="account currency with --catalog")
             p.add_argument("--out", default=None, help="folder for rejected_rows.csv / .xlsx")
         if name == "run":
-            p.add_argument("--dry-run", action="store_true")
-            p.add_argument("--all-or-nothing", action="store_true")
-            p.add_argument("--chunk", type=int, default=None, help="line items per order")
-    manage = sub.add_parser("manage", help="resend, reissue, cancel... rewards already sent")
+            p.add_argument(
+                "--dry-run", action="store_true", help="say what would be sent, and its cost"
+            )
+            p.add_argument(
+                "--all-or-nothing",
+                action="store_true",
+                help="send nothing if any row is rejected",
+            )
+            p.add_argument(
+                "--chunk", type=_positive, default=None, help="line items per Tango order"
+            )
+    manage_said = "resend, reissue, cancel, reschedule, note, freeze or unfreeze rewards sent"
+    manage = sub.add_parser("manage", help=manage_said, description=manage_said)
     manage.add_argument("file", help="the actions file (a report's failed_deliveries.csv is one)")
-    manage.add_argument("--sheet", default=None)
-    manage.add_argument("--customer", default=None)
-    manage.add_argument("--account", default=None)
+    manage.add_argument("--sheet", default=None, help="the .xlsx sheet to read")
+    manage.add_argument("--customer", default=None, help="Tango customer")
+    manage.add_argument("--account", default=None, help="Tango account")
     manage.add_argument("--dry-run", action="store_true", help="check and price; do nothing")
-    history = sub.add_parser("history", help="a line's whole life: sent, failed, resent...")
+    history_said = "a line's whole life: sent, failed, resent, delivered"
+    history = sub.add_parser("history", help=history_said, description=history_said)
     history.add_argument(
         "line",
         help="Tango's referenceLineItemId (the report's reference_line_item_id) or "
         "externalRefLineItemID (external_ref_line_item_id, what Tango's portal shows)",
     )
-    history.add_argument("--customer", default=None)
-    history.add_argument("--account", default=None)
-    sub.add_parser("demo")
-    serve = sub.add_parser("serve")
+    history.add_argument("--customer", default=None, help="Tango customer")
+    history.add_argument("--account", default=None, help="Tango account")
+    demo_said = "the main job on the embedded default: local sandbox, temporary Prefect server"
+    sub.add_parser("demo", help=demo_said, description=demo_said)
+    serve_said = "serve the deployments: the UI's forms, uploads to the inbox, the inbox scan"
+    serve = sub.add_parser("serve", help=serve_said, description=serve_said)
     serve.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
     serve.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
-    dep = sub.add_parser("deploy")
+    deploy_said = "register the deployments to a process work pool, for workers to run"
+    dep = sub.add_parser("deploy", help=deploy_said, description=deploy_said)
     dep.add_argument("--pool", required=True, help="process work pool (created if absent)")
-    dep.add_argument("--cron", default="0 * * * *")
-    dep.add_argument("--inbox", default=None)
+    dep.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
+    dep.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
     for p in (serve, dep):  # what a team sets once for uploads and UI runs
         team = p.add_argument_group("settings of every run the deployments start")
         team.add_argument(
@@ -317,18 +365,31 @@ def main(argv: list[str] | None = None) -> int:
         team.add_argument("--account", default=None, help="Tango account to charge")
         team.add_argument("--customer", default=None, help="Tango customer")
         team.add_argument("--campaign", default=None, help="campaign for rows naming none")
-        team.add_argument("--completion-mode", choices=["auto", "poll", "webhook"], default=None)
+        team.add_argument(
+            "--completion-mode",
+            choices=["auto", "poll", "webhook"],
+            default=None,
+            help="how a run learns its orders are done (auto: webhooks when configured)",
+        )
     dep.add_argument(
         "--rate-limit-name",
         default="tango-api",
         help="global concurrency limit pacing Tango requests (set "
         "REWARDS_GLOBAL_RATE_LIMIT to it on the workers)",
     )
-    dep.add_argument("--per-second", type=float, default=10.0)
+    dep.add_argument(
+        "--per-second", type=float, default=10.0, help="Tango requests per second, all workers"
+    )
     links = sub.add_parser("links", help="fresh links to a batch's report files")
     links.add_argument("batch", help="the batch id (its report folder's name)")
-    watch = sub.add_parser("watch")
+    watch_said = "announce spreadsheets within seconds of landing in the inbox"
+    watch = sub.add_parser("watch", help=watch_said, description=watch_said)
     watch.add_argument("--inbox", default=None, help="default: REWARDS_INBOX_DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)

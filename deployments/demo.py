@@ -52,17 +52,21 @@ def main() -> int:
         else:
             print(f"Using Tango at {os.environ['TANGO_BASE_URL']}")
         sample = _fresh_sample(work)
-        print(f"Sending {SAMPLE.relative_to(ROOT)} (a temporary Prefect server starts first)")
+        prefect = os.environ.get("PREFECT_API_URL")
+        on = (
+            f"on the Prefect server at {prefect}"
+            if prefect
+            else "a temporary Prefect server starts first"
+        )
+        print(f"Sending {SAMPLE.relative_to(ROOT)} ({on})")
         from .terminal import run_and_print
 
         code = run_and_print({"source_path": str(sample)})
         reports = Path(os.environ["REWARDS_REPORTS_DIR"])
         if code == 0:
             code = _fix_the_bounce(reports, work)
-        print(
-            f"\nReports are under {reports}; the ledger and Prefect state of this demo are in "
-            f"{work}"
-        )
+        ledger = os.environ["REWARDS_LEDGER_URL"]
+        print(f"\nReports are under {reports}; the ledger is {ledger}")
         return code
 
 

@@ -3,11 +3,14 @@ sends, then its state, counts, cost and report folder (and, for a dry run, what 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from prefect.client.schemas.objects import State
+
 from rewards import progress, sources
-from rewards.summary import RunStoppedError, summary_of
+from rewards.summary import RunStoppedError, RunSummary, summary_of
 
 
 def run_and_print(params: dict[str, Any]) -> int:
@@ -22,22 +25,42 @@ def run_and_print(params: dict[str, Any]) -> int:
         state = fulfil_rewards(**params, return_state=True)
     result = state.result(raise_on_failure=False)
     summary = summary_of(result)
-    print(f"\n{state.name}: {state.message or ''}".rstrip())
-    if summary:
-        print(f"  {'batch':13} {summary.batch}")
-        for key, value in summary.counts.items():
-            if value or key in ("rows_in", "submitted"):
-                print(f"  {key:13} {value}")
-        if summary.cost:
-            print(f"  {'cost':13} {summary.cost.text()}")
-        print(f"  {'report_dir':13} {summary.report_dir}")
-        if summary.dry_run:
-            print_sent_before(Path(summary.report_dir) / "report.csv")
-    if state.is_completed():
+    cost = summary.cost.text() if summary and summary.cost else None
+    _said(state, summary, "batch", cost, shown=lambda key, value: bool(value) or key in ALWAYS)
+    if summary and summary.dry_run:
+        print_sent_before(Path(summary.report_dir) / "report.csv")
+
+    if state.is_completed():  # rejected rows are in the report (rejected_rows.csv)
         return 0
+
     # 1: the run looked at the rows and stopped (a gate, a refusal, the books); 2: it could
     # not work at all (the file, Tango or a setting), as `rewards validate` says it
+
     return 1 if isinstance(result, RunStoppedError) else 2
+
+
+ALWAYS = ("rows_in", "submitted")  # a send's counts shown even when 0
+
+
+def _said(
+    state: State,
+    summary: RunSummary | None,
+    label: str,
+    cost: str | None,
+    shown: Callable[[str, int], bool],
+) -> None:
+    """A run's ending as a terminal shows it: its state and message, then its batch, the
+    counts ``shown`` picks, its cost and where its report is."""
+    print(f"\n{state.name}: {state.message or ''}".rstrip())
+    if summary is None:
+        return
+    print(f"  {label:13} {summary.batch}")
+    for key, value in summary.counts.items():
+        if shown(key, value):
+            print(f"  {key:13} {value}")
+    if cost:
+        print(f"  {'cost':13} {cost}")
+    print(f"  {'report_dir':13} {summary.report_dir}")
 
 
 def print_sent_before(report: Path, limit: int = 20) -> None:
@@ -65,14 +88,10 @@ def manage_and_print(params: dict[str, Any]) -> int:
     state = manage_rewards(**params, return_state=True)
     result = state.result(raise_on_failure=False)
     summary = summary_of(result)
-    print(f"\n{state.name}: {state.message or ''}".rstrip())
+    price = summary.cost if summary and summary.cost and summary.cost.cost else None
+    cost = f"{price.cost:,.2f} {price.currency}" if price else None
+    _said(state, summary, "actions", cost, shown=lambda key, value: True)
     if summary:
-        print(f"  {'actions':13} {summary.batch}")
-        for key, value in summary.counts.items():
-            print(f"  {key:13} {value}")
-        if summary.cost and summary.cost.cost:
-            print(f"  {'cost':13} {summary.cost.cost:,.2f} {summary.cost.currency}")
-        print(f"  {'report_dir':13} {summary.report_dir}")
         print_actions(Path(summary.report_dir) / "actions_report.csv")
     if isinstance(result, RunStoppedError):
         return 1

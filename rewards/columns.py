@@ -260,6 +260,7 @@ COLUMNS: tuple[Column, ...] = (
         identity=8,
         repeat=True,
         limit=rules.ADDRESS_MAX_CHARS["streetLine1"],
+        report=InReport(Section.METHOD),  # where a mailed reward went
     ),
     Column(
         "street_line_2",
@@ -269,6 +270,7 @@ COLUMNS: tuple[Column, ...] = (
         wire=(*ADDRESS, "streetLine2"),
         identity=9,
         limit=rules.ADDRESS_MAX_CHARS["streetLine2"],
+        report=InReport(Section.METHOD),  # where a mailed reward went
     ),
     Column(
         "city",
@@ -278,6 +280,7 @@ COLUMNS: tuple[Column, ...] = (
         wire=(*ADDRESS, "city"),
         identity=10,
         limit=rules.ADDRESS_MAX_CHARS["city"],
+        report=InReport(Section.METHOD),  # where a mailed reward went
     ),
     Column(
         "state_or_province",
@@ -287,6 +290,7 @@ COLUMNS: tuple[Column, ...] = (
         wire=(*ADDRESS, "stateOrProvince"),
         identity=11,
         limit=rules.ADDRESS_MAX_CHARS["stateOrProvince"],
+        report=InReport(Section.METHOD),  # where a mailed reward went
     ),
     Column(
         "postal_code",
@@ -297,6 +301,7 @@ COLUMNS: tuple[Column, ...] = (
         identity=12,
         repeat=True,
         limit=rules.ADDRESS_MAX_CHARS["postalCode"],
+        report=InReport(Section.METHOD),  # where a mailed reward went
     ),
     Column(
         "country",
@@ -305,6 +310,7 @@ COLUMNS: tuple[Column, ...] = (
         kind=Kind.CODE,
         wire=(*ADDRESS, "country"),
         identity=13,
+        report=InReport(Section.METHOD),  # where a mailed reward went
     ),
     Column(
         "shipping_method",

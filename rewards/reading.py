@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -100,10 +100,16 @@ def read_sheet(
         raise InputError(f"{path.name}: {suffix} workbooks are not read; save it as .xlsx or CSV")
     if suffix not in WORKBOOKS + TEXTS:
         raise InputError(f"{path.name}: unsupported file type {suffix!r}; use .csv or .xlsx")
+    if sheet_name and suffix not in WORKBOOKS:
+        raise InputError(
+            f"{path.name}: a CSV has no sheets; leave the sheet name empty (it names a sheet of "
+            "an .xlsx workbook)"
+        )
     with open_regular(path, limits) as fh:
         if suffix in WORKBOOKS:
             raw, sheet = _read_book(fh, path.name, sheet_name, limits, columns)
             return _finish(raw, path, limits, columns, sheet_name=sheet)
+
         raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)
     return _finish(
         raw, path, limits, columns, skipped + 1, trimmed, encoding=encoding, delimiter=delimiter
@@ -430,11 +436,17 @@ def _read_workbook(
     from python_calamine import CalamineWorkbook
 
     if not zipfile.is_zipfile(fh):
+        fh.seek(0)
+        head = fh.read(SNIFF_BYTES)
+        first = head.split(b"\n", 1)[0]
+        if b"\x00" not in head and any(d in first for d in DELIMITERS.encode()):
+            raise InputError(f"{name}: this is a CSV (text) file named .xlsx; rename it .csv")
         raise InputError(
             f"{name}: this is not an Excel .xlsx file (it may be encrypted "
             "with a password or damaged); save it again from Excel without a "
             "password, or export it as CSV"
         )
+
     check_workbook(fh, name, sheet_name, limits)  # before calamine: it cannot be bounded
     fh.seek(0)
     try:
@@ -448,6 +460,9 @@ def _read_workbook(
     if not names:
         raise InputError(f"{name}: the workbook has no sheets")
     chosen = sheet_name or names[0]
+    if chosen not in names:  # "rewards" for "Rewards", when only one sheet is so named
+        alike = [n for n in names if n.casefold() == chosen.casefold()]
+        chosen = alike[0] if len(alike) == 1 else chosen
     if chosen not in names:
         raise InputError(
             f"{name}: there is no sheet {_quoted(chosen)}; the workbook has {_listed(names)}"
@@ -473,51 +488,62 @@ class _EmptySheetError(InputError):
 def _read_book(
     fh: BinaryIO, name: str, sheet_name: str | None, limits: ReadLimits, columns: Columns
 ) -> tuple[pd.DataFrame, str]:
-    """The named sheet; else the first, unless it is empty or has no header of ``columns``
-    and exactly one other sheet has (see :func:`_sheet_with_header`)."""
-    try:
-        raw, sheet = _read_workbook(fh, name, sheet_name, limits)
-    except _EmptySheetError as exc:
-        if sheet_name is not None:
-            raise
-        return _sheet_with_header(fh, name, exc.sheet, limits, columns) or _raise(exc)
-    if sheet_name is not None or _has_header(raw, columns):
-        return raw, sheet
-    return _sheet_with_header(fh, name, sheet, limits, columns) or (raw, sheet)
+    """The named sheet (hidden or not). None named: the one visible sheet with a header of
+    ``columns`` (past a "Notes" or "Cover" sheet); two such sheets are refused, since which
+    rows to send is not guessed and none may be dropped unsaid; a hidden sheet is never
+    read unnamed (it holds what someone put out of sight: an old list, last year's amounts).
+    No sheet with such a header: the first visible one, whose reading says what is missing."""
+    if sheet_name is not None:
+        return _read_workbook(fh, name, sheet_name, limits)
+    if not zipfile.is_zipfile(fh):
+        return _read_workbook(fh, name, None, limits)  # which says what the file is
+    check_workbook(fh, name, None, limits)  # before calamine opens it: it cannot be bounded
+    visible, hidden = _sheet_names(fh, name)
+
+    holding: list[tuple[pd.DataFrame, str]] = []
+    first: tuple[pd.DataFrame, str] | InputError | None = None
+    for sheet in visible[:MAX_SHEETS_TRIED]:
+        try:
+            raw, _ = _read_workbook(fh, name, sheet, limits)
+        except _EmptySheetError as exc:
+            first = first or exc
+            continue
+        first = first or (raw, sheet)
+        if _has_header(raw, columns):
+            holding.append((raw, sheet))
+    if len(holding) > 1:
+        raise InputError(
+            f"{name}: sheets {_listed([s for _, s in holding])} each hold {columns.kind} rows; "
+            "name the sheet to read, or put the rows in one sheet"
+        )
+    if holding:
+        return holding[0]
+    if isinstance(first, InputError):
+        raise first
+    if first is None:
+        hint = f" (hidden: {_listed(hidden)}; name one to read it)" if hidden else ""
+        raise InputError(f"{name}: the workbook has no visible sheet with data{hint}")
+    return first
 
 
-def _raise(error: Exception) -> NoReturn:
-    raise error
-
-
-def _sheet_with_header(
-    fh: BinaryIO, name: str, first: str, limits: ReadLimits, columns: Columns
-) -> tuple[pd.DataFrame, str] | None:
-    """When no sheet is named and the first has no header of ``columns`` (a "Notes" or
-    "Instructions" sheet in front): the one other sheet that has, read within the same
-    limits. Two such sheets are refused: which one to send is not guessed."""
-    from python_calamine import CalamineWorkbook
+def _sheet_names(fh: BinaryIO, name: str) -> tuple[list[str], list[str]]:
+    """The workbook's worksheets, visible and hidden, in order."""
+    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     fh.seek(0)
-    with contextlib.closing(CalamineWorkbook.from_filelike(fh)) as book:
-        others = [n for n in book.sheet_names if n != first]
-    found: list[tuple[pd.DataFrame, str]] = []
-    for other in others[:MAX_SHEETS_TRIED]:
-        try:
-            frame, _ = _read_workbook(fh, name, other, limits)
-        except InputError:  # empty or unreadable: not the one
-            continue
-        if _has_header(frame, columns):
-            found.append((frame, other))
-    if len(found) > 1:
+    try:
+        with contextlib.closing(CalamineWorkbook.from_filelike(fh)) as book:
+            sheets = [m for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+    except Exception as exc:
         raise InputError(
-            f"{name}: the first sheet {_quoted(first)} has no {columns.kind} columns and "
-            f"{_listed([s for _, s in found])} each have: name the sheet to read"
-        )
-    return found[0] if found else None
+            f"{name}: the workbook cannot be opened ({type(exc).__name__}: "
+            f"{_quoted(str(exc))}); it may be damaged or password-protected"
+        ) from exc
+    shown = [m.name for m in sheets if m.visible == SheetVisibleEnum.Visible]
+    return shown, [m.name for m in sheets if m.visible != SheetVisibleEnum.Visible]
 
 
-MAX_SHEETS_TRIED = 20  # a workbook's sheets looked at for recipients when the first has none
+MAX_SHEETS_TRIED = 20  # a workbook's visible sheets looked at for recipients when none is named
 
 
 def _refuse_empty(frame: pd.DataFrame, name: str, chosen: str, names: list[str]) -> None:

@@ -17,6 +17,7 @@ from typing import ParamSpec, TypeVar
 
 from prefect import get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 from prefect.exceptions import CancelledRun
 from prefect.states import Failed
 
@@ -69,6 +70,14 @@ class _ExpectedEndings(logging.Filter):
 
 
 logging.getLogger("prefect.flow_runs").addFilter(_ExpectedEndings())
+
+
+def expected_ending(exc: RewardsError | RaasError) -> State:
+    """A run stopped for an expected reason (a RewardsError, or Tango failing after every
+    retry): one ERROR line without a traceback, and a Failed state that says why."""
+    error = exc if isinstance(exc, RewardsError) else RewardsError(explain(exc))
+    get_run_logger().error("%s", error)
+    return Failed(message=str(error), data=error)
 
 
 def step(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

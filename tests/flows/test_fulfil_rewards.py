@@ -232,13 +232,14 @@ def test_utf16_and_cp1252_files_are_read(env: Path, sandbox, campaign) -> None:
 
 
 def test_xlsx_with_several_sheets_reads_the_named_one(env: Path, sandbox, campaign) -> None:
+    """A sheet named is the sheet read; none named: the one sheet with recipients."""
     path = env / "book.xlsx"
     with pd.ExcelWriter(path) as xl:
         pd.DataFrame({"Notes": ["read me"]}).to_excel(xl, sheet_name="Notes", index=False)
         pd.DataFrame(recipients(campaign, 3)).to_excel(xl, sheet_name="Recipients", index=False)
-    state, _ = run(path)
+    state, _ = run(path, sheet_name="Notes")
     assert state.is_failed() and "missing required column" in state.message
-    state, out = run(path, sheet_name="Recipients")
+    state, out = run(path)
     assert state.is_completed() and out["complete"] == 3
 
 

@@ -329,3 +329,18 @@ def test_an_actions_file_to_validate_names_the_command_that_takes_it(
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"rewards manage {path}" in err, err
+
+
+def test_a_needed_contact_column_that_was_not_read_names_the_headers_that_may_be_it(
+    no_tango: None, tmp_path: Path
+) -> None:
+    source = tmp_path / "two.csv"
+    source.write_text(
+        "Work Email,Personal Email,Cell,UTID,Amount,Delivery Method\n"
+        "a@x.com,b@y.com,,U100001,5,email\n"
+        "a@x.com,b@y.com,,U100001,5,sms\n"
+    )
+    code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
+    assert code == 1, out + err
+    assert "no column was read as email; 'Work Email', 'Personal Email' could be it" in out
+    assert "PHONE delivery needs a mobile number" in out and "'Cell' could be it" not in out

@@ -151,6 +151,12 @@ def test_the_report_keeps_its_columns() -> None:
         "utid",
         "reward_name",
         "delivery_method",
+        "street_line_1",  # where a mailed reward went
+        "street_line_2",
+        "city",
+        "state_or_province",
+        "postal_code",
+        "country",
         "currency",
         "amount_requested",
         "quantity",

@@ -276,7 +276,7 @@ def test_a_title_row_in_a_workbook_and_sheets_to_choose_from(tmp_path: Path) -> 
     sheet = read_recipients(titled)
     assert sheet.sheet_name == "Recipients" and sheet.frame[ROW].tolist() == [4]
     two = book("two.xlsx", {"Notes": notes, "March": table, "April": table})
-    with pytest.raises(InputError, match=r"'Notes' has no recipient columns.*'March', 'April'"):
+    with pytest.raises(InputError, match=r"sheets 'March', 'April' each hold recipient rows"):
         read_recipients(two)
     assert read_recipients(two, "April").sheet_name == "April"
 
@@ -294,3 +294,54 @@ def test_rejected_rows_fixed_and_sent_again_keep_where_they_came_from(tmp_path: 
     assert sheet.frame.loc[0, "earlier_row_number"] == "7"
     assert sheet.frame.loc[0, "earlier_problems"] == "amount: x"
     assert not [c for c in sheet.frame.columns if "(1)" in c]
+
+
+def test_a_hidden_sheet_is_never_read_unnamed_and_two_visible_ones_are_refused(
+    tmp_path: Path,
+) -> None:
+    """A hidden sheet in front (last year's list, 500 each) is not what is sent; recipients
+    on two visible sheets are not half-sent."""
+    import openpyxl
+
+    header = ["Email", "UTID", "Amount", "Delivery Method"]
+    book = openpyxl.Workbook()
+    old = book.active
+    old.title = "old"
+    for row in (header, ["old@example.com", "U1", "500", "email"]):
+        old.append(row)
+    old.sheet_state = "hidden"
+    current = book.create_sheet("current")
+    for row in (header, ["new@example.com", "U1", "5", "email"]):
+        current.append(row)
+    book.active = 1
+    book.save(tmp_path / "hidden.xlsx")
+    sheet = read_recipients(tmp_path / "hidden.xlsx")
+    assert sheet.sheet_name == "current" and sheet.frame["email"].tolist() == ["new@example.com"]
+    assert read_recipients(tmp_path / "hidden.xlsx", "old").frame["amount"].tolist() == ["500"]
+
+    east = book.create_sheet("East")
+    for row in (header, ["e@example.com", "U1", "5", "email"]):
+        east.append(row)
+    book.save(tmp_path / "two.xlsx")
+    with pytest.raises(InputError, match=r"sheets 'current', 'East' each hold recipient rows"):
+        read_recipients(tmp_path / "two.xlsx")
+
+
+def test_a_sheet_named_in_another_case_is_read_and_a_csv_has_no_sheets(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Rewards"
+    for row in (["Email", "UTID", "Amount", "Delivery Method"], ["a@x.com", "U1", "5", "email"]):
+        book.active.append(row)
+    book.save(tmp_path / "b.xlsx")
+    assert read_recipients(tmp_path / "b.xlsx", "rewards").sheet_name == "Rewards"
+    csv_file = write(tmp_path, "a.csv", "Email,UTID,Amount,Delivery Method\na@x.com,U1,5,email\n")
+    with pytest.raises(InputError, match="a CSV has no sheets"):
+        read_recipients(csv_file, "Sheet1")
+
+
+def test_a_csv_named_xlsx_is_told_as_such(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.xlsx", "Email,UTID,Amount,Delivery Method\na@x.com,U1,5,email\n")
+    with pytest.raises(InputError, match=r"a CSV \(text\) file named \.xlsx; rename it \.csv"):
+        read_recipients(path)
