@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,20 @@ def start(path: Path, **params: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, box
 
 
-def paused_run_id() -> Any:
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+def paused_run_of(path: Path) -> Callable[[], Any]:
+    """The paused run sending ``path`` (the session's Prefect server holds other tests' paused
+    runs too: an upload's waiting run of another test was once answered here)."""
+
+    def find() -> Any:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                )
             )
-        )
-    return runs[0].id if runs else None
+        return next((r.id for r in runs if r.parameters.get("source_path") == str(path)), None)
+
+    return find
 
 
 def answer(api: str, run_id: Any, run_input: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +77,9 @@ def artifacts_by_key(run_id: Any) -> dict[str, str]:
 def test_approve_sends_and_everything_says_who_when_and_how_much(
     env: Path, sandbox, campaign, prefect_server: str
 ) -> None:
-    thread, box = start(write_csv(env / "a.csv", recipients(campaign, 5)))  # 25.00 > 20
-    run_id = wait_for(paused_run_id, timeout=30)
+    path = write_csv(env / "a.csv", recipients(campaign, 5))
+    thread, box = start(path)  # 25.00 > 20
+    run_id = wait_for(paused_run_of(path), timeout=30)
     assert sent(sandbox, campaign) == 0  # nothing goes out while it waits
     question = next(v for k, v in artifacts_by_key(run_id).items() if k.startswith("approval-"))
     assert "25.00 USD" in question and "balance" in question  # on the paused run's page
@@ -91,8 +99,9 @@ def test_approve_sends_and_everything_says_who_when_and_how_much(
 
 
 def test_reject_sends_nothing_and_says_who(env: Path, sandbox, campaign, prefect_server) -> None:
-    thread, box = start(write_csv(env / "r.csv", recipients(campaign, 5)))
-    run_id = wait_for(paused_run_id, timeout=30)
+    path = write_csv(env / "r.csv", recipients(campaign, 5))
+    thread, box = start(path)
+    run_id = wait_for(paused_run_of(path), timeout=30)
     answer(prefect_server, run_id, {"decision": "reject", "approver": "Alan", "note": "too much"})
     thread.join(60)
     state = box["state"]
@@ -123,11 +132,12 @@ def test_reject_sends_nothing_and_says_who(env: Path, sandbox, campaign, prefect
 def test_incomplete_or_forged_answers_are_refused_and_the_run_keeps_waiting(
     env: Path, sandbox, campaign, prefect_server, forms: dict[str, Any]
 ) -> None:
-    thread, box = start(write_csv(env / "f.csv", recipients(campaign, 5)))
-    run_id = wait_for(paused_run_id, timeout=30)
+    path = write_csv(env / "f.csv", recipients(campaign, 5))
+    thread, box = start(path)
+    run_id = wait_for(paused_run_of(path), timeout=30)
     reply = answer(prefect_server, run_id, forms)
     assert reply["status"] == "REJECT", reply
-    assert paused_run_id() == run_id and sent(sandbox, campaign) == 0
+    assert paused_run_of(path)() == run_id and sent(sandbox, campaign) == 0
     answer(prefect_server, run_id, {"decision": "reject", "approver": "Alan"})
     thread.join(60)
     assert box["state"].is_cancelled() and "rejected by Alan" in box["state"].message
@@ -146,7 +156,8 @@ def test_no_answer_times_out_and_sends_nothing(env: Path, sandbox, campaign) -> 
 
 
 def test_below_the_threshold_no_pause(env: Path, sandbox, campaign) -> None:
-    thread, box = start(write_csv(env / "s.csv", recipients(campaign, 2)))  # 10.00
+    path = write_csv(env / "s.csv", recipients(campaign, 2))
+    thread, box = start(path)  # 10.00
     thread.join(60)
     assert box["state"].is_completed() and box["out"].counts["complete"] == 2
     report = pd.read_csv(Path(box["out"].report_dir) / "report.csv", dtype=str)
@@ -157,8 +168,9 @@ def test_the_installation_floor_applies_whatever_the_run_says(
     env: Path, sandbox, campaign, prefect_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REWARDS_APPROVAL_THRESHOLD", "12")
-    thread, box = start(write_csv(env / "floor.csv", recipients(campaign, 3)), approval_threshold=0)
-    run_id = wait_for(paused_run_id, timeout=30)  # 15.00 > 12 although the run asked for none
+    path = write_csv(env / "floor.csv", recipients(campaign, 3))
+    thread, box = start(path, approval_threshold=0)
+    run_id = wait_for(paused_run_of(path), timeout=30)  # 15.00 > 12 although the run asked for none
     answer(prefect_server, run_id, {"decision": "approve", "approver": "Grace"})
     thread.join(60)
     assert box["state"].is_completed() and box["out"].counts["complete"] == 3
@@ -167,8 +179,9 @@ def test_the_installation_floor_applies_whatever_the_run_says(
 def test_what_a_person_typed_is_shown_as_text_not_as_markdown(
     env: Path, sandbox, campaign, prefect_server
 ) -> None:
-    thread, box = start(write_csv(env / "md.csv", recipients(campaign, 5)))
-    run_id = wait_for(paused_run_id, timeout=30)
+    path = write_csv(env / "md.csv", recipients(campaign, 5))
+    thread, box = start(path)
+    run_id = wait_for(paused_run_of(path), timeout=30)
     answer(
         prefect_server,
         run_id,

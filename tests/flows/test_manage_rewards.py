@@ -339,7 +339,7 @@ def test_reissues_above_the_threshold_wait_for_approval(
 ) -> None:
     import threading
 
-    from tests.flows.test_approval import answer, paused_run_id
+    from tests.flows.test_approval import answer, paused_run_of
     from tests.helpers import wait_for
 
     _, sent = sent_lines(env, campaign, 1)
@@ -357,7 +357,8 @@ def test_reissues_above_the_threshold_wait_for_approval(
 
         thread = threading.Thread(target=go)
         thread.start()
-        run_id = wait_for(paused_run_id, timeout=60)
+        run_id = wait_for(paused_run_of(path), timeout=60)
+
         answer(prefect_server, run_id, {"decision": decision, "approver": "Grace", "note": ""})
         thread.join(120)
         state, _, report, _ = box["run"]
