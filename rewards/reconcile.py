@@ -242,11 +242,12 @@ def reconcile(
         parts.append(
             pd.DataFrame(
                 {
-                    ROW: valid[ROW].to_numpy(),
+                    ROW: valid[ROW].array,
                     "outcome": outcome,
                     "reason": reason,
-                    **{c.report_header: valid[c.name].to_numpy() for c in REPORTED},
-                    **{c: valid[c].to_numpy() for c in ("reward_name", "currency", "fee")},
+                    # .array: the Arrow columns as they are (to_numpy made a str per cell)
+                    **{c.report_header: valid[c.name].array for c in REPORTED},
+                    **{c: valid[c].array for c in ("reward_name", "currency", "fee")},
                     "amount_charged": np.where(pd.isna(charged) | (charged == ""), "0", charged),
                     "line_item_status": ours("line_item_status"),
                     "delivery_status": ours("delivery_status"),
