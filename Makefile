@@ -38,6 +38,8 @@ format: $(STAMP)
 bench: $(STAMP)  ## speed and memory figures
 	$(PY) bench/validate_1m.py
 	$(PY) bench/e2e.py --rows 10000 100000
+	$(PY) bench/report_step.py --rows 100000
+
 	$(PY) bench/webhook_latency.py --orders 100
 
 
