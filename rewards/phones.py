@@ -41,22 +41,35 @@ def plan(code: str) -> tuple[str, tuple[int, ...]]:
     return "^(?:" + "|".join(patterns or ["(?!)"]) + ")$", tuple(sorted(lengths))
 
 
+def _code_of_prefix() -> np.ndarray:
+    """Per three-digit start of a number (100-999), the calling code it begins with (0: none);
+    calling codes are prefix-free, so the shortest that is one is it."""
+    known = set(CODES)
+    table = np.zeros(1000, dtype=np.int32)
+    for start in range(100, 1000):
+        text = str(start)
+        table[start] = next((int(text[:w]) for w in (1, 2, 3) if text[:w] in known), 0)
+    return table
+
+
+CODE_OF_PREFIX = _code_of_prefix()
+
+
 def in_plan(e164: pa.Array) -> np.ndarray:
-    """Per number in E.164 (``+`` and digits), whether its country has such a number."""
+    """Per number in E.164 (``+`` and digits), whether its country has such a number: the
+    calling code from the first three digits (a table, no Python per number), then each
+    code's plan over its numbers at once."""
     digits = pc.utf8_slice_codeunits(e164, 1)
-    code = np.full(len(e164), "", dtype=object)
-    for width in (1, 2, 3):  # calling codes are prefix-free: the first that is one is it
-        prefix = pc.utf8_slice_codeunits(digits, 0, width)
-        found = pc.is_in(prefix, value_set=pa.array(CODES, prefix.type)).to_numpy(
-            zero_copy_only=False
-        )
-        take = found & (code == "")
-        code[take] = np.asarray(prefix.to_numpy(zero_copy_only=False), dtype=object)[take]
+    start = pc.utf8_rpad(pc.utf8_slice_codeunits(digits, 0, 3), 3, "0")
+    start = pc.if_else(pc.match_substring_regex(start, r"^[1-9]\d\d$"), start, "000")
+    code = CODE_OF_PREFIX[pc.cast(start, pa.int32()).to_numpy(zero_copy_only=False)]
     ok = np.zeros(len(e164), dtype=bool)
-    for each in {c for c in code if c}:
-        at = np.flatnonzero(code == each)
+    for value in np.unique(code[code > 0]).tolist():
+        each = str(value)
+        at = np.flatnonzero(code == value)
         national = pc.utf8_slice_codeunits(digits.take(pa.array(at)), len(each))
         pattern, lengths = plan(each)
+
         shaped = pc.match_substring_regex(national, pattern).to_numpy(zero_copy_only=False)
         sized = np.isin(pc.utf8_length(national).to_numpy(zero_copy_only=False), lengths)
         ok[at] = shaped & sized
