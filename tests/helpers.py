@@ -15,15 +15,46 @@ CUSTOMER = "sandbox-customer"
 ACCOUNT = "sandbox-usd"
 
 
-def wait_for(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05) -> T:
+def wait_for(
+    check: Callable[[], T],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    explain: Callable[[], str] | None = None,
+) -> T:
+    """``check()`` once it is truthy; on timeout, an error saying what ``explain()`` saw."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            seen = f": {explain()}" if explain else ""
+            raise AssertionError(f"condition not met within {timeout}s{seen}")
         time.sleep(interval)
+
+
+def runs_of(deployment: str, source_path: str | None = None) -> list[Any]:
+    """The flow runs of one deployment (``flow/deployment``), oldest first, optionally only
+    those for one file. Filtered on the server: the test server is shared by the session and
+    an unfiltered read stops at the API's default page of 200, in no useful order."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            dep = client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            return []
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[dep.id])),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+    return [
+        r for r in runs if source_path is None or r.parameters.get("source_path") == source_path
+    ]
 
 
 def artifacts_of(flow_run_id: Any) -> list[Any]:

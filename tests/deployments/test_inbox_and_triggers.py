@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rewards.inbox import Inbox
-from tests.helpers import wait_for
+from tests.helpers import runs_of, wait_for
 
 CSV = "UTID,Amount,Delivery Method,Email,Campaign\nU100001,5,email,a@example.com,{}\n"
 
@@ -55,7 +55,6 @@ def test_other_files_are_ignored(inbox: Inbox) -> None:
 
 
 def test_upload_event_starts_the_on_upload_deployment(env: Path, prefect_server: str) -> None:
-    from prefect.client.orchestration import get_client
 
     from deployments.serve import build
     from flows.scan_inbox import scan_inbox
@@ -69,13 +68,7 @@ def test_upload_event_starts_the_on_upload_deployment(env: Path, prefect_server:
     assert scan_inbox(inbox=str(env / "inbox"), settle_seconds=1) == []
 
     def runs() -> list:
-        with get_client(sync_client=True) as client:
-            dep = client.read_deployment_by_name("fulfil-rewards/on-upload")
-            return [
-                r
-                for r in client.read_flow_runs()
-                if r.deployment_id == dep.id and r.parameters.get("source_path") == announced[0]
-            ]
+        return runs_of("fulfil-rewards/on-upload", announced[0])
 
     (run,) = wait_for(runs, timeout=30)
     assert run.parameters["source_path"].endswith(name)
@@ -176,7 +169,6 @@ def test_an_actions_file_is_known_by_its_header(inbox: Inbox) -> None:
 
 
 def test_an_actions_upload_starts_manage_rewards_not_fulfil(env: Path, prefect_server: str) -> None:
-    from prefect.client.orchestration import get_client
 
     from deployments.serve import build
     from flows.scan_inbox import scan_inbox
@@ -188,13 +180,7 @@ def test_an_actions_upload_starts_manage_rewards_not_fulfil(env: Path, prefect_s
     (announced,) = scan_inbox(inbox=str(env / "inbox"), settle_seconds=1)
 
     def runs(deployment: str) -> list:
-        with get_client(sync_client=True) as client:
-            dep = client.read_deployment_by_name(deployment)
-            return [
-                r
-                for r in client.read_flow_runs()
-                if r.deployment_id == dep.id and r.parameters.get("source_path") == announced
-            ]
+        return runs_of(deployment, announced)
 
     (run,) = wait_for(lambda: runs("manage-rewards/on-upload"), timeout=30)
     assert run.parameters["source_path"].endswith(name)

@@ -27,7 +27,7 @@ from sandbox import SandboxServer
 from sandbox.server import free_port
 from tests.deployments.test_inbox_and_triggers import drop
 from tests.flows.test_approval import answer, artifacts_by_key
-from tests.helpers import wait_for
+from tests.helpers import runs_of, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,13 +65,7 @@ def deployment_parameters(name: str) -> dict[str, Any]:
 
 def run_of(path: str) -> Any:
     """The on-upload run started for ``path``, once it exists."""
-    with get_client(sync_client=True) as client:
-        dep = client.read_deployment_by_name("fulfil-rewards/on-upload")
-        found = [
-            r
-            for r in client.read_flow_runs()
-            if r.deployment_id == dep.id and r.parameters.get("source_path") == path
-        ]
+    found = runs_of("fulfil-rewards/on-upload", path)
     return found[0] if found else None
 
 
@@ -79,6 +73,33 @@ def state_of(run_id: Any) -> str:
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run_id).state
     return state.type.value if state else ""
+
+
+def seen(run_id: Any, log: Path) -> str:
+    """What a wait on a run saw, for the failure message: its state and serve's last lines."""
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+    said = log.read_text(errors="replace")[-3000:] if log.exists() else "(no serve log)"
+    return f"run {run_id} is {state.name if state else None} ({state and state.message}); serve said:\n{said}"
+
+
+def until(run_id: Any, state: str, log: Path, timeout: float = 90) -> None:
+    wait_for(
+        lambda: state_of(run_id) == state,
+        timeout=timeout,
+        interval=0.2,
+        explain=lambda: seen(run_id, log),
+    )
+
+
+def clear_unserved_runs() -> None:
+    """Runs earlier tests left scheduled for the on-upload deployments (no serve was running
+    then) would be the first thing this serve picks up, delaying the runs a test waits for."""
+    with get_client(sync_client=True) as client:
+        for deployment in ("fulfil-rewards/on-upload", "manage-rewards/on-upload"):
+            for run in runs_of(deployment):
+                if run.state and run.state.type.value == "SCHEDULED":
+                    client.delete_flow_run(run.id)
 
 
 def tango_lines(sandbox: SandboxServer, campaign: str) -> int:
@@ -97,6 +118,7 @@ def team(
     """A ``rewards serve`` with the team's settings: a campaign and a run threshold of 1,000 on
     the command line, an approval floor of 10 for the installation."""
     campaign = f"t-{uuid.uuid4().hex[:10]}"
+    clear_unserved_runs()
     # scan-inbox runs in this process: the same inbox registry as serve's
     monkeypatch.setenv("REWARDS_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
 
@@ -123,7 +145,13 @@ def team(
             timeout=90,
         )
         assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-        yield {"proc": proc, "campaign": campaign, "inbox": tmp_path / "inbox", "env": env}
+        yield {
+            "proc": proc,
+            "campaign": campaign,
+            "inbox": tmp_path / "inbox",
+            "env": env,
+            "log": tmp_path / "serve.log",
+        }
     finally:
         stop(proc)
 
@@ -142,10 +170,10 @@ def test_an_upload_above_the_floor_waits_then_approve_sends_and_reject_does_not(
     approved = upload(team["inbox"])
     assert approved.parameters["campaign"] == team["campaign"]  # the deployment's settings
     assert approved.parameters["approval_threshold"] in (1000, "1000")
-    wait_for(lambda: state_of(approved.id) == "PAUSED", timeout=90)
+    until(approved.id, "PAUSED", team["log"], timeout=90)
     assert tango_lines(sandbox, team["campaign"]) == 0
     answer(prefect_server, approved.id, {"decision": "approve", "approver": "Grace"})
-    wait_for(lambda: state_of(approved.id) == "COMPLETED", timeout=90)
+    until(approved.id, "COMPLETED", team["log"], timeout=90)
     assert tango_lines(sandbox, team["campaign"]) == 5
     # the report, one click from the run's page: a link the browser opens
     files = next(a for a in artifacts_by_key(approved.id).items() if a[0].endswith("-files"))[1]
@@ -154,9 +182,9 @@ def test_an_upload_above_the_floor_waits_then_approve_sends_and_reject_does_not(
     assert report.status_code == 200 and report.text.count("complete") == 5
 
     rejected = upload(team["inbox"])
-    wait_for(lambda: state_of(rejected.id) == "PAUSED", timeout=90)
+    until(rejected.id, "PAUSED", team["log"], timeout=90)
     answer(prefect_server, rejected.id, {"decision": "reject", "approver": "Alan"})
-    wait_for(lambda: state_of(rejected.id) == "CANCELLED", timeout=90)
+    until(rejected.id, "CANCELLED", team["log"], timeout=90)
     assert tango_lines(sandbox, team["campaign"]) == 5  # nothing more
     assert errors_logged(rejected.id) == []  # an expected ending: no ERROR, no traceback
 
@@ -167,7 +195,7 @@ def test_an_upload_above_the_floor_waits_then_approve_sends_and_reject_does_not(
     announce(Upload(path=path, name=path.name, sha256=sha, duplicate=False))
 
     again = wait_for(lambda: second_run_of(rejected.parameters["source_path"], rejected.id))
-    wait_for(lambda: state_of(again.id) == "CANCELLED", timeout=90)
+    until(again.id, "CANCELLED", team["log"], timeout=90)
     with get_client(sync_client=True) as client:
         said = client.read_flow_run(again.id).state.message
     assert f"is handled by run {rejected.id}; this run sends nothing" in said
@@ -190,15 +218,7 @@ def errors_logged(run_id: Any) -> list[str]:
 
 
 def second_run_of(path: str, first: Any) -> Any:
-    with get_client(sync_client=True) as client:
-        dep = client.read_deployment_by_name("fulfil-rewards/on-upload")
-        found = [
-            r
-            for r in client.read_flow_runs()
-            if r.deployment_id == dep.id
-            and r.parameters.get("source_path") == path
-            and r.id != first
-        ]
+    found = [r for r in runs_of("fulfil-rewards/on-upload", path) if r.id != first]
     return found[0] if found else None
 
 
@@ -224,18 +244,18 @@ def test_settings_edited_on_the_deployment_reach_the_next_upload(
     run = upload(team["inbox"])
     assert run.parameters["approval_threshold"] == 250 and run.parameters["dry_run"] is True
     assert run.parameters["campaign"] == team["campaign"]
-    wait_for(lambda: state_of(run.id) == "COMPLETED", timeout=90)  # a dry run: no approval
+    until(run.id, "COMPLETED", team["log"], timeout=90)  # a dry run: no approval
 
 
 def test_a_run_killed_while_waiting_for_approval_shows_crashed(
     team: dict[str, Any], sandbox: SandboxServer
 ) -> None:
     run = upload(team["inbox"])
-    wait_for(lambda: state_of(run.id) == "PAUSED", timeout=90)
+    until(run.id, "PAUSED", team["log"], timeout=90)
     stop(team["proc"], signal.SIGKILL)  # serve and the run's process, at once
     time.sleep(1)
     assert state_of(run.id) == "PAUSED"
-    wait_for(lambda: state_of(run.id) == "CRASHED", timeout=180, interval=2)
+    until(run.id, "CRASHED", team["log"], timeout=180)
     with get_client(sync_client=True) as client:
         message = client.read_flow_run(run.id).state.message
     assert "run the same file again" in message
@@ -246,7 +266,7 @@ def test_ctrl_c_stops_serve_quietly_within_seconds(team: dict[str, Any], tmp_pat
     """Ctrl-C in the terminal (SIGINT to the process group) while a run waits for approval:
     serve stops within seconds, without a traceback."""
     waiting = upload(team["inbox"])
-    wait_for(lambda: state_of(waiting.id) == "PAUSED", timeout=90)
+    until(waiting.id, "PAUSED", team["log"], timeout=90)
     proc = team["proc"]
     start = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)

@@ -12,6 +12,7 @@ from prefect.exceptions import ObjectNotFound
 from flows.send_orders import SEND_DEPLOYMENT, send_orders
 from tests.flows.conftest import recipients, write_csv
 from tests.flows.test_fulfil_rewards import run, sandbox_lines
+from tests.helpers import runs_of
 
 
 def _drop_send_deployment() -> None:
@@ -41,9 +42,7 @@ def test_shares_nobody_picks_up_are_cancelled_and_the_run_finishes_them(
         assert out["complete"] == 9 and out["balanced"]
         lines = sandbox_lines(sandbox, campaign)
         assert len(lines) == 9 and lines["id"].is_unique
-        with get_client(sync_client=True) as client:
-            dep = client.read_deployment_by_name(SEND_DEPLOYMENT)
-            shares = [r for r in client.read_flow_runs() if r.deployment_id == dep.id]
+        shares = runs_of(SEND_DEPLOYMENT)
         ours = [r for r in shares if r.parameters["batch"] == out["batch"]]
         assert sorted(r.parameters["share"] for r in ours) == [0, 1, 2]
         assert {r.state.type.value for r in ours} == {"CANCELLED"}
