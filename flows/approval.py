@@ -1,20 +1,23 @@
 """Approval: a run above its threshold pauses until a person approves or rejects it in the
-Prefect UI (the Resume dialog's form), or the deadline passes.
+Prefect UI (the Resume dialog's form), cancels the run, or the deadline passes.
 
 The form holds only what the person decides: the decision (no default decides for them), their
-name, a note. The deadline is the flow's own (``pause_flow_run``'s timeout), not a field, and
-the server refuses any field the form does not have.
+name, a note. The deadline is the flow's own (the pause's timeout), not a field, and the server
+refuses any field the form does not have. Every outcome is a note in the ledger's audit trail,
+a Cancel click too: it is a rejection without a name.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from prefect import get_run_logger, runtime
@@ -22,9 +25,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
-from prefect.input import RunInput
-from prefect.states import Running
+from prefect.input import RunInput, keyset_from_paused_state
+from prefect.states import Paused, Running, State
+from prefect.utilities.engine import propose_state_sync
 from pydantic import Field, StringConstraints, ValidationError, field_validator
 
 from rewards import export
@@ -43,6 +46,14 @@ VISIBLE = rf"^[^{INVISIBLE}]*[^\s{INVISIBLE}][^{INVISIBLE}]*$"
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE)
 ]
+# the audit trail's notes about a question (kinds)
+ASKED, APPROVED, REJECTED, TIMED_OUT, CANCELLED = (
+    "awaiting approval",
+    "approved",
+    "rejected",
+    "approval timed out",
+    "cancelled while awaiting approval",
+)
 
 
 class ApprovalForm(RunInput):
@@ -71,11 +82,25 @@ class Verdict:
     at: str  # when it was decided (UTC)
     cost: CostPreview
     timed_out: bool = False
+    cancelled: bool = False  # the run was cancelled (the UI's Cancel) while it waited
+
+    @property
+    def kind(self) -> str:
+        if self.timed_out:
+            return TIMED_OUT
+        if self.cancelled:
+            return CANCELLED
+        return APPROVED if self.approved else REJECTED
 
     def text(self) -> str:
         if self.timed_out:
             return (
                 f"approval timed out at {self.at}: nobody approved {self.cost.cost:,.2f} "
+                f"{self.cost.currency}; nothing was sent"
+            )
+        if self.cancelled:
+            return (
+                f"cancelled at {self.at} while awaiting approval of {self.cost.cost:,.2f} "
                 f"{self.cost.currency}; nothing was sent"
             )
         verdict = "approved" if self.approved else "rejected"
@@ -131,21 +156,15 @@ def ask_about(
     logger = get_run_logger()
     logger.info("Waiting for approval (up to %d s): %s", timeout_seconds, text.replace("**", ""))
     logger.info("To answer: %s, Resume; choose approve or reject and give your name", _run_page())
+    asked = {
+        "cost": str(cost.cost),
+        "currency": cost.currency,
+        "flow_run": str(runtime.flow_run.id),
+    }
+    ledger().note(batch, ASKED, None, asked)
 
     verdict = _wait_for_answer(text, cost, time.monotonic() + timeout_seconds)
-    kind = (
-        "approval timed out"
-        if verdict.timed_out
-        else "approved"
-        if verdict.approved
-        else "rejected"
-    )
-    ledger().note(
-        batch,
-        kind,
-        verdict.approver,
-        {"cost": str(cost.cost), "currency": cost.currency, "note": verdict.note},
-    )
+    ledger().note(batch, verdict.kind, verdict.approver, {**asked, "note": verdict.note})
     said = verdict.text()[:1].upper() + verdict.text()[1:]
     create_markdown_artifact(markdown_text(said), key=key, description="Approval: decided")
     logger.info("%s", said)
@@ -160,15 +179,13 @@ def _wait_for_answer(question: str, cost: CostPreview, deadline: float) -> Verdi
         try:
             if left < 1:
                 raise FlowPauseTimeout("no time left")
-            form = pause_flow_run(
-                wait_for_input=ApprovalForm.with_initial_data(description=question),
-                timeout=left,
-                poll_interval=1,
-            )
+            form = _paused_for(ApprovalForm.with_initial_data(description=question), left)
         except FlowPauseTimeout:
             verdict = Verdict(False, None, "", _now(), cost, timed_out=True)
             _running_again(verdict.text())
             return verdict
+        except _CancelledError:
+            return Verdict(False, None, "", _now(), cost, cancelled=True)
         except ValidationError as exc:
             problem = exc.errors()[0]["msg"]
             get_run_logger().warning("An answer was refused (%s); asking again", problem)
@@ -180,6 +197,46 @@ def _wait_for_answer(question: str, cost: CostPreview, deadline: float) -> Verdi
             at=_now(),
             cost=cost,
         )
+
+
+class _CancelledError(Exception):
+    """The run was cancelled while it waited."""
+
+
+def _paused_for(form: type[ApprovalForm], timeout: int) -> ApprovalForm:
+    """Pause this run for ``form`` as ``prefect.flow_runs.pause_flow_run`` does (its pieces:
+    the Paused state with a key, the form's schema saved under the pause's keyset, the answer
+    loaded from it), but also stop waiting when the run is cancelled: Prefect's own loop keeps
+    polling a cancelled run until its timeout, and a run started by ``rewards run`` has no
+    runner to stop it. Raises FlowPauseTimeout or _CancelledError."""
+    run = FlowRunContext.get()
+    assert run is not None and run.flow_run is not None
+    proposed = Paused(timeout_seconds=timeout, reschedule=False, pause_key=uuid.uuid4().hex)
+    keyset = keyset_from_paused_state(proposed)
+    proposed.state_details.run_input_keyset = keyset
+    with get_client(sync_client=True) as client:
+        state = propose_state_sync(client=client, state=proposed, flow_run_id=run.flow_run.id)
+        if not state.is_paused():
+            raise RuntimeError(f"the run could not pause for approval: it is {state.name}")
+        form.save(keyset)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            now = client.read_flow_run(run.flow_run.id).state
+            if now is not None and now.is_running():
+                return form.load(keyset)
+            if now is not None and (now.is_cancelling() or now.is_cancelled()):
+                raise _CancelledError()
+    raise FlowPauseTimeout("paused and never resumed")
+
+
+def cancelled_while_waiting(flow: Any, flow_run: Any, state: State[Any]) -> None:
+    """``on_cancellation``: a run cancelled while it waited for approval, when its process was
+    stopped before it could say so itself (the runner of ``rewards serve`` or a worker stops
+    the process, then calls this): the audit trail records the cancellation as the answer."""
+    last = ledger().last_note_of_run(str(flow_run.id))
+    if last and last["kind"] == ASKED:
+        ledger().note(last["batch_id"], CANCELLED, None, json.loads(last["detail"]))
 
 
 def _running_again(message: str) -> None:

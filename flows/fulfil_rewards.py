@@ -10,7 +10,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from flows.approval import ask
+from flows.approval import ask, cancelled_while_waiting
 from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from flows.send_orders import fan_out as start_shares
@@ -49,7 +49,12 @@ from tasks.report import show_report, write_report
 from tasks.tango import identifiers, ledger, tango_client
 
 
-@flow(name="fulfil-rewards", flow_run_name=run_name, log_prints=True)
+@flow(
+    name="fulfil-rewards",
+    flow_run_name=run_name,
+    log_prints=True,
+    on_cancellation=[cancelled_while_waiting],
+)
 def fulfil_rewards(
     source_path: str = Field(
         "",

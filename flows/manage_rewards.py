@@ -14,7 +14,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from flows.approval import ask_about
+from flows.approval import ask_about, cancelled_while_waiting
 from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from raas import Account, RaasError
@@ -38,7 +38,12 @@ from tasks.report import show_report, write_actions_report
 from tasks.tango import identifiers
 
 
-@flow(name="manage-rewards", flow_run_name=run_name, log_prints=True)
+@flow(
+    name="manage-rewards",
+    flow_run_name=run_name,
+    log_prints=True,
+    on_cancellation=[cancelled_while_waiting],
+)
 def manage_rewards(
     source_path: str = Field(
         "",

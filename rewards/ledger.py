@@ -678,6 +678,15 @@ class Ledger:
             rows = conn.execute(select(audit).where(audit.c.batch_id == batch).order_by(audit.c.id))
             return [dict(r._mapping) for r in rows]
 
+    def last_note_of_run(self, flow_run: str) -> dict[str, Any] | None:
+        """The newest audit note whose detail names ``flow_run`` (``{"flow_run": id}``)."""
+        named = json.dumps({"flow_run": flow_run})[1:-1]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(audit).where(audit.c.detail.contains(named)).order_by(audit.c.id.desc())
+            ).first()
+        return dict(row._mapping) if row else None
+
     # --- claiming -----------------------------------------------------------------------
 
     def claim(

@@ -3,6 +3,7 @@ submit goes through the API the UI's Resume dialog calls (POST /flow_runs/{id}/r
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -144,7 +145,33 @@ def test_incomplete_or_forged_answers_are_refused_and_the_run_keeps_waiting(
     assert sent(sandbox, campaign) == 0
 
 
+def test_cancel_while_waiting_ends_the_run_at_once_and_is_recorded_as_the_answer(
+    env: Path, sandbox, campaign, prefect_server: str
+) -> None:
+    """The run page's Cancel (what it sends: a Cancelling state) on a run `rewards run`
+    started: no runner stops its process, so the run itself must notice, end, and say so."""
+    from tasks.tango import ledger
+
+    path = write_csv(env / "c.csv", recipients(campaign, 5))
+    thread, box = start(path)  # waits up to an hour for an answer
+    run_id = wait_for(paused_run_of(path), timeout=30)
+    cancel = {"state": {"type": "CANCELLING", "name": "Cancelling"}}
+    httpx.post(f"{prefect_server}/flow_runs/{run_id}/set_state", json=cancel).raise_for_status()
+    thread.join(30)
+    assert not thread.is_alive(), "the run kept waiting after it was cancelled"
+    state = box["state"]
+    assert state.is_cancelled() and "while awaiting approval of 25.00 USD" in state.message
+    assert sent(sandbox, campaign) == 0
+    trail = [(e["kind"], json.loads(e["detail"])) for e in ledger().audit_trail(box["out"].batch)]
+    asked, cancelled = trail[-2:]
+    assert asked == ("awaiting approval", {**asked[1], "flow_run": str(run_id)})
+    assert cancelled[0] == "cancelled while awaiting approval"
+    summary = (Path(box["out"].report_dir) / "summary.md").read_text()
+    assert "while awaiting approval" in summary and "nothing was sent" in summary
+
+
 def test_no_answer_times_out_and_sends_nothing(env: Path, sandbox, campaign) -> None:
+
     thread, box = start(
         write_csv(env / "t.csv", recipients(campaign, 5)), approval_timeout_seconds=2
     )

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from proof.postgres import fresh_database
 from proof.prefect_server import prefect_server
 from sandbox import SandboxServer
 from sandbox.server import free_port
@@ -32,9 +33,16 @@ THRESHOLD = 100  # the team's approval threshold on `rewards serve`
 def ui(
     tmp_path_factory: pytest.TempPathFactory, sandbox: SandboxServer
 ) -> Iterator[dict[str, Any]]:
-    """A Prefect server with its UI, and `rewards serve` as a team runs it."""
+    """A Prefect server with its UI, and `rewards serve` as a team runs it. The server keeps
+    its state in PostgreSQL, as a team's does: on SQLite, busy with serve's writes, it failed
+    the form's requests now and then (503, "Oops. Something went wrong.")."""
     work = tmp_path_factory.mktemp("ui")
-    with prefect_server(work / "prefect") as api:
+    with (
+        fresh_database("asyncpg") as prefect_db,
+        prefect_server(
+            work / "prefect", {"PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db}
+        ) as api,
+    ):
         env = {
             **os.environ,
             **sandbox.tango_env(),

@@ -11,6 +11,7 @@ import httpx
 
 from sandbox import SandboxServer
 from tests.flows.test_approval import answer
+from tests.helpers import wait_for
 from tests.ui.conftest import THRESHOLD, rows_file, run_state, start_run, wait_state
 
 
@@ -120,6 +121,32 @@ def test_an_empty_answer_is_refused_and_reject_sends_nothing(ui, page, sandbox) 
     page.snap("rejected-run")
     assert state["type"] == "CANCELLED" and "rejected by Alan Turing" in state["message"]
     assert "nothing was sent" in state["message"]
+
+
+def test_cancel_while_awaiting_approval_is_recorded_as_the_answer(ui, page) -> None:
+    """The run page's Cancel on a run that waits for approval, under `rewards serve`: the run
+    ends Cancelled, nothing is sent, and the audit trail says it was cancelled while awaiting
+    approval (serve's runner stops the process; the flow's on_cancellation hook records it
+    when the run could not)."""
+    from rewards.ledger import Ledger
+
+    api, url = ui["api"], ui["url"]
+    run_id = start_run(api, source_path=str(rows_file(ui["work"], 40)))  # 200.00 USD
+    wait_state(api, run_id, "PAUSED")
+    page.goto(f"{url}/runs/flow-run/{run_id}")
+    page.get_by_role("button", name="Cancel").first.click()
+    page.get_by_role("button", name="Confirm").first.click()
+    state = wait_state(api, run_id, "CANCELLED", "COMPLETED", "FAILED", "CRASHED")
+    page.reload()
+    page.snap("cancelled-run")
+    assert state["type"] == "CANCELLED", state
+    book = Ledger(f"sqlite:///{ui['work'] / 'ledger.db'}")
+    said = wait_for(
+        lambda: (n := book.last_note_of_run(run_id))["kind"] != "awaiting approval" and n,
+        timeout=30,
+    )
+    assert said["kind"] == "cancelled while awaiting approval", said
+    assert "200.00" in said["detail"]
 
 
 def _submit(page) -> None:
