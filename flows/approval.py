@@ -149,7 +149,7 @@ def ask_about(
     create_markdown_artifact(text, key=key, description="Waiting for approval")
     if len(problems):
         create_table_artifact(
-            export.neutralise(problems.head(200)).to_dict("records"),
+            export.table_rows(problems.head(200)),
             key=f"{key}-problems",
             description="Rejected rows (not part of what is approved)",
         )

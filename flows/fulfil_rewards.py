@@ -161,7 +161,7 @@ def fulfil_rewards(
         cost = check_balance(quote(plan), account)
         run = _Run(sheet, validated, plan, cost, settings)
         if dry_run:
-            return _stop(run, Mode.DRY_RUN, None)
+            return _stop(run, Mode.DRY_RUN, approval.ahead(cost))
         if stop := _gate(validated, cost, all_or_nothing):
             return _stop(run, Mode.STOPPED, stop)
         verdict = None
@@ -257,12 +257,16 @@ def _stop(run: _Run, mode: Mode, reason: str | None, cancelled: bool = False) ->
         quote(run.validated),
         quote(run.plan),
         mode=mode,
-        unsent_reason="not sent: " + (reason or ""),
+        unsent_reason="dry run: not sent" if mode is Mode.DRY_RUN else f"not sent: {reason}",
+
     )
     summary = _publish(run, result, mode, reason)
     logger = get_run_logger()
     if summary.dry_run:
-        message = f"dry run: {summary.line()}; {run.cost.text()}"
+        message = "; ".join(
+            [f"dry run: {summary.line()}", run.cost.text(), *filter(None, [reason])]
+        )
+
         logger.info("%s", message)
         return Completed(message=message, data=summary)
     logger.warning("%s", reason)
@@ -284,6 +288,11 @@ def _publish(run: _Run, result: Reconciliation, mode: Mode, note: str | None) ->
         Mode.STOPPED: "Stopped before sending",
         Mode.DRY_RUN: "Dry run: nothing sent",
     }
+    tables = {
+        Mode.SEND: "Who got what",
+        Mode.STOPPED: "Nothing was sent: the rows",
+        Mode.DRY_RUN: "Who would get what (dry run: nothing was sent)",
+    }
     view = write_report(
         quote(result),
         quote(run.validated),
@@ -294,6 +303,7 @@ def _publish(run: _Run, result: Reconciliation, mode: Mode, note: str | None) ->
         cost=run.cost,
         note=note,
         books=mode is Mode.SEND,
+        results_title=tables[mode],
     )
     show_report(view)
     return RunSummary(

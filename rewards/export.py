@@ -1,8 +1,10 @@
-"""Files a person opens: report and rejected rows as CSV and XLSX, formulas neutralised."""
+"""Files a person opens: report and rejected rows as CSV and XLSX, formulas neutralised; and
+the same rows as tables on the run's page."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -29,6 +31,14 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
             risky = text.str.startswith(FORMULA_START)
             out[col] = text.where(~risky, "'" + text)
     return out
+
+
+def table_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as the rows of a table on the run's page: text shown as text. A web page
+    executes nothing, so no apostrophe in front of ``+1 415...`` (only files get
+    :func:`neutralise`); missing values are blank."""
+    rows: list[dict[str, Any]] = frame.astype(object).where(frame.notna(), "").to_dict("records")
+    return rows
 
 
 def write_table(

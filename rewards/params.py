@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, WithJsonSchema
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .summary import CostPreview
+
 # Tango documents no maximum per async order; our sandbox enforces 500 like the NOTES decide.
 # 250 stays well below it, keeps each request small enough to retry cheaply, and still makes
 # 1,000,000 rows only 4,000 orders.
@@ -116,6 +118,15 @@ class Approval(BaseModel):
 
     def needed(self, cost: Decimal) -> bool:
         return self.limit is not None and cost > self.limit
+
+    def ahead(self, cost: CostPreview) -> str | None:
+        """What a dry run tells of the approval the real run will wait for, if any."""
+        if not cost.rows or not self.needed(cost.cost):
+            return None
+        return (
+            f"sending them will wait for approval: {cost.cost:,.2f} {cost.currency} is above "
+            f"the threshold of {self.limit:,.2f} {cost.currency}"
+        )
 
     def overruled(self) -> str | None:
         """What to say when the run asked for less approval than the team's threshold."""

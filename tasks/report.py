@@ -99,6 +99,7 @@ class ReportView:
     results_total: int
     files: str
     written: list[str]
+    results_title: str = "Who got what"
 
 
 @task(name="write-report", cache_policy=NO_CACHE)
@@ -113,6 +114,7 @@ def write_report(
     cost: CostPreview | None = None,
     note: str | None = None,
     books: bool = True,
+    results_title: str = "Who got what",
 ) -> ReportView:
     """The report's files (the record), and what the run's page will show of them. ``key``
     names the artifacts (``fulfil-<batch>``, or ``dry-run-<batch>`` so a preview never
@@ -143,12 +145,13 @@ def write_report(
     return ReportView(
         key=key,
         summary=markdown,
-        problems=export.neutralise(problems).to_dict("records"),
+        problems=export.table_rows(problems),
         problems_total=len(validated.problems),
-        results=export.neutralise(view).fillna("").to_dict("records"),
+        results=export.table_rows(view),
         results_total=len(result.report),
         files=files_markdown(folder, written),
         written=[str(p) for p in written],
+        results_title=results_title,
     )
 
 
@@ -165,7 +168,7 @@ def show_report(view: ReportView) -> None:
     create_table_artifact(
         view.results,
         key=f"{view.key}-results",
-        description=f"Who got what: first {len(view.results)} of {view.results_total} rows "
+        description=f"{view.results_title}: first {len(view.results)} of {view.results_total} rows "
         "(contacts masked; the files hold all rows)",
     )
     create_markdown_artifact(view.files, key=f"{view.key}-files", description="Report files")
@@ -258,9 +261,9 @@ def write_actions_report(
     return ReportView(
         key=key,
         summary=markdown,
-        problems=export.neutralise(problems.head(ARTIFACT_ROWS)).to_dict("records"),
+        problems=export.table_rows(problems.head(ARTIFACT_ROWS)),
         problems_total=len(problems),
-        results=export.neutralise(view).to_dict("records"),
+        results=export.table_rows(view),
         results_total=len(report),
         files=files_markdown(folder, written),
         written=[str(p) for p in written],

@@ -75,6 +75,10 @@ def test_sample_file_end_to_end(env: Path, sandbox: SandboxServer) -> None:
     table = next(a for a in results if a.key == f"fulfil-{out['batch'].lower()}-results")
     rows = json.loads(table.data)
     assert rows[0]["name"] == "Ada Lovelace" and rows[0]["contact"] == "a***@example.com"
+    # a table on a web page, not a spreadsheet: no apostrophe in front of a phone number
+    texts = {r["contact"] for r in rows if r["delivery_method"] == "PHONE"}
+    assert "+14*******03" in texts and not any(t.startswith("'") for t in texts)
+
     assert {"external_ref_id", "reference_line_item_id", "scheduled_delivery_date"} <= set(rows[0])
     assert table.flow_run_id == flow_run.id  # on the run's page
 
@@ -390,6 +394,27 @@ def test_a_dry_run_of_a_new_file_says_what_would_be_sent_not_that_it_failed(
     assert "failed" not in summary.lower()
     assert pd.read_csv(folder / "by_method.csv").empty  # nothing was submitted
     assert _ledger_rows(env)["line_items"] == 0 and len(sandbox_lines(sandbox, campaign)) == 0
+
+
+def test_a_dry_run_above_the_threshold_says_the_real_run_will_wait_for_approval(
+    env: Path, sandbox, campaign
+) -> None:
+    state, dry = run(
+        write_csv(env / "big.csv", recipients(campaign, 5)), dry_run=True, approval_threshold=20
+    )
+    assert state.is_completed()
+    said = "sending them will wait for approval: 25.00 USD is above the threshold of 20.00 USD"
+    assert said in state.message
+    assert said in (Path(dry["report_dir"]) / "summary.md").read_text()
+    table = next(
+        a
+        for a in artifacts_of(state.state_details.flow_run_id)
+        if (a.key or "").endswith("-results")
+    )
+    assert table.description.startswith("Who would get what (dry run: nothing was sent)")
+
+    state, dry = run(write_csv(env / "small.csv", recipients(campaign, 2)), dry_run=True)
+    assert state.is_completed() and "approval" not in state.message
 
 
 def test_tango_down_when_the_run_starts_is_waited_out(
