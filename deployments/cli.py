@@ -211,7 +211,7 @@ def _history(line: str, customer: str | None, account: str | None) -> int:
 
 
 def _links(batch: str) -> int:
-    from rewards import links
+    from rewards import export, links
     from rewards.params import RewardsSettings
 
     settings = RewardsSettings()
@@ -220,12 +220,13 @@ def _links(batch: str) -> int:
             "links need the report file server's REWARDS_REPORTS_URL and REWARDS_REPORTS_KEY "
             "(the ones `rewards serve` was started with)"
         )
-    folder = settings.reports_dir / batch
-    if not links.BATCH.match(batch) or not folder.is_dir():
+    folder = export.latest_report(settings.reports_dir, batch) if links.BATCH.match(batch) else None
+    if folder is None:
         raise RewardsError(f"{batch}: no such batch under {settings.reports_dir}")
     key = links.decode_key(settings.reports_key.get_secret_value())
     for name in sorted(p.name for p in folder.iterdir() if p.name in links.FILES):
-        print(links.sign(settings.reports_url, key, batch, name, settings.reports_link_hours))
+        print(links.sign(settings.reports_url, key, folder.name, name, settings.reports_link_hours))
+
     return 0
 
 

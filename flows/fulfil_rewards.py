@@ -15,6 +15,7 @@ from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from flows.send_orders import fan_out as start_shares
 from raas import RaasError
+from rewards import export
 from rewards.errors import RewardsError
 from rewards.ledger import LeaseKeeper, submit_margin
 from rewards.params import (
@@ -258,7 +259,6 @@ def _stop(run: _Run, mode: Mode, reason: str | None, cancelled: bool = False) ->
         quote(run.plan),
         mode=mode,
         unsent_reason="dry run: not sent" if mode is Mode.DRY_RUN else f"not sent: {reason}",
-
     )
     summary = _publish(run, result, mode, reason)
     logger = get_run_logger()
@@ -280,9 +280,7 @@ def _publish(run: _Run, result: Reconciliation, mode: Mode, note: str | None) ->
     """The report's files in the batch's folder (a dry run's in a folder of its own), and
     its view on the run's page."""
     dry, batch = mode is Mode.DRY_RUN, run.plan.batch
-    folder = run.settings.reports_dir / batch
-    if dry:  # never the batch's own folder: a preview must not overwrite a real report
-        folder = run.settings.reports_dir / f"dry-run-{batch}-{time.strftime('%Y%m%dT%H%M%S')}"
+    folder = export.report_folder(run.settings.reports_dir, batch, dry_run=dry)
     titles = {
         Mode.SEND: "Rewards sent",
         Mode.STOPPED: "Stopped before sending",

@@ -3,7 +3,6 @@ freeze, unfreeze), each action done once at Tango, a report out."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +17,7 @@ from flows.approval import ask_about, cancelled_while_waiting
 from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from raas import Account, RaasError
+from rewards import export
 from rewards.actions import Checked, Planned
 from rewards.errors import RewardsError
 from rewards.managing import Acted, Done, Outcome, report
@@ -184,9 +184,7 @@ def _not_done(action: Planned, reason: str) -> Done:
 
 def _publish(run: _Run, table: pd.DataFrame, title: str, note: str | None, dry: bool) -> RunSummary:
     batch = run.checked.batch
-    folder = run.settings.reports_dir / batch
-    if dry:  # never the batch's own folder: a preview must not overwrite a real report
-        folder = run.settings.reports_dir / f"dry-run-{batch}-{time.strftime('%Y%m%dT%H%M%S')}"
+    folder = export.report_folder(run.settings.reports_dir, batch, dry_run=dry)
     view = write_actions_report(
         quote(table),
         quote(run.checked.rejected),

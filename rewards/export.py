@@ -3,6 +3,7 @@ the same rows as tables on the run's page."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,31 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
             risky = text.str.startswith(FORMULA_START)
             out[col] = text.where(~risky, "'" + text)
     return out
+
+
+def report_folder(root: Path, batch: str, *, dry_run: bool = False) -> Path:
+    """A new folder for a run's report: the batch's own for its first report; for a dry run
+    or a later run of the same batch (a retry, or the same rewards from another file, with
+    its own rows and row numbers) a folder of its own, so no report replaces another."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    if dry_run:
+        folder = root / f"dry-run-{batch}-{stamp}"
+    else:
+        try:
+            (root / batch).mkdir(parents=True)  # atomic: one run gets the batch's own
+            return root / batch
+        except FileExistsError:
+            folder = root / f"{batch}-{stamp}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def latest_report(root: Path, batch: str) -> Path | None:
+    """The batch's newest report folder (see :func:`report_folder`), or the folder of that
+    name; None when there is none."""
+    later = sorted(p for p in root.glob(f"{batch}-[0-9]*T*") if p.is_dir())
+    found = [p for p in (root / batch, *later) if p.is_dir()]
+    return found[-1] if found else None
 
 
 def table_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -208,3 +208,26 @@ def test_a_file_whose_every_row_is_rejected_ends_failed_not_completed(
     bad = [{**r, "Amount": "-5"} for r in recipients(campaign, 2, start=10)]
     code, out = rewards("run", str(write_csv(tmp_path / "all_bad.csv", bad)), env=env)
     assert code == 1 and "Failed: every row (2) was rejected, so nothing was sent" in out, out
+
+
+def test_links_are_for_the_batch_s_newest_report(tmp_path: Path) -> None:
+    """A batch run again (a retry, the same rewards from another file) keeps each report in
+    its own folder; `rewards links BATCH` signs the newest one's files."""
+    import base64
+
+    reports = tmp_path / "reports"
+    for name in ("b0a1", "b0a1-20261130T070000000001", "b0a1-20261130T080000000002"):
+        (reports / name).mkdir(parents=True)
+        (reports / name / "report.csv").write_text("row_number,outcome\n")
+    env = {
+        **os.environ,
+        "REWARDS_REPORTS_DIR": str(reports),
+        "REWARDS_REPORTS_URL": "http://127.0.0.1:9/reports",
+        "REWARDS_REPORTS_KEY": base64.urlsafe_b64encode(b"k" * 32).decode(),
+    }
+    code, out = rewards("links", "b0a1", env=env)
+    assert code == 0, out
+    (link,) = out.split()
+    assert "/b0a1-20261130T080000000002/report.csv" in link
+    code, out = rewards("links", "b0a2", env=env)
+    assert code == 2 and out.strip().endswith(f"b0a2: no such batch under {reports}"), out

@@ -396,6 +396,29 @@ def test_a_dry_run_of_a_new_file_says_what_would_be_sent_not_that_it_failed(
     assert _ledger_rows(env)["line_items"] == 0 and len(sandbox_lines(sandbox, campaign)) == 0
 
 
+def test_the_same_rows_from_another_file_keep_the_first_file_s_report(
+    env: Path, sandbox, campaign
+) -> None:
+    """The same rewards, another file (rows reordered, a bad row added): the same batch, so
+    nothing is sent again; the first file's report stays as it was, and the second gets its
+    own folder, naming its own file and row numbers."""
+    rows = recipients(campaign, 4)
+    state, first = run(write_csv(env / "march.csv", rows))
+    assert state.is_completed() and first["complete"] == 4
+    folder = Path(first["report_dir"])
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+
+    again = [rows[2], {**rows[0], "Email": "not-an-email"}, rows[3], rows[1], rows[0]]
+    state, second = run(write_csv(env / "march-fixed.csv", again))
+    assert state.is_completed() and second["batch"] == first["batch"]
+    assert (second["rejected"], second["sent_before"] + second["complete"]) == (1, 4)
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+    assert Path(second["report_dir"]) != folder
+    assert Path(second["report_dir"]).name.startswith(first["batch"])
+    assert "march-fixed.csv" in (Path(second["report_dir"]) / "summary.md").read_text()
+    assert len(sandbox_lines(sandbox, campaign)) == 4
+
+
 def test_a_dry_run_above_the_threshold_says_the_real_run_will_wait_for_approval(
     env: Path, sandbox, campaign
 ) -> None:
