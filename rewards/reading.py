@@ -33,6 +33,7 @@ from .columns import RECIPIENTS, ROW, Columns
 from .errors import InputError
 from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
+from .xlsx_formats import with_shown_currency
 from .xlsx_guard import check_workbook
 
 if TYPE_CHECKING:
@@ -476,7 +477,7 @@ def _read_workbook(
     finally:
         book.close()  # calamine's copy of the cells goes now, before the rest of the work
     _refuse_empty(frame, name, chosen, names)
-    return frame, chosen
+    return with_shown_currency(frame, fh, name, chosen), chosen
 
 
 class _EmptySheetError(InputError):

@@ -407,7 +407,8 @@ def _amount(s: _Store) -> None:
         a.rows(other),
         "amount",
         f"amount is written in another currency than the account's ({account}): "
-        f"write it in {account}, as a plain number",
+        f"write it in {account}, as a plain number (in Excel, also the cell's format: "
+        "Number, not another currency)",
     )
     odd = ~empty_a & ~plain_a & ~other
     for pattern, reason in AMOUNT_MISTAKES if odd.any() else ():

@@ -59,7 +59,7 @@ def check_workbook(fh: BinaryIO, name: str, sheet_name: str | None, limits: Read
         declared = sum(info.file_size for info in book.infolist())
         if declared > budget:
             raise _unpacks(name, f"the workbook unpacks to {declared:,} bytes", budget)
-        parts = _sheet_parts(book, name, sheet_name)
+        parts = sheet_parts(book, name, sheet_name)
         kept = _inflate_all(book, name, budget, keep={*parts, SHARED_STRINGS})
     shared = _string_spans(kept.get(SHARED_STRINGS, b""))
     for part in parts:
@@ -145,13 +145,13 @@ def _inflate_all(book: zipfile.ZipFile, name: str, budget: int, keep: set[str]) 
     return kept
 
 
-def _sheet_parts(book: zipfile.ZipFile, name: str, sheet_name: str | None) -> list[str]:
+def sheet_parts(book: zipfile.ZipFile, name: str, sheet_name: str | None) -> list[str]:
     """The part holding the sheet the reader will open; every worksheet when that cannot be
     told (the reader then fails on its own, or reads one of them)."""
     everything = [n for n in book.namelist() if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
     try:
-        workbook = ElementTree.fromstring(_small_part(book, WORKBOOK, name))
-        rels = ElementTree.fromstring(_small_part(book, WORKBOOK_RELS, name))
+        workbook = ElementTree.fromstring(small_part(book, WORKBOOK, name))
+        rels = ElementTree.fromstring(small_part(book, WORKBOOK_RELS, name))
     except (KeyError, ElementTree.ParseError):
         return everything
     sheets = [
@@ -175,7 +175,7 @@ def _sheet_parts(book: zipfile.ZipFile, name: str, sheet_name: str | None) -> li
     return [posixpath.normpath(posixpath.join("xl", target))]
 
 
-def _small_part(book: zipfile.ZipFile, part: str, name: str) -> bytes:
+def small_part(book: zipfile.ZipFile, part: str, name: str) -> bytes:
     if book.getinfo(part).file_size > MAX_PART_BYTES:
         raise InputError(f"{name}: the workbook's {part} is too large to be a workbook's")
     with book.open(part) as fh:

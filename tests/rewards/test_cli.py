@@ -241,6 +241,33 @@ def test_an_amount_header_that_names_another_currency_rejects_every_amount(
     assert "the account is in USD" in out and "convert" in out, out
 
 
+def test_amount_cells_formatted_in_another_currency_are_refused(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """Excel shows "€25.00" for 25 formatted in euros; the reader gets 25. In a USD account
+    the row is refused as if the sign were typed; dollars and plain numbers go on."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Email", "UTID", "Amount", "Delivery Method"])
+    formats = ["[$€-407]#,##0.00", '"£"#,##0.00', "$#,##0.00", "General", "#,##0.00 [$EUR]"]
+    for i, number_format in enumerate(formats):
+        sheet.append([f"p{i}@example.com", "U100001", 25, "email"])
+        sheet.cell(row=i + 2, column=3).number_format = number_format
+    source = tmp_path / "formatted.xlsx"
+    book.save(source)
+    code, out, err = _cli(
+        "validate", str(source), "--catalog", str(CATALOG), "--out", str(tmp_path), env={}
+    )
+    assert code == 1, out + err
+    assert "2 valid, 3 rejected" in out, out
+    assert "row 2: amount: amount is written in another currency than the account's (USD)" in out
+    rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str)
+    assert rejected["row_number"].tolist() == ["2", "3", "6"]
+    assert rejected["amount"].tolist() == ["€25", "£25", "EUR 25"]  # as Excel shows them
+
+
 @pytest.mark.parametrize(
     "header", ["Reward Amount (USD)", "Amount $", "Amount US$", "Amount (usd)", "Amount in dollars"]
 )
