@@ -84,7 +84,17 @@ def build(
         parameters=team,
         tags=["upload"],
     )
-    return [manual, on_upload, manage, manage_on_upload, scheduled, shares]
+    deployments = [manual, on_upload, manage, manage_on_upload, scheduled, shares]
+    for deployment in deployments:
+        _labelled(deployment)
+    return deployments
+
+
+def _labelled(deployment: Any) -> None:
+    """The run form's labels in words ("Source path", not "source_path"): Prefect titles each
+    parameter with its name, whatever the Field says, and the form shows the title."""
+    for name, schema in deployment._parameter_openapi_schema.properties.items():
+        schema["title"] = name.replace("_", " ").capitalize()
 
 
 def serve(

@@ -34,8 +34,10 @@ def test_the_run_form_starts_a_run_whose_progress_moves_and_whose_report_downloa
     text = page.locator("body").inner_text()
     assert "Property is type" not in text and "None" not in text  # no null toggles
     assert "a path on the machine that serves this deployment" in text  # descriptions render
-    _field(page, "source_path").locator("textarea").fill(str(source))
-    _field(page, "max_line_items_per_order").locator("input").fill("1")
+    assert "Source path" in text and "source_path" not in text  # labels in words
+
+    _field(page, "Source path").locator("textarea").fill(str(source))
+    _field(page, "Max line items per order").locator("input").fill("1")
     page.snap("form-filled")
     sandbox.admin.post("/faults", json={"latency_ms": 150}).raise_for_status()  # time to watch
     try:
@@ -218,7 +220,7 @@ def test_the_manage_form_runs_an_actions_file_and_its_report_says_what_was_done(
     page.get_by_text("Parameters", exact=True).first.wait_for()
     text = page.locator("body").inner_text()
     assert "Property is type" not in text  # no null toggles here either
-    _field(page, "source_path").locator("textarea").fill(str(actions))
+    _field(page, "Source path").locator("textarea").fill(str(actions))
     page.snap("manage-form")
     _submit(page)
     page.wait_for_url(re.compile(r".*/runs/flow-run/[0-9a-f-]+"))
@@ -249,8 +251,8 @@ def test_the_run_form_cannot_raise_or_remove_the_team_s_approval_threshold(ui, p
         page.goto(f"{url}/deployments/deployment/{dep}/run")
         page.get_by_text("Parameters", exact=True).first.wait_for()
         source = rows_file(ui["work"], 25)  # 125.00 USD
-        _field(page, "source_path").locator("textarea").fill(str(source))
-        _field(page, "approval_threshold").locator("input").fill(asked)
+        _field(page, "Source path").locator("textarea").fill(str(source))
+        _field(page, "Approval threshold").locator("input").fill(asked)
         page.snap(f"threshold-{asked}")
         _submit(page)
         page.wait_for_url(re.compile(r".*/runs/flow-run/[0-9a-f-]+"))
