@@ -230,6 +230,21 @@ def _links(batch: str) -> int:
     return 0
 
 
+def _approvals() -> int:
+    from deployments.approvals import waiting
+
+    runs = waiting()
+    if not runs:
+        print("No run is waiting for approval.")
+        return 0
+    print(f"{len(runs)} run(s) waiting for approval (answer on the run's page: Resume):")
+    for run in runs:
+        since = f"{run.since:%Y-%m-%d %H:%M} UTC" if run.since else "?"
+        print(f"  {run.name} ({run.flow}, waiting since {since}): {run.question}")
+        print(f"    {run.page}")
+    return 0
+
+
 def _needs_prefect_server(command: str) -> None:
     """Long-running commands talk to a Prefect server that outlives them; without one, Prefect
     would start a temporary server that vanishes with the process (and the uploads with it)."""
@@ -381,6 +396,8 @@ def _parser() -> argparse.ArgumentParser:
     dep.add_argument(
         "--per-second", type=float, default=10.0, help="Tango requests per second, all workers"
     )
+    approvals_said = "the runs waiting for approval: what each asks, where to answer"
+    sub.add_parser("approvals", help=approvals_said, description=approvals_said)
     links = sub.add_parser("links", help="fresh links to a batch's report files")
     links.add_argument("batch", help="the batch id (its report folder's name)")
     watch_said = "announce spreadsheets within seconds of landing in the inbox"
@@ -409,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command in ("serve", "deploy", "watch"):
+    if args.command in ("serve", "deploy", "watch", "approvals"):
         _needs_prefect_server(args.command)
     if args.command == "validate":
         return _validate(args)
@@ -442,6 +459,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "links":
         return _links(args.batch)
+    if args.command == "approvals":
+        return _approvals()
     if args.command == "watch":
         from deployments.watch import watch
         from rewards.params import RewardsSettings

@@ -170,7 +170,58 @@ def test_cancel_while_waiting_ends_the_run_at_once_and_is_recorded_as_the_answer
     assert "while awaiting approval" in summary and "nothing was sent" in summary
 
 
+def test_rewards_approvals_lists_the_runs_waiting_and_what_each_asks(
+    env: Path, sandbox, campaign, prefect_server: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def approvals() -> tuple[int, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "deployments.cli", "approvals"],
+            env={**os.environ, "PREFECT_API_URL": prefect_server},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    path = write_csv(env / "waiting.csv", recipients(campaign, 5))
+    thread, box = start(path)
+    run_id = wait_for(paused_run_of(path), timeout=30)
+    code, out = approvals()
+    assert code == 0, out
+    mine = next(line for line in out.splitlines() if "waiting.csv" in line)
+    assert "(fulfil-rewards, waiting since " in mine
+    assert mine.endswith("Approve sending 5 rewards for 25.00 USD?"), mine
+    assert f"/runs/flow-run/{run_id}" in out or f"flow run {run_id}" in out
+    answer(prefect_server, run_id, {"decision": "reject", "approver": "Alan"})
+    thread.join(60)
+    code, out = approvals()
+    assert code == 0 and "waiting.csv" not in out, out
+    code, out = subprocess_without_server()
+    assert code == 2 and "needs a Prefect server" in out, out
+
+
+def subprocess_without_server() -> tuple[int, str]:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "deployments.cli", "approvals"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 def test_no_answer_times_out_and_sends_nothing(env: Path, sandbox, campaign) -> None:
+
 
     thread, box = start(
         write_csv(env / "t.csv", recipients(campaign, 5)), approval_timeout_seconds=2
