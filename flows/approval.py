@@ -230,6 +230,21 @@ def _paused_for(form: type[ApprovalForm], timeout: int) -> ApprovalForm:
     raise FlowPauseTimeout("paused and never resumed")
 
 
+def earlier_approval(batch: str) -> str | None:
+    """Who approved sending ``batch`` in an earlier run, as the audit trail says: a rerun
+    that finds every row sent asks nobody, and its report still says who decided."""
+    approved = [n for n in ledger().audit_trail(batch) if n["kind"] == APPROVED]
+    if not approved:
+        return None
+    last = approved[-1]
+    detail = json.loads(last["detail"] or "{}")
+    note = f": {detail['note']}" if detail.get("note") else ""
+    return (
+        f"approved earlier by {last['actor']} at {last['at']} for "
+        f"{Decimal(detail.get('cost', '0')):,.2f} {detail.get('currency', '')}{note}"
+    )
+
+
 def cancelled_while_waiting(flow: Any, flow_run: Any, state: State[Any]) -> None:
     """``on_cancellation``: a run cancelled while it waited for approval, when its process was
     stopped before it could say so itself (the runner of ``rewards serve`` or a worker stops

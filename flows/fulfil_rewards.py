@@ -10,7 +10,7 @@ from prefect.states import Cancelled, Completed, Failed, State
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from flows.approval import ask, cancelled_while_waiting
+from flows.approval import ask, cancelled_while_waiting, earlier_approval
 from flows.naming import run_name, tag_run
 from flows.scan_inbox import taken_by_another_run
 from flows.send_orders import fan_out as start_shares
@@ -174,7 +174,8 @@ def fulfil_rewards(
             if not verdict.approved:
                 return _stop(run, Mode.STOPPED, verdict.text(), cancelled=True)
         trouble = _send(run, options, deadline, margin)
-        return _finish(run, [verdict.text()] if verdict else [], trouble)
+        said = verdict.text() if verdict else earlier_approval(plan.batch)
+        return _finish(run, [said] if said else [], trouble)
 
     except (RewardsError, RaasError) as exc:  # an expected stop: a clear message, no traceback
         return expected_ending(exc)

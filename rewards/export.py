@@ -149,6 +149,7 @@ RESULT_COLUMNS = [
     "line_item_status",
     "delivery_status",
     "scheduled_delivery_date",
+    "after_sending",
     "external_ref_id",
     "reference_line_item_id",
     "reason",

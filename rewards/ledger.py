@@ -1144,6 +1144,27 @@ class Ledger:
                 )
             )
 
+    def after_sending(self, references: Sequence[str]) -> dict[str, str]:
+        """What was done to these lines after they were sent (the actions Tango did), one
+        text per line, oldest first: "reissued as line RA-2 for 7.00 (actions batch b2,
+        2026-11-30)". For a batch's report: its row follows the line to its replacement."""
+        said: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for part in _batched([r for r in references if r]):
+                rows = conn.execute(
+                    select(actions)
+                    .where(actions.c.reference_line_item_id.in_(part))
+                    .where(actions.c.state == ActionState.DONE)
+                    .order_by(actions.c.done_at)
+                )
+                for r in rows:
+                    amount = json.loads(r.request_json or "{}").get("amount")
+                    price = f" for {amount}" if r.action == "reissue" and amount else ""
+                    said.setdefault(r.reference_line_item_id, []).append(
+                        f"{r.answer}{price} (actions batch {r.batch_id}, {(r.done_at or '')[:10]})"
+                    )
+        return {ref: "; ".join(texts) for ref, texts in said.items()}
+
     def line_actions(self, reference_line_item_id: str) -> list[ActionRow]:
         """A line's actions, oldest first (its history after it was sent)."""
         with self.engine.connect() as conn:

@@ -7,9 +7,11 @@ per currency matches what Tango reports for the batch's orders.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +56,9 @@ REPORT_COLUMNS = [
     "external_ref_id",
     "reference_order_id",
     "reference_line_item_id",
+    "after_sending",  # resent, reissued (as which line), cancelled... later, by actions runs
 ]
+
 REPORTED = (*RECIPIENT, *REWARD, *METHOD, *VALUE, *KEYS)
 
 
@@ -181,6 +185,13 @@ def _classify(
     return outcome.astype(object), reason.astype(object)
 
 
+def _after(references: np.ndarray, after_sending: Mapping[str, str] | None) -> Any:
+    """Each row's text of what was done to its line after sending ("" for most)."""
+    if not after_sending:
+        return ""
+    return pd.Series(references, dtype=object).map(after_sending).fillna("").to_numpy(object)
+
+
 def reconcile(
     *,
     original: pd.DataFrame,
@@ -194,10 +205,13 @@ def reconcile(
     extra_columns: list[str] | None = None,
     unsent_reason: str = "not submitted",
     late: dict[str, list[str] | None] | None = None,
+    after_sending: Mapping[str, str] | None = None,
 ) -> Reconciliation:
     """``valid`` carries each valid row's ``line_id``; ``holders`` says, from the ledger as
     it is now, which batch holds each line (:meth:`Ledger.holder_table`); ``ledger_lines``
-    (:meth:`Ledger.line_table`) / ``ledger_orders`` are this batch's. Row by row in arrays:
+    (:meth:`Ledger.line_table`) / ``ledger_orders`` are this batch's; ``after_sending``
+    (:meth:`Ledger.after_sending`) what actions did to its lines since. Row by row in arrays:
+
     a million rows hold no object each."""
     parts: list[pd.DataFrame] = []
 
@@ -256,6 +270,7 @@ def reconcile(
                     "external_ref_id": order_ref,
                     "reference_order_id": [order_id.get(r) for r in order_ref],
                     "reference_line_item_id": ours("reference_line_item_id"),
+                    "after_sending": _after(ours("reference_line_item_id"), after_sending),
                 }
             )
         )

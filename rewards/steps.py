@@ -265,18 +265,22 @@ def reconcile_batch(
                 f"Order {ref} reached Tango after its rows were taken over: {len(lines)} twice"
             )
 
+    lines = ctx.book.line_table(plan.batch)
     return reconcile(
         original=sheet.frame,
         rejected=validated.rejected,
         valid=validated.valid.assign(line_id=plan.line_ids),
         batch=plan.batch,
         holders=ctx.book.holder_table(plan.account, plan.line_ids.tolist(), plan.recipient_of),
-        ledger_lines=ctx.book.line_table(plan.batch),
+        ledger_lines=lines,
         ledger_orders=ctx.book.batch_orders(plan.batch),
         mode=mode,
         extra_columns=sheet.unknown_columns,
         unsent_reason=unsent_reason,
         late=late,
+        after_sending=ctx.book.after_sending(lines["reference_line_item_id"].dropna().tolist())
+        if mode is Mode.SEND
+        else None,
     )
 
 

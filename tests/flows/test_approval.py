@@ -99,7 +99,27 @@ def test_approve_sends_and_everything_says_who_when_and_how_much(
     assert "5 sent" in state.message and "approved by Grace at " in state.message
 
 
+def test_a_rerun_of_an_approved_batch_still_says_who_approved_it(
+    env: Path, sandbox, campaign, prefect_server: str
+) -> None:
+    """Retry (or the same file again) finds every row sent, so it asks nobody; its report
+    still says who approved the batch's sending, and when."""
+    path = write_csv(env / "again.csv", recipients(campaign, 5))
+    thread, box = start(path)
+    run_id = wait_for(paused_run_of(path), timeout=30)
+    answer(prefect_server, run_id, {"decision": "approve", "approver": "Grace"})
+    thread.join(60)
+    assert box["state"].is_completed()
+    thread, box = start(path)
+    thread.join(60)
+    state = box["state"]
+    assert state.is_completed() and "approved earlier by Grace at " in state.message
+    summary = (Path(box["out"].report_dir) / "summary.md").read_text()
+    assert "approved earlier by Grace at " in summary and "25.00 USD" in summary
+
+
 def test_reject_sends_nothing_and_says_who(env: Path, sandbox, campaign, prefect_server) -> None:
+
     path = write_csv(env / "r.csv", recipients(campaign, 5))
     thread, box = start(path)
     run_id = wait_for(paused_run_of(path), timeout=30)
@@ -188,7 +208,7 @@ def test_rewards_approvals_lists_the_runs_waiting_and_what_each_asks(
         return done.returncode, done.stdout + done.stderr
 
     path = write_csv(env / "waiting.csv", recipients(campaign, 5))
-    thread, box = start(path)
+    thread, _ = start(path)
     run_id = wait_for(paused_run_of(path), timeout=30)
     code, out = approvals()
     assert code == 0, out
@@ -221,7 +241,6 @@ def subprocess_without_server() -> tuple[int, str]:
 
 
 def test_no_answer_times_out_and_sends_nothing(env: Path, sandbox, campaign) -> None:
-
 
     thread, box = start(
         write_csv(env / "t.csv", recipients(campaign, 5)), approval_timeout_seconds=2

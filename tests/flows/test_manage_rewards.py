@@ -497,6 +497,33 @@ def test_a_reissue_row_tells_the_old_line_from_its_replacement(
     ), row.to_dict()
 
 
+def test_the_original_batch_s_report_follows_a_reissue_to_its_replacement(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    """After a reissue, the batch run again (Retry, or the same file): its report row says
+    the line was reissued, as which line, for how much and by which actions run, not only
+    that Tango shows the old line cancelled."""
+    out, sent = sent_lines(env, campaign, 3)
+    old = sent.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "reissue.csv",
+        [{"action": "reissue", "line_id": old, "amount": "7.00", "reason_code": "REWARD_AMOUNT"}],
+    )
+    state, summary, _, _ = manage(path)
+    assert state.is_completed(), state.message
+    new = client.get_line_item(old).reissuedToReferenceLineItemId
+
+    again = send(env / f"{campaign}.csv")
+    assert again["balanced"] and again["batch"] == out["batch"]
+    report = pd.read_csv(Path(again["report_dir"]) / "report.csv", dtype=str, keep_default_na=False)
+    row = report.set_index("reference_line_item_id").loc[old]
+    assert row["outcome"] == "cancelled"  # Tango's own word for the old line
+    said = row["after_sending"]
+    assert f"reissued as line {new}" in said and "7.00" in said and summary.batch in said, said
+    others = report[report["reference_line_item_id"] != old]
+    assert (others["after_sending"] == "").all()
+
+
 def test_an_actions_file_run_as_recipients_says_to_manage_it(env: Path, campaign: str) -> None:
     """Started from the UI's fulfil-rewards form (or an upload of old): nothing is sent, and
     the run's message names the flow that takes the file."""

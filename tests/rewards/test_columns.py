@@ -171,4 +171,6 @@ def test_the_report_keeps_its_columns() -> None:
         "external_ref_id",
         "reference_order_id",
         "reference_line_item_id",
+        "after_sending",  # new columns go last: scripts read the others by position
     ]
+
