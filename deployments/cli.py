@@ -215,17 +215,19 @@ def _links(batch: str) -> int:
     from rewards.params import RewardsSettings
 
     settings = RewardsSettings()
-    if not settings.reports_url or not settings.reports_key:
-        raise RewardsError(
-            "links need the report file server's REWARDS_REPORTS_URL and REWARDS_REPORTS_KEY "
-            "(the ones `rewards serve` was started with)"
-        )
+    # as `rewards serve` does when they are not set: its own key and its local file server
+    url = settings.reports_url or f"http://127.0.0.1:{settings.reports_port}"
+    secret = (
+        settings.reports_key.get_secret_value()
+        if settings.reports_key
+        else links.installation_key(settings.reports_dir)
+    )
     folder = export.latest_report(settings.reports_dir, batch) if links.BATCH.match(batch) else None
     if folder is None:
         raise RewardsError(f"{batch}: no such batch under {settings.reports_dir}")
-    key = links.decode_key(settings.reports_key.get_secret_value())
+    key = links.decode_key(secret)
     for name in sorted(p.name for p in folder.iterdir() if p.name in links.FILES):
-        print(links.sign(settings.reports_url, key, folder.name, name, settings.reports_link_hours))
+        print(links.sign(url, key, folder.name, name, settings.reports_link_hours))
 
     return 0
 

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
 import threading
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
-from rewards.links import LinkError, decode_key, verify
+from rewards.links import KEY_FILE, LinkError, decode_key, installation_key, verify
 from rewards.params import RewardsSettings
 
 
@@ -40,13 +38,14 @@ def start(settings: RewardsSettings) -> threading.Thread:
     """Serve the reports from this process (``rewards serve``); with no key or URL set, make
     them for this process and the runs it starts (links then last until it restarts, at most
     a day)."""
-    if settings.reports_key is None:
-        os.environ["REWARDS_REPORTS_KEY"] = base64.urlsafe_b64encode(
-            secrets.token_bytes(32)
-        ).decode()
+    key_given = settings.reports_key is not None
+    if not key_given:
+        os.environ["REWARDS_REPORTS_KEY"] = installation_key(settings.reports_dir)
     if settings.reports_url is None:
         os.environ["REWARDS_REPORTS_URL"] = f"http://127.0.0.1:{settings.reports_port}"
     settings = RewardsSettings()
+    assert settings.reports_key is not None
+    decode_key(settings.reports_key.get_secret_value())  # a clear error before serving
     config = uvicorn.Config(
         create_app(
             settings.reports_dir.resolve(), decode_key(settings.reports_key.get_secret_value())
@@ -58,4 +57,10 @@ def start(settings: RewardsSettings) -> threading.Thread:
     )
     thread = threading.Thread(target=uvicorn.Server(config).run, daemon=True, name="reports")
     thread.start()
+    made = "" if key_given else f"; its key is kept in {settings.reports_dir / KEY_FILE}"
+    print(
+        f"Report files: links on the runs' pages open them from {settings.reports_url} "
+        f"(rewards links BATCH makes new ones{made})",
+        flush=True,
+    )
     return thread

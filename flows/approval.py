@@ -23,9 +23,11 @@ import pandas as pd
 from prefect import get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactCreate
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput, keyset_from_paused_state
+from prefect.logging.loggers import flow_run_logger
 from prefect.states import Paused, Running, State
 from prefect.utilities.engine import propose_state_sync
 from pydantic import Field, StringConstraints, ValidationError, field_validator
@@ -250,8 +252,28 @@ def cancelled_while_waiting(flow: Any, flow_run: Any, state: State[Any]) -> None
     stopped before it could say so itself (the runner of ``rewards serve`` or a worker stops
     the process, then calls this): the audit trail records the cancellation as the answer."""
     last = ledger().last_note_of_run(str(flow_run.id))
-    if last and last["kind"] == ASKED:
-        ledger().note(last["batch_id"], CANCELLED, None, json.loads(last["detail"]))
+    if not last or last["kind"] not in (ASKED, CANCELLED):
+        return  # it was not waiting
+    detail = json.loads(last["detail"])
+    if last["kind"] == ASKED:  # else the run noted it, but was stopped before it could end
+        ledger().note(last["batch_id"], CANCELLED, None, detail)
+
+    said = (
+        f"Cancelled at {_now()} while awaiting approval of {Decimal(detail['cost']):,.2f} "
+        f"{detail['currency']}; nothing was sent (run the same file again to be asked again)"
+    )
+    # on the run's page, and in its log (the runner then sets Prefect's own state message)
+    flow_run_logger(flow_run).warning("%s", said)
+    with get_client(sync_client=True) as client:
+        client.create_artifact(
+            ArtifactCreate(
+                key=f"approval-{last['batch_id'].lower()}",
+                type="markdown",
+                data=markdown_text(said),
+                description="Approval: cancelled",
+                flow_run_id=flow_run.id,
+            )
+        )
 
 
 def _running_again(message: str) -> None:

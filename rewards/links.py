@@ -10,11 +10,17 @@ report's own names in a batch folder, nothing else.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import os
 import re
+import secrets
 import time
+from pathlib import Path
 from urllib.parse import quote
+
+from .errors import RewardsError
 
 BATCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 FILES = frozenset(
@@ -32,9 +38,41 @@ FILES = frozenset(
 MAX_HOURS = 24.0
 
 
+KEY_FILE = ".links-key"  # in the reports folder: the key an installation made for itself
+MIN_KEY_BYTES = 16
+MAKE_KEY = (
+    "python -c 'import base64,secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32))"
+    ".decode())'"
+)
+
+
 def decode_key(text: str) -> bytes:
-    """``REWARDS_REPORTS_KEY`` (URL-safe base64) as bytes."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """``REWARDS_REPORTS_KEY`` (URL-safe base64) as bytes; a clear error for anything else."""
+    try:
+        key = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise RewardsError(
+            f"REWARDS_REPORTS_KEY is not a key: give at least {MIN_KEY_BYTES} random bytes in "
+            f"URL-safe base64, e.g. the output of {MAKE_KEY}"
+        )
+    return key
+
+
+def installation_key(reports_dir: Path) -> str:
+    """The key this installation made for itself when REWARDS_REPORTS_KEY is not set: kept,
+    readable by its owner only, in the reports folder, so the links ``rewards links`` makes
+    and those made before ``rewards serve`` restarted still open."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()
 
 
 class LinkError(ValueError):

@@ -134,6 +134,8 @@ def write_report(
         ("money", result.money),
     ):
         frame.to_csv(folder / f"{name}.csv", index=False)
+        written.append(folder / f"{name}.csv")  # listed, with a link, on the run's page
+
     if len(result.report) > export.XLSX_MAX_ROWS:
         skipped = f"report.xlsx not written for {len(result.report):,} rows: open report.csv"
         note = f"{note}; {skipped}" if note else skipped

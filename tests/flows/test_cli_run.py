@@ -231,3 +231,37 @@ def test_links_are_for_the_batch_s_newest_report(tmp_path: Path) -> None:
     assert "/b0a1-20261130T080000000002/report.csv" in link
     code, out = rewards("links", "b0a2", env=env)
     assert code == 2 and out.strip().endswith(f"b0a2: no such batch under {reports}"), out
+
+
+def test_links_work_with_the_key_serve_made_and_a_bad_key_gets_one_line(tmp_path: Path) -> None:
+    """`rewards serve` with no REWARDS_REPORTS_KEY makes one and keeps it in the reports
+    folder: `rewards links` then signs with it (links that the file server opens), and needs
+    no URL (serve's own file server, REWARDS_REPORTS_PORT). A key that is not one: one line."""
+    import httpx
+
+    from deployments.report_server import create_app
+    from rewards.links import KEY_FILE, decode_key, installation_key
+    from sandbox.server import ThreadedServer
+
+    reports = tmp_path / "reports"
+    (reports / "b0a1").mkdir(parents=True)
+    (reports / "b0a1" / "report.csv").write_text("row_number,outcome\n2,complete\n")
+    made = installation_key(reports)  # what serve does when no key is set
+    assert oct((reports / KEY_FILE).stat().st_mode & 0o777) == "0o600"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDS_REPORTS_")}
+    with ThreadedServer(create_app(reports, decode_key(made))) as server:
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        code, out = rewards(
+            "links",
+            "b0a1",
+            env={**env, "REWARDS_REPORTS_DIR": str(reports), "REWARDS_REPORTS_PORT": port},
+        )
+        assert code == 0, out
+        (link,) = out.split()
+        assert link.startswith(f"http://127.0.0.1:{port}/files/b0a1/report.csv?")
+        assert httpx.get(link).text.startswith("row_number,outcome")
+
+    bad = {**env, "REWARDS_REPORTS_DIR": str(reports), "REWARDS_REPORTS_KEY": "not-a-key!"}
+    code, out = rewards("links", "b0a1", env=bad)
+    assert code == 2 and "Traceback" not in out, out
+    assert out.strip().startswith("error: REWARDS_REPORTS_KEY is not a key"), out

@@ -173,4 +173,3 @@ def test_the_report_keeps_its_columns() -> None:
         "reference_line_item_id",
         "after_sending",  # new columns go last: scripts read the others by position
     ]
-

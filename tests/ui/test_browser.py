@@ -149,6 +149,20 @@ def test_cancel_while_awaiting_approval_is_recorded_as_the_answer(ui, page) -> N
     )
     assert said["kind"] == "cancelled while awaiting approval", said
     assert "200.00" in said["detail"]
+    # the run's page says so too, beside Prefect's "Flow run was cancelled successfully."
+    card = wait_for(
+        lambda: next(
+            (
+                a
+                for a in _artifacts(api, run_id, "markdown")
+                if a["description"] == "Approval: cancelled"
+            ),
+            None,
+        ),
+        timeout=30,
+    )
+    assert "while awaiting approval of 200.00 USD" in card["data"], card
+    assert "nothing was sent" in card["data"], card
 
 
 def _submit(page) -> None:
