@@ -228,8 +228,18 @@ def _send(run: _Run, options: SendOptions, deadline: float, margin: float) -> li
 def _finish(run: _Run, said: list[str], trouble: list[str]) -> State[RunSummary]:
     """Reconcile with the ledger as it is now, publish, and end the run: Completed when the
     books balance (every valid row at Tango, every charge as Tango's), Failed otherwise."""
-    notes = [*said, *trouble]
     result = reconcile_batch(quote(run.sheet), quote(run.validated), quote(run.plan))
+    earlier = result.counts.get("submitted", 0) - run.cost.rows  # at Tango before this run
+    before = (
+        [
+            f"{earlier} of them were sent by an earlier run of this batch (nothing twice; "
+            "the report's money is the batch's, all runs)"
+        ]
+        if earlier > 0
+        else []
+    )
+    notes = [*said, *before, *trouble]
+
     summary = _publish(run, result, Mode.SEND, "; ".join(notes) or None)
     if not result.balanced:
         message = "; ".join(

@@ -411,6 +411,8 @@ def test_the_same_rows_from_another_file_keep_the_first_file_s_report(
     again = [rows[2], {**rows[0], "Email": "not-an-email"}, rows[3], rows[1], rows[0]]
     state, second = run(write_csv(env / "march-fixed.csv", again))
     assert state.is_completed() and second["batch"] == first["batch"]
+    assert "4 of them were sent by an earlier run of this batch (nothing twice" in state.message
+
     assert (second["rejected"], second["sent_before"] + second["complete"]) == (1, 4)
     assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
     assert Path(second["report_dir"]) != folder
