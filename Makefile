@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the main job on the embedded default (local sandbox)
-	$(PY) -m deployments.demo
+	$(PY) -m deployments.cli demo
 
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):  ## Debian's chromium for the browser tests (Playwright drives it; no browser download)

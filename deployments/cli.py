@@ -408,6 +408,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Without PREFECT_API_URL, `rewards run` and the demo start a temporary Prefect server; on a
+# busy small machine it can take longer than Prefect's 20 s to answer (set before Prefect loads)
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -425,6 +430,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: quietly, at once
         print("stopped", file=sys.stderr)
         return 130
+    except RuntimeError as exc:  # the temporary Prefect server did not come up
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        print(
+            f"error: {exc} The machine may be busy: run again, or start a server "
+            "(prefect server start) and set PREFECT_API_URL",
+            file=sys.stderr,
+        )
+        return 2
+
 
 
 def _dispatch(args: argparse.Namespace) -> int:

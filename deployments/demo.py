@@ -92,5 +92,8 @@ def _fix_the_bounce(reports: Path, work: Path) -> int:
     return manage_and_print({"source_path": str(fixed)})
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # as `rewards demo` (make demo) runs it, with its error handling
+    from .cli import main as cli
+
+    sys.exit(cli(["demo"]))
+

@@ -265,3 +265,27 @@ def test_links_work_with_the_key_serve_made_and_a_bad_key_gets_one_line(tmp_path
     code, out = rewards("links", "b0a1", env=bad)
     assert code == 2 and "Traceback" not in out, out
     assert out.strip().startswith("error: REWARDS_REPORTS_KEY is not a key"), out
+
+
+def test_the_demo_runs_as_make_demo_runs_it(tmp_path: Path) -> None:
+    """The main job on the embedded default, as a newcomer starts it: no Prefect server (a
+    temporary one starts), no Tango settings (the local sandbox), exit 0, where the report is."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PREFECT_", "TANGO_", "REWARDS_"))
+    }
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "REWARDS_REPORTS_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "deployments.cli", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said[-3000:]
+    assert "Local Tango sandbox" in said and f"Reports are under {tmp_path}" in said, said[-3000:]
+    assert "Traceback" not in said
+    assert list(tmp_path.glob("*/report.csv")), said[-3000:]
