@@ -441,7 +441,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("serve", "deploy", "watch", "approvals"):
         _needs_prefect_server(args.command)

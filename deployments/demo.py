@@ -96,4 +96,3 @@ if __name__ == "__main__":  # as `rewards demo` (make demo) runs it, with its er
     from .cli import main as cli
 
     sys.exit(cli(["demo"]))
-

@@ -519,12 +519,27 @@ def _read_book(
         )
     if holding:
         return holding[0]
+    hidden_holding = [s for s in hidden[:MAX_SHEETS_TRIED] if _holds(fh, name, s, limits, columns)]
+    if hidden_holding:  # never read unnamed, but said: the person may not know it is hidden
+        raise InputError(
+            f"{name}: no visible sheet holds {columns.kind} rows; the hidden sheet(s) "
+            f"{_listed(hidden_holding)} do: name the sheet to read it (--sheet, or Sheet name "
+            "in the run form), or unhide it"
+        )
     if isinstance(first, InputError):
         raise first
     if first is None:
         hint = f" (hidden: {_listed(hidden)}; name one to read it)" if hidden else ""
         raise InputError(f"{name}: the workbook has no visible sheet with data{hint}")
     return first
+
+
+def _holds(fh: BinaryIO, name: str, sheet: str, limits: ReadLimits, columns: Columns) -> bool:
+    """Whether ``sheet`` has a header of ``columns``."""
+    try:
+        return _has_header(_read_workbook(fh, name, sheet, limits)[0], columns)
+    except _EmptySheetError:
+        return False
 
 
 def _sheet_names(fh: BinaryIO, name: str) -> tuple[list[str], list[str]]:
@@ -662,15 +677,22 @@ TITLE_ROWS = 10
 
 def _header_row(raw: pd.DataFrame, columns: Columns) -> int | None:
     """The header: the first row, among the first few that are not blank, that names every
-    required column (a title or a note may stand above it); else the first row that is not
-    blank (whose message then says what is missing). None if the top of the file is blank."""
+    required column (a title or a note may stand above it); else the one of them most like a
+    header (the most columns named, then the most cells filled: not a one-cell title), whose
+    message then says what is missing. None if the top of the file is blank."""
     head = raw.head(1000).fillna("")
-    filled = np.flatnonzero(head.apply(lambda col: col.str.strip() != "").any(axis=1))
+    cells = head.apply(lambda col: col.str.strip() != "")
+    filled = np.flatnonzero(cells.any(axis=1))
+    best: tuple[int, int] | None = None
+    best_at = None
     for at in filled[:TITLE_ROWS]:
         named = columns.match_headers([str(h).strip() for h in head.iloc[at].tolist()])[0]
         if set(columns.required) <= set(named.values()):
             return int(head.index[at])
-    return int(head.index[filled[0]]) if len(filled) else None
+        score = (len(named), int(cells.iloc[at].sum()))
+        if best is None or score > best:
+            best, best_at = score, at
+    return int(head.index[best_at]) if best_at is not None else None
 
 
 def _has_header(raw: pd.DataFrame, columns: Columns) -> bool:

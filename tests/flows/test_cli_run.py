@@ -271,9 +271,7 @@ def test_the_demo_runs_as_make_demo_runs_it(tmp_path: Path) -> None:
     """The main job on the embedded default, as a newcomer starts it: no Prefect server (a
     temporary one starts), no Tango settings (the local sandbox), exit 0, where the report is."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PREFECT_", "TANGO_", "REWARDS_"))
+        k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TANGO_", "REWARDS_"))
     }
     env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "REWARDS_REPORTS_DIR": str(tmp_path)}
     done = subprocess.run(

@@ -255,6 +255,40 @@ def test_a_title_above_the_header_is_skipped_and_row_numbers_still_match(
     assert sheet.frame["email"].tolist() == ["a@example.com", "b@example.com"]
 
 
+def test_a_header_below_a_title_that_lacks_columns_is_the_one_the_message_quotes(
+    tmp_path: Path,
+) -> None:
+    """Title rows, then a header naming none of the required columns as we know them: the
+    message lists that header's cells (not the title's) and what is missing from it."""
+    text = (
+        "Rewards Q4,,,,\nPrepared by HR,,,,\n"
+        "Employee Name,E-mail,Gift Card ID,Reward Amount,How to send\n"
+        "Ann,ann@example.com,U100001,25,email\n"
+    )
+    with pytest.raises(InputError) as caught:
+        read_recipients(write(tmp_path, "office.csv", text))
+    said = str(caught.value)
+    assert "missing required column(s) utid" in said and "amount (" not in said, said
+    assert "Columns found: 'Employee Name', 'E-mail', 'Gift Card ID'" in said, said
+
+
+def test_recipients_only_on_a_hidden_sheet_are_not_read_but_pointed_at(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Cover"
+    wb.active.append(["Q4 rewards"])
+    data = wb.create_sheet("Data")
+    data.append(["Email", "UTID", "Amount", "Delivery Method"])
+    data.append(["a@example.com", "U100001", 25, "email"])
+    data.sheet_state = "hidden"
+    wb.save(tmp_path / "hidden.xlsx")
+    with pytest.raises(InputError) as caught:
+        read_recipients(tmp_path / "hidden.xlsx")
+    assert "the hidden sheet(s) 'Data' do: name the sheet to read it" in str(caught.value)
+    assert len(read_recipients(tmp_path / "hidden.xlsx", sheet_name="Data").frame) == 1
+
+
 def test_a_title_row_in_a_workbook_and_sheets_to_choose_from(tmp_path: Path) -> None:
     """A notes sheet in front is passed over for the one sheet with recipients; two such
     sheets are not guessed between."""
