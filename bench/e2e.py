@@ -68,6 +68,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000])
     parser.add_argument("--chunk", type=int, default=100)
+    parser.add_argument(
+        "--only", choices=["flow", "plain"], default=None, help="measure one of the two"
+    )
     args = parser.parse_args()
 
     from bench.generate import generate
@@ -95,8 +98,12 @@ def main() -> None:
             measured = {
                 name: _on_fresh_sandbox(work / f"{name}{rows}", command, env)
                 for name, command in commands.items()
+                if args.only in (None, name)
             }
-            _print(rows, args.chunk, measured["flow"], measured["plain"])
+            if args.only:
+                _print_one(rows, args.chunk, args.only, measured[args.only])
+            else:
+                _print(rows, args.chunk, measured["flow"], measured["plain"])
 
 
 def _on_fresh_sandbox(folder: Path, command: list[str], env: dict[str, str]) -> Measured:
@@ -135,17 +142,29 @@ def _on_fresh_sandbox(folder: Path, command: list[str], env: dict[str, str]) -> 
         sandbox.wait(30)
 
 
+NAMES = {"flow": "flow (rewards run)", "plain": "same steps, no Prefect"}
+
+
+def _print_one(rows: int, chunk: int, which: str, m: Measured) -> None:
+    print(f"\n{rows:,} rows, {chunk} per order")
+    _table([(NAMES[which], m)])
+
+
 def _print(rows: int, chunk: int, flow: Measured, plain: Measured) -> None:
     print(f"\n{rows:,} rows, {chunk} per order")
+    _table([(NAMES["flow"], flow), (NAMES["plain"], plain)])
+    print(f"Prefect's share: {flow.wall / plain.wall:.2f}x wall, {flow.cpu / plain.cpu:.2f}x CPU")
+
+
+def _table(rows: list[tuple[str, Measured]]) -> None:
     print(
         f"{'':22} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9} {'sandbox CPU s':>14} {'requests':>9}"
     )
-    for name, m in (("flow (rewards run)", flow), ("same steps, no Prefect", plain)):
+    for name, m in rows:
         print(
             f"{name:22} {m.wall:>8.1f} {m.cpu:>8.1f} {m.peak_mib:>9.0f} {m.sandbox_cpu:>14.1f} "
             f"{m.requests:>9}   exit {m.exit_code}: {m.tail}"
         )
-    print(f"Prefect's share: {flow.wall / plain.wall:.2f}x wall, {flow.cpu / plain.cpu:.2f}x CPU")
 
 
 if __name__ == "__main__":
