@@ -141,12 +141,16 @@ def _end(
     dry: bool = False,
     frame: pd.DataFrame | None = None,
 ) -> State[RunSummary]:
-    """Publish the report; Completed when every row was done (or done before), Failed with
-    the summary when some were invalid, refused or not answered (exit 1 on the command line)."""
+    """Publish the report; Completed when every valid row was done (or done before): invalid
+    rows are listed to fix, as a sending run's rejected rows are; Failed with the summary when
+    Tango refused some, did not answer, a resend failed again, or no row was valid (exit 1 on
+    the command line)."""
     table = report(run.sheet, run.checked, acted, {}) if frame is None else frame
     summary = _publish(run, table, "Dry run: nothing done" if dry else "Actions", note, dry)
     c = summary.counts
-    trouble = sum(c.get(k, 0) for k in ("invalid", "refused", "not_done", "failed_again"))
+    trouble = sum(c.get(k, 0) for k in ("refused", "not_done", "failed_again"))
+    if c.get("invalid", 0) and c.get("invalid", 0) == len(table):
+        trouble += c["invalid"]  # nothing to do at all
     line = _line(c)
     logger = get_run_logger()
     if dry:
@@ -161,6 +165,10 @@ def _end(
         logger.warning("%s", said)
         return Failed(message=said, data=RunStoppedError(said, summary))
     message = f"{line}; {note}" if note else line  # who approved, when, for how much
+    if c.get("invalid", 0):
+        message += (
+            f"; fix the invalid rows in {summary.report_dir}/rejected_actions.csv and upload it"
+        )
     logger.info("Done: %s", message)
     return Completed(message=message, data=summary)
 

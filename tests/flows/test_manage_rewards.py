@@ -411,7 +411,9 @@ def test_a_scheduled_reward_moved_noted_then_cancelled(
     assert report["outcome"].tolist() == ["done", "done", "invalid"], report.to_dict("records")
     assert later in report.loc[0, "reason"]
     assert "days ahead" in report.loc[2, "reason"]
-    assert state.is_failed()  # an invalid row: exit 1 on the command line
+    # the valid rows done, the invalid one listed to fix: as a sending run's rejected rows
+    assert state.is_completed() and "1 invalid" in state.message, state.message
+    assert "rejected_actions.csv" in state.message
 
     path = write_actions(
         env / "cancel.csv",
