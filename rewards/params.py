@@ -60,8 +60,10 @@ class RewardsSettings(BaseSettings):
     )
     reports_key: SecretStr | None = Field(
         None,
-        description="key that signs report links (rewards serve makes one if unset; set it "
-        "when several workers share one file server)",
+        description="key that signs report links, URL-safe base64 of 32 random bytes (unset: "
+        "rewards serve makes one and keeps it in the reports folder's .links-key; set it when "
+        "several machines share one file server)",
+
     )
     reports_link_hours: float = Field(
         12, gt=0, le=24, description="how long a report link on a run's page works"
