@@ -18,10 +18,15 @@ from rewards.errors import RewardsError
 from rewards.params import (
     DEFAULT_CHUNK,
     Approval,
+    ApprovalSeconds,
     CompletionMode,
+    Concurrency,
+    LinesPerOrder,
     Money,
     RewardsSettings,
+    Seconds,
     SendOptions,
+    Shares,
     phone_region,
 )
 from rewards.reconcile import Mode
@@ -58,8 +63,8 @@ def fulfil_rewards(
         "threshold (`rewards serve --approval-threshold`) always applies: a run can lower it "
         "here, never raise or remove it (0: the team's alone)",
     ),
-    approval_timeout_seconds: int = Field(
-        3600, ge=1, description="Without an answer by then, nothing is sent"
+    approval_timeout_seconds: ApprovalSeconds = Field(
+        3600, description="Without an answer by then, nothing is sent"
     ),
     account_identifier: str = Field(
         "", description="Tango account to charge (empty: TANGO_ACCOUNT_IDENTIFIER)"
@@ -81,14 +86,12 @@ def fulfil_rewards(
     all_or_nothing: bool = Field(
         False, description="Any rejected row stops the run before anything is sent"
     ),
-    max_line_items_per_order: int = Field(
-        DEFAULT_CHUNK, ge=1, le=5000, description="Line items per async order"
+    max_line_items_per_order: LinesPerOrder = Field(
+        DEFAULT_CHUNK, description="Line items per async order"
     ),
-    submit_concurrency: int = Field(4, ge=1, le=32, description="Orders submitted at once"),
-    fan_out: int = Field(
+    submit_concurrency: Concurrency = Field(4, description="Orders submitted at once"),
+    fan_out: Shares = Field(
         0,
-        ge=0,
-        le=64,
         description="Spread the orders over this many send-orders runs on the work pool "
         "(set it to the number of workers); 0 sends them from this run",
     ),
@@ -97,11 +100,9 @@ def fulfil_rewards(
         description="How to learn that orders finished: webhook (the receiver's events, "
         "with a fallback poll), poll, or auto (webhooks when REWARDS_WEBHOOK_RECEIVER is set)",
     ),
-    timeout_seconds: float = Field(
-        3600, gt=0, description="Give up waiting for Tango after this long"
-    ),
-    poll_interval_seconds: float = Field(
-        2.0, gt=0, description="First pause between polls (grows to 30 s)"
+    timeout_seconds: Seconds = Field(3600, description="Give up waiting for Tango after this long"),
+    poll_interval_seconds: Seconds = Field(
+        2.0, description="First pause between polls (grows to 30 s)"
     ),
 ) -> State[RunSummary]:
     """Send the rewards listed in one spreadsheet."""

@@ -21,7 +21,7 @@ from rewards import export
 from rewards.actions import Checked, Planned
 from rewards.errors import RewardsError
 from rewards.managing import Acted, Done, Outcome, report
-from rewards.params import Approval, Money, RewardsSettings
+from rewards.params import Approval, ApprovalSeconds, Money, RewardsSettings, Seconds
 from rewards.reading import Sheet
 from rewards.summary import CostPreview, RunStoppedError, RunSummary
 from tasks.fulfil import expected_ending
@@ -58,8 +58,8 @@ def manage_rewards(
         "than this. The team's threshold (`rewards serve --approval-threshold`) always "
         "applies: a run can lower it here, never raise or remove it (0: the team's alone)",
     ),
-    approval_timeout_seconds: int = Field(
-        3600, ge=1, description="Without an answer by then, nothing is done"
+    approval_timeout_seconds: ApprovalSeconds = Field(
+        3600, description="Without an answer by then, nothing is done"
     ),
     account_identifier: str = Field(
         "", description="Tango account of the lines (empty: TANGO_ACCOUNT_IDENTIFIER)"
@@ -70,11 +70,11 @@ def manage_rewards(
     sheet_name: str = Field(
         "", description="XLSX sheet to read (empty: the one visible sheet with actions)"
     ),
-    timeout_seconds: float = Field(
-        120, gt=0, description="How long to wait for resent and reissued lines to be delivered"
+    timeout_seconds: Seconds = Field(
+        120, description="How long to wait for resent and reissued lines to be delivered"
     ),
-    poll_interval_seconds: float = Field(
-        1.0, gt=0, description="Pause between looks at lines still being delivered"
+    poll_interval_seconds: Seconds = Field(
+        1.0, description="Pause between looks at lines still being delivered"
     ),
 ) -> State[RunSummary]:
     """Do the actions listed in one spreadsheet to rewards already sent."""

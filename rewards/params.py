@@ -24,6 +24,14 @@ DEFAULT_CHUNK = 250
 # Money in a form: a plain number field in the Prefect UI (not a number-or-text toggle),
 # a Decimal in the code.
 Money = Annotated[Decimal, Field(ge=0, decimal_places=2), WithJsonSchema({"type": "number"})]
+# the run form's numbers, bounded as types (not in the parameters' defaults): Prefect enforces
+# them when a run is created and the form shows them as the field's minimum and maximum
+DAY = 86_400
+Seconds = Annotated[float, Field(gt=0, le=7 * DAY)]  # waits for Tango, polls
+ApprovalSeconds = Annotated[int, Field(ge=1, le=30 * DAY)]
+LinesPerOrder = Annotated[int, Field(ge=1, le=5000)]
+Concurrency = Annotated[int, Field(ge=1, le=32)]
+Shares = Annotated[int, Field(ge=0, le=64)]
 
 
 class RewardsSettings(BaseSettings):
@@ -63,7 +71,6 @@ class RewardsSettings(BaseSettings):
         description="key that signs report links, URL-safe base64 of 32 random bytes (unset: "
         "rewards serve makes one and keeps it in the reports folder's .links-key; set it when "
         "several machines share one file server)",
-
     )
     reports_link_hours: float = Field(
         12, gt=0, le=24, description="how long a report link on a run's page works"

@@ -12,7 +12,7 @@ import httpx
 from sandbox import SandboxServer
 from tests.flows.test_approval import answer
 from tests.helpers import wait_for
-from tests.ui.conftest import THRESHOLD, rows_file, run_state, start_run, wait_state
+from tests.ui.conftest import THRESHOLD, deployment_id, rows_file, run_state, start_run, wait_state
 
 
 def test_the_run_form_starts_a_run_whose_progress_moves_and_whose_report_downloads(
@@ -257,7 +257,6 @@ def test_the_manage_form_runs_an_actions_file_and_its_report_says_what_was_done(
     assert state["type"] == "COMPLETED" and "1 invalid" in state["message"], state
 
 
-
 def test_the_run_form_cannot_raise_or_remove_the_team_s_approval_threshold(ui, page) -> None:
     """`rewards serve --approval-threshold 100`: a run of 125.00 USD started from the form
     with its threshold set to 0 or to 100,000 still waits for approval (it was sent at once)."""
@@ -278,3 +277,26 @@ def test_the_run_form_cannot_raise_or_remove_the_team_s_approval_threshold(ui, p
         answer(api, run_id, {"decision": "reject", "approver": "UI test"})  # nothing is sent
         state = wait_state(api, run_id, "CANCELLED", "COMPLETED", "FAILED")
         assert state["type"] == "CANCELLED", state
+
+
+def test_numbers_out_of_range_in_the_run_form_are_refused_before_a_run_starts(ui) -> None:
+    """What the form posts for a negative concurrency, no line items per order or a timeout of
+    1e308: the server refuses it against the deployment's schema (which also gives the form
+    its minimum and maximum), so no run starts to fail with a pydantic traceback."""
+    api = ui["api"]
+    dep = deployment_id(api, "fulfil-rewards/manual")
+    schema = httpx.get(f"{api}/deployments/{dep}").json()["parameter_openapi_schema"]
+    assert schema["properties"]["submit_concurrency"]["minimum"] == 1
+    source = str(rows_file(ui["work"], 1))
+    for wrong in (
+        {"submit_concurrency": -3},
+        {"max_line_items_per_order": 0},
+        {"timeout_seconds": 1e308},
+        {"approval_timeout_seconds": 99999999999999999999},
+    ):
+        response = httpx.post(
+            f"{api}/deployments/{dep}/create_flow_run",
+            json={"parameters": {"source_path": source, **wrong}},
+        )
+        assert response.status_code in (409, 422), (wrong, response.status_code, response.text)
+        assert next(iter(wrong)) in response.text, response.text
