@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
+from rewards.errors import RewardsError
 from rewards.links import KEY_FILE, LinkError, decode_key, installation_key, verify
 from rewards.params import RewardsSettings
 
@@ -55,7 +57,23 @@ def start(settings: RewardsSettings) -> threading.Thread:
         log_level="warning",
         access_log=False,
     )
-    thread = threading.Thread(target=uvicorn.Server(config).run, daemon=True, name="reports")
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:  # here, not in the server's thread: a port in use stops serve with one line
+        listening.bind(("127.0.0.1", settings.reports_port))
+    except OSError as exc:
+        listening.close()
+        raise RewardsError(
+            f"the report file server cannot listen on 127.0.0.1:{settings.reports_port} "
+            f"({exc.strerror}): another `rewards serve` may still be running; stop it, or set "
+            "REWARDS_REPORTS_PORT to a free port"
+        ) from exc
+    thread = threading.Thread(
+        target=uvicorn.Server(config).run,
+        kwargs={"sockets": [listening]},
+        daemon=True,
+        name="reports",
+    )
     thread.start()
     made = "" if key_given else f"; its key is kept in {settings.reports_dir / KEY_FILE}"
     print(

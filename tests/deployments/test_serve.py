@@ -275,3 +275,36 @@ def test_ctrl_c_stops_serve_quietly_within_seconds(team: dict[str, Any], tmp_pat
     said = (tmp_path / "serve.log").read_text()
     assert took < 15, f"serve took {took:.0f} s to stop:\n{said[-2000:]}"
     assert "Traceback" not in said, said[-4000:]
+
+
+def test_serve_stops_with_one_line_when_the_report_port_is_taken(
+    prefect_server: str, tmp_path: Path
+) -> None:
+    """Another serve still holding the report file server's port: the new one would serve
+    runs whose report links all fail; it stops at once instead, saying what to do."""
+    import socket
+
+    port = free_port()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", port))
+    taken.listen()
+    try:
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": prefect_server,
+            "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
+            "REWARDS_REPORTS_PORT": str(port),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "deployments.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        taken.close()
+    said = done.stdout + done.stderr
+    assert done.returncode == 2 and "Traceback" not in said, said
+    assert f"cannot listen on 127.0.0.1:{port}" in said and "REWARDS_REPORTS_PORT" in said, said
