@@ -84,18 +84,19 @@ def finish(run: Run, said: list[str], trouble: list[str]) -> State[RunSummary]:
     """Reconcile with the ledger as it is now, publish, and end the run: Completed when the
     books balance (every valid row at Tango, every charge as Tango's), Failed otherwise."""
     result = reconcile_batch(quote(run.sheet), quote(run.validated), quote(run.plan))
-    earlier = result.counts.get("submitted", 0) - run.cost.rows  # at Tango before this run
+    submitted = result.counts.get("submitted", 0)
+    earlier = max(submitted - run.cost.rows, 0)  # at Tango before this run began
     before = (
         [
-            f"{earlier} of them were sent by an earlier run of this batch (nothing twice; "
-            "the report's money is the batch's, all runs)"
+            f"this run sent {submitted - earlier}; {earlier} row(s) were sent by an earlier "
+            "run of this batch (none twice; the money shown is the batch's, all its runs)"
         ]
-        if earlier > 0
+        if earlier
         else []
     )
     notes = [*said, *before, *trouble]
 
-    summary = publish(run, result, Mode.SEND, "; ".join(notes) or None)
+    summary = publish(run, result, Mode.SEND, "; ".join(notes) or None, sent_earlier=earlier)
     if not result.balanced:
         message = "; ".join(
             [*notes, "the books do not balance: " + "; ".join(result.discrepancies)]
@@ -142,13 +143,18 @@ def stop(run: Run, mode: Mode, reason: str | None, cancelled: bool = False) -> S
     return Failed(message=reason, data=stopped)
 
 
-def publish(run: Run, result: Reconciliation, mode: Mode, note: str | None) -> RunSummary:
+def publish(
+    run: Run, result: Reconciliation, mode: Mode, note: str | None, sent_earlier: int = 0
+) -> RunSummary:
     """The report's files in the batch's folder (a dry run's in a folder of its own), and
-    its view on the run's page."""
+    its view on the run's page. ``sent_earlier``: rows an earlier run of the batch sent."""
     dry, batch = mode is Mode.DRY_RUN, run.plan.batch
     folder = export.report_folder(run.settings.reports_dir, batch, dry_run=dry)
+    nothing_new = sent_earlier and sent_earlier >= result.counts.get("submitted", 0)
     titles = {
-        Mode.SEND: "Rewards sent",
+        Mode.SEND: "Nothing new sent: an earlier run of this batch sent these rows"
+        if nothing_new
+        else "Rewards sent",
         Mode.STOPPED: "Stopped before sending",
         Mode.DRY_RUN: "Dry run: nothing sent",
     }
@@ -179,6 +185,7 @@ def publish(run: Run, result: Reconciliation, mode: Mode, note: str | None) -> R
         cost=run.cost,
         dry_run=dry,
         note=note,
+        sent_earlier=sent_earlier,
     )
 
 

@@ -40,6 +40,7 @@ class RunSummary:
     cost: CostPreview | None = None
     dry_run: bool = False
     note: str | None = None
+    sent_earlier: int = 0  # rows of the batch an earlier run had sent before this one began
 
     def flat(self) -> dict[str, object]:
         """One level: the counts beside the batch, folder, books and cost (scripts, tests)."""
@@ -49,7 +50,9 @@ class RunSummary:
             "balanced": self.balanced,
             "dry_run": self.dry_run,
             "cost": self.cost,
+            "sent_earlier": self.sent_earlier,
             **self.counts,
+
         }
 
     def line(self) -> str:
@@ -69,7 +72,10 @@ class RunSummary:
             ("not sent", c.get("not_submitted", 0)),
             ("rejected", c.get("rejected", 0)),
         ]
-        return ", ".join(f"{n} {what}" for what, n in parts if n) or "no rows"
+        said = ", ".join(f"{n} {what}" for what, n in parts if n) or "no rows"
+        if self.sent_earlier and self.sent_earlier >= c.get("submitted", 0):
+            return f"nothing new sent (an earlier run of this batch sent them): {said}"
+        return said
 
 
 class RunStoppedError(RewardsError):

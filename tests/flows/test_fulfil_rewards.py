@@ -411,7 +411,10 @@ def test_the_same_rows_from_another_file_keep_the_first_file_s_report(
     again = [rows[2], {**rows[0], "Email": "not-an-email"}, rows[3], rows[1], rows[0]]
     state, second = run(write_csv(env / "march-fixed.csv", again))
     assert state.is_completed() and second["batch"] == first["batch"]
-    assert "4 of them were sent by an earlier run of this batch (nothing twice" in state.message
+    assert state.message.startswith("nothing new sent (an earlier run of this batch sent them)")
+    assert "this run sent 0; 4 row(s) were sent by an earlier run" in state.message
+    summary = (Path(second["report_dir"]) / "summary.md").read_text()
+    assert summary.startswith("# Nothing new sent: an earlier run of this batch sent these rows")
 
     assert (second["rejected"], second["sent_before"] + second["complete"]) == (1, 4)
     assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
