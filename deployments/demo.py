@@ -87,8 +87,10 @@ def _fix_the_bounce(reports: Path, work: Path) -> int:
     print(
         f"\n{len(fix)} delivery failed. To resend it: open {found[-1]}, type the right "
         "address in new_email, save, and run\n"
-        f"  .venv/bin/rewards manage {fixed}\n(done now, with the address typed in):"
+        f"  .venv/bin/rewards manage {found[-1]}\n"
+        f"(done now on a copy with the address typed in, {fixed}):"
     )
+
     return manage_and_print({"source_path": str(fixed)})
 
 

@@ -9,8 +9,9 @@ import threading
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rewards.errors import RewardsError
 from rewards.links import KEY_FILE, LinkError, decode_key, installation_key, verify
@@ -20,10 +21,18 @@ from rewards.params import RewardsSettings
 def create_app(folder: Path, key: bytes) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
+    @app.exception_handler(StarletteHTTPException)
+    def _plain(request: Request, exc: StarletteHTTPException) -> Response:
+        """Any other address: a sentence, not the framework's JSON."""
+        return PlainTextResponse("no such report file", status_code=exc.status_code)
+
     @app.get("/files/{batch}/{name}")
-    def report_file(batch: str, name: str, expires: int, sig: str) -> Response:
-        try:
-            verify(key, batch, name, expires, sig)
+    def report_file(batch: str, name: str, expires: str = "", sig: str = "") -> Response:
+        try:  # a link cut short or edited gets the same answer as a forged one
+            if not expires.isdigit() or not sig:
+                raise LinkError("this link is not valid")
+            verify(key, batch, name, int(expires), sig)
+
         except LinkError as exc:
             return PlainTextResponse(str(exc), status_code=403)
         path = folder / batch / name

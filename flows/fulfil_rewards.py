@@ -53,8 +53,9 @@ def fulfil_rewards(
     source_path: str = Field(
         "",
         description="The spreadsheet (.csv or .xlsx): a path on the machine that serves "
-        "this deployment, relative to the folder `rewards serve` started in. Uploads land "
-        "in the inbox (REWARDS_INBOX_DIR, default data/inbox).",
+        "this deployment, relative to the folder `rewards serve` started in, inside the "
+        "folders files are read from (REWARDS_SOURCE_ROOTS: by default the inbox and data/). "
+        "Uploads land in the inbox (REWARDS_INBOX_DIR, default data/inbox). Required.",
     ),
     dry_run: bool = Field(False, description="Check the file and show the cost; send nothing"),
     approval_threshold: Money = Field(

@@ -48,8 +48,9 @@ def manage_rewards(
     source_path: str = Field(
         "",
         description="The actions spreadsheet (.csv or .xlsx; a report's failed_deliveries.csv "
-        "is one): a path on the machine that serves this deployment. Uploads land in the "
-        "inbox (REWARDS_INBOX_DIR, default data/inbox).",
+        "is one): a path on the machine that serves this deployment, inside the folders "
+        "files are read from (REWARDS_SOURCE_ROOTS: by default the inbox and data/). Uploads "
+        "land in the inbox (REWARDS_INBOX_DIR, default data/inbox). Required.",
     ),
     dry_run: bool = Field(False, description="Check the actions and show the cost; do nothing"),
     approval_threshold: Money = Field(

@@ -52,7 +52,6 @@ class RunSummary:
             "cost": self.cost,
             "sent_earlier": self.sent_earlier,
             **self.counts,
-
         }
 
     def line(self) -> str:
