@@ -770,8 +770,9 @@ class Ledger:
                     list(part),
                 )
             recorded: list[PlannedOrder] = []
+            owned = self._owned_by(conn, account, batch)
             for o in planned:
-                mine = set(self._owned_by(conn, account, o, batch))
+                mine = owned.get(o.external_ref_id, set())
                 if not mine:
                     continue
                 if len(mine) < len(o.line_ids):  # lines another batch holds are left out
@@ -799,16 +800,21 @@ class Ledger:
             return Claimed(recorded, lease)
 
     @staticmethod
-    def _owned_by(conn: Connection, account: str, o: PlannedOrder, batch: str) -> Iterable[str]:
+    def _owned_by(conn: Connection, account: str, batch: str) -> dict[str, set[str]]:
+        """The batch's planned lines by order, in one pass over the batch: asked order by
+        order, SQLite searched the batch's index (not the order's) each time, and claiming a
+        million rows took quadratic time (10,000 orders x the batch's 1,000,000 lines)."""
+        owned: dict[str, set[str]] = {}
         rows = conn.execute(
-            select(line_items.c.external_ref_line_item_id).where(
+            select(line_items.c.external_ref_id, line_items.c.external_ref_line_item_id).where(
                 line_items.c.account_identifier == account,
-                line_items.c.external_ref_id == o.external_ref_id,
                 line_items.c.batch_id == batch,
                 line_items.c.state == LineState.PLANNED,
             )
         )
-        return (r[0] for r in rows)
+        for ref, line in rows:
+            owned.setdefault(ref, set()).add(line)
+        return owned
 
     # --- leases -------------------------------------------------------------------------
 
