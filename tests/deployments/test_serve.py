@@ -27,6 +27,7 @@ from sandbox import SandboxServer
 from sandbox.server import free_port
 from tests.deployments.test_inbox_and_triggers import drop
 from tests.flows.test_approval import answer, artifacts_by_key
+from tests.flows.test_cli_run import rewards
 from tests.helpers import runs_of, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -295,16 +296,8 @@ def test_serve_stops_with_one_line_when_the_report_port_is_taken(
             "REWARDS_REPORTS_DIR": str(tmp_path / "reports"),
             "REWARDS_REPORTS_PORT": str(port),
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "deployments.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        code, said = rewards("serve", env=env)
     finally:
         taken.close()
-    said = done.stdout + done.stderr
-    assert done.returncode == 2 and "Traceback" not in said, said
+    assert code == 2 and "Traceback" not in said, said
     assert f"cannot listen on 127.0.0.1:{port}" in said and "REWARDS_REPORTS_PORT" in said, said

@@ -194,18 +194,11 @@ def test_rewards_approvals_lists_the_runs_waiting_and_what_each_asks(
     env: Path, sandbox, campaign, prefect_server: str
 ) -> None:
     import os
-    import subprocess
-    import sys
+
+    from tests.flows.test_cli_run import rewards
 
     def approvals() -> tuple[int, str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "deployments.cli", "approvals"],
-            env={**os.environ, "PREFECT_API_URL": prefect_server},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return done.returncode, done.stdout + done.stderr
+        return rewards("approvals", env={**os.environ, "PREFECT_API_URL": prefect_server})
 
     path = write_csv(env / "waiting.csv", recipients(campaign, 5))
     thread, _ = start(path)
@@ -220,24 +213,9 @@ def test_rewards_approvals_lists_the_runs_waiting_and_what_each_asks(
     thread.join(60)
     code, out = approvals()
     assert code == 0 and "waiting.csv" not in out, out
-    code, out = subprocess_without_server()
+    without = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    code, out = rewards("approvals", env=without)
     assert code == 2 and "needs a Prefect server" in out, out
-
-
-def subprocess_without_server() -> tuple[int, str]:
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    done = subprocess.run(
-        [sys.executable, "-m", "deployments.cli", "approvals"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.returncode, done.stdout + done.stderr
 
 
 def test_no_answer_times_out_and_sends_nothing(env: Path, sandbox, campaign) -> None:
