@@ -365,7 +365,15 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--customer", default=None, help="Tango customer")
     history.add_argument("--account", default=None, help="Tango account")
     demo_said = "the main job on the embedded default: local sandbox, temporary Prefect server"
-    sub.add_parser("demo", help=demo_said, description=demo_said)
+    demo = sub.add_parser("demo", help=demo_said, description=demo_said)
+    demo.add_argument(
+        "--manage",
+        metavar="ACTIONS",
+        default=None,
+        help="run an actions file (the demo report's failed_deliveries.csv) against the last "
+        "demo's sandbox and ledger",
+    )
+    demo.add_argument("--dry-run", action="store_true", help="with --manage: check and price")
     serve_said = "serve the deployments: the UI's forms, uploads to the inbox, the inbox scan"
     serve = sub.add_parser("serve", help=serve_said, description=serve_said)
     serve.add_argument("--cron", default="0 * * * *", help="inbox scan schedule (hourly)")
@@ -484,9 +492,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         settings = RewardsSettings()
         watch(Path(args.inbox) if args.inbox else settings.inbox_dir, settings.ledger_url)
         return 0
-    from .demo import main as demo
+    from .demo import main as demo_main
 
-    return demo()
+    return demo_main(args.manage, args.dry_run)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import sys
-import tempfile
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,8 +35,22 @@ def _fresh_sample(target: Path) -> Path:
     return out
 
 
-def main() -> int:
-    work = Path(tempfile.mkdtemp(prefix="rewards-demo-"))
+def _home() -> Path:
+    """Where the demo keeps its sandbox, ledger and Prefect state between ``rewards demo``
+    and the ``rewards demo --manage`` it prints (``REWARDS_DEMO_DIR``, default ``.demo/``)."""
+    return Path(os.environ.get("REWARDS_DEMO_DIR") or ROOT / ".demo")
+
+
+def main(manage: str | None = None, dry_run: bool = False) -> int:
+    """The demo; ``manage``: an actions file run against the last demo's sandbox and ledger
+    (the resend of its failed delivery)."""
+    work = _home()
+    if manage is not None and not (work / "sandbox.db").is_file():
+        print(f"error: no demo to act on in {work}: run `make demo` first", file=sys.stderr)
+        return 2
+    if manage is None:  # each demo starts afresh
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(work / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -51,6 +65,10 @@ def main() -> int:
             print(f"Local Tango sandbox: {sandbox.base_url}")
         else:
             print(f"Using Tango at {os.environ['TANGO_BASE_URL']}")
+        if manage is not None:
+            from .terminal import manage_and_print
+
+            return manage_and_print({"source_path": manage, "dry_run": dry_run})
         sample = _fresh_sample(work)
         prefect = os.environ.get("PREFECT_API_URL")
         on = (
@@ -61,37 +79,36 @@ def main() -> int:
         print(f"Sending {SAMPLE.relative_to(ROOT)} ({on})")
         from .terminal import run_and_print
 
-        code = run_and_print({"source_path": str(sample)})
+        code = run_and_print({"source_path": str(sample)}, point_at_fixes=False)
         reports = Path(os.environ["REWARDS_REPORTS_DIR"])
-        if code == 0:
-            code = _fix_the_bounce(reports, work)
         ledger = os.environ["REWARDS_LEDGER_URL"]
         print(f"\nReports are under {reports}; the ledger is {ledger}")
+        if code == 0:
+            _point_at_the_bounce(reports)
         return code
 
 
-def _fix_the_bounce(reports: Path, work: Path) -> int:
-    """The round trip after a bounce: the report's failed_deliveries.csv with a new address
-    typed in, run by manage-rewards; prints the command a person would type."""
+def _point_at_the_bounce(reports: Path) -> None:
+    """The way forward after a bounce: the report's failed_deliveries.csv, a new address typed
+    in, and the command that resends it (to this demo's sandbox and ledger)."""
     import pandas as pd
 
-    from .terminal import manage_and_print
+    from rewards.export import mask_email
 
     found = sorted(reports.glob("*/failed_deliveries.csv"), key=lambda p: p.stat().st_mtime)
     if not found:
-        return 0
+        return
     fix = pd.read_csv(found[-1], dtype=str, keep_default_na=False)
-    fix["new_email"] = fix["email"].str.split("@").str[0] + "@example.com"
-    fixed = work / "failed_deliveries_fixed.csv"
-    fix.to_csv(fixed, index=False)
+    path = found[-1].resolve()
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    to = ", ".join(mask_email(e) for e in fix["email"] if e)
     print(
-        f"\n{len(fix)} delivery failed. To resend it: open {found[-1]}, type the right "
-        "address in new_email, save, and run\n"
-        f"  .venv/bin/rewards manage {found[-1]}\n"
-        f"(done now on a copy with the address typed in, {fixed}):"
+        f"\n{len(fix)} delivery failed ({to}). To resend it: open {shown}, type the right "
+        "address in new_email, save it, and run\n"
+        f"  .venv/bin/rewards demo --manage {shown}\n"
+        "(against this demo's sandbox and ledger; with your own Tango and Prefect it is "
+        "`rewards manage FILE`)"
     )
-
-    return manage_and_print({"source_path": str(fixed)})
 
 
 if __name__ == "__main__":  # as `rewards demo` (make demo) runs it, with its error handling

@@ -62,7 +62,7 @@ class ApprovalForm(RunInput):
     """Approve or reject sending these rewards."""
 
     decision: Literal["approve", "reject"] = Field(
-        description="approve: send them now; reject: send nothing"
+        description="approve: go ahead as asked above; reject: nothing is sent or done"
     )
     approver: Name = Field(description="Your name (recorded in the report and the ledger)")
     note: str = Field("", max_length=2000, description="Why (optional; recorded too)")

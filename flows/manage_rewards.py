@@ -3,7 +3,7 @@ freeze, unfreeze), each action done once at Tango, a report out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -147,7 +147,8 @@ def _end(
     Tango refused some, did not answer, a resend failed again, or no row was valid (exit 1 on
     the command line)."""
     table = report(run.sheet, run.checked, acted, {}) if frame is None else frame
-    summary = _publish(run, table, "Dry run: nothing done" if dry else "Actions", note, dry)
+    title = "Dry run: nothing done" if dry else "Actions"
+    summary = _publish(run, table, title, note, dry, _charged(run.cost, table))
     c = summary.counts
     trouble = sum(c.get(k, 0) for k in ("refused", "not_done", "failed_again"))
     if c.get("invalid", 0) and c.get("invalid", 0) == len(table):
@@ -163,6 +164,9 @@ def _end(
         said = f"{name}: {line}; see {summary.report_dir}/actions_report.csv"
         if c.get("not_done", 0):
             said += "; run the same file again for the actions Tango did not answer"
+        if c.get("invalid", 0):
+            said += f"; fix the invalid rows in {summary.report_dir}/rejected_actions.csv"
+
         logger.warning("%s", said)
         return Failed(message=said, data=RunStoppedError(said, summary))
     message = f"{line}; {note}" if note else line  # who approved, when, for how much
@@ -191,7 +195,21 @@ def _not_done(action: Planned, reason: str) -> Done:
     return Done(action, Outcome.UNKNOWN, "not done: " + reason)
 
 
-def _publish(run: _Run, table: pd.DataFrame, title: str, note: str | None, dry: bool) -> RunSummary:
+def _charged(preview: CostPreview, table: pd.DataFrame) -> CostPreview:
+    """What the report's rows cost (a dry run: would cost): not the price asked before
+    acting, which counted actions Tango then refused or whose delivery failed again."""
+    costs = [Decimal(c) for c in table["cost"] if c]
+    return replace(preview, cost=sum(costs, Decimal(0)), rows=len(costs))
+
+
+def _publish(
+    run: _Run,
+    table: pd.DataFrame,
+    title: str,
+    note: str | None,
+    dry: bool,
+    cost: CostPreview | None = None,
+) -> RunSummary:
     batch = run.checked.batch
     folder = export.report_folder(run.settings.reports_dir, batch, dry_run=dry)
     view = write_actions_report(
@@ -202,7 +220,7 @@ def _publish(run: _Run, table: pd.DataFrame, title: str, note: str | None, dry: 
         folder,
         f"{'dry-run' if dry else 'manage'}-{batch.lower()}",
         title=title,
-        cost=run.cost,
+        cost=cost or run.cost,
         note=note,
     )
     show_report(view)
@@ -212,7 +230,7 @@ def _publish(run: _Run, table: pd.DataFrame, title: str, note: str | None, dry: 
         report_dir=str(folder),
         counts=counts,
         files=view.written,
-        cost=run.cost,
+        cost=cost or run.cost,
         dry_run=dry,
         note=note,
     )
@@ -231,14 +249,28 @@ def _line(c: dict[str, int]) -> str:
     return ", ".join(f"{n} {what}" for what, n in parts if n) or "no actions"
 
 
-def _question(checked: Checked, cost: CostPreview, limit: Decimal | None) -> str:
+def _question(checked: Checked, cost: CostPreview, limit: Decimal | None, shown: int = 20) -> str:
+    """The question, with the actions that cost money (what the approver pays for)."""
     charged = [a for a in checked.actions if a.cost]
+    rows = [
+        f"| {a.row_number} | {a.action} | {a.line_id} | "
+        f"{'' if a.amount is None else f'{a.amount:,.2f}'} | {a.cost:,.2f} {a.currency} |"
+        for a in charged[:shown]
+    ]
+    more = (
+        f"\n\n...and {len(charged) - shown} more (the dry run's report lists all)"
+        if len(charged) > shown
+        else ""
+    )
     return (
         f"**Approve {len(checked.actions)} action(s) on rewards already sent, "
         f"{len(charged)} of them costing {cost.cost:,.2f} {cost.currency}?**\n\n"
         f"Balance {cost.balance:,.2f} {cost.currency}; {len(checked.rejected)} row(s) invalid "
         f"(not done). Actions `{checked.batch}`; approval needed above {limit or 0:,.2f} "
-        f"{cost.currency}."
+        f"{cost.currency}.\n\n"
+        "| row | action | line | new amount | cost |\n|---:|---|---|---:|---:|\n"
+        + "\n".join(rows)
+        + more
     )
 
 

@@ -8,11 +8,13 @@ from pathlib import Path
 from prefect import runtime
 from prefect.client.orchestration import get_client
 
+from rewards.inbox import uploaded_name
+
 
 def run_name() -> str:
     """``recipients.csv · dry run``: runs told apart in the UI's list."""
     params = runtime.flow_run.parameters
-    name = Path(str(params.get("source_path") or "no file")).name
+    name = uploaded_name(Path(str(params.get("source_path") or "no file")))
     return f"{name} · dry run" if params.get("dry_run") else name
 
 

@@ -12,7 +12,7 @@ contact a line needs, which are digital): the sandbox applies it to one line at 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -296,3 +296,111 @@ def line_cost(item: CatalogItem, amount: Decimal, quantity: int = 1) -> tuple[De
         else:
             fee = item.fee.value * quantity
     return value, fee
+
+
+# --- what a sent line allows (docs/tango/DECISIONS.md, "What each action allows") -------------
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    """What decides which after-sending actions a line allows: its status, its reward's
+    status, whether its delivery failed (refunded; not refused when placed) and whether it
+    waits for a delivery date (None: not known — Tango's line views do not show the date)."""
+
+    status: str | None
+    reward: str | None
+    delivery_failed: bool = False
+    scheduled: bool | None = None
+    replaced_by: str | None = None  # the line a reissue replaced it with
+
+    @property
+    def issued(self) -> bool:
+        """Its reward exists and was not redeemed or cancelled."""
+        return self.status == "COMPLETE" and self.reward in ("ACTIVE", "FROZEN")
+
+    @property
+    def shown(self) -> str:
+        """How a refusal names the state: ``COMPLETE (reward FROZEN)``."""
+        return f"{self.status}" + (f" (reward {self.reward})" if self.reward else "")
+
+
+def failed_in_delivery(status: str | None, delivery: str | None, error_codes: list[str]) -> bool:
+    """A line whose delivery failed (its delivery status, or Tango's ``DELIVERY_FAILED``
+    error), not one refused when its order was placed."""
+    return status == "FAILED" and (delivery == "FAILED" or "DELIVERY_FAILED" in error_codes)
+
+
+# Each returns None when the action is allowed, else (errors[].code, reason).
+Refusal = tuple[str, str] | None
+
+
+def _cancel(line: LineFacts) -> Refusal:
+    if line.status == "CANCELLED" or line.reward == "CANCELLED":
+        return "ALREADY_CANCELLED", "is cancelled already"
+    if line.status == "PENDING" or line.issued:
+        return None
+    return "LINE_ITEM_STATUS", "can be cancelled only while pending or unredeemed"
+
+
+def _freeze(line: LineFacts) -> Refusal:
+    if line.reward == "FROZEN":
+        return "ALREADY_FROZEN", "is frozen already"
+    if line.reward == "ACTIVE":
+        return None
+    return "LINE_ITEM_STATUS", "can be frozen only once issued and unredeemed"
+
+
+def _unfreeze(line: LineFacts) -> Refusal:
+    if line.reward == "FROZEN":
+        return None
+    if line.reward == "ACTIVE":
+        return "NOT_FROZEN", "is not frozen"
+    return "LINE_ITEM_STATUS", "can be unfrozen only when frozen"
+
+
+def _replaced(line: LineFacts) -> Refusal:
+    if line.replaced_by:
+        return "ALREADY_REISSUED", f"was reissued as {line.replaced_by}: act on that line instead"
+    return None
+
+
+def _resend(line: LineFacts) -> Refusal:
+    if replaced := _replaced(line):
+        return replaced
+    if line.reward == "ACTIVE" or line.delivery_failed:
+        return None
+    return "LINE_ITEM_STATUS", "can be resent only once issued (not frozen) or failed in delivery"
+
+
+def _reissue(line: LineFacts) -> Refusal:
+    if replaced := _replaced(line):
+        return replaced
+    if line.issued or line.delivery_failed:
+        return None
+    return (
+        "LINE_ITEM_STATUS",
+        "can be reissued only once issued and unredeemed, or failed in delivery",
+    )
+
+
+def _reschedule(line: LineFacts) -> Refusal:
+    if line.status == "PENDING" and line.scheduled is not False:
+        return None
+    return "LINE_ITEM_STATUS", "has no delivery date to move (only scheduled lines do)"
+
+
+ACTION_RULES: Mapping[str, Callable[[LineFacts], Refusal]] = {
+    "cancel": _cancel,
+    "freeze": _freeze,
+    "unfreeze": _unfreeze,
+    "resend": _resend,
+    "reissue": _reissue,
+    "reschedule": _reschedule,
+}
+
+
+def action_refusal(action: str, line: LineFacts) -> Refusal:
+    """Whether a line in this state allows ``action`` (``cancel``, ``freeze``, ``unfreeze``,
+    ``resend``, ``reissue``, ``reschedule``; ``note`` is always allowed)."""
+    rule = ACTION_RULES.get(action)
+    return None if rule is None else rule(line)

@@ -16,7 +16,7 @@ same action, done once. What each action allows and costs is docs/tango/DECISION
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -206,13 +206,16 @@ def check(
     catalog: Mapping[str, CatalogItem] | None = None,
     amounts: Mapping[str, Decimal] | None = None,
     today: date | None = None,
+    in_ledger: Callable[[list[str]], Mapping[str, str]] | None = None,
 ) -> Checked:
     """Check every row of an actions sheet. ``reason_codes``: Tango's, per action (``RESEND``:
     {code: meaning}); ``lines``: each reference line id named (directly or through ``known``,
     external ref line item id -> reference line id) -> the line as Tango has it (None: not
     found); ``catalog``: utid -> item, for the cost of reissues and resends; ``amounts``:
     reference line id -> the amount it was sent with (the ledger's: Tango shows a refunded
-    line's amount as 0)."""
+    line's amount as 0); ``in_ledger``: the ledger's state of each of these action ids it
+    holds (their lines' state is theirs to explain, see :func:`_allowed_by_state`; one done
+    costs nothing more)."""
     today = today or datetime.now(UTC).date()
     catalog = catalog or {}
     problems: list[tuple[int, str, str]] = []
@@ -234,6 +237,16 @@ def check(
                 seen[action.id] = row
                 planned.append(action)
         problems += [(row, col, why) for col, why in said]
+    held = in_ledger([a.id for a in planned]) if in_ledger else {}
+    refused = _allowed_by_state(planned, lines, set(held))
+    problems += refused
+    planned = [
+        _costing(a, Decimal(0), a.currency) if held.get(a.id) == "done" else a
+        for a in planned
+        if a.row_number not in {row for row, _, _ in refused}
+    ]
+
+    problems.sort(key=lambda p: p[0])
     table = _table(problems)
     bad = sorted(set(table[ROW]))
     rejected = frame[frame[ROW].isin(bad)].copy()
@@ -250,7 +263,46 @@ def check(
     return Checked(planned, table, rejected, len(frame), batch)
 
 
+def line_facts(line: LineItemDetail) -> rules.LineFacts:
+    """A line as Tango shows it, as :func:`raas.rules.action_refusal` judges it (Tango's
+    line views do not show a delivery date: a pending line may be scheduled)."""
+    return rules.LineFacts(
+        status=line.status,
+        reward=line.rewardStatus,
+        delivery_failed=rules.failed_in_delivery(
+            line.status, line.deliveryStatus, [e.error_code or "" for e in line.lineItemErrors]
+        ),
+        replaced_by=line.reissuedToReferenceLineItemId,
+    )
+
+
+def _allowed_by_state(
+    planned: list[Planned], lines: Mapping[str, LineItemDetail | None], held: set[str]
+) -> list[tuple[int, str, str]]:
+    """The rows whose line does not allow their action as Tango has the line now (the
+    refusal Tango would give, before anything is asked). Only the first action on each line
+    is judged: a later one acts on what the earlier one leaves (unfreeze, then resend). An
+    action the ledger holds is not judged: its own earlier attempt may have changed the line
+    (a reissue leaves it cancelled), and the run finds out at Tango whether it was done."""
+    out: list[tuple[int, str, str]] = []
+    first: set[str] = set()
+    for a in planned:
+        if a.line_id in first:
+            continue
+        first.add(a.line_id)
+        line = lines.get(a.line_id)
+        if a.id in held or line is None:
+            continue
+        facts = line_facts(line)
+        if refusal := rules.action_refusal(a.action.value, facts):
+            out.append(
+                (a.row_number, "action", f"line {a.line_id} is {facts.shown} and {refusal[1]}")
+            )
+    return out
+
+
 def _text(cells: Mapping[str, object], name: str) -> str:
+
     value = cells.get(name)
     return "" if value is None or value != value else str(value).strip()
 

@@ -108,7 +108,8 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:
         "strings_to_numbers": False,
     }
     with xlsxwriter.Workbook(str(path), options) as book:
-        sheet = book.add_worksheet()
+        sheet = book.add_worksheet(path.stem.replace("_", " ")[:31])  # "failed deliveries"
+
         sheet.write_row(0, 0, [str(c) for c in frame.columns])
         numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
         for r, row in enumerate(frame.itertuples(index=False, name=None), start=1):

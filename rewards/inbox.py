@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import shutil
 import stat
 import time
@@ -64,6 +65,19 @@ def kind_of(path: Path) -> UploadKind:
     except (InputError, OSError):
         return UploadKind.RECIPIENTS
     return UploadKind.ACTIONS if is_actions_sheet(found) else UploadKind.RECIPIENTS
+
+
+def _kept_as(sha: str, name: str) -> str:
+    """A taken file's name under processed/: its content's hash first (two uploads of one
+    name do not collide)."""
+    return f"{sha[:12]}-{name}"
+
+
+def uploaded_name(path: Path) -> str:
+    """The name a file had when it was dropped in the inbox (what a person recognises)."""
+    if path.parent.name in ("processed", "duplicates"):
+        return re.sub(r"^[0-9a-f]{12}-", "", path.name)
+    return path.name
 
 
 @dataclass(frozen=True)
@@ -180,7 +194,7 @@ class Inbox:
             return None
         if self._processed() is None:
             return None
-        target = self.processed / f"{sha[:12]}-{path.name}"
+        target = self.processed / _kept_as(sha, path.name)
         kind = kind_of(path)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         with self.engine.begin() as conn:
@@ -197,7 +211,7 @@ class Inbox:
             ).rowcount
         duplicate = not inserted
         if duplicate:
-            target = self.processed / "duplicates" / f"{sha[:12]}-{path.name}"
+            target = self.processed / "duplicates" / _kept_as(sha, path.name)
             target.parent.mkdir(parents=True, exist_ok=True)
         try:
             shutil.move(str(path), target)

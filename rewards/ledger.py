@@ -41,7 +41,9 @@ has expired, so a stalled run cannot extend a lease someone may already be actin
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import sys
 import threading
 import uuid
@@ -175,6 +177,15 @@ actions = Table(  # what was done to lines after they were sent (rewards.actions
     Column("done_at", String(40)),
     Column("attempt_until", Float),  # database clock: the run attempting it holds it till then
 )
+# How an action's answer names a reissue's replacement: the report follows the chain by it.
+REPLACED = re.compile(r"\breissued as line (\S+)")
+
+
+def reissued_as(reference_line_item_id: str) -> str:
+    """The answer of a reissue, as the ledger keeps it (see :data:`REPLACED`)."""
+    return f"reissued as line {reference_line_item_id}"
+
+
 ledger_meta = Table(
     "ledger_meta",
     metadata,
@@ -461,7 +472,15 @@ def _batched(items: Sequence[Any], size: int = 5000) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def _parts(items: Iterable[Any], size: int = 5000) -> Iterator[list[Any]]:
+    """:func:`_batched` for items made one at a time."""
+    it = iter(items)
+    while part := list(itertools.islice(it, size)):
+        yield part
+
+
 def _order_row(r: Any) -> OrderRow:
+
     values = dict(r._mapping)
     values["state"] = OrderState(values["state"])
     return OrderRow(**values)
@@ -725,7 +744,7 @@ class Ledger:
                 .on_conflict_do_nothing()
             )
             lease = self._take_lease(conn, batch, lease_seconds)
-            values = [
+            values = (  # made a part at a time: a million lines as dicts would not fit
                 {
                     "account_identifier": account,
                     "external_ref_line_item_id": lid,
@@ -739,8 +758,8 @@ class Ledger:
                 }
                 for o in planned
                 for lid in o.line_ids
-            ]
-            for part in _batched(values):
+            )
+            for part in _parts(values):
                 insert = self._insert(line_items)
                 taken = {
                     c: getattr(insert.excluded, c)
@@ -1153,22 +1172,35 @@ class Ledger:
     def after_sending(self, references: Sequence[str]) -> dict[str, str]:
         """What was done to these lines after they were sent (the actions Tango did), one
         text per line, oldest first: "reissued as line RA-2 for 7.00 (actions batch b2,
-        2026-11-30)". For a batch's report: its row follows the line to its replacement."""
+        2026-11-30)". For a batch's report: its row follows the line to its replacement, and
+        the replacement to its own ("then line RA-2: cancelled ...")."""
         said: dict[str, list[str]] = {}
+        root = {r: r for r in references if r}  # a line (or a replacement) -> the batch's line
+        frontier = list(root)
         with self.engine.connect() as conn:
-            for part in _batched([r for r in references if r]):
-                rows = conn.execute(
-                    select(actions)
-                    .where(actions.c.reference_line_item_id.in_(part))
-                    .where(actions.c.state == ActionState.DONE)
-                    .order_by(actions.c.done_at)
-                )
-                for r in rows:
-                    amount = json.loads(r.request_json or "{}").get("amount")
-                    price = f" for {amount}" if r.action == "reissue" and amount else ""
-                    said.setdefault(r.reference_line_item_id, []).append(
-                        f"{r.answer}{price} (actions batch {r.batch_id}, {(r.done_at or '')[:10]})"
+            while frontier:
+                replaced: list[str] = []
+                for part in _batched(frontier):
+                    rows = conn.execute(
+                        select(actions)
+                        .where(actions.c.reference_line_item_id.in_(part))
+                        .where(actions.c.state == ActionState.DONE)
+                        .order_by(actions.c.done_at)
                     )
+                    for r in rows:
+                        line = r.reference_line_item_id
+                        amount = json.loads(r.request_json or "{}").get("amount")
+                        price = f" for {amount}" if r.action == "reissue" and amount else ""
+                        whose = "" if root[line] == line else f"then line {line}: "
+                        said.setdefault(root[line], []).append(
+                            f"{whose}{r.answer}{price} (actions batch {r.batch_id}, "
+                            f"{(r.done_at or '')[:10]})"
+                        )
+                        new = REPLACED.search(r.answer or "") if r.action == "reissue" else None
+                        if new and new[1] not in root:
+                            root[new[1]] = root[line]
+                            replaced.append(new[1])
+                frontier = replaced
         return {ref: "; ".join(texts) for ref, texts in said.items()}
 
     def line_actions(self, reference_line_item_id: str) -> list[ActionRow]:
@@ -1261,8 +1293,10 @@ class Ledger:
             found = [{"at": r.at, **json.loads(r.detail or "{}")} for r in rows]
         return [f for f in found if f.get("reference") == reference_line_item_id]
 
-    def orders_of(self, references: Sequence[str]) -> set[str]:
-        """The orders (externalRefID) holding these lines (Tango's referenceLineItemId)."""
+    def orders_of(self, references: Sequence[str], order_ids: Sequence[str] = ()) -> set[str]:
+        """The orders (externalRefID) holding these lines (Tango's referenceLineItemId), or
+        numbered so by Tango (``order_ids``: a reissue's replacement is a line of its old
+        line's order that the ledger's lines do not hold)."""
         out: set[str] = set()
         with self.engine.connect() as conn:
             for part in _batched(list(references)):
@@ -1270,6 +1304,11 @@ class Ledger:
                     select(line_items.c.external_ref_id).where(
                         line_items.c.reference_line_item_id.in_(part)
                     )
+                )
+                out.update(r[0] for r in rows)
+            for part in _batched(list(order_ids)):
+                rows = conn.execute(
+                    select(orders.c.external_ref_id).where(orders.c.reference_order_id.in_(part))
                 )
                 out.update(r[0] for r in rows)
         return out

@@ -41,7 +41,14 @@ from . import sending, sources
 from .actions import ACTION_COLUMNS, Act, Checked, Planned, check, line_refs
 from .columns import ROW
 from .export import mask_email, mask_phone
-from .ledger import ActionRow, ActionState, Ledger, delivery_failed, submit_margin
+from .ledger import (
+    ActionRow,
+    ActionState,
+    Ledger,
+    delivery_failed,
+    reissued_as,
+    submit_margin,
+)
 from .reading import Sheet, read_sheet
 from .summary import CostPreview
 
@@ -57,6 +64,9 @@ class Outcome(StrEnum):
     FAILED_AGAIN = "failed_again"  # Tango resent or reissued it, and that delivery failed too
     INVALID = "invalid"  # the row did not pass the checks: nothing was asked of Tango
     WOULD_DO = "would_do"  # a dry run: what a run would ask of Tango
+
+
+CHARGING = frozenset({Outcome.DONE, Outcome.WOULD_DO})
 
 
 @dataclass(frozen=True)
@@ -110,8 +120,11 @@ def look_up(
     return Lines(details, known, book.sent_amounts(account, wanted))
 
 
-def check_sheet(client: RaasClient, sheet: Sheet, lines: Lines, account: Account) -> Checked:
-    """Every row checked against Tango's reason codes, the lines and the catalog."""
+def check_sheet(
+    client: RaasClient, book: Ledger, sheet: Sheet, lines: Lines, account: Account
+) -> Checked:
+    """Every row checked against Tango's reason codes, the lines (their state too) and the
+    catalog; what the ledger holds of each action (done before: no cost)."""
     codes = client.get_async_reason_codes().reasonCodes
     utids = {d.utid for d in lines.details.values() if d and d.utid}
     catalog = {}
@@ -126,6 +139,7 @@ def check_sheet(client: RaasClient, sheet: Sheet, lines: Lines, account: Account
         known=lines.known,
         catalog=catalog,
         amounts=lines.amounts,
+        in_ledger=lambda ids: {i: r.state.value for i, r in book.actions_of(ids).items()},
     )
 
 
@@ -260,7 +274,7 @@ def _earlier_attempt(action: Planned, row: ActionRow, line: LineItemDetail) -> s
     if action.action is Act.REISSUE and line.reissuedToReferenceLineItemId:
         new = line.reissuedToReferenceLineItemId
         if new != before.get("reissued_to"):
-            return f"an earlier attempt was found at Tango: replaced by line {new}"
+            return f"an earlier attempt was found at Tango: {reissued_as(new)}"
     return None
 
 
@@ -291,7 +305,7 @@ def _call(client: RaasClient, a: Planned) -> tuple[str, str | None]:
             recipient=recipient,
             notes=a.note,
         )
-        return f"reissued as line {new.referenceLineItemID}", new.referenceLineItemID
+        return reissued_as(new.referenceLineItemID), new.referenceLineItemID
     if a.action is Act.CANCEL:
         client.cancel_line_item(ref, code or "", other)
         return "cancelled (its charge refunded)", None
@@ -351,7 +365,8 @@ def settle(
         time.sleep(pause)
     # the ledger follows Tango: the orders of these lines, read again as sending reads them
     # (a resend delivered a line and charged it again, a cancel refunded it)
-    for ref in sorted(book.orders_of(sorted(now))):
+    numbered = sorted({d.referenceOrderID for d in now.values() if d and d.referenceOrderID})
+    for ref in sorted(book.orders_of(sorted(now), numbered)):
         try:
             sending.refresh(client, book, ref)
         except RaasError as exc:
@@ -417,8 +432,9 @@ def report(
                 **_statuses("", line),
                 "new_line_id": d.new_line_id or "",
                 **_statuses("new_", replacement),
-                # a failed delivery is not charged (DECISIONS.md)
-                "cost": f"{a.cost:.2f}" if a.cost and outcome is not Outcome.FAILED_AGAIN else "",
+                # what this run charged (or would): a failed delivery is not charged
+                # (DECISIONS.md), a refusal charges nothing, an earlier run's action is its own
+                "cost": f"{a.cost:.2f}" if a.cost and outcome in CHARGING else "",
                 "action_id": a.id,
                 "line_id_found": a.line_id,
             }

@@ -368,7 +368,7 @@ def _read_csv_bytes(
         raise InputError(f"{name}: the file grew while it was read; upload it again")
     if not data or (len(data) < 1 << 16 and not data.strip()):
         raise InputError(
-            f"{name}: the file is empty; it needs a header row and at least one recipient row"
+            f"{name}: the file is empty; it needs a header row and at least one row under it"
         )
     if data[:4] == b"PK\x03\x04":
         raise InputError(

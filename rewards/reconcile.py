@@ -131,7 +131,9 @@ def _classify(
     held_by_us = present & ~free
     sent = held_by_us & _sent(held)
     other = held_by_us & (held["batch_id"] != batch).fillna(False).to_numpy(bool)
-    told = sent | other  # the rows whose reason names their holder
+    # the rows whose reason names their holder (a run that sends: another batch's rows only;
+    # its own rows, most of a million, say no more than their status)
+    told = (sent | other) if mode is Mode.DRY_RUN else other
     where = np.full(len(held), "", dtype=object)
     if told.any():
         where[told] = _where(held[told]).to_numpy(dtype=object)
@@ -140,12 +142,10 @@ def _classify(
         live = (held["lease_expires"] > held["seen_at"]).fillna(False).to_numpy(bool)
         busy = ~sent & other & live
         outcome = np.select([sent, busy], ["sent_before", "being_sent"], "would_send")
-        reason = np.select(
-            [sent, busy],
-            ["sent before in " + where, "being sent now by " + where],
-            "dry run: would be sent",
-        )
-        return outcome.astype(object), reason.astype(object)
+        reason = np.full(len(held), "dry run: would be sent", dtype=object)
+        reason[sent] = "sent before in " + where[sent]
+        reason[busy] = "being sent now by " + where[busy]
+        return outcome.astype(object), reason
 
     state, status = line["state"], line["line_item_status"]
     dated = (line["scheduled_delivery_date"].fillna("") != "").to_numpy(bool)
@@ -169,20 +169,16 @@ def _classify(
         "pending",
     )
     error = _text(line["error"])
-    own_reason = np.where(unsent, unsent_reason, np.where(pd.isna(error), "", error))
+    reason = np.where(unsent, unsent_reason, np.where(pd.isna(error), "", error)).astype(object)
     outcome = np.where(other, np.where(sent, "already_sent", "being_sent"), own)
-    reason = np.where(
-        other,
-        np.where(
-            sent,
-            "already sent in " + where,
-            "being sent by "
-            + where
-            + "; its run has not finished: run this file again once it has",
-        ),
-        own_reason,
+    before, busy = other & sent, other & ~sent
+    reason[before] = "already sent in " + where[before]
+    reason[busy] = (
+        "being sent by "
+        + where[busy]
+        + "; its run has not finished: run this file again once it has"
     )
-    return outcome.astype(object), reason.astype(object)
+    return outcome.astype(object), reason
 
 
 def _after(references: np.ndarray, after_sending: Mapping[str, str] | None) -> Any:
@@ -301,7 +297,7 @@ def reconcile(
     counts = {o: int((report["outcome"] == o).sum()) for o in OUTCOMES}
     counts["rows_in"] = len(original)
     counts["submitted"] = sum(counts[o] for o in SUBMITTED_OUTCOMES)
-    money = _money(report)
+    money = _money(report, ledger_orders)
     sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
     by_reward = _breakdown(sent, [*(c.report_header for c in REWARD), "reward_name", "currency"])
     by_method = _breakdown(sent, [*(c.report_header for c in METHOD), "currency"])
@@ -349,10 +345,23 @@ def _expected(report: pd.DataFrame) -> np.ndarray:
     return expected
 
 
-def _money(report: pd.DataFrame) -> pd.DataFrame:
+def _money(report: pd.DataFrame, ledger_orders: list[OrderRow]) -> pd.DataFrame:
+    """Per currency: what the rows asked, what their lines were charged, what was released
+    (failed, cancelled, refused), and what reissues of these lines charged since (their
+    replacements are new lines of the same orders: Tango's order totals include them)."""
     sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
     if sent.empty:
-        return pd.DataFrame(columns=["currency", "requested", "charged", "released"])
+        return pd.DataFrame(
+            columns=["currency", "requested", "charged", "released", "reissues_charged"]
+        )
+    currency_of = dict(zip(sent["external_ref_id"], sent["currency"], strict=True))
+    reissues: dict[str, Decimal] = {}
+    for o in ledger_orders:
+        if o.replacements_charged and o.external_ref_id in currency_of:
+            currency = currency_of[o.external_ref_id]
+            reissues[currency] = reissues.get(currency, Decimal(0)) + Decimal(
+                o.replacements_charged
+            )
     expected = _expected(sent)
     charged = _cents(sent["amount_charged"])
     cents = pd.DataFrame(
@@ -367,24 +376,29 @@ def _money(report: pd.DataFrame) -> pd.DataFrame:
             "released": [
                 _dec(r - c) for r, c in zip(sums["requested"], sums["charged"], strict=True)
             ],
+            "reissues_charged": [reissues.get(c, Decimal("0.00")) for c in sums["currency"]],
         }
     )
 
 
 def _breakdown(sent: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if sent.empty:
-        return pd.DataFrame(columns=[*keys, "rows", "complete", "failed", "charged"])
+        return pd.DataFrame(columns=[*keys, "rows", "complete", "failed", "charged", "cancelled"])
+    cancelled = sent["outcome"] == "cancelled"
     frame = sent[[*keys, ROW]].assign(
         complete=(sent["outcome"] == "complete").astype(int),
-        failed=sent["outcome"].isin(RELEASED_OUTCOMES).astype(int),
+        failed=(sent["outcome"].isin(RELEASED_OUTCOMES) & ~cancelled).astype(int),
         charged=_cents(sent["amount_charged"]),
+        cancelled=cancelled.astype(int),
     )
     out = frame.groupby(keys, as_index=False, dropna=False).agg(
         rows=(ROW, "count"),
         complete=("complete", "sum"),
         failed=("failed", "sum"),
         charged=("charged", "sum"),
+        cancelled=("cancelled", "sum"),
     )
+
     out["charged"] = [_dec(c) for c in out["charged"]]
     return out
 

@@ -136,10 +136,20 @@ def cost(plan: Plan, account: Account) -> CostPreview:
 def record(ctx: Context, plan: Plan, sheet: Sheet, lease_seconds: float) -> Claimed:
     """Write the batch's orders into the ledger before anything is sent, and take the batch's
     lease (see :mod:`.ledger`)."""
-    rows = {
-        r["line_id"]: (int(r["row_number"]), r["amount"], r["currency"])
-        for r in plan.to_send[["line_id", "row_number", "amount", "currency"]].to_dict("records")
-    }
+    sent = plan.to_send  # column by column: a million rows as dicts would not fit
+    rows = dict(
+        zip(
+            sent["line_id"],
+            zip(
+                sent["row_number"].astype(int).tolist(),
+                sent["amount"],
+                sent["currency"],
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
+
     return ctx.book.claim(
         batch=plan.batch,
         account=plan.account,

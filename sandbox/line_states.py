@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlite3 import Connection, Row
 
-from raas import DeliveryMethod, LineItemStatus
+from raas import DeliveryMethod, LineItemStatus, rules
 from raas._line_items import RewardStatus
 
 from .errors import ApiError
@@ -76,12 +76,20 @@ def delivery_failed(li: Row) -> bool:
     return li["status"] == LineItemStatus.FAILED and "DELIVERY_FAILED" in errors
 
 
+def facts(li: Row) -> rules.LineFacts:
+    """The line as :func:`raas.rules.action_refusal` judges it."""
+    return rules.LineFacts(
+        status=li["status"],
+        reward=li["reward_state"],
+        delivery_failed=delivery_failed(li),
+        scheduled=bool(li["scheduled_delivery_date"]),
+        replaced_by=li["reissued_to"],
+    )
+
+
 def issued(li: Row) -> bool:
     """Its reward exists and was not redeemed or cancelled."""
-    return li["status"] == LineItemStatus.COMPLETE and li["reward_state"] in (
-        RewardStatus.ACTIVE,
-        RewardStatus.FROZEN,
-    )
+    return facts(li).issued
 
 
 def shows_credentials(li: Row) -> bool:
@@ -91,57 +99,15 @@ def shows_credentials(li: Row) -> bool:
 
 def state(li: Row) -> str:
     """How a refusal names the line's state: ``COMPLETE (reward FROZEN)``."""
-    reward = f" (reward {li['reward_state']})" if li["reward_state"] else ""
-    return f"{li['status']}{reward}"
+    return facts(li).shown
 
 
-# Each rule returns None when the action is allowed, else (errors[] code, reason).
-Refusal = tuple[str, str] | None
+Refusal = rules.Refusal
 
 
-def cancel_refusal(li: Row) -> Refusal:
-    if li["status"] == LineItemStatus.CANCELLED or li["reward_state"] == RewardStatus.CANCELLED:
-        return "ALREADY_CANCELLED", "is cancelled already"
-    if li["status"] == LineItemStatus.PENDING or issued(li):
-        return None
-    return "LINE_ITEM_STATUS", "can be cancelled only while pending or unredeemed"
-
-
-def freeze_refusal(li: Row) -> Refusal:
-    if li["reward_state"] == RewardStatus.FROZEN:
-        return "ALREADY_FROZEN", "is frozen already"
-    if li["reward_state"] == RewardStatus.ACTIVE:
-        return None
-    return "LINE_ITEM_STATUS", "can be frozen only once issued and unredeemed"
-
-
-def unfreeze_refusal(li: Row) -> Refusal:
-    if li["reward_state"] == RewardStatus.FROZEN:
-        return None
-    if li["reward_state"] == RewardStatus.ACTIVE:
-        return "NOT_FROZEN", "is not frozen"
-    return "LINE_ITEM_STATUS", "can be unfrozen only when frozen"
-
-
-def resend_refusal(li: Row) -> Refusal:
-    if li["reward_state"] == RewardStatus.ACTIVE or delivery_failed(li):
-        return None
-    return "LINE_ITEM_STATUS", "can be resent only once issued (not frozen) or failed in delivery"
-
-
-def reissue_refusal(li: Row) -> Refusal:
-    if issued(li) or delivery_failed(li):
-        return None
-    return (
-        "LINE_ITEM_STATUS",
-        "can be reissued only once issued and unredeemed, or failed in delivery",
-    )
-
-
-def reschedule_refusal(li: Row) -> Refusal:
-    if li["status"] == LineItemStatus.PENDING and li["scheduled_delivery_date"]:
-        return None
-    return "LINE_ITEM_STATUS", "has no delivery date to move (only scheduled lines do)"
+def refusal(action: str, li: Row) -> Refusal:
+    """Whether the line allows ``action`` (the rules are Tango's, in :mod:`raas.rules`)."""
+    return rules.action_refusal(action, facts(li))
 
 
 def refuse(li: Row, refusal: Refusal, status: int) -> None:
@@ -149,9 +115,10 @@ def refuse(li: Row, refusal: Refusal, status: int) -> None:
     if refusal is None:
         return
     code, reason = refusal
-    ref = li["reference_line_item_id"]
+    ref, shown = li["reference_line_item_id"], state(li)
+
     raise ApiError(
         status,
-        f"Line item {ref} is {state(li)} and {reason}",
-        [{"path": "referenceLineItemID", "code": code, "message": f"{state(li)}: {reason}"}],
+        f"Line item {ref} is {shown} and {reason}",
+        [{"path": "referenceLineItemID", "code": code, "message": f"{shown}: {reason}"}],
     )

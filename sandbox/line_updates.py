@@ -37,7 +37,7 @@ class LineUpdates:
             li = line_states.get(c, ref_li, 404)
             when = None
             if change.deliveryDate is not None:
-                line_states.refuse(li, line_states.reschedule_refusal(li), 400)
+                line_states.refuse(li, line_states.refusal("reschedule", li), 400)
                 item = self.catalog.item(li["utid"] or "")
                 if problem := reschedule_problem(item, change.deliveryDate):
                     raise ApiError(400, problem, [field_error("deliveryDate", "Invalid", problem)])

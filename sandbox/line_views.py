@@ -11,7 +11,7 @@ from typing import Any
 from raas._line_items import RewardStatus
 from raas._models import CatalogItem
 
-from .line_states import cancel_refusal, freeze_refusal, shows_credentials
+from .line_states import refusal, shows_credentials
 from .views import ETID, EXPIRATION, line_money, recipient
 from .wire import clean
 
@@ -43,8 +43,8 @@ def line_view(li: Row) -> dict[str, Any]:
             "deliveryMethod": li["delivery_method"],
             "deliveryStatus": li["delivery_status"],
             "rewardStatus": li["reward_state"],
-            "canCancel": cancel_refusal(li) is None,
-            "canFreeze": freeze_refusal(li) is None,
+            "canCancel": refusal("cancel", li) is None,
+            "canFreeze": refusal("freeze", li) is None,
             "lineNumber": li["seq"] + 1,
             "rewardName": li["reward_name"] or "",
             "amountIssued": money,

@@ -98,7 +98,7 @@ class Lines:
         why = parse(CancelLineItemCriteria, body)
         with self.store.tx() as c:
             li = line_states.get(c, ref_li, 400)
-            line_states.refuse(li, line_states.cancel_refusal(li), 422)
+            line_states.refuse(li, line_states.refusal("cancel", li), 422)
             refund(c, li)
             was_issued = li["status"] == "COMPLETE"
             c.execute(
@@ -124,10 +124,10 @@ class Lines:
     def _set_reward(
         self, ref_li: str, why: _Reasoned[Any], action: str, status: RewardStatus
     ) -> str:
-        rule = line_states.freeze_refusal if action == "FREEZE" else line_states.unfreeze_refusal
         with self.store.tx() as c:
             li = line_states.get(c, ref_li, 400)
-            line_states.refuse(li, rule(li), 422)
+            line_states.refuse(li, line_states.refusal(action.lower(), li), 422)
+
             c.execute(
                 "UPDATE line_items SET reward_status=? WHERE reference_line_item_id=?",
                 (status, ref_li),

@@ -59,7 +59,7 @@ class Redelivery:
         why = parse(ResendLineItemCriteria, body)
         with self.store.tx() as c:
             li = line_states.get(c, ref_li, 404)
-            line_states.refuse(li, line_states.resend_refusal(li), 400)
+            line_states.refuse(li, line_states.refusal("resend", li), 400)
             method, recipient = self._resend_target(li, why)
             if line_states.delivery_failed(li):
                 delivery = self._redeliver_failed(c, li, method, recipient)
@@ -157,8 +157,8 @@ class Redelivery:
         with self.store.tx() as c:
             li = line_states.get(c, ref_li, 400)
             if li["reissued_to"]:
-                return self._replacement(c, li)
-            line_states.refuse(li, line_states.reissue_refusal(li), 422)
+                return self._replacement(c, li, why)
+            line_states.refuse(li, line_states.refusal("reissue", li), 422)
             new_line = self._new_line(c, li, why)
             if line_states.issued(li):
                 refund(c, li)
@@ -238,9 +238,33 @@ class Redelivery:
         )
         return new_ref
 
-    def _replacement(self, c: Connection, li: Row) -> dict[str, Any]:
+    def _replacement(self, c: Connection, li: Row, why: ReissueLineItemCriteria) -> dict[str, Any]:
+        """A repeat of the reissue answers its replacement; a reissue asking for something
+        else (another amount, method or contact) is refused: the line is replaced already."""
         new = line_states.find(c, li["reissued_to"])
         assert new is not None
+        given = why.recipient.model_dump(exclude_none=True) if why.recipient else {}
+        held = json.loads(new["recipient_json"])
+        differs = (
+            (why.amount is not None and Decimal(new["amount"]) != why.amount)
+            or (why.deliveryMethod is not None and new["delivery_method"] != why.deliveryMethod)
+            or any(held.get(k) != v for k, v in given.items())
+        )
+        if differs:
+            ref = li["reference_line_item_id"]
+            raise ApiError(
+                422,
+                f"Line item {ref} was reissued already as {new['reference_line_item_id']}",
+                [
+                    {
+                        "path": "referenceLineItemID",
+                        "code": "ALREADY_REISSUED",
+                        "message": f"replaced by {new['reference_line_item_id']}: act on that "
+                        "line instead",
+                    }
+                ],
+            )
+
         at = c.execute(
             "SELECT at FROM line_actions WHERE reference_line_item_id=? AND action='REISSUE'",
             (li["reference_line_item_id"],),

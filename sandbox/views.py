@@ -10,7 +10,7 @@ from typing import Any
 
 from raas._models import CatalogItem
 
-from .line_states import cancel_refusal, freeze_refusal, shows_credentials
+from .line_states import refusal, shows_credentials
 from .wire import clean
 
 EXPIRATION = "2099-12-31T00:00:00Z"  # sandbox rewards do not expire
@@ -98,8 +98,8 @@ def line_with_credentials(li: Row, order: Row, item: CatalogItem | None) -> dict
             "scheduledDeliveryDate": li["scheduled_delivery_date"],
             "etid": ETID,
             "utid": li["utid"],
-            "canCancel": cancel_refusal(li) is None,
-            "canFreeze": freeze_refusal(li) is None,
+            "canCancel": refusal("cancel", li) is None,
+            "canFreeze": refusal("freeze", li) is None,
             "rewardName": li["reward_name"] or "",
             "quantity": li["quantity"],
             "shippingMethod": li["shipping_method"],

@@ -40,7 +40,7 @@ def check_actions(sheet: Sheet, customer: str, account: Account) -> tuple[Checke
     """Look the lines up at Tango, check every row, and price what would cost money."""
     client = tango_client(customer, account.accountIdentifier)
     lines = managing.look_up(client, ledger(), account.accountIdentifier, sheet.frame)
-    checked = managing.check_sheet(client, sheet, lines, account)
+    checked = managing.check_sheet(client, ledger(), sheet, lines, account)
     preview = managing.cost(checked, account)
     get_run_logger().info(
         "%d action(s) valid, %d row(s) rejected; cost %s",

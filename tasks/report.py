@@ -62,11 +62,16 @@ def summary_markdown(
     if cost:
         lines += [f"Cost of the rows not yet at Tango: **{cost.text()}**.", ""]
     if len(result.money):
-        lines += ["| currency | requested | charged | released |", "|---|---:|---:|---:|"]
         lines += [
-            f"| {r.currency} | {r.requested:.2f} | {r.charged:.2f} | {r.released:.2f} |"
+            "| currency | requested | charged | released | charged by reissues since |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r.currency} | {r.requested:.2f} | {r.charged:.2f} | {r.released:.2f} "
+            f"| {r.reissues_charged:.2f} |"
             for r in result.money.itertuples()
         ]
+
         lines.append("")
     if books:
         refusals = result.counts.get("rejected_by_tango", 0)
@@ -269,4 +274,5 @@ def write_actions_report(
         results_total=len(report),
         files=files_markdown(folder, written),
         written=[str(p) for p in written],
+        results_title="What was done",
     )

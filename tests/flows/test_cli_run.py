@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -273,17 +274,32 @@ def test_the_demo_runs_as_make_demo_runs_it(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "TANGO_", "REWARDS_"))
     }
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "REWARDS_REPORTS_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "deployments.cli", "demo"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    said = done.stdout + done.stderr
-    assert done.returncode == 0, said[-3000:]
+    env |= {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "REWARDS_REPORTS_DIR": str(tmp_path),
+        "REWARDS_DEMO_DIR": str(tmp_path / "demo"),
+    }
+
+    def run(command: list[str]) -> tuple[int, str]:
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    code, said = run([sys.executable, "-m", "deployments.cli", "demo"])
+    assert code == 0, said[-3000:]
     assert "Local Tango sandbox" in said and f"Reports are under {tmp_path}" in said, said[-3000:]
     assert "Traceback" not in said
     assert list(tmp_path.glob("*/report.csv")), said[-3000:]
+
+    # it ends with the command that resends its failed delivery: type the address, run it
+    command = said.strip().splitlines()[-2].strip()
+    assert command.startswith(".venv/bin/rewards demo --manage "), said[-1500:]
+    failed = Path(command.split()[-1])
+    fix = pd.read_csv(failed, dtype=str, keep_default_na=False)
+    fix["new_email"] = "someone.else@example.com"
+    fix.to_csv(failed, index=False)
+    code, said = run(shlex.split(command))
+    assert code == 0 and "1 done" in said and "Traceback" not in said, said[-3000:]
+    code, said = run(shlex.split(command))  # nothing twice
+    assert code == 0 and "1 done before" in said, said[-3000:]

@@ -127,11 +127,12 @@ def test_a_resend_that_bounces_again_is_not_called_done(
     "done"; nothing is charged for it."""
     out, _ = sent_lines(env, campaign, emails={0: f"jo@{BOUNCE}"})
     failed = Path(out["report_dir"]) / "failed_deliveries.csv"
-    state, _, report, _ = manage(failed)
+    state, summary, report, _ = manage(failed)
     assert not state.is_completed() and "1 failed again" in state.message, state.message
     assert report is not None and report["outcome"].tolist() == ["failed_again"]
     assert "the delivery failed again" in report.loc[0, "reason"]
     assert report.loc[0, "cost"] == ""
+    assert summary.cost.cost == 0, summary.cost  # refunded: the run charged nothing
 
 
 def test_each_row_done_refused_or_invalid_with_its_reason(
@@ -152,6 +153,9 @@ def test_each_row_done_refused_or_invalid_with_its_reason(
                 "reason_code": "OTHER",
                 "other_reason": "sent twice by mistake",
             },
+            # frozen by row 2 first: Tango judges it after row 2 (only a line's first action
+            # is checked against its state beforehand)
+            {"action": "resend", "line_id": ids[0], "reason_code": "REMINDER"},
         ],
     )
     state, summary, report, result = manage(path)
@@ -159,18 +163,22 @@ def test_each_row_done_refused_or_invalid_with_its_reason(
     by_row = report.set_index("row_number")
     assert by_row["outcome"].to_dict() == {
         "2": "done",
-        "3": "refused",
+        "3": "invalid",  # its line's state refuses it: known before anything is asked
         "4": "invalid",
         "5": "invalid",
         "6": "done",
+        "7": "refused",
     }
-    assert "NOT_FROZEN" in by_row.loc["3", "reason"]
+    assert (
+        f"line {ids[1]} is COMPLETE (reward ACTIVE) and is not frozen" in by_row.loc["3", "reason"]
+    )
+    assert "LINE_ITEM_STATUS" in by_row.loc["7", "reason"]
     assert "reason_code" in by_row.loc["4", "reason"] and "nope" in by_row.loc["5", "reason"]
     assert by_row.loc["6", "line_id"] == ids[2]
     assert client.get_line_item(ids[0]).rewardStatus == "FROZEN"
     assert client.get_line_item(ids[2]).status == "CANCELLED"
     rejected = pd.read_csv(Path(summary.report_dir) / "rejected_actions.csv", dtype=str)
-    assert rejected["row_number"].tolist() == ["4", "5"]
+    assert rejected["row_number"].tolist() == ["3", "4", "5"]
 
 
 def test_a_resend_whose_answer_was_lost_is_not_sent_again(
@@ -192,8 +200,9 @@ def test_a_resend_whose_answer_was_lost_is_not_sent_again(
     account = client.get_account()
     sheet = read_sheet(path, ACTION_COLUMNS)
     checked = managing.check_sheet(
-        client, sheet, managing.look_up(client, book, "sandbox-usd", sheet.frame), account
+        client, book, sheet, managing.look_up(client, book, "sandbox-usd", sheet.frame), account
     )
+
     [action] = checked.actions
     managing.record(book, checked, "sandbox-usd", str(path))
     assert book.attempting(action.id, {"resends": 0}, "a-run-that-died", 0)
@@ -329,7 +338,16 @@ def test_rewards_manage_on_the_command_line(
     assert code == 0 and "1 done before" in said, said
     assert len(probe.get_line_item(line).resendHistory) == 1
 
+    # valid rows done and one invalid: done (exit 0, as rewards run with rejected rows), the
+    # invalid row named with the file to fix
+    mixed = pd.concat([fix, pd.DataFrame([{"action": "resend", "line_id": line}])])
+    mixed.to_csv(env / "mixed.csv", index=False)
+    code, said = rewards("manage", str(env / "mixed.csv"))
+    assert code == 0 and "1 done before" in said and "1 invalid" in said, said
+    assert "row 3: resend" in said and "rejected_actions.csv" in said, said
+
     code, said = rewards("history", line)
+
     assert code == 0 and "resent by EMAIL to a***@example.com" in said, said
     assert "ann@" not in said
 
@@ -382,6 +400,76 @@ def test_reissues_above_the_threshold_wait_for_approval(
     # order at Tango, and the books still balance (the replacement is no row of the file)
     again = send(env / f"{campaign}.csv")
     assert again["balanced"] is True and again["cancelled"] == 1, again
+
+    # the same actions file again: done before, so it costs nothing and asks nobody (it
+    # asked Grace to approve 30.00 USD again, for nothing that would be done)
+    state, summary, report, _ = manage(path, approval_threshold="20", approval_timeout_seconds=30)
+    assert state.is_completed(), state.message
+    assert report["outcome"].tolist() == ["done_before"] and report.loc[0, "cost"] == ""
+    assert summary.cost.cost == 0, summary.cost
+
+
+def test_a_replaced_line_is_not_reissued_again_and_the_report_follows_the_chain(
+    env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
+) -> None:
+    """A second reissue of a line already replaced was reported done and charged 45.00 while
+    Tango answered the first replacement and charged nothing; the batch's report named only
+    the first replacement and its money table left out what the reissues charged."""
+    _, sent = sent_lines(env, campaign, 2)
+    old = sent.loc[0, "reference_line_item_id"]
+    first = write_actions(
+        env / "first.csv",
+        [{"action": "reissue", "line_id": old, "amount": "7.00", "reason_code": "REWARD_AMOUNT"}],
+    )
+    assert manage(first)[0].is_completed()
+    new = client.get_line_item(old).reissuedToReferenceLineItemId
+    assert new
+    balance = client.get_account().currentBalance
+
+    again = write_actions(
+        env / "again.csv",
+        [{"action": "reissue", "line_id": old, "amount": "45", "reason_code": "REWARD_AMOUNT"}],
+    )
+    for dry in (True, False):
+        state, summary, report, _ = manage(again, dry_run=dry)
+        assert report["outcome"].tolist() == ["invalid"], report.to_dict("records")
+        assert f"was reissued as {new}: act on that line instead" in report.loc[0, "reason"]
+        assert summary.cost.cost == 0 and (dry or not state.is_completed()), state.message
+
+    assert client.get_account().currentBalance == balance
+
+    # Tango's side (the sandbox): the same reissue again answers its replacement (a retry
+    # after a lost answer); one asking for something else is refused, naming it
+    from raas import APIStatusError
+
+    assert client.reissue_line_item(old, "REWARD_AMOUNT", amount=7).referenceLineItemID == new
+    try:
+        client.reissue_line_item(old, "REWARD_AMOUNT", amount=45)
+        raise AssertionError("a reissue asking for another amount was not refused")
+    except APIStatusError as exc:
+        assert exc.http_code == 422 and "ALREADY_REISSUED" in str(exc.errors), exc
+    assert client.get_account().currentBalance == balance
+
+    # the replacement reissued in turn: the batch's report follows both, and its money
+    # table says what the reissues charged (Tango's order totals include it)
+    then = write_actions(
+        env / "then.csv",
+        [{"action": "reissue", "line_id": new, "amount": "9.00", "reason_code": "REWARD_AMOUNT"}],
+    )
+    assert manage(then)[0].is_completed()
+    newest = client.get_line_item(new).reissuedToReferenceLineItemId
+    out = send(env / f"{campaign}.csv")
+    assert out["balanced"] is True, out
+    folder = Path(out["report_dir"])
+    report = pd.read_csv(folder / "report.csv", dtype=str, keep_default_na=False)
+    said = report.set_index("reference_line_item_id").loc[old, "after_sending"]
+    assert f"reissued as line {new}" in said and f"then line {new}: reissued as line {newest}" in (
+        said
+    ), said
+    money = pd.read_csv(folder / "money.csv", dtype=str)
+    assert money.loc[0, "reissues_charged"] == "9.00", money.to_dict("records")
+    by_reward = pd.read_csv(folder / "by_reward.csv")
+    assert (by_reward["cancelled"].sum(), by_reward["failed"].sum()) == (1, 0), by_reward
 
 
 def test_a_scheduled_reward_moved_noted_then_cancelled(

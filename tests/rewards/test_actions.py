@@ -39,7 +39,11 @@ def line(ref: str, **kw: object) -> LineItemDetail:
     return LineItemDetail.model_validate(body)
 
 
-LINES = {"L1": line("L1"), "L2": line("L2", status="FAILED", rewardStatus=None), "L3": None}
+LINES = {
+    "L1": line("L1"),
+    "L2": line("L2", status="FAILED", rewardStatus=None, deliveryStatus="FAILED"),
+    "L3": None,
+}
 
 
 def sheet(tmp_path: Path, text: str):

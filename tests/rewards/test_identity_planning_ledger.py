@@ -206,7 +206,7 @@ def test_exported_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
     assert back["n"].tolist() == [1, 2, 3, 4, 5, 6]  # numbers stay numbers, text stays text
     import openpyxl
 
-    cell = openpyxl.load_workbook(files[1])["Sheet1"]["A2"]
+    cell = openpyxl.load_workbook(files[1])["out"]["A2"]
     assert (cell.value, cell.data_type) == ("=1+1", "s")  # ...in a text cell: never a formula
 
 

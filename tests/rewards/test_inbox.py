@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rewards.inbox import Inbox
+from rewards.inbox import Inbox, uploaded_name
 
 CSV = "UTID,Amount,Delivery Method,Email\nU100001,5,email,a@example.com\n"
 
@@ -89,6 +89,8 @@ def test_a_plain_file_is_still_taken(inbox: Inbox) -> None:
     settled_file(inbox.folder / "march.csv")
     (taken,) = inbox.scan()
     assert taken.path.read_text() == CSV and taken.path.parent == inbox.processed.resolve()
+    # kept under its hash; its run is named as the file was dropped
+    assert taken.path.name != "march.csv" and uploaded_name(taken.path) == "march.csv"
 
 
 def test_an_inbox_named_relatively_keeps_absolute_paths(

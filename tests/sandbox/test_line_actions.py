@@ -156,7 +156,21 @@ def test_a_resend_that_bounces_again_is_refunded_again(client: RaasClient) -> No
     assert balance(client) == before
 
 
+def test_a_failed_line_reissued_is_not_resent_too(client: RaasClient) -> None:
+    """A failed line stays FAILED when reissued: resending it as well would deliver a second
+    reward (the replacement is the line to act on)."""
+    line = one(client, **bounced())
+    wait_for(lambda: client.get_line_item(line).status == "FAILED")
+    new = client.reissue_line_item(line, "DELIVERY_INFO").referenceLineItemID
+    before = balance(client)
+    with pytest.raises(InvalidRequestError, match="HTTP 400") as info:
+        client.resend_line_item(line, "DELIVERY_INFO", new_email="bo@example.com")
+    assert [e.code for e in info.value.errors] == ["ALREADY_REISSUED"] and new in str(info.value)
+    assert balance(client) == before and not client.get_line_item(line).resendHistory
+
+
 def test_resend_refuses_what_it_cannot_send(client: RaasClient, sandbox: SandboxServer) -> None:
+
     never_issued = one(client, utid="U999999")
     redeemed = one(client)
     redeem(sandbox, redeemed)
@@ -226,12 +240,19 @@ def test_reissue_of_a_bounced_line_charges_only_the_new_reward(client: RaasClien
 
 
 def test_a_reissue_repeated_answers_the_same_replacement(client: RaasClient) -> None:
+    """The same reissue again (a retry after a lost answer) answers its replacement; one
+    asking for something else is refused, naming the replacement: it was answered as done
+    (and priced by the caller) while nothing was applied."""
     line = one(client)
     first = client.reissue_line_item(line, "REWARD_AMOUNT", amount=Decimal("11"))
     before = balance(client)
-    again = client.reissue_line_item(line, "REWARD_AMOUNT", amount=Decimal("99"))
+    again = client.reissue_line_item(line, "REWARD_AMOUNT", amount=Decimal("11"))
     assert again.referenceLineItemID == first.referenceLineItemID
     assert again.amountCharged.total == 11 and balance(client) == before
+    with pytest.raises(InvalidRequestError, match="HTTP 422") as info:
+        client.reissue_line_item(line, "REWARD_AMOUNT", amount=Decimal("99"))
+    assert [e.code for e in info.value.errors] == ["ALREADY_REISSUED"]
+    assert first.referenceLineItemID in str(info.value) and balance(client) == before
 
 
 def test_reissue_refuses_an_amount_out_of_range_and_changes_nothing(client: RaasClient) -> None:
