@@ -57,7 +57,8 @@ def main(manage: str | None = None, dry_run: bool = False) -> int:
     os.environ.setdefault("REWARDS_LEDGER_URL", f"sqlite:///{work / 'ledger.db'}")
     os.environ.setdefault("REWARDS_REPORTS_DIR", str(ROOT / "data" / "reports"))
     with ExitStack() as stack:
-        if not os.environ.get("TANGO_BASE_URL"):
+        embedded = not os.environ.get("TANGO_BASE_URL")
+        if embedded:
             from sandbox import SandboxConfig, SandboxServer
 
             sandbox = stack.enter_context(SandboxServer(SandboxConfig(db_path=work / "sandbox.db")))
@@ -84,11 +85,11 @@ def main(manage: str | None = None, dry_run: bool = False) -> int:
         ledger = os.environ["REWARDS_LEDGER_URL"]
         print(f"\nReports are under {reports}; the ledger is {ledger}")
         if code == 0:
-            _point_at_the_bounce(reports)
+            _point_at_the_bounce(reports, embedded, ledger)
         return code
 
 
-def _point_at_the_bounce(reports: Path) -> None:
+def _point_at_the_bounce(reports: Path, embedded: bool, ledger: str) -> None:
     """The way forward after a bounce: the report's failed_deliveries.csv, a new address typed
     in, and the command that resends it (to this demo's sandbox and ledger)."""
     import pandas as pd
@@ -102,12 +103,18 @@ def _point_at_the_bounce(reports: Path) -> None:
     path = found[-1].resolve()
     shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
     to = ", ".join(mask_email(e) for e in fix["email"] if e)
+    # against the demo's own sandbox, or the Tango it was pointed at (TANGO_BASE_URL)
+    command = "demo --manage" if embedded else "manage"
     print(
         f"\n{len(fix)} delivery failed ({to}). To resend it: open {shown}, type the right "
         "address in new_email, save it, and run\n"
-        f"  .venv/bin/rewards demo --manage {shown}\n"
-        "(against this demo's sandbox and ledger; with your own Tango and Prefect it is "
-        "`rewards manage FILE`)"
+        f"  .venv/bin/rewards {command} {shown}\n"
+        + (
+            "(against this demo's sandbox and ledger; with your own Tango and Prefect it is "
+            "`rewards manage FILE`)"
+            if embedded
+            else f"(with the same settings: TANGO_BASE_URL, REWARDS_LEDGER_URL={ledger})"
+        )
     )
 
 

@@ -99,7 +99,8 @@ def manage_rewards(
         checked, cost = check_actions(quote(sheet), customer, account)
         run = _Run(sheet, checked, cost, account, customer, settings)
         if dry_run:
-            return _end(run, preview_actions(quote(checked)), None, dry=True)
+            ahead = approval.ahead(cost, doing="doing them")
+            return _end(run, preview_actions(quote(checked)), ahead, dry=True)
         if cost.shortfall:
             return _stop(run, _short(cost))
         approver, said = None, None
@@ -156,9 +157,12 @@ def _end(
     line = _line(c)
     logger = get_run_logger()
     if dry:
-        message = f"dry run: {line}; {run.cost.text()}"
+        message = f"dry run: {line}; {run.cost.text()}" + (f"; {note}" if note else "")
         logger.info("%s", message)
+        if c.get("invalid", 0) == len(table):  # as the real run would: nothing to do
+            return Failed(message=message, data=RunStoppedError(message, summary))
         return Completed(message=message, data=summary)
+
     if trouble:
         name = Path(run.sheet.source).name
         said = f"{name}: {line}; see {summary.report_dir}/actions_report.csv"

@@ -360,7 +360,8 @@ def _unfreeze(line: LineFacts) -> Refusal:
 
 def _replaced(line: LineFacts) -> Refusal:
     if line.replaced_by:
-        return "ALREADY_REISSUED", f"was reissued as {line.replaced_by}: act on that line instead"
+        return "ALREADY_REISSUED", f"was reissued: line {line.replaced_by} replaces it, act on that"
+
     return None
 
 

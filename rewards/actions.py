@@ -206,16 +206,16 @@ def check(
     catalog: Mapping[str, CatalogItem] | None = None,
     amounts: Mapping[str, Decimal] | None = None,
     today: date | None = None,
-    in_ledger: Callable[[list[str]], Mapping[str, str]] | None = None,
+    in_ledger: Callable[[list[Planned]], Mapping[str, Held]] | None = None,
 ) -> Checked:
     """Check every row of an actions sheet. ``reason_codes``: Tango's, per action (``RESEND``:
     {code: meaning}); ``lines``: each reference line id named (directly or through ``known``,
     external ref line item id -> reference line id) -> the line as Tango has it (None: not
     found); ``catalog``: utid -> item, for the cost of reissues and resends; ``amounts``:
     reference line id -> the amount it was sent with (the ledger's: Tango shows a refunded
-    line's amount as 0); ``in_ledger``: the ledger's state of each of these action ids it
-    holds (their lines' state is theirs to explain, see :func:`_allowed_by_state`; one done
-    costs nothing more)."""
+    line's amount as 0); ``in_ledger``: what the ledger holds of these actions (their lines'
+    state is theirs to explain, see :func:`_allowed_by_state`; one done costs nothing more;
+    one done and undone since is asked again, as a new action)."""
     today = today or datetime.now(UTC).date()
     catalog = catalog or {}
     problems: list[tuple[int, str, str]] = []
@@ -237,11 +237,19 @@ def check(
                 seen[action.id] = row
                 planned.append(action)
         problems += [(row, col, why) for col, why in said]
-    held = in_ledger([a.id for a in planned]) if in_ledger else {}
-    refused = _allowed_by_state(planned, lines, set(held))
+    held = dict(in_ledger(planned)) if in_ledger else {}
+    again = {a.id for a in planned if (h := held.get(a.id)) and h.undone_at}
+    planned = [_again(a, account, held[a.id]) if a.id in again else a for a in planned]
+    if again and in_ledger:  # asked again before (a rerun): what the ledger holds of that
+        held.update(in_ledger([a for a in planned if a.id not in held]))
+
+    # a refused action is judged again: the line may have changed, or not
+    judged = {i for i, h in held.items() if h.state != "refused" and not h.undone_at}
+    done = {i for i in judged if held[i].state == "done"}
+    refused = _allowed_by_state(planned, lines, judged, done)
     problems += refused
     planned = [
-        _costing(a, Decimal(0), a.currency) if held.get(a.id) == "done" else a
+        _costing(a, Decimal(0), a.currency) if (h := held.get(a.id)) and h.state == "done" else a
         for a in planned
         if a.row_number not in {row for row, _, _ in refused}
     ]
@@ -263,6 +271,23 @@ def check(
     return Checked(planned, table, rejected, len(frame), batch)
 
 
+@dataclass(frozen=True)
+class Held:
+    """What the ledger holds of an action: its state (``planned``, ``done``, ``refused``) and,
+    for one done whose effect was undone since (unfrozen, frozen again, moved or noted
+    otherwise), when: asked for again, it is a new action (see :func:`_again`)."""
+
+    state: str
+    undone_at: str | None = None
+
+
+def _again(action: Planned, account: str, held: Held) -> Planned:
+    """The action asked for again after it was undone: a new id, from the old one and when it
+    was undone (a rerun of the same file finds this one, not a third)."""
+    new = action_id(account, action.action, action.line_id, [action.id, held.undone_at or ""])
+    return replace(action, id=new)
+
+
 def line_facts(line: LineItemDetail) -> rules.LineFacts:
     """A line as Tango shows it, as :func:`raas.rules.action_refusal` judges it (Tango's
     line views do not show a delivery date: a pending line may be scheduled)."""
@@ -276,24 +301,42 @@ def line_facts(line: LineItemDetail) -> rules.LineFacts:
     )
 
 
+def _latest(line: LineItemDetail, lines: Mapping[str, LineItemDetail | None]) -> str | None:
+    """The line that replaces ``line`` now: its replacement's replacement, and so on."""
+    new, seen = line.reissuedToReferenceLineItemId, set()
+    while new and new not in seen:
+        seen.add(new)
+        then = lines.get(new)
+        if then is None or not then.reissuedToReferenceLineItemId:
+            break
+        new = then.reissuedToReferenceLineItemId
+    return new
+
+
 def _allowed_by_state(
-    planned: list[Planned], lines: Mapping[str, LineItemDetail | None], held: set[str]
+    planned: list[Planned],
+    lines: Mapping[str, LineItemDetail | None],
+    held: set[str],
+    done: set[str],
 ) -> list[tuple[int, str, str]]:
     """The rows whose line does not allow their action as Tango has the line now (the
     refusal Tango would give, before anything is asked). Only the first action on each line
-    is judged: a later one acts on what the earlier one leaves (unfreeze, then resend). An
-    action the ledger holds is not judged: its own earlier attempt may have changed the line
-    (a reissue leaves it cancelled), and the run finds out at Tango whether it was done."""
+    still to do is judged: a later one acts on what the earlier one leaves (unfreeze, then
+    resend); one ``done`` before left the line as it is now. An action the ledger holds is
+    not judged: its own earlier attempt may have changed the line (a reissue leaves it
+    cancelled), and the run finds out at Tango whether it was done."""
     out: list[tuple[int, str, str]] = []
     first: set[str] = set()
     for a in planned:
+        if a.id in done:
+            continue
         if a.line_id in first:
             continue
         first.add(a.line_id)
         line = lines.get(a.line_id)
         if a.id in held or line is None:
             continue
-        facts = line_facts(line)
+        facts = replace(line_facts(line), replaced_by=_latest(line, lines))
         if refusal := rules.action_refusal(a.action.value, facts):
             out.append(
                 (a.row_number, "action", f"line {a.line_id} is {facts.shown} and {refusal[1]}")
@@ -342,6 +385,14 @@ def _checked_row(
         said.append((column, f"Tango has no line {_shown(reference)} in account {account}"))
     elif (owner := lines[reference]) and owner.accountIdentifier not in (None, account):
         said.append(("line_id", f"line {_shown(reference)} is not in account {account}"))
+    elif line_id and ext and known.get(ext, line_id) != line_id:
+        said.append(
+            (
+                "external_ref_line_item_id",
+                f"{_shown(ext)} is line {known[ext]}, not {_shown(line_id)}: keep one of the two "
+                "columns, or make them name the same line",
+            )
+        )
 
     email, phone = _text(cells, "new_email"), _text(cells, "new_mobile_number")
     method = _text(cells, "new_delivery_method").upper()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,10 +35,11 @@ from raas import (
     RaasError,
     ReissueRecipient,
     ServerError,
+    rules,
 )
 
 from . import sending, sources
-from .actions import ACTION_COLUMNS, Act, Checked, Planned, check, line_refs
+from .actions import ACTION_COLUMNS, Act, Checked, Held, Planned, check, line_facts, line_refs
 from .columns import ROW
 from .export import mask_email, mask_phone
 from .ledger import (
@@ -117,6 +118,14 @@ def look_up(
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         details = dict(zip(wanted, pool.map(one, wanted), strict=True))
+        # replacements of replacements: a refusal names the line to act on now
+        while follow := sorted(
+            {d.reissuedToReferenceLineItemId or "" for d in details.values() if d}
+            - {""}
+            - set(details)
+        ):
+            details |= dict(zip(follow, pool.map(one, follow), strict=True))
+
     return Lines(details, known, book.sent_amounts(account, wanted))
 
 
@@ -139,8 +148,46 @@ def check_sheet(
         known=lines.known,
         catalog=catalog,
         amounts=lines.amounts,
-        in_ledger=lambda ids: {i: r.state.value for i, r in book.actions_of(ids).items()},
+        in_ledger=lambda actions: held_in(book, actions, lines.details),
     )
+
+
+# Actions whose effect a later action (or Tango's portal) can undo: asked again after that,
+# they are done again. Resends and reissues deliver: they are new only with a new repeat_key.
+UNDOABLE = (Act.FREEZE, Act.UNFREEZE, Act.RESCHEDULE, Act.NOTE)
+
+
+def held_in(
+    book: Ledger, actions: list[Planned], lines: Mapping[str, LineItemDetail | None]
+) -> dict[str, Held]:
+    """What the ledger holds of each action, and whether one done was undone since: a frozen
+    reward is active again (Tango's line says so), a date or note done was changed by a later
+    action of the ledger (Tango's line does not show them)."""
+    rows = book.actions_of([a.id for a in actions])
+    out: dict[str, Held] = {}
+    for a in actions:
+        row = rows.get(a.id)
+        if row is None:
+            continue
+        undone_at = None
+        if row.state is ActionState.DONE and a.action in UNDOABLE:
+            history = [r for r in book.line_actions(a.line_id) if r.state is ActionState.DONE]
+            line = lines.get(a.line_id)
+            if a.action in (Act.FREEZE, Act.UNFREEZE):
+                undone = (
+                    line is not None and rules.action_refusal(a.action, line_facts(line)) is None
+                )
+            else:  # the latest of its kind on the line asked for something else
+                same = sorted(
+                    (r for r in history if r.action == a.action.value),
+                    key=lambda r: r.done_at or "",
+                )
+
+                undone = bool(same) and same[-1].request_json != row.request_json
+            if undone:
+                undone_at = max((r.done_at or "" for r in history), default="") or row.done_at
+        out[a.id] = Held(row.state.value, undone_at)
+    return out
 
 
 def cost(checked: Checked, account: Account) -> CostPreview:
@@ -421,7 +468,11 @@ def report(
         line, replacement = lines.get(a.line_id), lines.get(d.new_line_id or "")
         outcome, said = d.outcome, d.said
         delivered = replacement if d.new_line_id else line  # what a resend or reissue sent
-        if outcome is Outcome.DONE and a.action.charged and _failed(delivered):
+        # (a rerun's resend done before whose delivery failed is no success either)
+        again = outcome is Outcome.DONE or (
+            outcome is Outcome.DONE_BEFORE and a.action is Act.RESEND
+        )
+        if again and a.action.charged and _failed(delivered):
             outcome = Outcome.FAILED_AGAIN
             said += "; the delivery failed again: check the contact and resend to a new one"
         out.append(

@@ -128,12 +128,12 @@ class Approval(BaseModel):
     def needed(self, cost: Decimal) -> bool:
         return self.limit is not None and cost > self.limit
 
-    def ahead(self, cost: CostPreview) -> str | None:
+    def ahead(self, cost: CostPreview, doing: str = "sending them") -> str | None:
         """What a dry run tells of the approval the real run will wait for, if any."""
         if not cost.rows or not self.needed(cost.cost):
             return None
         return (
-            f"sending them will wait for approval: {cost.cost:,.2f} {cost.currency} is above "
+            f"{doing} will wait for approval: {cost.cost:,.2f} {cost.currency} is above "
             f"the threshold of {self.limit:,.2f} {cost.currency}"
         )
 

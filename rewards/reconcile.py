@@ -278,7 +278,8 @@ def reconcile(
         extras = original.set_index(ROW)[extra_columns]
         report = report.join(extras, on=ROW)
 
-    discrepancies = _check_books(original, report, ledger_orders, mode)
+    sent = _submitted(report)
+    discrepancies = _check_books(original, report, sent, ledger_orders, mode)
     for ref, twice in (late or {}).items():
         if twice is None:
             discrepancies.append(
@@ -297,8 +298,7 @@ def reconcile(
     counts = {o: int((report["outcome"] == o).sum()) for o in OUTCOMES}
     counts["rows_in"] = len(original)
     counts["submitted"] = sum(counts[o] for o in SUBMITTED_OUTCOMES)
-    money = _money(report, ledger_orders)
-    sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
+    money = _money(sent, ledger_orders)
     by_reward = _breakdown(sent, [*(c.report_header for c in REWARD), "reward_name", "currency"])
     by_method = _breakdown(sent, [*(c.report_header for c in METHOD), "currency"])
     return Reconciliation(
@@ -345,16 +345,25 @@ def _expected(report: pd.DataFrame) -> np.ndarray:
     return expected
 
 
-def _money(report: pd.DataFrame, ledger_orders: list[OrderRow]) -> pd.DataFrame:
+def _submitted(report: pd.DataFrame) -> pd.DataFrame:
+    """The rows Tango answered, with only the columns the totals and checks read (a copy of
+    a million rows' every column was the report step's peak)."""
+    keys = [c.report_header for c in (*REWARD, *METHOD)]
+    wanted = [ROW, "outcome", "currency", "amount_requested", "quantity", "fee", "reward_name"]
+    wanted += ["amount_charged", "external_ref_id", *(k for k in keys if k not in wanted)]
+    return report.loc[report["outcome"].isin(SUBMITTED_OUTCOMES).to_numpy(bool), wanted]
+
+
+def _money(sent: pd.DataFrame, ledger_orders: list[OrderRow]) -> pd.DataFrame:
     """Per currency: what the rows asked, what their lines were charged, what was released
     (failed, cancelled, refused), and what reissues of these lines charged since (their
     replacements are new lines of the same orders: Tango's order totals include them)."""
-    sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
     if sent.empty:
         return pd.DataFrame(
             columns=["currency", "requested", "charged", "released", "reissues_charged"]
         )
-    currency_of = dict(zip(sent["external_ref_id"], sent["currency"], strict=True))
+    pairs = sent[["external_ref_id", "currency"]].drop_duplicates()
+    currency_of = dict(zip(pairs["external_ref_id"], pairs["currency"], strict=True))
     reissues: dict[str, Decimal] = {}
     for o in ledger_orders:
         if o.replacements_charged and o.external_ref_id in currency_of:
@@ -404,15 +413,20 @@ def _breakdown(sent: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def _check_books(
-    original: pd.DataFrame, report: pd.DataFrame, ledger_orders: list[OrderRow], mode: Mode
+    original: pd.DataFrame,
+    report: pd.DataFrame,
+    sent: pd.DataFrame,
+    ledger_orders: list[OrderRow],
+    mode: Mode,
 ) -> list[str]:
     problems: list[str] = []
     if len(report) != len(original):
         problems.append(f"{len(original)} rows in, {len(report)} rows in the report")
-    missing = set(original[ROW]) - set(report[ROW])
+    missing = np.setdiff1d(original[ROW].to_numpy(), report[ROW].to_numpy())
     repeated = report[ROW][report[ROW].duplicated()].tolist()
-    if missing:
-        problems.append(f"rows missing from the report: {sorted(missing)[:20]}")
+    if len(missing):
+        problems.append(f"rows missing from the report: {missing[:20].tolist()}")
+
     if repeated:
         problems.append(f"rows reported twice: {repeated[:20]}")
     if mode is Mode.SEND:  # a run that sent: every valid row must be at Tango now
@@ -422,7 +436,6 @@ def _check_books(
                 problems.append(
                     f"{len(rows)} valid row(s) not at Tango ({outcome}): rows {rows[:20]}"
                 )
-    sent = report[report["outcome"].isin(SUBMITTED_OUTCOMES)]
     if len(sent):
         charged = _cents(sent["amount_charged"])
         expected = _expected(sent)
@@ -434,7 +447,7 @@ def _check_books(
                 f"{row['amount_charged']} {row['currency']} "
                 f"(expected {'the amount plus fee' if row['outcome'] in CHARGED_OUTCOMES else '0'})"
             )
-        ours = {r for r in sent["external_ref_id"] if r}
+        ours = set(sent["external_ref_id"].unique()) - {""}
         reported = [o for o in ledger_orders if o.external_ref_id in ours]
         tango = sum(  # less what Tango charged for replacements added later (reissues)
             (

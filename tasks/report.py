@@ -13,6 +13,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from rewards import export, links
+from rewards.inbox import uploaded_name
 from rewards.managing import REPORT_COLUMNS
 from rewards.params import RewardsSettings
 from rewards.reconcile import Reconciliation
@@ -39,7 +40,7 @@ def summary_markdown(
     books: bool = True,
 ) -> str:
     c = result.counts
-    lines = [f"# {title}", "", f"Source: {markdown_text(Path(source).name)}", ""]
+    lines = [f"# {title}", "", f"Source: {markdown_text(uploaded_name(Path(source)))}", ""]
     if note:
         lines += [f"**{markdown_text(note)}**", ""]
     if c["would_send"] or c["sent_before"]:
@@ -222,10 +223,13 @@ def actions_markdown(
     counts = report["outcome"].value_counts()
     head = ["rows in", "invalid", "done", "done before", "refused by Tango", "not done"]
     keys = ["invalid", "done", "done_before", "refused", "not_done"]
+    if counts.get("failed_again", 0):
+        head, keys = [*head, "failed again"], [*keys, "failed_again"]
+
     if counts.get("would_do", 0):
         head, keys = [*head, "would be done"], [*keys, "would_do"]
     values = [len(report), *(int(counts.get(k, 0)) for k in keys)]
-    lines = [f"# {title}", "", f"Source: {markdown_text(Path(source).name)}", ""]
+    lines = [f"# {title}", "", f"Source: {markdown_text(uploaded_name(Path(source)))}", ""]
     if note:
         lines += [f"**{markdown_text(note)}**", ""]
     lines += [

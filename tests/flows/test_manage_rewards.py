@@ -133,6 +133,11 @@ def test_a_resend_that_bounces_again_is_not_called_done(
     assert "the delivery failed again" in report.loc[0, "reason"]
     assert report.loc[0, "cost"] == ""
     assert summary.cost.cost == 0, summary.cost  # refunded: the run charged nothing
+    # run again, it is done before, and still no success: its delivery failed
+    state, _, report, _ = manage(failed)
+    assert not state.is_completed() and report["outcome"].tolist() == ["failed_again"], (
+        state.message
+    )
 
 
 def test_each_row_done_refused_or_invalid_with_its_reason(
@@ -433,7 +438,7 @@ def test_a_replaced_line_is_not_reissued_again_and_the_report_follows_the_chain(
     for dry in (True, False):
         state, summary, report, _ = manage(again, dry_run=dry)
         assert report["outcome"].tolist() == ["invalid"], report.to_dict("records")
-        assert f"was reissued as {new}: act on that line instead" in report.loc[0, "reason"]
+        assert f"was reissued: line {new} replaces it, act on that" in report.loc[0, "reason"]
         assert summary.cost.cost == 0 and (dry or not state.is_completed()), state.message
 
     assert client.get_account().currentBalance == balance
@@ -470,6 +475,65 @@ def test_a_replaced_line_is_not_reissued_again_and_the_report_follows_the_chain(
     assert money.loc[0, "reissues_charged"] == "9.00", money.to_dict("records")
     by_reward = pd.read_csv(folder / "by_reward.csv")
     assert (by_reward["cancelled"].sum(), by_reward["failed"].sum()) == (1, 0), by_reward
+    # asked again of the first line: the refusal names the line that replaces it now
+    state, _, report, _ = manage(again, dry_run=True)
+    assert f"line {newest} replaces it" in report.loc[0, "reason"], report.loc[0, "reason"]
+
+
+
+def test_a_state_undone_since_is_set_again_and_a_refusal_is_judged_again(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    """Frozen, unfrozen, then the first freeze file again: it said "done before" and the
+    reward stayed active. An action Tango refused before was not judged by the line's state
+    again (a dry run said it would be done)."""
+    _, sent = sent_lines(env, campaign, 2)
+    line, other = sent["reference_line_item_id"].tolist()
+    freeze = write_actions(
+        env / "freeze.csv", [{"action": "freeze", "line_id": line, "reason_code": "FRAUD"}]
+    )
+    unfreeze = write_actions(
+        env / "unfreeze.csv", [{"action": "unfreeze", "line_id": line, "reason_code": "FRAUD"}]
+    )
+    assert manage(freeze)[0].is_completed() and manage(unfreeze)[0].is_completed()
+    assert client.get_line_item(line).rewardStatus == "ACTIVE"
+
+    state, _, report, _ = manage(freeze)
+    assert state.is_completed() and report["outcome"].tolist() == ["done"], report.to_dict()
+    assert client.get_line_item(line).rewardStatus == "FROZEN"
+    state, _, report, _ = manage(freeze)  # and once frozen, the same file is done before
+    assert report["outcome"].tolist() == ["done_before"], report.to_dict("records")
+
+    # the unfreeze of a reward that is not frozen: refused by Tango once (it was judged
+    # after a freeze in the same file), then judged by the line's state before asking
+    both = write_actions(
+        env / "both.csv",
+        [
+            {"action": "freeze", "line_id": other, "reason_code": "FRAUD", "repeat_key": "1"},
+            {"action": "freeze", "line_id": other, "reason_code": "FRAUD", "repeat_key": "2"},
+        ],
+    )
+    state, _, report, _ = manage(both)
+    assert report["outcome"].tolist() == ["done", "refused"], report.to_dict("records")
+    state, _, report, _ = manage(both, dry_run=True)
+    assert report["outcome"].tolist() == ["done_before", "invalid"], report.to_dict("records")
+    assert "is frozen already" in report.loc[1, "reason"]
+
+    # a line id and an external line id naming two different lines: neither is guessed
+    clash = write_actions(
+        env / "clash.csv",
+        [
+            {
+                "action": "note",
+                "line_id": line,
+                "external_ref_line_item_id": sent.loc[1, "external_ref_line_item_id"],
+                "note": "which one?",
+            }
+        ],
+    )
+    state, _, report, _ = manage(clash, dry_run=True)
+    assert not state.is_completed() and report["outcome"].tolist() == ["invalid"], state.message
+    assert f"is line {other}, not '{line}'" in report.loc[0, "reason"], report.loc[0, "reason"]
 
 
 def test_a_scheduled_reward_moved_noted_then_cancelled(
