@@ -480,7 +480,6 @@ def test_a_replaced_line_is_not_reissued_again_and_the_report_follows_the_chain(
     assert f"line {newest} replaces it" in report.loc[0, "reason"], report.loc[0, "reason"]
 
 
-
 def test_a_state_undone_since_is_set_again_and_a_refusal_is_judged_again(
     env: Path, client: RaasClient, campaign: str
 ) -> None:
