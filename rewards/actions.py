@@ -31,8 +31,10 @@ from . import text_checks
 from .columns import ROW, Column, Columns
 from .export import FORMULA_START
 from .identity import action_id, actions_batch
+from .ledger import ActionState
 
 TEMPLATE = "a report's failed_deliveries.csv or data/templates/actions_template.csv"
+PHONED = frozenset(rules.methods_needing(rules.MOBILE_NUMBER.paths[0]))  # PHONE, WHATSAPP
 
 
 class Act(StrEnum):
@@ -244,14 +246,15 @@ def check(
         held.update(in_ledger([a for a in planned if a.id not in held]))
 
     # a refused action is judged again: the line may have changed, or not
-    judged = {i for i, h in held.items() if h.state != "refused" and not h.undone_at}
-    done = {i for i in judged if held[i].state == "done"}
+    judged = {i for i, h in held.items() if h.state is not ActionState.REFUSED and not h.undone_at}
+    done = {i for i in judged if held[i].state is ActionState.DONE}
     refused = _allowed_by_state(planned, lines, judged, done)
     problems += refused
+    out = {row for row, _, _ in refused}
     planned = [
-        _costing(a, Decimal(0), a.currency) if (h := held.get(a.id)) and h.state == "done" else a
+        _costing(a, Decimal(0), a.currency) if a.id in done else a
         for a in planned
-        if a.row_number not in {row for row, _, _ in refused}
+        if a.row_number not in out
     ]
 
     problems.sort(key=lambda p: p[0])
@@ -277,7 +280,7 @@ class Held:
     for one done whose effect was undone since (unfrozen, frozen again, moved or noted
     otherwise), when: asked for again, it is a new action (see :func:`_again`)."""
 
-    state: str
+    state: ActionState
     undone_at: str | None = None
 
 
@@ -345,8 +348,8 @@ def _allowed_by_state(
 
 
 def _text(cells: Mapping[str, object], name: str) -> str:
-
     value = cells.get(name)
+
     return "" if value is None or value != value else str(value).strip()
 
 
@@ -434,7 +437,7 @@ def _checked_row(
         said.append(("new_delivery_method", f"a resend goes by {', '.join(RESEND_METHODS)}"))
     if act is Act.REISSUE and method and method not in REISSUE_METHODS:
         said.append(("new_delivery_method", f"a reissue goes by {', '.join(REISSUE_METHODS)}"))
-    if act in (Act.RESEND, Act.REISSUE) and method in ("PHONE", "WHATSAPP") and not phone:
+    if act in (Act.RESEND, Act.REISSUE) and method in PHONED and not phone:
         detail = lines.get(reference)
         if not (detail and detail.recipient and detail.recipient.mobileNumber):
             said.append(("new_mobile_number", f"{method} needs a mobile number"))

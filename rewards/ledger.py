@@ -468,21 +468,14 @@ def _held_frame(rows: Sequence[Any], clock: float, renamed: bool = False) -> pd.
     return frame
 
 
-def _batched(items: Sequence[Any], size: int = 5000) -> Iterator[Sequence[Any]]:
-
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _parts(items: Iterable[Any], size: int = 5000) -> Iterator[list[Any]]:
-    """:func:`_batched` for items made one at a time."""
+def _batched(items: Iterable[Any], size: int = 5000) -> Iterator[list[Any]]:
+    """``size`` items at a time (a statement's parameters; items made one at a time stay so)."""
     it = iter(items)
     while part := list(itertools.islice(it, size)):
         yield part
 
 
 def _order_row(r: Any) -> OrderRow:
-
     values = {"request_json": None, **r._mapping}
     values["state"] = OrderState(values["state"])
     return OrderRow(**values)
@@ -764,7 +757,7 @@ class Ledger:
                 for o in planned
                 for lid in o.line_ids
             )
-            for part in _parts(values):
+            for part in _batched(values):
                 insert = self._insert(line_items)
                 taken = {
                     c: getattr(insert.excluded, c)

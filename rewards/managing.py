@@ -182,11 +182,10 @@ def held_in(
                     (r for r in history if r.action == a.action.value),
                     key=lambda r: r.done_at or "",
                 )
-
                 undone = bool(same) and same[-1].request_json != row.request_json
             if undone:
                 undone_at = max((r.done_at or "" for r in history), default="") or row.done_at
-        out[a.id] = Held(row.state.value, undone_at)
+        out[a.id] = Held(row.state, undone_at)
     return out
 
 

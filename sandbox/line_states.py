@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlite3 import Connection, Row
 
-from raas import DeliveryMethod, LineItemStatus, rules
+from raas import LineItemStatus, rules
 from raas._line_items import RewardStatus
 
 from .errors import ApiError
@@ -43,8 +43,6 @@ LINE_SELECT = (
     "FROM line_items l JOIN orders o ON o.reference_order_id = l.reference_order_id "
     "JOIN accounts a ON a.account_identifier = o.account_identifier"
 )
-
-RESENDABLE = frozenset({DeliveryMethod.EMAIL, DeliveryMethod.PHONE, DeliveryMethod.WHATSAPP})
 
 
 def find(c: Connection, ref_li: str) -> Row | None:

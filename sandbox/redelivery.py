@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from raas import rules
 from raas._line_items import (
     ReissueLineItemCriteria,
     ResendLineItemCriteria,
@@ -96,10 +97,11 @@ class Redelivery:
     def _resend_target(self, li: Row, why: ResendLineItemCriteria) -> tuple[str, dict[str, Any]]:
         """The method and recipient the reward goes to now (400 when they cannot take it)."""
         method = why.newDeliveryMethod.value if why.newDeliveryMethod else li["delivery_method"]
-        if method not in line_states.RESENDABLE:
+        if method not in rules.RESEND_METHODS:
             raise ApiError(
                 400,
-                f"A resend goes by EMAIL, PHONE or WHATSAPP, not {method}: reissue the line instead",
+                f"A resend goes by {', '.join(rules.RESEND_METHODS)}, not {method}: reissue the "
+                "line instead",
                 [field_error("newDeliveryMethod", "DELIVERY_METHOD_NOT_SUPPORTED", method)],
             )
         recipient = json.loads(li["recipient_json"])
