@@ -169,11 +169,18 @@ def _submit(page) -> None:
     """Submit the run form and open the run it started. The test's Prefect server keeps its
     state in SQLite; busy with serve's writes it can fail the request ("Oops. Something went
     wrong."), and a person then submits again: so does this, up to three times."""
-    link = page.locator("a[href*='/runs/flow-run/']").first
+    # a link to the run just started, not one the page already showed (an earlier run's): a
+    # test read an older run of 10.00 USD, not paused, as the one its form had started
+    before = page.locator("a[href*='/runs/flow-run/']").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )
+    fresh = "".join(f":not([href='{href}'])" for href in before)
+    link = page.locator(f"a[href*='/runs/flow-run/']{fresh}").first
     oops = page.get_by_text("Something went wrong").first
     for _ in range(3):
         page.get_by_role("button", name="Submit").click()
         link.or_(oops).wait_for()
+
         if link.is_visible():
             link.click()
             return
