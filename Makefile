@@ -35,12 +35,8 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: $(STAMP)  ## speed and memory figures
-	$(PY) bench/validate_1m.py
-	$(PY) bench/e2e.py --rows 10000 100000
-	$(PY) bench/report_step.py --rows 100000
-
-	$(PY) bench/webhook_latency.py --orders 100
+bench: $(STAMP)  ## speed and memory figures, one table at the end (about 25 minutes)
+	$(PY) bench/all.py
 
 
 proof: $(STAMP)  ## the full campaigns: bad inputs, chaos, webhook abuse (tens of minutes)

@@ -104,6 +104,7 @@ def main() -> None:
                 _print_one(rows, args.chunk, args.only, measured[args.only])
             else:
                 _print(rows, args.chunk, measured["flow"], measured["plain"])
+            _record(rows, measured)
 
 
 def _on_fresh_sandbox(folder: Path, command: list[str], env: dict[str, str]) -> Measured:
@@ -143,6 +144,23 @@ def _on_fresh_sandbox(folder: Path, command: list[str], env: dict[str, str]) -> 
 
 
 NAMES = {"flow": "flow (rewards run)", "plain": "same steps, no Prefect"}
+# the bars: (wall seconds, peak MiB) of the flow at these sizes
+BARS = {100_000: (60.0, 1024.0), 1_000_000: (600.0, 2048.0)}
+
+
+def _record(rows: int, measured: dict[str, Measured]) -> None:
+    from bench.figures import record
+
+    wall_bar, peak_bar = BARS.get(rows, (None, None))
+    if flow := measured.get("flow"):
+        name = f"{rows:,} rows end to end (flow)"
+        record(name, "wall s", flow.wall, wall_bar)
+        record(name, "CPU s", flow.cpu)
+        record(name, "peak MiB", flow.peak_mib, peak_bar)
+        record(name, "sandbox CPU s", flow.sandbox_cpu)
+        record(name, "requests", flow.requests)
+        if plain := measured.get("plain"):
+            record(name, "Prefect's share, wall x", flow.wall / plain.wall, 1.15)
 
 
 def _print_one(rows: int, chunk: int, which: str, m: Measured) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from rewards.ledger import Ledger
+from rewards.memory import give_back_freed_memory
 from rewards.params import RewardsSettings
 from rewards.steps import Context, send_file
 from tasks.tango import client_for, tango_client
@@ -19,6 +20,8 @@ def main() -> None:
     parser.add_argument("file")
     parser.add_argument("--chunk", type=int, default=100)
     args = parser.parse_args()
+    give_back_freed_memory()  # as the flow's process does (flows/__init__.py)
+
     ctx = Context(Ledger(RewardsSettings().ledger_url), client_for)
     sent = send_file(ctx, args.file, tango_client(), chunk_size=args.chunk, timeout_s=3600)
     assert sent.result is not None, sent.cost.text()

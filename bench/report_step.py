@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow as pa
 from sqlalchemy import update
 
+from bench.figures import record
 from bench.generate import generate
 from raas import Catalog
 from rewards import steps
@@ -31,6 +32,7 @@ from rewards.validation import validate
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
+ROWS = 0  # set by main
 
 
 def measured(label: str, work: Callable[[], T]) -> T:
@@ -48,6 +50,7 @@ def measured(label: str, work: Callable[[], T]) -> T:
     kept, peak = (now - before + arrow) / 2**20, (peak - before) / 2**20
 
     print(f"  {label:<26} {took:6.2f} s   peak +{peak:6.1f} MiB   kept {kept:6.1f} MiB")
+    record(f"report step, {ROWS:,} rows", f"{label} s", took)
     return out
 
 
@@ -55,6 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
+    global ROWS
+    ROWS = args.rows
+
     catalog = Catalog.model_validate_json((ROOT / "data/sandbox/catalog.json").read_text())
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "recipients.csv"

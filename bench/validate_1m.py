@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.figures import record  # noqa: E402
 from bench.generate import PROFILES, generate  # noqa: E402
 
 
@@ -227,6 +228,12 @@ def main() -> None:
             f" {f['read_peak']:>8.0f} {f['cli_peak']:>8.0f} {f['cli_peak'] / f['read_peak']:>5.2f}x"
             f" {f['valid']:>9,} {f['rejected']:>8,}"
         )
+        name = f"validate {args.rows:,} rows, {profile}"
+        record(name, "x the read, in process", f["ours"] / f["read"], 2.5)
+        record(name, "x the read, as processes", f["cli"] / f["read_process"], 2.5)
+        record(name, "peak RSS x the read's", f["cli_peak"] / f["read_peak"], 2.5)
+        record(name, "pandera s / ours", f["pandera"] / f["ours"], 1, lower_is_better=False)
+
     print("ratio: ours / the read; 'vs us': pandera / ours (above 1: ours is faster)")
 
 

@@ -30,6 +30,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.figures import record  # noqa: E402
+
 
 def _wait_healthy(url: str) -> None:
     for _ in range(600):
@@ -154,6 +156,9 @@ def main() -> None:
     print(f"run: {state.name} {state.message!r} in {wall:.1f} s")
     print(f"webhook -> ledger final, {len(latencies)} of {len(sent)} orders (fallback poll 1 h)")
     print(f"p50 {p50:.2f} s   p95 {p95:.2f} s   max {latencies[-1]:.2f} s   (bar: 1 s / 2 s)")
+    name = f"webhook -> ledger final, {len(latencies)} orders"
+    record(name, "p50 s", p50, 1)
+    record(name, "p95 s", p95, 2)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from raas import RaasError
 from rewards.errors import RewardsError, explain
+from rewards.memory import give_back_freed_memory
 
 if TYPE_CHECKING:
     from raas import Catalog
@@ -424,6 +425,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    give_back_freed_memory()  # `rewards validate` and `run` of big files: see rewards.memory
     try:
         return _dispatch(args)
     except RewardsError as exc:

@@ -406,8 +406,16 @@ class LeaseLostError(Exception):
 
 
 @dataclass(frozen=True)
+class ClaimedOrder:
+    """An order the claim recorded, and its lines (its request is in the ledger)."""
+
+    external_ref_id: str
+    line_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Claimed:
-    orders: list[PlannedOrder]
+    orders: list[ClaimedOrder]
     lease: Lease
 
 
@@ -468,7 +476,19 @@ def _held_frame(rows: Sequence[Any], clock: float, renamed: bool = False) -> pd.
     return frame
 
 
-def _batched(items: Iterable[Any], size: int = 5000) -> Iterator[list[Any]]:
+PART = 5000  # rows a statement carries
+# what a claim records of each line (rewards.planning.NEW_LINE_COLUMNS has them)
+CLAIMED_COLUMNS = (
+    "line_id",
+    "external_ref_id",
+    "row_number",
+    "amount",
+    "currency",
+    "recipient_key",
+)
+
+
+def _batched(items: Iterable[Any], size: int = PART) -> Iterator[list[Any]]:
     """``size`` items at a time (a statement's parameters; items made one at a time stay so)."""
     it = iter(items)
     while part := list(itertools.islice(it, size)):
@@ -714,16 +734,17 @@ class Ledger:
         customer: str,
         source_name: str,
         source_sha256: str,
-        planned: list[PlannedOrder],
-        rows: dict[str, tuple[int, str, str]],
+        planned: Iterable[PlannedOrder],
+        lines: pd.DataFrame,
         lease_seconds: float,
-        recipients: Mapping[str, str | None] | None = None,
     ) -> Claimed:
         """Take the batch's lease, claim the planned orders' lines and record the orders,
         atomically.
 
-        ``rows`` maps a line id to (row number, amount, currency), ``recipients`` to its
-        recipient key (see :meth:`holders`). A line is claimed when
+        ``planned`` may make its orders one at a time (each is recorded and dropped);
+        ``lines`` has a row per line of ``planned``, the columns of
+        :data:`rewards.planning.NEW_LINE_COLUMNS` (line id, order, row number, amount,
+        currency, recipient key: see :meth:`holders`). A line is claimed when
 
         nobody holds it or its holder's order was void; lines another batch holds are dropped
         from the orders, and orders left empty are not recorded."""
@@ -742,22 +763,26 @@ class Ledger:
                 .on_conflict_do_nothing()
             )
             lease = self._take_lease(conn, batch, lease_seconds)
-            values = (  # made a part at a time: a million lines as dicts would not fit
-                {
-                    "account_identifier": account,
-                    "external_ref_line_item_id": lid,
-                    "batch_id": batch,
-                    "external_ref_id": o.external_ref_id,
-                    "row_number": rows[lid][0],
-                    "amount": rows[lid][1],
-                    "currency": rows[lid][2],
-                    "recipient_key": (recipients or {}).get(lid),
-                    "state": LineState.PLANNED,
-                }
-                for o in planned
-                for lid in o.line_ids
-            )
-            for part in _batched(values):
+            for start in range(0, len(lines), PART):  # a million lines as dicts would not fit
+                cells = lines.iloc[start : start + PART]
+                part = [
+                    {
+                        "account_identifier": account,
+                        "external_ref_line_item_id": lid,
+                        "batch_id": batch,
+                        "external_ref_id": ref,
+                        "row_number": int(row),
+                        "amount": amount,
+                        "currency": currency,
+                        "recipient_key": recipient,
+                        "state": LineState.PLANNED,
+                    }
+                    for lid, ref, row, amount, currency, recipient in zip(
+                        *(cells[c].to_numpy(object, na_value=None) for c in CLAIMED_COLUMNS),
+                        strict=True,
+                    )
+                ]
+
                 insert = self._insert(line_items)
                 taken = {
                     c: getattr(insert.excluded, c)
@@ -786,11 +811,12 @@ class Ledger:
                     ),
                     list(part),
                 )
-            recorded: list[PlannedOrder] = []
+            recorded: list[ClaimedOrder] = []
             counts = self._owned_counts(conn, account, batch)
             # which lines, only when an order lost some to another batch (its ids: a million
             # rows' are 170 MB)
-            short = any(0 < counts.get(o.external_ref_id, 0) < len(o.line_ids) for o in planned)
+            sizes = lines["external_ref_id"].value_counts()
+            short = any(0 < counts.get(str(ref), 0) < n for ref, n in sizes.items())
             owned = self._owned_by(conn, account, batch) if short else {}
             for o in planned:
                 if not counts.get(o.external_ref_id):
@@ -817,7 +843,7 @@ class Ledger:
                     )
                     .on_conflict_do_nothing()
                 )
-                recorded.append(o)
+                recorded.append(ClaimedOrder(o.external_ref_id, o.line_ids))
             return Claimed(recorded, lease)
 
     @staticmethod

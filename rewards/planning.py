@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from raas import rules
@@ -81,12 +83,53 @@ class Plan:
     line_ids: pd.Series  # aligned with the valid rows
     recipients: pd.Series  # each valid row's recipient key (identity.recipient_keys) or None
     standing: pd.Series  # each valid row's Standing, aligned with the valid rows
-    new_orders: list[PlannedOrder]  # to be claimed in the ledger
+    # a line per line of the new orders (to be claimed in the ledger), order by order: what
+    # the ledger records of each (NEW_LINE_COLUMNS), indexed by its row's label in ``rows``
+    new_lines: pd.DataFrame
     already_sent: pd.DataFrame  # valid rows another batch sent, with where and when
     busy: pd.DataFrame  # valid rows a live run of another batch is sending
-    to_send: pd.DataFrame  # valid rows this batch sends, resumes or awaits
+    rows: pd.DataFrame  # the valid rows with their line_id (sharing the valid rows' columns)
     costs: dict[str, Decimal] = field(default_factory=dict)  # not yet at Tango: value + fees
     voided: list[str] = field(default_factory=list)  # dead runs' orders whose rows it took over
+    order_notes: str | None = None
+
+    @property
+    def order_count(self) -> int:
+        """New orders planned."""
+        return int(self.new_lines["external_ref_id"].nunique())
+
+    def new_orders(self) -> Iterator[PlannedOrder]:
+        """The new orders' requests, made one at a time when asked: a million rows' requests
+        at once were half a gigabyte of text the ledger then held anyway."""
+        refs = self.new_lines["external_ref_id"].to_numpy(object)
+        if not len(refs):  # every row was sent or planned before
+            return
+        bounds = [0, *(np.flatnonzero(refs[1:] != refs[:-1]) + 1), len(refs)]
+
+        # the rows in the orders' order, taken once (a take per order re-joins Arrow's chunks)
+        rows = self.rows.loc[self.new_lines.index]
+        for start, stop in itertools.pairwise(bounds):
+            lines = self.new_lines.iloc[start:stop]
+            part = rows.iloc[start:stop].to_dict("records")
+
+            ref = str(refs[start])
+            body: dict[str, Any] = {
+                "externalRefID": ref,
+                "customerIdentifier": self.customer,
+                "accountIdentifier": self.account,
+                "lineItems": [line_item_body(r) for r in part],
+            }
+            if campaign := part[0]["campaign"]:
+                body["campaign"] = campaign
+            if self.order_notes:
+                body["notes"] = self.order_notes
+            yield PlannedOrder.of(ref, int(lines["chunk_index"].iloc[0]), body)
+
+    @property
+    def to_send(self) -> pd.DataFrame:
+        """Valid rows this batch sends, resumes or awaits (made when asked: a copy of a
+        million rows held through the run was 300 MB nobody read)."""
+        return self.rows[~self.standing.isin([Standing.SENT_BEFORE, Standing.BUSY])]
 
     @property
     def recipient_of(self) -> dict[str, str | None]:
@@ -97,6 +140,17 @@ class Plan:
     def unsent(self) -> int:
         """Rows this run would still have to send (the cost covers exactly these)."""
         return int(self.standing.isin(TO_SEND).sum())
+
+
+NEW_LINE_COLUMNS = [
+    "line_id",
+    "external_ref_id",
+    "chunk_index",
+    ROW,
+    "amount",
+    "currency",
+    "recipient_key",
+]
 
 
 def _where(rows: pd.DataFrame, holders: dict[str, Holder]) -> pd.DataFrame:
@@ -133,35 +187,13 @@ def plan_batch(
     positions = positions or Positions({}, {})
     standing = ids.map(lambda i: positions.standing.get(i, Standing.NEW))
     rows = valid.assign(line_id=ids)
-    elsewhere = standing.isin([Standing.SENT_BEFORE, Standing.BUSY])
 
-    new_orders: list[PlannedOrder] = []
-    chunk = first_chunk
+    placed: list[pd.Index] = []  # each new order's rows (labels of ``rows``)
     fresh = standing.isin([Standing.NEW, Standing.TAKEABLE])
-    pending = rows[fresh].sort_values(["campaign", ROW], kind="stable")
-    for campaign, group in pending.groupby("campaign", sort=True):
-        for start in range(0, len(group), chunk_size):
-            # an order's rows as dicts at a time: a million rows as dicts would not fit
-            part = group.iloc[start : start + chunk_size].to_dict("records")
-
-            ref = order_ref(batch, chunk)
-            body: dict[str, Any] = {
-                "externalRefID": ref,
-                "customerIdentifier": customer,
-                "accountIdentifier": account,
-                "lineItems": [line_item_body(r) for r in part],
-            }
-            if campaign:
-                body["campaign"] = campaign
-            if order_notes:
-                body["notes"] = order_notes
-            new_orders.append(PlannedOrder.of(ref, chunk, body))
-            chunk += 1
-    chargeable = rows[standing.isin(TO_SEND)]
-    value = chargeable["amount"].map(Decimal) * chargeable["quantity"] + chargeable["fee"].map(
-        Decimal
-    )
-    costs = {cur: sum(v, Decimal(0)) for cur, v in value.groupby(chargeable["currency"])}
+    pending = rows.loc[fresh, ["campaign", ROW]].sort_values(["campaign", ROW], kind="stable")
+    for _, group in pending.groupby("campaign", sort=True):  # an order has one campaign
+        placed += [group.index[at : at + chunk_size] for at in range(0, len(group), chunk_size)]
+    del pending
     return Plan(
         batch=batch,
         account=account,
@@ -169,10 +201,46 @@ def plan_batch(
         line_ids=ids,
         recipients=recipients,
         standing=standing,
-        new_orders=new_orders,
+        new_lines=_new_lines(batch, rows, recipients, placed, first_chunk),
         already_sent=_where(rows[standing == Standing.SENT_BEFORE], positions.holders),
         busy=_where(rows[standing == Standing.BUSY], positions.holders),
-        to_send=rows[~elsewhere],
-        costs=costs,
+        rows=rows,
+        costs=_costs(rows[standing.isin(TO_SEND)]),
         voided=list(positions.voided),
+        order_notes=order_notes,
     )
+
+
+def _new_lines(
+    batch: str,
+    rows: pd.DataFrame,
+    recipients: pd.Series,
+    placed: list[pd.Index],
+    first_chunk: int,
+) -> pd.DataFrame:
+    """The new orders' lines as columns, order by order (``placed``: each order's rows)."""
+    if not placed:
+        return pd.DataFrame(columns=NEW_LINE_COLUMNS)
+    at = placed[0].append(placed[1:])
+    chunks = np.repeat(np.arange(first_chunk, first_chunk + len(placed)), [len(p) for p in placed])
+    refs = [order_ref(batch, c) for c in range(first_chunk, first_chunk + len(placed))]
+    lines = rows.loc[at, ["line_id", ROW, "amount", "currency"]]
+    return lines.assign(
+        external_ref_id=pd.array(np.repeat(refs, [len(p) for p in placed]), dtype="str"),
+        chunk_index=chunks,
+        recipient_key=recipients.loc[at],
+    )[NEW_LINE_COLUMNS]
+
+
+def _costs(chargeable: pd.DataFrame) -> dict[str, Decimal]:
+    """Per currency, the amounts times their quantities plus the fees, exact: the amounts in
+    integer cents row by row, the fees as decimals once per distinct fee."""
+    if chargeable.empty:
+        return {}
+    value = chargeable["amount_cents"] * chargeable["quantity"]
+    amounts = value.groupby(chargeable["currency"]).sum()
+    fees = chargeable.groupby(["currency", "fee"]).size()
+    costs = {str(c): Decimal(int(v)).scaleb(-2) for c, v in amounts.items()}
+    for (currency, fee), n in fees.items():
+        costs[str(currency)] += Decimal(fee) * n
+    return costs

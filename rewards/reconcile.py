@@ -80,9 +80,31 @@ class Mode(StrEnum):
 
 
 def _text(values: pd.Series) -> np.ndarray:
-    """A column as Python objects, None where missing (what the report's cells hold)."""
+    """A column as Python objects, None where missing (for the few rows a reason names)."""
     out: np.ndarray = values.to_numpy(dtype=object, na_value=None)
     return out
+
+
+def _arrow(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
+    """A text column as Arrow large strings (the buffers pandas holds, where it holds Arrow)."""
+    return pc.cast(pa.array(getattr(values, "array", values), from_pandas=True), pa.large_string())
+
+
+def _first_of(table: pd.DataFrame, key: str, ids: pa.Array | pa.ChunkedArray) -> pd.DataFrame:
+    """``table``'s first row for each of ``ids``, in their order (nulls where it has none): a
+    hash lookup and a take in Arrow. pandas' reindex on a text index made a Python string per
+    row and a copy of each table: the peak of a million-row run's report."""
+    arrow = pa.Table.from_pandas(table, preserve_index=False).replace_schema_metadata(None)
+    at = pc.index_in(ids, value_set=pc.cast(arrow[key], pa.large_string()))
+    return arrow.take(at).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _lookup(keys: pd.Series, table: Mapping[str, str | None]) -> pd.Series:
+    """Each key's value in ``table`` (missing where it has none), looked up in Arrow."""
+    found = pa.array(list(table.values()), pa.large_string()).take(
+        pc.index_in(_arrow(keys), value_set=pa.array(list(table), pa.large_string()))
+    )
+    return pd.Series(pd.array(found, dtype="str"), index=keys.index)
 
 
 def _where(h: pd.DataFrame) -> pd.Series:
@@ -181,11 +203,11 @@ def _classify(
     return outcome.astype(object), reason
 
 
-def _after(references: np.ndarray, after_sending: Mapping[str, str] | None) -> Any:
+def _after(references: pd.Series, after_sending: Mapping[str, str] | None) -> Any:
     """Each row's text of what was done to its line after sending ("" for most)."""
     if not after_sending:
         return ""
-    return pd.Series(references, dtype=object).map(after_sending).fillna("").to_numpy(object)
+    return _lookup(references, after_sending).fillna("").array
 
 
 def reconcile(
@@ -227,28 +249,25 @@ def reconcile(
             )
         )
     if len(valid):
-        ids = valid["line_id"].to_numpy(dtype=object)
-        held = holders.drop_duplicates("line_id").set_index("line_id").reindex(ids)
-        line = (
-            ledger_lines.drop_duplicates("external_ref_line_item_id")
-            .set_index("external_ref_line_item_id")
-            .reindex(ids)
-        )
+        ids = _arrow(valid["line_id"])
+        held = _first_of(holders, "line_id", ids)
+        line = _first_of(ledger_lines, "external_ref_line_item_id", ids)
+        del holders, ledger_lines  # the caller's: nothing here holds them past the lookup
         outcome, reason = _classify(held, line, batch, mode, unsent_reason)
         here = np.isin(outcome, SUBMITTED_OUTCOMES)
         mine = (held["batch_id"] == batch).fillna(False)  # refused ones too: which order
         taken = held["batch_id"].notna() & (~held["line_state"].isin(FREE_LINES) | mine)
-
-        order_ref = np.where(taken.fillna(False).to_numpy(bool), _text(held["external_ref_id"]), "")
+        order_ref = held["external_ref_id"].where(taken.fillna(False).to_numpy(bool), "")
         order_id = {o.external_ref_id: o.reference_order_id for o in ledger_orders}
+        del held
 
-        def ours(name: str) -> np.ndarray:
-            """This batch's line's cell, for rows Tango answered in this batch; else None."""
-            cells = _text(line[name])
-            cells[~here] = None
-            return cells
+        def ours(name: str) -> Any:
+            """This batch's line's cell, for rows Tango answered in this batch; else missing
+            (Arrow text, as the rows' own columns: no Python string per cell)."""
+            return pd.array(line[name].where(here).array, dtype="str")
 
         charged = ours("charged")
+        answered = ours("reference_line_item_id")
         parts.append(
             pd.DataFrame(
                 {
@@ -258,25 +277,27 @@ def reconcile(
                     # .array: the Arrow columns as they are (to_numpy made a str per cell)
                     **{c.report_header: valid[c.name].array for c in REPORTED},
                     **{c: valid[c].array for c in ("reward_name", "currency", "fee")},
-                    "amount_charged": np.where(pd.isna(charged) | (charged == ""), "0", charged),
+                    "amount_charged": pd.Series(charged).fillna("").replace("", "0").array,
                     "line_item_status": ours("line_item_status"),
                     "delivery_status": ours("delivery_status"),
                     "scheduled_delivery_date": ours("scheduled_delivery_date"),
-                    "external_ref_line_item_id": ids,
-                    "external_ref_id": order_ref,
-                    "reference_order_id": [order_id.get(r) for r in order_ref],
-                    "reference_line_item_id": ours("reference_line_item_id"),
-                    "after_sending": _after(ours("reference_line_item_id"), after_sending),
+                    "external_ref_line_item_id": pd.array(ids, dtype="str"),
+                    "external_ref_id": pd.array(order_ref.array, dtype="str"),
+                    "reference_order_id": _lookup(order_ref, order_id).array,
+                    "reference_line_item_id": answered,
+                    "after_sending": _after(pd.Series(answered), after_sending),
                 }
             )
         )
-    report = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REPORT_COLUMNS)
-    report = report.reindex(columns=REPORT_COLUMNS)
-    report = report.sort_values(ROW, kind="stable").reset_index(drop=True)
+        del line
+
+    report = _stacked(parts)
+    del parts
     report["quantity"] = pd.to_numeric(report["quantity"], errors="coerce").astype("Int64")
-    if extra_columns:
-        extras = original.set_index(ROW)[extra_columns]
-        report = report.join(extras, on=ROW)
+    if extra_columns:  # added in place: a join copied the whole report
+        extras = original.set_index(ROW)[extra_columns].reindex(report[ROW].to_numpy())
+        for name in extra_columns:
+            report[name] = extras[name].array
 
     sent = _submitted(report)
     discrepancies = _check_books(original, report, sent, ledger_orders, mode)
@@ -310,6 +331,29 @@ def reconcile(
         balanced=not discrepancies,
         discrepancies=discrepancies,
     )
+
+
+def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The report's parts (rejected rows, valid rows) as one table in the file's row order,
+    its columns :data:`REPORT_COLUMNS`: made a column at a time, each copied once (a concat
+    then a sort of the whole table held three copies of a million rows at once)."""
+    if not parts:
+        return pd.DataFrame(columns=REPORT_COLUMNS)
+    rows = np.concatenate([p[ROW].to_numpy() for p in parts])
+    order = None if pd.Index(rows).is_monotonic_increasing else np.argsort(rows, kind="stable")
+    columns: dict[str, Any] = {}
+    for name in REPORT_COLUMNS:
+        have = [p[name] for p in parts if name in p]
+        dtype = have[0].dtype if have else object
+        pieces = [
+            p[name].reset_index(drop=True)
+            if name in p
+            else pd.Series(index=range(len(p)), dtype=dtype)
+            for p in parts
+        ]
+        column = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+        columns[name] = column.array if order is None else column.array.take(order)
+    return pd.DataFrame(columns, columns=REPORT_COLUMNS)
 
 
 def _cents(values: pd.Series) -> np.ndarray:

@@ -116,7 +116,7 @@ def plan(
     again = f" ({resumed} in orders planned before, resent as they were)" if resumed else ""
     ctx.say(
         f"Batch {result.batch}: {result.unsent} rows to send{again}, "
-        f"{len(result.new_orders)} new orders; {len(result.already_sent)} sent before, "
+        f"{result.order_count} new orders; {len(result.already_sent)} sent before, "
         f"{len(result.busy)} being sent by other runs"
     )
 
@@ -136,34 +136,18 @@ def cost(plan: Plan, account: Account) -> CostPreview:
 def record(ctx: Context, plan: Plan, sheet: Sheet, lease_seconds: float) -> Claimed:
     """Write the batch's orders into the ledger before anything is sent, and take the batch's
     lease (see :mod:`.ledger`)."""
-    sent = plan.to_send  # column by column: a million rows as dicts would not fit
-    rows = dict(
-        zip(
-            sent["line_id"],
-            zip(
-                sent["row_number"].astype(int).tolist(),
-                sent["amount"],
-                sent["currency"],
-                strict=True,
-            ),
-            strict=True,
-        )
-    )
-
     claimed = ctx.book.claim(
         batch=plan.batch,
         account=plan.account,
         customer=plan.customer,
         source_name=Path(sheet.source).name,
         source_sha256=_sha256(sheet.source),
-        planned=plan.new_orders,
-        rows=rows,
+        planned=plan.new_orders(),  # made and recorded one at a time
+        lines=plan.new_lines,
         lease_seconds=lease_seconds,
-        recipients=plan.recipient_of,
     )
-    # the ledger holds the requests now (each is read from there when it is sent): a run of a
-    # million rows no longer carries a quarter of a gigabyte of them to its end
-    plan.new_orders = []
+    plan.new_lines = plan.new_lines.iloc[:0]  # recorded: the ledger holds them now
+
     return Claimed(orders=[], lease=claimed.lease)
 
 

@@ -61,11 +61,11 @@ def test_line_ids_depend_on_content_not_on_position() -> None:
 def test_plan_chunks_by_campaign_and_costs_include_fees() -> None:
     rows = pd.concat([valid_rows(5, "a"), valid_rows(3, "b")], ignore_index=True)
     plan = plan_batch(rows, account="acct", customer="cust", chunk_size=2)
-    sizes = [(o.body.get("campaign"), len(o.body["lineItems"])) for o in plan.new_orders]
+    sizes = [(o.body.get("campaign"), len(o.body["lineItems"])) for o in plan.new_orders()]
     assert sizes == [("a", 2), ("a", 2), ("a", 1), ("b", 2), ("b", 1)]
-    refs = [o.external_ref_id for o in plan.new_orders]
+    refs = [o.external_ref_id for o in plan.new_orders()]
     assert refs == [order_ref(plan.batch, i) for i in range(5)]
-    line = plan.new_orders[0].body["lineItems"][0]
+    line = next(plan.new_orders()).body["lineItems"][0]
     assert line == {
         "externalRefLineItemID": line["externalRefLineItemID"],
         "utid": "U100002",
@@ -77,17 +77,14 @@ def test_plan_chunks_by_campaign_and_costs_include_fees() -> None:
 
 
 def _claim(book: Ledger, plan, name: str) -> list:
-    rows = {
-        r["line_id"]: (r[ROW], r["amount"], r["currency"]) for r in plan.to_send.to_dict("records")
-    }
     return book.claim(
         batch=plan.batch,
         account=plan.account,
         customer=plan.customer,
         source_name=name,
         source_sha256="0" * 64,
-        planned=plan.new_orders,
-        rows=rows,
+        planned=plan.new_orders(),
+        lines=plan.new_lines,
         lease_seconds=60,
     ).orders
 
@@ -110,7 +107,9 @@ def test_ledger_claims_once_and_reports_where(tmp_path: Path) -> None:
         == pd.Series(["10.20"] * 2).map(__import__("decimal").Decimal).sum()
     )
     recorded = _claim(book, second, "second.csv")
-    assert [len(o.body["lineItems"]) for o in recorded] == [2]
+    assert [len(o.line_ids) for o in recorded] == [2]
+    request = book.order(recorded[0].external_ref_id).request_json  # as it will be sent
+    assert len(json.loads(request)["lineItems"]) == 2
 
 
 def test_concurrent_claims_of_the_same_lines_give_each_line_one_owner(tmp_path: Path) -> None:
@@ -137,13 +136,15 @@ def test_concurrent_claims_of_the_same_lines_give_each_line_one_owner(tmp_path: 
     for t in threads:
         t.join()
     assert not errors
-    claimed = [
+    book = Ledger(url)
+    requests = [book.order(o.external_ref_id) for orders in results for o in orders]
+    claimed = [  # the lines of the requests as the ledger will send them
         li["externalRefLineItemID"]
-        for orders in results
-        for o in orders
-        for li in o.body["lineItems"]
+        for r in requests
+        for li in json.loads(r.request_json)["lineItems"]
     ]
     assert len(claimed) == len(set(claimed)) == 40
+    assert sorted(claimed) == sorted(o for orders in results for c in orders for o in c.line_ids)
 
 
 def _report(tmp_path: Path, charged: str = "10.20", tango_total: str = "10.20"):
@@ -248,19 +249,15 @@ def test_a_renamed_recipient_is_held_by_the_line_sent_under_the_old_name(tmp_pat
 
 def _claimed(book: Ledger, plan, source_name: str):
     """``plan``'s one order, claimed in ``book``."""
-    rows = {
-        r["line_id"]: (r[ROW], r["amount"], r["currency"]) for r in plan.to_send.to_dict("records")
-    }
     (order,) = book.claim(
         batch=plan.batch,
         account="acct",
         customer="cust",
         source_name=source_name,
         source_sha256="0" * 64,
-        planned=plan.new_orders,
-        rows=rows,
+        planned=plan.new_orders(),
+        lines=plan.new_lines,
         lease_seconds=60,
-        recipients=plan.recipient_of,
     ).orders
     return order
 
@@ -302,3 +299,17 @@ def test_the_holder_table_agrees_with_holders_renamed_refused_and_freed(tmp_path
     assert table["renamed"].sum() == 2  # John's 2nd and 3rd: Jon's are at Tango; the 1st refused
     assert len(_same_as_holders(book, list(renamed.line_ids), None)) == 0
     assert len(_same_as_holders(book, [], None)) == 0
+
+
+def test_a_plan_of_rows_all_sent_before_makes_no_order_and_claims_nothing(tmp_path: Path) -> None:
+    book = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    first = plan_batch(valid_rows(3), account="acct", customer="cust", chunk_size=10)
+    book.record_acceptance(_claim(book, first, "first.csv")[0].external_ref_id, 202, {})
+    ids = line_item_ids(valid_rows(3), "acct")
+    holders = book.holders("acct", ids.tolist())
+    positions = Positions({i: stand(holders.get(i), "other") for i in ids}, holders)
+    again = plan_batch(
+        valid_rows(3), account="acct", customer="cust", chunk_size=10, positions=positions
+    )
+    assert again.order_count == 0 and list(again.new_orders()) == [] and again.unsent == 0
+    assert _claim(book, again, "again.csv") == []

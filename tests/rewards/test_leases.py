@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from proof.postgres import fresh_database
-from rewards.columns import ROW
 from rewards.ledger import Claimed, LeaseKeeper, LeaseLostError, Ledger, LineState, OrderState
 from rewards.planning import plan_batch
 from rewards.standing import Positions, Standing, stand
@@ -33,17 +32,14 @@ def book(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
 
 def claim(book: Ledger, rows, name: str, seconds: float, positions=None) -> tuple[object, Claimed]:
     plan = plan_batch(rows, account="acct", customer="cust", chunk_size=3, positions=positions)
-    values = {
-        r["line_id"]: (r[ROW], r["amount"], r["currency"]) for r in plan.to_send.to_dict("records")
-    }
     claimed = book.claim(
         batch=plan.batch,
         account="acct",
         customer="cust",
         source_name=name,
         source_sha256="0" * 64,
-        planned=plan.new_orders,
-        rows=values,
+        planned=plan.new_orders(),
+        lines=plan.new_lines,
         lease_seconds=seconds,
     )
     return plan, claimed

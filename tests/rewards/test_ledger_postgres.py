@@ -14,7 +14,7 @@ def _worker(url: str, start: int, out: mp.Queue) -> None:
     rows = valid_rows(60).iloc[start:].reset_index(drop=True)
     plan = plan_batch(rows, account="acct", customer="cust", chunk_size=7)
     orders = _claim(Ledger(url), plan, f"worker-{start}.csv")
-    out.put([li["externalRefLineItemID"] for o in orders for li in o.body["lineItems"]])
+    out.put([lid for o in orders for lid in o.line_ids])
 
 
 def test_processes_claiming_overlapping_batches_on_postgres(postgres_url: str) -> None:
@@ -36,7 +36,7 @@ def test_postgres_ledger_round_trip(postgres_url: str, tmp_path: Path) -> None:
     book = Ledger(postgres_url)
     plan = plan_batch(valid_rows(3), account="acct-rt", customer="cust", chunk_size=2)
     recorded = _claim(book, plan, "rt.csv")
-    assert [len(o.body["lineItems"]) for o in recorded] == [2, 1]
+    assert [len(o.line_ids) for o in recorded] == [2, 1]
     ref = recorded[0].external_ref_id
     book.record_acceptance(ref, 202, {})
     assert book.order(ref).state is OrderState.ACCEPTED
