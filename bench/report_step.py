@@ -32,10 +32,9 @@ from rewards.validation import validate
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
-ROWS = 0  # set by main
 
 
-def measured(label: str, work: Callable[[], T]) -> T:
+def measured(step: str, label: str, work: Callable[[], T]) -> T:
     """Timed untraced (tracemalloc slows Python down several times), then done again traced
     for the heap's peak; the traced result is kept, and what it holds (Python and Arrow) is printed."""
     tracemalloc.stop()
@@ -50,7 +49,7 @@ def measured(label: str, work: Callable[[], T]) -> T:
     kept, peak = (now - before + arrow) / 2**20, (peak - before) / 2**20
 
     print(f"  {label:<26} {took:6.2f} s   peak +{peak:6.1f} MiB   kept {kept:6.1f} MiB")
-    record(f"report step, {ROWS:,} rows", f"{label} s", took)
+    record(step, f"{label} s", took)
     return out
 
 
@@ -58,8 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
-    global ROWS
-    ROWS = args.rows
+    step = f"report step, {args.rows:,} rows"
 
     catalog = Catalog.model_validate_json((ROOT / "data/sandbox/catalog.json").read_text())
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,11 +83,14 @@ def main() -> None:
         # (before the ledger read tables, it made an object per line: holders, batch_lines)
         holder_table = getattr(book, "holder_table", book.holders)
         line_table = getattr(book, "line_table", book.batch_lines)
-        holders = measured("who holds each line", lambda: holder_table("a", ids, plan.recipient_of))
-        lines = measured("this batch's lines", lambda: line_table(plan.batch))
+        holders = measured(
+            step, "who holds each line", lambda: holder_table("a", ids, plan.recipient_of)
+        )
+        lines = measured(step, "this batch's lines", lambda: line_table(plan.batch))
 
-        orders = measured("this batch's orders", lambda: book.batch_orders(plan.batch))
+        orders = measured(step, "this batch's orders", lambda: book.batch_orders(plan.batch))
         result = measured(
+            step,
             "reconcile",
             lambda: reconcile(
                 original=sheet.frame,

@@ -477,7 +477,7 @@ def _held_frame(rows: Sequence[Any], clock: float, renamed: bool = False) -> pd.
 
 
 PART = 5000  # rows a statement carries
-# what a claim records of each line (rewards.planning.NEW_LINE_COLUMNS has them)
+# what a claim records of each line (rewards.planning.NEW_LINE_COLUMNS adds the order's place)
 CLAIMED_COLUMNS = (
     "line_id",
     "external_ref_id",

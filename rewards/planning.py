@@ -15,7 +15,7 @@ from raas import rules
 
 from .columns import ADDRESS, ROW, WIRED, Column, Kind
 from .identity import batch_id, line_item_ids, order_ref, recipient_keys
-from .ledger import Holder, PlannedOrder
+from .ledger import CLAIMED_COLUMNS, Holder, PlannedOrder
 from .standing import TO_SEND, Positions, Standing
 
 
@@ -142,15 +142,7 @@ class Plan:
         return int(self.standing.isin(TO_SEND).sum())
 
 
-NEW_LINE_COLUMNS = [
-    "line_id",
-    "external_ref_id",
-    "chunk_index",
-    ROW,
-    "amount",
-    "currency",
-    "recipient_key",
-]
+NEW_LINE_COLUMNS = [*CLAIMED_COLUMNS, "chunk_index"]  # what a claim records, and the order's place
 
 
 def _where(rows: pd.DataFrame, holders: dict[str, Holder]) -> pd.DataFrame:
@@ -222,12 +214,12 @@ def _new_lines(
     if not placed:
         return pd.DataFrame(columns=NEW_LINE_COLUMNS)
     at = placed[0].append(placed[1:])
-    chunks = np.repeat(np.arange(first_chunk, first_chunk + len(placed)), [len(p) for p in placed])
-    refs = [order_ref(batch, c) for c in range(first_chunk, first_chunk + len(placed))]
+    sizes = [len(p) for p in placed]
+    chunks = range(first_chunk, first_chunk + len(placed))
     lines = rows.loc[at, ["line_id", ROW, "amount", "currency"]]
     return lines.assign(
-        external_ref_id=pd.array(np.repeat(refs, [len(p) for p in placed]), dtype="str"),
-        chunk_index=chunks,
+        external_ref_id=pd.array(np.repeat([order_ref(batch, c) for c in chunks], sizes), "str"),
+        chunk_index=np.repeat(chunks, sizes),
         recipient_key=recipients.loc[at],
     )[NEW_LINE_COLUMNS]
 

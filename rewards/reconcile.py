@@ -252,7 +252,7 @@ def reconcile(
         ids = _arrow(valid["line_id"])
         held = _first_of(holders, "line_id", ids)
         line = _first_of(ledger_lines, "external_ref_line_item_id", ids)
-        del holders, ledger_lines  # the caller's: nothing here holds them past the lookup
+
         outcome, reason = _classify(held, line, batch, mode, unsent_reason)
         here = np.isin(outcome, SUBMITTED_OUTCOMES)
         mine = (held["batch_id"] == batch).fillna(False)  # refused ones too: which order
