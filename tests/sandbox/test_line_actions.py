@@ -162,6 +162,9 @@ def test_a_failed_line_reissued_is_not_resent_too(client: RaasClient) -> None:
     line = one(client, **bounced())
     wait_for(lambda: client.get_line_item(line).status == "FAILED")
     new = client.reissue_line_item(line, "DELIVERY_INFO").referenceLineItemID
+    # the replacement goes to the same bouncing address: its refund lands when it fails, so
+    # the balance is read once it has
+    wait_for(lambda: client.get_line_item(new).status == "FAILED")
     before = balance(client)
     with pytest.raises(InvalidRequestError, match="HTTP 400") as info:
         client.resend_line_item(line, "DELIVERY_INFO", new_email="bo@example.com")
