@@ -79,14 +79,12 @@ def main() -> None:
             )
         print(f"report step, {args.rows:,} rows ({len(validated.valid):,} valid), SQLite ledger")
         tracemalloc.start()
-        ids = plan.line_ids.tolist()
-        # (before the ledger read tables, it made an object per line: holders, batch_lines)
-        holder_table = getattr(book, "holder_table", book.holders)
-        line_table = getattr(book, "line_table", book.batch_lines)
         holders = measured(
-            step, "who holds each line", lambda: holder_table("a", ids, plan.recipient_of)
+            step,
+            "who holds each line",
+            lambda: book.holder_table("a", plan.line_ids.array, plan.recipients.array),
         )
-        lines = measured(step, "this batch's lines", lambda: line_table(plan.batch))
+        lines = measured(step, "this batch's lines", lambda: book.line_table(plan.batch))
 
         orders = measured(step, "this batch's orders", lambda: book.batch_orders(plan.batch))
         result = measured(

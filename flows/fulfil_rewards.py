@@ -142,6 +142,8 @@ def fulfil_rewards(
         account, catalog = fetch_account_and_catalog(customer, account_id, deadline)
         # quote(): big inputs pass by reference; Prefect would otherwise walk every cell of them
         validated = validate_rows(quote(sheet), catalog, account.currencyCode, check)
+        sheet = sheet.for_report()
+
         plan = plan_orders(
             quote(validated),
             account=account_id,

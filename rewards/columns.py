@@ -360,6 +360,12 @@ for _c in COLUMNS:
 CONTAINED = {"utid": ("utid",), "amount": ("amount",), "delivery_method": ("delivery", "method")}
 
 
+# One column with the whole name (HR exports: "Employee Name"), read as the first name when no
+# header names the first or last name: "Hi Jane Doe" rather than a greeting without a name.
+WHOLE_NAMES = ("Name", "Full Name", "Employee Name", "Recipient Name", "Employee Full Name")
+WHOLE_NAME = frozenset(normalise_header(h) for h in WHOLE_NAMES)
+
+
 def _holds(header: str, column: str) -> bool:
     """Whether ``header`` holds every word that names ``column`` inside a longer header."""
     text = normalise_header(header)
@@ -387,6 +393,9 @@ def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, s
         if column not in owner and len(holders) == 1:
             owner[column] = holders[0]
             mapping[holders[0]] = column
+    whole = [h for h in headers if h not in mapping and normalise_header(h) in WHOLE_NAME]
+    if not ({"first_name", "last_name"} & set(owner)) and len(whole) == 1:
+        mapping[whole[0]] = "first_name"
     return mapping, clashes
 
 
@@ -492,10 +501,31 @@ def header_table() -> str:
         '"Method of Delivery") is read as that column when no header names it exactly and',
         "only one header holds the words.",
         "When a required column is missing, the message names the closest header found.",
+        "One header with the whole name (" + ", ".join(f'"{n}"' for n in WHOLE_NAMES) + ")",
+        "is read as `first_name` when no header names the first or last name: the whole name",
+        "goes as the first name.",
+        "",
+        *_methods_table(),
         "<!-- end of columns table -->",
     ]
 
     return "\n".join(lines)
+
+
+def _methods_table() -> list[str]:
+    """Each delivery method (raas.rules.METHODS): how a sheet may write it, what its row needs."""
+    lines = [
+        "| `delivery_method` | also written as (any case) | the row also needs |",
+        "|---|---|---|",
+    ]
+    for m in rules.METHODS.values():
+        needs = "; ".join(
+            f"{n.what} ({', '.join(f'`{AT_WIRE[p].name}`' for p in n.paths)})" for n in m.needs
+        )
+        also = ", ".join(f'"{a}"' for a in m.aliases) or "its name only"
+        physical = "" if m.digital else " (a physical card)"
+        lines.append(f"| {m.name.value}{physical} | {also} | {needs or 'no contact'} |")
+    return lines
 
 
 if __name__ == "__main__":

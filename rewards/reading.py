@@ -18,7 +18,7 @@ import mmap
 import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -59,6 +59,12 @@ class Sheet:
     sheet_name: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     header_map: dict[str, str] = field(default_factory=dict)  # original header -> column
+
+    def for_report(self) -> Sheet:
+        """The sheet once validated: its row numbers and the columns the file added (the
+        report shows them as written). Its other cells live on in the valid and rejected
+        rows: a million rows' cells are not held twice through a run."""
+        return replace(self, frame=self.frame[[ROW, *self.unknown_columns]])
 
 
 def read_recipients(

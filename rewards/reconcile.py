@@ -91,12 +91,13 @@ def _arrow(values: pd.Series | np.ndarray) -> pa.Array | pa.ChunkedArray:
 
 
 def _first_of(table: pd.DataFrame, key: str, ids: pa.Array | pa.ChunkedArray) -> pd.DataFrame:
-    """``table``'s first row for each of ``ids``, in their order (nulls where it has none): a
-    hash lookup and a take in Arrow. pandas' reindex on a text index made a Python string per
-    row and a copy of each table: the peak of a million-row run's report."""
+    """``table``'s first row for each of ``ids``, in their order (nulls where it has none),
+    without the key (the caller has the ids): a hash lookup and a take in Arrow. pandas'
+    reindex on a text index made a Python string per row and a copy of each table: the peak
+    of a million-row run's report."""
     arrow = pa.Table.from_pandas(table, preserve_index=False).replace_schema_metadata(None)
     at = pc.index_in(ids, value_set=pc.cast(arrow[key], pa.large_string()))
-    return arrow.take(at).to_pandas(types_mapper=pd.ArrowDtype)
+    return arrow.drop_columns([key]).take(at).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _lookup(keys: pd.Series, table: Mapping[str, str | None]) -> pd.Series:
@@ -143,9 +144,20 @@ def _sent(h: pd.DataFrame) -> np.ndarray:
     return sent
 
 
+def _named(
+    conditions: list[np.ndarray], names: list[str], default: str
+) -> pd.api.extensions.ExtensionArray:
+    """Per row, the name of the first condition it meets (``default`` if none), as Arrow
+    text: picked by a small code per row (np.select on the names made two arrays of 17
+    characters a row, then a Python string per row: the report step's peak)."""
+    codes = np.select(conditions, list(range(len(names))), len(names)).astype(np.int8)
+    text = pa.array([*names, default], pa.large_string()).take(pa.array(codes))
+    return pd.array(text, dtype="str")
+
+
 def _classify(
     held: pd.DataFrame, line: pd.DataFrame, batch: str, mode: Mode, unsent_reason: str
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[pd.api.extensions.ExtensionArray, np.ndarray]:
     """(outcome, reason) of each valid row, from who holds its line (``held``) and this
     batch's line (``line``), both aligned to the valid rows (missing: nobody / none)."""
     present = held["batch_id"].notna().to_numpy(bool)
@@ -163,11 +175,10 @@ def _classify(
     if mode is Mode.DRY_RUN:
         live = (held["lease_expires"] > held["seen_at"]).fillna(False).to_numpy(bool)
         busy = ~sent & other & live
-        outcome = np.select([sent, busy], ["sent_before", "being_sent"], "would_send")
         reason = np.full(len(held), "dry run: would be sent", dtype=object)
         reason[sent] = "sent before in " + where[sent]
         reason[busy] = "being sent now by " + where[busy]
-        return outcome.astype(object), reason
+        return _named([sent, busy], ["sent_before", "being_sent"], "would_send"), reason
 
     state, status = line["state"], line["line_item_status"]
     dated = (line["scheduled_delivery_date"].fillna("") != "").to_numpy(bool)
@@ -178,8 +189,11 @@ def _classify(
         .fillna(True)
         .to_numpy(bool)
     )
-    own = np.select(
+    before, busy = other & sent, other & ~sent
+    outcome = _named(
         [
+            before,
+            busy,
             unsent,
             refused,
             (status == "COMPLETE").fillna(False).to_numpy(bool),
@@ -187,20 +201,21 @@ def _classify(
             (status == "CANCELLED").fillna(False).to_numpy(bool),
             dated,
         ],
-        ["not_submitted", "rejected_by_tango", "complete", "failed", "cancelled", "scheduled"],
+        [
+            *("already_sent", "being_sent", "not_submitted", "rejected_by_tango"),
+            *("complete", "failed", "cancelled", "scheduled"),
+        ],
         "pending",
     )
     error = _text(line["error"])
     reason = np.where(unsent, unsent_reason, np.where(pd.isna(error), "", error)).astype(object)
-    outcome = np.where(other, np.where(sent, "already_sent", "being_sent"), own)
-    before, busy = other & sent, other & ~sent
     reason[before] = "already sent in " + where[before]
     reason[busy] = (
         "being sent by "
         + where[busy]
         + "; its run has not finished: run this file again once it has"
     )
-    return outcome.astype(object), reason
+    return outcome, reason
 
 
 def _after(references: pd.Series, after_sending: Mapping[str, str] | None) -> Any:
@@ -254,7 +269,8 @@ def reconcile(
         line = _first_of(ledger_lines, "external_ref_line_item_id", ids)
 
         outcome, reason = _classify(held, line, batch, mode, unsent_reason)
-        here = np.isin(outcome, SUBMITTED_OUTCOMES)
+        here = outcome.isin(SUBMITTED_OUTCOMES)
+
         mine = (held["batch_id"] == batch).fillna(False)  # refused ones too: which order
         taken = held["batch_id"].notna() & (~held["line_state"].isin(FREE_LINES) | mine)
         order_ref = held["external_ref_id"].where(taken.fillna(False).to_numpy(bool), "")

@@ -269,7 +269,7 @@ def reconcile_batch(
         rejected=validated.rejected,
         valid=validated.valid.assign(line_id=plan.line_ids),
         batch=plan.batch,
-        holders=ctx.book.holder_table(plan.account, plan.line_ids.tolist(), plan.recipient_of),
+        holders=ctx.book.holder_table(plan.account, plan.line_ids.array, plan.recipients.array),
         ledger_lines=lines,
         ledger_orders=ctx.book.batch_orders(plan.batch),
         mode=mode,
@@ -313,6 +313,8 @@ def send_file(
     validated = validate(
         sheet.frame, client.get_catalog(), account.currencyCode, options, sheet.header_map
     )
+    sheet = sheet.for_report()
+
     customer = client.settings.customer_identifier or ""
     the_plan = plan(
         ctx,

@@ -276,9 +276,12 @@ class _Store:
     def flag(self, mask: np.ndarray, column: str, reason: Reason) -> None:
         self.problems.flag(mask, column, reason)
 
-    def needing(self, path: str) -> np.ndarray:
-        """Rows whose method needs the wire field ``path`` (raas.rules.METHODS)."""
-        return self.m.rows(np.isin(self.method_u, rules.methods_needing(path)))
+    def flag_missing(self, path: str, missing: np.ndarray, column: str, what: str) -> None:
+        """Rows whose method needs the wire field ``path`` (raas.rules.METHODS) and that are
+        ``missing`` it, said in their own method's name ("WHATSAPP delivery needs ...")."""
+        for method in rules.methods_needing(path):
+            rows = self.m.rows(self.method_u == method) & missing
+            self.flag(rows, column, f"{method} delivery needs {what}")
 
 
 def _queue(s: _Store) -> None:
@@ -502,10 +505,11 @@ def _method(s: _Store) -> None:
 def _email(s: _Store) -> None:
     """There when the method needs it; a deliverable address when written."""
     email = s.texts["email"] = s.email_f.result()
-    s.flag(
-        s.needing("recipient.email") & empty(email),
+    s.flag_missing(
+        "recipient.email",
+        empty(email),
         "email",
-        "EMAIL delivery needs an email address" + _unread(s.df, "email", ("email", "mail")),
+        "an email address" + _unread(s.df, "email", ("email", "mail")),
     )
     for reason, mask in s.email_ok_f.result()[1].items():
         s.flag(mask, "email", reason)
@@ -532,11 +536,11 @@ def _phone(s: _Store) -> None:
     """There when the method needs it; a number that makes an E.164 one when written."""
     phone, sci = s.phones_f.result()
     none = empty(s.texts["mobile_number"])
-    s.flag(
-        s.needing("recipient.mobileNumber") & none,
+    s.flag_missing(
+        "recipient.mobileNumber",
+        none,
         "mobile_number",
-        "PHONE delivery needs a mobile number"
-        + _unread(s.df, "mobile_number", ("phone", "mobile", "cell")),
+        "a mobile number" + _unread(s.df, "mobile_number", ("phone", "mobile", "cell")),
     )
 
     s.flag(
@@ -560,8 +564,7 @@ def _address(s: _Store) -> None:
     """A complete postal address when the method needs one; a two-letter country."""
     for path in rules.POSTAL_ADDRESS.paths:
         name = AT_WIRE[path].name
-        methods = "/".join(rules.methods_needing(path))
-        s.flag(s.needing(path) & empty(arrow(s.df, name)), name, f"{methods} delivery needs {name}")
+        s.flag_missing(path, empty(arrow(s.df, name)), name, name)
     country = s.column("country")
     country_of = pc.utf8_upper(country.uniques)
     s.flag(
@@ -591,11 +594,13 @@ def _shipping(s: _Store) -> None:
     shipping = s.column("shipping_method")
     shipping_of = [_shipping_name(v) for v in shipping.values]
     none = np.array([v == "" for v in shipping_of] or [True], dtype=bool)
-    s.flag(
-        s.needing("shippingMethod") & shipping.rows(none),
+    s.flag_missing(
+        "shippingMethod",
+        shipping.rows(none),
         "shipping_method",
-        "ADDRESS delivery needs a shipping method, e.g. upsground or usps1stclass",
+        "a shipping method, e.g. upsground or usps1stclass",
     )
+
     unknown = [v != "" and v not in rules.SHIPPING_METHODS for v in shipping_of]
     s.flag(
         shipping.rows(np.array(unknown or [False])),

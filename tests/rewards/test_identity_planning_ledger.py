@@ -264,7 +264,9 @@ def _claimed(book: Ledger, plan, source_name: str):
 
 def _same_as_holders(book: Ledger, ids: list[str], recipients: dict[str, str | None] | None):
     """Ledger.holder_table says what Ledger.holders says, line by line."""
-    table = book.holder_table("acct", ids, recipients).set_index("line_id")
+    aligned = None if recipients is None else [recipients.get(i) for i in ids]
+    table = book.holder_table("acct", ids, aligned).set_index("line_id")
+
     held = book.holders("acct", ids, recipients)
     assert set(table.index) == set(held)
     for lid, h in held.items():

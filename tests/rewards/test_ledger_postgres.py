@@ -42,7 +42,9 @@ def test_postgres_ledger_round_trip(postgres_url: str, tmp_path: Path) -> None:
     assert book.order(ref).state is OrderState.ACCEPTED
     holders = book.holders("acct-rt", plan.to_send["line_id"].tolist())
     assert {h.source_name for h in holders.values()} == {"rt.csv"}
-    table = book.holder_table("acct-rt", plan.to_send["line_id"].tolist(), plan.recipient_of)
+    ids = plan.to_send["line_id"].tolist()
+    table = book.holder_table("acct-rt", ids, [plan.recipient_of[i] for i in ids])
+
     assert set(table["line_id"]) == set(holders) and set(table["source_name"]) == {"rt.csv"}
     assert set(book.line_table(plan.batch)["external_ref_line_item_id"]) == set(holders)
 

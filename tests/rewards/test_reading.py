@@ -35,8 +35,23 @@ def test_synonyms_case_and_punctuation_find_columns(tmp_path: Path) -> None:
     assert sheet.frame.loc[0, "Team"] == "007"  # text: leading zeros survive
 
 
+def test_one_whole_name_column_is_read_as_the_first_name_unless_names_are_split(
+    tmp_path: Path,
+) -> None:
+    """An HR export's "Employee Name" (the whole name) greets "Jane Doe"; it was kept as an
+    unknown column and the reward went out with no name at all. A file that names the first
+    or last name keeps its "Full Name" beside them, as written."""
+    whole = "Employee Name,Email,UTID,Amount,Delivery Method\nJane Doe,j@x.com,U100001,10,email\n"
+    sheet = read_recipients(write(tmp_path, "hr.csv", whole))
+    assert sheet.frame.loc[0, "first_name"] == "Jane Doe" and not sheet.unknown_columns
+    split = "First Name,Full Name,Email,UTID,Amount,Delivery Method\nJane,Jane Doe,j@x.com,U1,1,e\n"
+    sheet = read_recipients(write(tmp_path, "split.csv", split))
+    assert sheet.frame.loc[0, "first_name"] == "Jane" and sheet.unknown_columns == ["Full Name"]
+
+
 @pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
 def test_delimiters_are_sniffed(tmp_path: Path, sep: str) -> None:
+
     sheet = read_recipients(write(tmp_path, "a.csv", BASIC.replace(",", sep)))
     assert sheet.delimiter == sep and sheet.frame.loc[0, "email"] == "a@x.com"
 

@@ -89,9 +89,13 @@ def test_a_good_row_is_normalised() -> None:
         ({"delivery_method": "no"}, "delivery_method", "unknown delivery method no"),
         ({"delivery_method": ""}, "delivery_method", "delivery method is empty"),
         ({"utid": "U100007"}, "delivery_method", "cannot be delivered by EMAIL"),
-        ({"email": ""}, "email", "needs an email address"),
+        ({"email": ""}, "email", "EMAIL delivery needs an email address"),
         ({"email": "a@b"}, "email", "not a valid email"),
-        ({"delivery_method": "sms", "mobile_number": ""}, "mobile_number", "needs a mobile number"),
+        (
+            {"delivery_method": "sms", "mobile_number": ""},
+            "mobile_number",
+            "PHONE delivery needs a mobile number",
+        ),
         (
             {"delivery_method": "sms", "mobile_number": "1.4155550100E10"},
             "mobile_number",
@@ -136,7 +140,16 @@ def test_each_problem_names_its_column_and_reason(override, column, needle) -> N
     assert needle in result.rejected.loc[0, "problems"]
 
 
+def test_a_missing_contact_is_said_in_the_rows_own_method() -> None:
+    """WhatsApp needs a mobile number as PHONE does: its row is told WHATSAPP needs one (a
+    message naming PHONE sent people to a method they did not choose)."""
+    found = reasons(check({"delivery_method": "WHATSAPP", "mobile_number": ""}), 2)
+    assert "WHATSAPP delivery needs a mobile number" in found["mobile_number"], found
+    assert "PHONE" not in found["mobile_number"]
+
+
 def test_every_problem_of_a_row_is_reported() -> None:
+
     result = check({"utid": "U424242", "amount": "abc", "delivery_method": "fax"})
     assert set(reasons(result, 2)) == {"utid", "amount", "delivery_method"}
 
