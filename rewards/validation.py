@@ -147,14 +147,23 @@ def _amount_verdicts(rule: rules.AmountRule, cents: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cents(amounts: Coded, currency: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per distinct amount: whether it is a plain decimal (after the account currency's sign),
-    and its integer cents (0 if not)."""
+@dataclass(frozen=True)
+class _Amounts:
+    """Per distinct amount: as written without the account currency's sign, whether that is
+    a plain decimal, and its integer cents (0 if not). Made once, on the pool: the amount
+    check and the repeat key both read it."""
+
+    bare: pa.Array
+    plain: np.ndarray
+    cents: np.ndarray
+
+
+def _cents(amounts: Coded, currency: str) -> _Amounts:
     values = currency_marks.unsigned(amounts.uniques, currency)
     plain = matches(values, r"^\d{1,9}(\.\d{1,2})?$")
     zero = pa.scalar("0", values.type)
     number = pc.cast(pc.if_else(pa.array(plain), values, zero), pa.float64())
-    return plain, np.round(to_numpy(number) * 100).astype(np.int64)
+    return _Amounts(values, plain, np.round(to_numpy(number) * 100).astype(np.int64))
 
 
 def _shipping_name(value: str) -> str:
@@ -256,6 +265,7 @@ class _Store:
     by_value: dict[str, tuple[Coded, Sequence[str] | pa.Array]] = field(default_factory=dict)
 
     email_f: Future[pa.ChunkedArray] = field(init=False)  # _queue
+    amounts_f: Future[_Amounts] = field(init=False)  # _queue
     email_ok_f: Future[tuple[np.ndarray, dict[str, np.ndarray]]] = field(init=False)  # _queue
     phones_f: Future[tuple[pa.Array, np.ndarray]] = field(init=False)  # _queue
     texts_f: Future[tuple[list[_Flag], list[_Flag]]] = field(init=False)  # _queue
@@ -294,6 +304,7 @@ def _queue(s: _Store) -> None:
         s.coded.update({n: pool.submit(lambda n: Coded(arrow(df, n)), n) for n in names})
 
     encode("utid", "amount")
+    s.amounts_f = pool.submit(lambda: _cents(s.column("amount"), s.account_currency))
     s.email_f = pool.submit(lambda: lower(arrow(df, "email")))
     s.email_ok_f = pool.submit(lambda: text_checks.email_problems(s.email_f.result()))
     encode("quantity", "delivery_method")
@@ -337,7 +348,7 @@ def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
     key = RowKey(
         texts=values,
         caseless=[c.kind in (Kind.NAME, Kind.ADDRESS) for c in texts],
-        numbers=[reward, a.rows(_cents(a, s.account_currency)[1])],
+        numbers=[reward, a.rows(s.amounts_f.result().cents)],
     )
     return columnar.shared_hashes(key, len(s.df)), key
 
@@ -386,7 +397,8 @@ def _reward(s: _Store) -> None:
 def _amount(s: _Store) -> None:
     """A plain positive number with at most 2 decimals, within the reward's values."""
     a = s.a = s.column("amount")
-    plain_a, cents_a = _cents(a, s.account_currency)
+    amounts = s.amounts_f.result()
+    plain_a, cents_a = amounts.plain, amounts.cents
     s.cents_a = cents_a
     empty_a = empty(a.uniques)
     s.flag(a.rows(empty_a), "amount", "amount is empty")
@@ -402,7 +414,8 @@ def _amount(s: _Store) -> None:
             f"account in {said}",
         )
     written = currency_marks.as_written(a.uniques)
-    bare = currency_marks.unsigned(a.uniques, account)
+    bare = amounts.bare
+
     own = currency_marks.mark(account)
     other = matches(written, currency_marks.ANY_SIGN) & ~matches(written, rf"^\s*{own}|{own}\s*$")
     other &= ~empty_a & ~plain_a
