@@ -20,7 +20,7 @@ import pandas as pd
 
 from raas import Account, RaasClient, RetryPolicy
 
-from . import progress, sending, sources
+from . import export, progress, sending, sources
 from .identity import batch_id, line_item_ids, recipient_keys
 from .ledger import Claimed, LeaseKeeper, Ledger, OrderRow, OrderState, submit_margin
 from .planning import Plan, plan_batch
@@ -282,6 +282,27 @@ def reconcile_batch(
     )
 
 
+def write_report_files(result: Reconciliation, validated: Validated, folder: Path) -> list[Path]:
+    """The report's files: every row's outcome, the rejected rows and the warned ones, the
+    failed deliveries ready to fix, the totals by reward, method and currency."""
+    written = export.write_table(result.report, folder, "report")
+    written += export.write_if_any(validated.rejected, folder, "rejected_rows")
+    # rows that went on but should be looked at
+    written += export.write_if_any(validated.warnings, folder, "warnings")
+    # ready to fix: type the new contact, upload it back
+    written += export.write_if_any(
+        export.failed_deliveries(result.report), folder, "failed_deliveries"
+    )
+    for name, frame in (
+        ("by_reward", result.by_reward),
+        ("by_method", result.by_method),
+        ("money", result.money),
+    ):
+        frame.to_csv(folder / f"{name}.csv", index=False)
+        written.append(folder / f"{name}.csv")  # listed, with a link, on the run's page
+    return written
+
+
 @dataclass
 class Sent:
     """What :func:`send_file` did."""
@@ -304,9 +325,11 @@ def send_file(
     poll_interval_s: float = 0.1,
     lease_seconds: float = 300,
     confined: bool = True,
+    reports_dir: Path | None = None,
 ) -> Sent:
     """The flow's steps in the flow's order, without Prefect (no approval pause, no
-    artifacts): what benchmarks and proof campaigns measure against the flow."""
+    artifacts): what benchmarks and proof campaigns measure against the flow. With
+    ``reports_dir``, the report's files are written as a run writes them."""
     deadline = time.monotonic() + timeout_s
     sheet = load(path, None, confined)
     account = client.get_account()
@@ -335,4 +358,7 @@ def send_file(
     retry = sending.patient(deadline, ctx.warn)
     waiter = Waiter(ctx, orders_to_await(ctx.book, the_plan), concurrency, retry)
     waiter.poll(deadline, poll_interval_s)
-    return Sent(validated, the_plan, price, reconcile_batch(ctx, sheet, validated, the_plan))
+    result = reconcile_batch(ctx, sheet, validated, the_plan)
+    if reports_dir is not None:
+        write_report_files(result, validated, export.report_folder(reports_dir, the_plan.batch))
+    return Sent(validated, the_plan, price, result)

@@ -12,7 +12,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from rewards import export, links
+from rewards import export, links, steps
 from rewards.inbox import uploaded_name
 from rewards.managing import REPORT_COLUMNS
 from rewards.params import RewardsSettings
@@ -125,23 +125,7 @@ def write_report(
     """The report's files (the record), and what the run's page will show of them. ``key``
     names the artifacts (``fulfil-<batch>``, or ``dry-run-<batch>`` so a preview never
     replaces a real batch's)."""
-    written = export.write_table(result.report, folder, "report")
-    written += export.write_if_any(validated.rejected, folder, "rejected_rows")
-    # rows that went on but should be looked at
-    written += export.write_if_any(validated.warnings, folder, "warnings")
-    # ready to fix: type the new contact, upload it back
-    written += export.write_if_any(
-        export.failed_deliveries(result.report), folder, "failed_deliveries"
-    )
-
-    for name, frame in (
-        ("by_reward", result.by_reward),
-        ("by_method", result.by_method),
-        ("money", result.money),
-    ):
-        frame.to_csv(folder / f"{name}.csv", index=False)
-        written.append(folder / f"{name}.csv")  # listed, with a link, on the run's page
-
+    written = steps.write_report_files(result, validated, folder)
     if len(result.report) > export.XLSX_MAX_ROWS:
         skipped = f"report.xlsx not written for {len(result.report):,} rows: open report.csv"
         note = f"{note}; {skipped}" if note else skipped
