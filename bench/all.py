@@ -66,7 +66,8 @@ def main() -> None:
     for f in figures:
         bar = "" if f.bar is None else f"{'<=' if f.lower_is_better else '>='} {f.bar:g}"
         met = {True: "yes", False: "NO", None: ""}[f.met]
-        print(f"{f.benchmark:<{width}}  {f.figure:<28} {f.value:>10,.2f} {bar:>10}  {met}")
+        value = f"{f.value:,.0f}" if float(f.value).is_integer() else f"{f.value:,.2f}"
+        print(f"{f.benchmark:<{width}}  {f.figure:<28} {value:>10} {bar:>10}  {met}")
     if failed:
         print(f"failed: {', '.join(failed)}")
         raise SystemExit(1)

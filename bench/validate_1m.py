@@ -212,8 +212,9 @@ def main() -> None:
         rows.append((profile, f))
         print(f"{profile}: {args.rows:,} rows, {path.stat().st_size / 2**20:.0f} MiB", flush=True)
     print()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python")
-    print(f"{platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the end")
+    machine = platform.processor() or platform.machine()
+    print(f"machine: {machine}, {os.cpu_count()} cores, Python {platform.python_version()};")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print(f"validation, {args.rows:,} rows; in-process best of {args.repeat}, processes best of 3")
 
     head = f"{'profile':<10} {'read s':>7} {'ours s':>7} {'ratio':>6} {'pandera s':>9} {'vs us':>6}"

@@ -426,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     give_back_freed_memory()  # `rewards validate` and `run` of big files: see rewards.memory
+    # a temporary Prefect server's telemetry: with no internet its heartbeat fails, and on
+    # that server's SQLite it printed "database is locked" tracebacks over runs that went well
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         return _dispatch(args)
     except RewardsError as exc:

@@ -52,7 +52,6 @@ def main(manage: str | None = None, dry_run: bool = False) -> int:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(work / "prefect"))
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("REWARDS_LEDGER_URL", f"sqlite:///{work / 'ledger.db'}")
     os.environ.setdefault("REWARDS_REPORTS_DIR", str(ROOT / "data" / "reports"))

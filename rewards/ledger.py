@@ -609,7 +609,6 @@ class Ledger:
                     for lid, key in zip(part, keys, strict=True):
                         if isinstance(key, str) and key and lid not in taken:
                             wanted.setdefault(key, []).append(lid)
-
             renamed: list[tuple[str, Any]] = []
             for part in _batched(list(wanted)):
                 same = line_items.c.recipient_key.in_(part) & line_items.c.state.not_in(FREE_LINES)

@@ -36,6 +36,8 @@ OUTCOMES = (
     *PREVIEW_OUTCOMES,
 )
 RECIPIENT, REWARD, METHOD, VALUE, KEYS = (columns.in_report(s) for s in columns.Section)
+# by_method.csv: a line per delivery method (its section also holds where a card was mailed)
+BY_METHOD = [columns.BY_NAME["delivery_method"].report_header, "currency"]
 # the report's own columns beside the row's (rewards.columns says which show where)
 REPORT_COLUMNS = [
     ROW,
@@ -270,7 +272,6 @@ def reconcile(
 
         outcome, reason = _classify(held, line, batch, mode, unsent_reason)
         here = outcome.isin(SUBMITTED_OUTCOMES)
-
         mine = (held["batch_id"] == batch).fillna(False)  # refused ones too: which order
         taken = held["batch_id"].notna() & (~held["line_state"].isin(FREE_LINES) | mine)
         order_ref = held["external_ref_id"].where(taken.fillna(False).to_numpy(bool), "")
@@ -337,7 +338,7 @@ def reconcile(
     counts["submitted"] = sum(counts[o] for o in SUBMITTED_OUTCOMES)
     money = _money(sent, ledger_orders)
     by_reward = _breakdown(sent, [*(c.report_header for c in REWARD), "reward_name", "currency"])
-    by_method = _breakdown(sent, [*(c.report_header for c in METHOD), "currency"])
+    by_method = _breakdown(sent, BY_METHOD)
     return Reconciliation(
         report=report,
         counts=counts,
@@ -408,7 +409,7 @@ def _expected(report: pd.DataFrame) -> np.ndarray:
 def _submitted(report: pd.DataFrame) -> pd.DataFrame:
     """The rows Tango answered, with only the columns the totals and checks read (a copy of
     a million rows' every column was the report step's peak)."""
-    keys = [c.report_header for c in (*REWARD, *METHOD)]
+    keys = [*(c.report_header for c in REWARD), BY_METHOD[0]]
     wanted = [ROW, "outcome", "currency", "amount_requested", "quantity", "fee", "reward_name"]
     wanted += ["amount_charged", "external_ref_id", *(k for k in keys if k not in wanted)]
     return report.loc[report["outcome"].isin(SUBMITTED_OUTCOMES).to_numpy(bool), wanted]

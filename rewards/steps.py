@@ -337,7 +337,6 @@ def send_file(
         sheet.frame, client.get_catalog(), account.currencyCode, options, sheet.header_map
     )
     sheet = sheet.for_report()
-
     customer = client.settings.customer_identifier or ""
     the_plan = plan(
         ctx,

@@ -415,7 +415,6 @@ def _amount(s: _Store) -> None:
         )
     written = currency_marks.as_written(a.uniques)
     bare = amounts.bare
-
     own = currency_marks.mark(account)
     other = matches(written, currency_marks.ANY_SIGN) & ~matches(written, rf"^\s*{own}|{own}\s*$")
     other &= ~empty_a & ~plain_a
@@ -542,7 +541,8 @@ def _unread(df: pd.DataFrame, column: str, words: tuple[str, ...]) -> str:
     if not near:
         return ""
     named = ", ".join(repr(h) for h in near[:3])
-    return f" (no column was read as {column}; {named} could be it: rename the one to use {column})"
+    which = "that header" if len(near) == 1 else "the one to use"
+    return f" (no column was read as {column}; {named} could be it: rename {which} to {column})"
 
 
 def _phone(s: _Store) -> None:

@@ -61,7 +61,8 @@ def summary_markdown(
         "",
     ]
     if cost:
-        lines += [f"Cost of the rows not yet at Tango: **{cost.text()}**.", ""]
+        # checked before sending: after a send, "to send" means what this run then set out to do
+        lines += [f"Cost checked before sending (rows then not at Tango): **{cost.text()}**.", ""]
     if len(result.money):
         lines += [
             "| currency | requested | charged | released | charged by reissues since |",

@@ -180,6 +180,42 @@ def test_reconciliation_balances_and_carries_unknown_columns(tmp_path: Path) -> 
     assert str(result.money.loc[0, "charged"]) == "10.20"
 
 
+def test_the_totals_by_method_are_one_line_per_method_not_per_address(tmp_path: Path) -> None:
+    """by_method.csv: mailed cards to two addresses are one ADDRESS line (it grouped by every
+    column of the method's section, the street and city too: a line per address)."""
+    book = Ledger(f"sqlite:///{tmp_path / 'm.db'}")
+    mailed = {"delivery_method": "mail", "utid": "U100006", "amount": "10", "city": "Springfield"}
+    mailed |= {"postal_code": "12345", "country": "US", "shipping_method": "upsground"}
+    sheet = pd.DataFrame(
+        [{**mailed, "street_line_1": street} for street in ("1 Main St", "2 Elm St")]
+    ).astype("str")
+    sheet.insert(0, ROW, [2, 3])
+    rows = validate(sheet, CATALOG, "USD", ValidationOptions(today=date(2026, 11, 28))).valid
+    assert len(rows) == 2
+    plan = plan_batch(rows, account="acct", customer="cust", chunk_size=5)
+    [order] = _claim(book, plan, "m.csv")
+    book.record_acceptance(order.external_ref_id, 202, {})
+    lines = [
+        LineStatus(lid, "COMPLETE", "DELIVERED", f"R-{i}", Decimal("13.95"), None, None)
+        for i, lid in enumerate(order.line_ids)
+    ]
+    book.record_status(order.external_ref_id, "COMPLETE", "R", "27.90", lines, True)
+    result = reconcile(
+        original=pd.DataFrame({ROW: [2, 3]}),
+        rejected=pd.DataFrame({ROW: [], "problems": []}),
+        valid=rows.assign(line_id=plan.line_ids),
+        batch=plan.batch,
+        holders=book.holder_table("acct", plan.line_ids.tolist()),
+        ledger_lines=book.line_table(plan.batch),
+        ledger_orders=book.batch_orders(plan.batch),
+    )
+    assert result.balanced, result.discrepancies
+    by_method = result.by_method
+    assert len(by_method) == 1, by_method
+    assert by_method.iloc[0]["rows"] == 2 and str(by_method.iloc[0]["charged"]) == "27.90"
+    assert "street_line_1" not in by_method.columns
+
+
 @pytest.mark.parametrize(
     ("charged", "tango", "needle"),
     [
