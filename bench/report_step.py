@@ -93,7 +93,7 @@ def main() -> None:
             lambda: reconcile(
                 original=sheet.frame,
                 rejected=validated.rejected,
-                valid=validated.valid.assign(line_id=plan.line_ids),
+                valid=plan.rows,
                 batch=plan.batch,
                 holders=holders,
                 ledger_lines=lines,

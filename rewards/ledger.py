@@ -784,7 +784,6 @@ class Ledger:
                         strict=True,
                     )
                 ]
-
                 insert = self._insert(line_items)
                 taken = {
                     c: getattr(insert.excluded, c)

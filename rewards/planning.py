@@ -105,13 +105,11 @@ class Plan:
         if not len(refs):  # every row was sent or planned before
             return
         bounds = [0, *(np.flatnonzero(refs[1:] != refs[:-1]) + 1), len(refs)]
-
         # the rows in the orders' order, taken once (a take per order re-joins Arrow's chunks)
         rows = self.rows.loc[self.new_lines.index]
         for start, stop in itertools.pairwise(bounds):
             lines = self.new_lines.iloc[start:stop]
             part = rows.iloc[start:stop].to_dict("records")
-
             ref = str(refs[start])
             body: dict[str, Any] = {
                 "externalRefID": ref,

@@ -147,7 +147,6 @@ def record(ctx: Context, plan: Plan, sheet: Sheet, lease_seconds: float) -> Clai
         lease_seconds=lease_seconds,
     )
     plan.new_lines = plan.new_lines.iloc[:0]  # recorded: the ledger holds them now
-
     return Claimed(orders=[], lease=claimed.lease)
 
 
@@ -267,7 +266,7 @@ def reconcile_batch(
     return reconcile(
         original=sheet.frame,
         rejected=validated.rejected,
-        valid=validated.valid.assign(line_id=plan.line_ids),
+        valid=plan.rows,  # the valid rows with their line ids
         batch=plan.batch,
         holders=ctx.book.holder_table(plan.account, plan.line_ids.array, plan.recipients.array),
         ledger_lines=lines,
