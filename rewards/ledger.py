@@ -1541,7 +1541,9 @@ def add_columns(engine: Engine, added: Iterable[tuple[str, str, str]]) -> None:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
+    # first: switching a new file to WAL takes a lock, and a worker opening the same new
+    # ledger at that moment was told "database is locked" at once instead of waiting
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
