@@ -58,6 +58,29 @@ def matches(values: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:
     return to_numpy(pc.match_substring_regex(values, pattern))
 
 
+def without(values: pa.Array | pa.ChunkedArray, chars: str) -> pa.Array:
+    """The text with every one of the ASCII ``chars`` taken out, in one pass over its bytes
+    (a regex replace costs ten times as much; an ASCII byte is never part of another
+    character in UTF-8)."""
+    text = values.cast(TEXT)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    if text.null_count:
+        text = pc.fill_null(text, "")
+    if not len(text):
+        return text
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    drop = np.zeros(256, dtype=bool)
+    drop[list(chars.encode("ascii"))] = True
+    kept = ~drop[data]
+    before = np.zeros(len(data) + 1, dtype=np.int64)  # bytes kept before each position
+    np.cumsum(kept, out=before[1:])
+    return pa.LargeStringArray.from_buffers(
+        len(text), pa.py_buffer(before[offsets - offsets[0]]), pa.py_buffer(data[kept])
+    )
+
+
 def lower(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Lower case; Arrow's ASCII kernel (ten times as fast) when every byte is ASCII."""
     data = (chunk.buffers()[2] for chunk in values.chunks)
@@ -98,7 +121,7 @@ class Coded:
         table = np.asarray(table)
         if table.dtype == bool and not table.any():  # the usual answer to a check: no row
             return np.zeros(len(self.codes), dtype=bool)
-        out: np.ndarray = table[self.codes]
+        out: np.ndarray = np.take(table, self.codes)  # a quarter of table[codes]'s time
         return out
 
     def texts(self, table: Sequence[str] | pa.Array, keep: np.ndarray) -> pa.Array:
@@ -129,6 +152,19 @@ class Answers:
         return out
 
 
+def numbered(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keys in ``range(size)`` numbered densely in their order: each key's number, and the
+    keys present. A table of ``size`` flags when that is not much more than the keys (half
+    the time of a hash table), else pandas' hash table."""
+    if size > 4 * len(keys) + DENSE:
+        codes, seen = pd.factorize(keys)
+        return np.asarray(codes, dtype=np.int64), np.asarray(seen, dtype=np.int64)
+    present = np.zeros(size, dtype=bool)
+    present[keys] = True
+    number = np.cumsum(present, dtype=np.int64) - 1
+    return np.take(number, keys), np.flatnonzero(present)
+
+
 def _numbered(a: Coded, b: Coded, where: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row, its distinct (value of ``a``, value of ``b``) pair, numbered densely; the
     pairs asked about (those of the rows in ``where``); and each pair's (i, j) as one number
@@ -138,8 +174,7 @@ def _numbered(a: Coded, b: Coded, where: np.ndarray) -> tuple[np.ndarray, np.nda
     wide = np.int32 if size < 1 << 31 else np.int64
     pair = a.codes.astype(wide) * np.asarray(width, dtype=wide) + b.codes
     if size > DENSE:  # many distinct values after all: number the pairs seen
-        seen_codes, seen = pd.factorize(pair)
-        pair, joint = np.asarray(seen_codes, dtype=np.int64), np.asarray(seen, dtype=np.int64)
+        pair, joint = numbered(pair, size)
     else:
         joint = np.arange(size, dtype=np.int64)
     asked = np.zeros(len(joint), dtype=bool)

@@ -18,6 +18,8 @@ from phonenumbers import PhoneMetadata
 
 from raas import rules
 
+from .columnar import TEXT, as_series, without
+
 CODES = sorted(str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
@@ -80,20 +82,32 @@ def normalise(raw: pd.Series, default_country: str | None) -> pd.Series:
     """E.164 where the number allows it ('' where it cannot be made one): written with ``+``
     or ``00``, or nationally in ``default_country`` (its trunk prefix, the 0 of "07700 ...",
     dropped; a number that starts with the country's code taken as written with it)."""
-    digits = raw.str.replace(r"[ \t.()/-]", "", regex=True)  # a class pyarrow runs natively
-    plus = digits.str.startswith("+")
-    intl = digits.str.startswith("00")
-    body = digits.str.lstrip("+").where(~intl, digits.str[2:])
-    out = ("+" + body).where(plus | intl, "")
+    digits = without(pa.array(raw.array), " \t.()/-")
+    plus = pc.starts_with(digits, "+")
+    intl = pc.starts_with(digits, "00")
+    body = pc.if_else(intl, pc.utf8_slice_codeunits(digits, 2), pc.utf8_ltrim(digits, "+"))
+    none = pa.scalar("", TEXT)
+    out = pc.if_else(pc.or_(plus, intl), _plus(body), none)
     region = (default_country or "").upper()
     meta = PhoneMetadata.metadata_for_region(region) if region else None
     if meta is not None:
         code = str(meta.country_code)
-        national = (~plus) & (~intl) & (digits != "")
+        national = pc.and_(pc.invert(pc.or_(plus, intl)), pc.not_equal(digits, ""))
         trunk = meta.national_prefix or ""
-        local = body.str.removeprefix(trunk) if trunk and trunk != code else body
-        has_code = body.str.startswith(code) & (
-            body.str.len() > 10 if code == "1" else body.str.len() > 9 + len(code) - 1
+        local = body
+        if trunk and trunk != code:  # the 0 of "07700 ..." dropped
+            cut = pc.utf8_slice_codeunits(body, len(trunk))
+            local = pc.if_else(pc.starts_with(body, trunk), cut, body)
+        # long enough to hold the code and a national number: written with the code
+        shortest = 11 if code == "1" else 9 + len(code)
+        has_code = pc.and_(
+            pc.starts_with(body, code), pc.greater_equal(pc.utf8_length(body), shortest)
         )
-        out = out.where(~national, ("+" + body).where(has_code, "+" + code + local))
-    return out.where(out.str.fullmatch(rules.E164.pattern), "")
+        with_code = pc.binary_join_element_wise(pa.scalar(code, TEXT), local, none)
+        made = pc.if_else(has_code, _plus(body), _plus(with_code))
+        out = pc.if_else(national, made, out)
+    return as_series(pc.if_else(pc.match_substring_regex(out, rules.E164.pattern), out, none))
+
+
+def _plus(values: pa.Array) -> pa.Array:
+    return pc.binary_join_element_wise(pa.scalar("+", TEXT), values, pa.scalar("", TEXT))

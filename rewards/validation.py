@@ -34,7 +34,6 @@ from raas._models import Catalog, CatalogItem
 from . import columnar, phones, text_checks
 from . import currency as currency_marks
 from .columnar import (
-    DENSE,
     TEXT,
     Coded,
     Problems,
@@ -289,9 +288,11 @@ class _Store:
     def flag_missing(self, path: str, missing: np.ndarray, column: str, what: str) -> None:
         """Rows whose method needs the wire field ``path`` (raas.rules.METHODS) and that are
         ``missing`` it, said in their own method's name ("WHATSAPP delivery needs ...")."""
-        for method in rules.methods_needing(path):
-            rows = self.m.rows(self.method_u == method) & missing
-            self.flag(rows, column, f"{method} delivery needs {what}")
+        needs = np.isin(self.method_u, rules.methods_needing(path))
+        if not needs.any():
+            return
+        said = np.array([f"{m} delivery needs {what}" for m in self.method_u.tolist()] or [""])
+        self.flag(self.m.rows(needs) & missing, column, lambda at: said[self.m.codes[at]])
 
 
 def _queue(s: _Store) -> None:
@@ -330,7 +331,7 @@ def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
     u, a = s.column("utid"), s.column("amount")
     same: dict[str, int] = {}
     upper = pc.utf8_upper(u.uniques).to_pylist()
-    reward = np.array([same.setdefault(v, len(same)) for v in upper] or [0])[u.codes]
+    reward = u.rows(np.array([same.setdefault(v, len(same)) for v in upper] or [0]))
     made = {Kind.EMAIL: s.email_f.result(), Kind.PHONE: s.phones_f.result()[0]}
     texts = [c for c in REPEAT if c.kind not in (Kind.CODE, Kind.MONEY)]
     coded = [c.name for c in REPEAT if c not in texts]
@@ -413,11 +414,15 @@ def _amount(s: _Store) -> None:
             f"{account}: convert them to {account} and rename the header, or send from an "
             f"account in {said}",
         )
-    written = currency_marks.as_written(a.uniques)
-    bare = amounts.bare
+    # the shapes of mistakes are looked for among the amounts that are not plain (few)
+    unread = np.flatnonzero(~empty_a & ~plain_a)
+    written = currency_marks.as_written(a.uniques.take(pa.array(unread)))
+    bare = amounts.bare.take(pa.array(unread))
     own = currency_marks.mark(account)
-    other = matches(written, currency_marks.ANY_SIGN) & ~matches(written, rf"^\s*{own}|{own}\s*$")
-    other &= ~empty_a & ~plain_a
+    other = np.zeros(len(a), dtype=bool)
+    other[unread] = matches(written, currency_marks.ANY_SIGN) & ~matches(
+        written, rf"^\s*{own}|{own}\s*$"
+    )
     s.flag(
         a.rows(other),
         "amount",
@@ -427,7 +432,9 @@ def _amount(s: _Store) -> None:
     )
     odd = ~empty_a & ~plain_a & ~other
     for pattern, reason in AMOUNT_MISTAKES if odd.any() else ():
-        found = odd & matches(bare, pattern)
+        found = np.zeros(len(a), dtype=bool)
+        found[unread] = matches(bare, pattern)
+        found &= odd
         s.flag(a.rows(found), "amount", reason)
         odd &= ~found
 
@@ -586,17 +593,20 @@ def _address(s: _Store) -> None:
         "country must be a two-letter code, e.g. US or GB",
     )
     s.by_value["country"] = (country, country_of.to_pylist())
-    us = country.rows(pc.equal(country_of, "US").to_numpy(zero_copy_only=False))
-    zip_code = arrow(s.df, "postal_code")
-    dropped = matches(zip_code, r"^\d{3,4}$")  # Excel reads 02139 as the number 2139
+    us = np.flatnonzero(country.rows(pc.equal(country_of, "US").to_numpy(zero_copy_only=False)))
+    zip_code = arrow(s.df, "postal_code").take(pa.array(us))  # a few rows are mailed
+    dropped = np.zeros(len(s.df), dtype=bool)
+    dropped[us] = matches(zip_code, r"^\d{3,4}$")  # Excel reads 02139 as the number 2139
     s.flag(
-        us & dropped,
+        dropped,
         "postal_code",
         "a US ZIP code has 5 digits: Excel may have dropped its leading 0 (write 02139 as "
         "02139, the column formatted as text)",
     )
+    shaped = np.ones(len(s.df), dtype=bool)
+    shaped[us] = empty(zip_code) | matches(zip_code, r"^\d{5}(-\d{4})?$")
     s.flag(
-        us & ~dropped & ~empty(zip_code) & ~matches(zip_code, r"^\d{5}(-\d{4})?$"),
+        ~dropped & ~shaped,
         "postal_code",
         "a US ZIP code is 5 digits, or 5 and 4 (02139 or 02139-4307)",
     )
@@ -726,9 +736,10 @@ def _outcome(s: _Store) -> Validated:
         for c in COLUMNS
         if c.name not in s.by_value and c.kind is not Kind.INT
     }
+    # the fees first: the longest of these, it would otherwise finish last, alone
+    fees = pool.submit(_fees, s.a, s.q, s.u, s.item_of, s.cents_a, s.count_q, keep)
     cut = {n: pool.submit(c.texts, table, keep) for n, (c, table) in s.by_value.items()}
     cut |= {n: pool.submit(pc.filter, v, kept) for n, v in per_row.items()}
-    fees = pool.submit(_fees, s.a, s.q, s.u, s.item_of, s.cents_a, s.count_q, keep)
 
     again = _flag_repeats(s, keep)
     problems = p.table()
@@ -836,21 +847,10 @@ def _fees(
     key = (u.codes[keep].astype(np.int64) * sizes[1] + a.codes[keep]) * sizes[2]
     if len(q):
         key += q.codes[keep]
-    if sizes[0] * sizes[1] * sizes[2] <= DENSE:  # few combinations: numbered as they are
-        seen = np.zeros(sizes[0] * sizes[1] * sizes[2], dtype=bool)
-        seen[key] = True
-        combos, codes = np.flatnonzero(seen), key
-        slots = combos
-    else:
-        codes, combos = pd.factorize(key)
-        slots = np.arange(len(combos))
-    joint = np.asarray(combos, dtype=np.int64)
+    codes, joint = columnar.numbered(key, sizes[0] * sizes[1] * sizes[2])
     i, j = np.divmod(joint // sizes[2], sizes[1])
     qty = count_q[joint % sizes[2]].astype(np.int64) if len(q) else np.ones(len(joint), np.int64)
-    fee_cents = _fee_cents(item_of, i, cents_a[j].astype(np.int64), qty)
-    size = len(seen) if slots is combos else len(combos)
-    cents = np.zeros(size, dtype=np.int64)
-    cents[slots] = fee_cents
+    cents = _fee_cents(item_of, i, cents_a[j].astype(np.int64), qty)
     whole = pc.cast(pa.array(cents // 100), pa.string())
     hundredths = pc.utf8_lpad(pc.cast(pa.array(cents % 100), pa.string()), 2, "0")
     fees = pc.binary_join_element_wise(whole, hundredths, ".")

@@ -394,3 +394,28 @@ def test_a_csv_named_xlsx_is_told_as_such(tmp_path: Path) -> None:
     path = write(tmp_path, "r.xlsx", "Email,UTID,Amount,Delivery Method\na@x.com,U1,5,email\n")
     with pytest.raises(InputError, match=r"a CSV \(text\) file named \.xlsx; rename it \.csv"):
         read_recipients(path)
+
+
+def test_every_white_space_arrow_trims_is_trimmed_at_either_end_of_a_cell(tmp_path: Path) -> None:
+    """The reader trims only the columns whose cells' first or last bytes could be white
+    space: each character Arrow's trim takes off, alone in its column, must send that
+    column to the trim."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    cells = pa.array([f"x{chr(c)}" for c in points], pa.large_string())
+    trimmed = pc.utf8_trim_whitespace(cells).to_numpy(zero_copy_only=False)
+    spaces = [chr(points[i]) for i in range((len(points))) if trimmed[i] == "x"]
+    assert " " in spaces and "\u00a0" in spaces and "\u3000" in spaces and len(spaces) > 20
+    padded = [f"{s}x" for s in spaces] + [f"x{s}" for s in spaces]
+    header = ["Email", "Amount", "UTID", "Delivery Method"] + [f"c{i}" for i in range(len(padded))]
+    lines = [
+        header,
+        ["a@x.com", "10", "U1", "email", *padded],
+        ["b@x.com", "10", "U1", "email", *["y"] * len(padded)],
+    ]
+    text = "\n".join(",".join('"' + v.replace('"', '""') + '"' for v in row) for row in lines)
+    frame = read_recipients(write(tmp_path, "padded.csv", text + "\n")).frame
+    assert frame.iloc[0, 5:].tolist() == ["x"] * len(padded)
+    assert frame.iloc[1, 5:].tolist() == ["y"] * len(padded)

@@ -533,3 +533,35 @@ def test_the_same_contact_under_another_name_is_a_repeat_and_a_link_s_name_tells
     assert "same recipient, reward, amount and campaign as row 2" in reasons(result, 3)["row"]
     assert "whatever the name" in reasons(result, 3)["row"]
     assert result.valid[ROW].tolist() == [2, 4, 5]
+
+
+def test_taking_characters_out_works_on_slices_chunks_and_any_script() -> None:
+    """``columnar.without`` edits Arrow's buffers directly: a slice (an offset into shared
+    buffers), several chunks, empty cells, nulls and non-ASCII text must come out as a
+    Python replace would make them."""
+    import pyarrow as pa
+
+    from rewards.columnar import without
+
+    texts = ["(415) 555-0100", "", "José (Zoë)", None, "--", "+44 20 7946 0959", "日本 (1)"]
+    chunked = pa.chunked_array([pa.array(texts[:3]), pa.array(texts[3:])])
+    sliced = pa.array(["x (y)", *texts], pa.large_string()).slice(1)
+
+    def expected(values: list[str | None]) -> list[str]:
+        return ["".join(c for c in v or "" if c not in " ()-") for v in values]
+
+    assert without(chunked, " ()-").to_pylist() == expected(texts)
+    assert without(sliced, " ()-").to_pylist() == expected(texts)
+    assert without(pa.array([], pa.string()), " ").to_pylist() == []
+
+
+def test_pairs_numbered_by_table_or_by_hash_agree() -> None:
+    """Keys numbered with a table of flags (few possible keys) or a hash table (many) give
+    each row the number of its key in the keys listed."""
+    from rewards.columnar import numbered
+
+    keys = np.array([7, 3, 7, 0, 60_000, 3], dtype=np.int64)
+    for size in (60_001, 10**12):  # a table of flags, then the hash table
+        codes, present = numbered(keys, size)
+        assert (present[codes] == keys).all()
+        assert sorted(present.tolist()) == [0, 3, 7, 60_000]
