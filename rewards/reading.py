@@ -281,7 +281,7 @@ def _edge_bytes_in(values: pa.ChunkedArray, first: np.ndarray, last: np.ndarray 
             continue
         wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         at = chunk.offset
-        offsets = np.frombuffer(chunk.buffers()[1], wide)[at : at + len(chunk) + 1]
+        offsets: np.ndarray = np.frombuffer(chunk.buffers()[1], wide)[at : at + len(chunk) + 1]
         data = np.frombuffer(chunk.buffers()[2], np.uint8)
         flagged = first.take(np.take(data, offsets[:-1], mode="clip"))
         if last is not None:

@@ -460,8 +460,8 @@ def _amount(s: _Store) -> None:
             said[on] = texts[wrong]  # -1: the None at the end
         return said
 
-    found = per_pairs(s.u, a, s.usable & a.rows(plain_a & (cents_a > 0)), verdicts)
-    s.flag(found.found, "amount", found.reasons)
+    judgement = per_pairs(s.u, a, s.usable & a.rows(plain_a & (cents_a > 0)), verdicts)
+    s.flag(judgement.found, "amount", judgement.reasons)
     whole = pc.cast(pa.array(cents_a // 100), pa.string())
     hundredths = pc.utf8_lpad(pc.cast(pa.array(cents_a % 100), pa.string()), 2, "0")
     s.by_value["amount"] = (a, pc.binary_join_element_wise(whole, hundredths, "."))  # "25.50"

@@ -406,7 +406,7 @@ def test_every_white_space_arrow_trims_is_trimmed_at_either_end_of_a_cell(tmp_pa
     points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     cells = pa.array([f"x{chr(c)}" for c in points], pa.large_string())
     trimmed = pc.utf8_trim_whitespace(cells).to_numpy(zero_copy_only=False)
-    spaces = [chr(points[i]) for i in range((len(points))) if trimmed[i] == "x"]
+    spaces = [chr(points[i]) for i in range(len(points)) if trimmed[i] == "x"]
     assert " " in spaces and "\u00a0" in spaces and "\u3000" in spaces and len(spaces) > 20
     padded = [f"{s}x" for s in spaces] + [f"x{s}" for s in spaces]
     header = ["Email", "Amount", "UTID", "Delivery Method"] + [f"c{i}" for i in range(len(padded))]
