@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -31,7 +32,10 @@ from . import text_checks
 from .columns import ROW, Column, Columns
 from .export import FORMULA_START
 from .identity import action_id, actions_batch
-from .ledger import ActionState
+
+if TYPE_CHECKING:  # the ledger (sqlalchemy) loads when an action is checked, not when a file
+    # is read: the reader asks this module whether a sheet is an actions file
+    from .ledger import ActionState
 
 TEMPLATE = "a report's failed_deliveries.csv or data/templates/actions_template.csv"
 PHONED = frozenset(rules.methods_needing(rules.MOBILE_NUMBER.paths[0]))  # PHONE, WHATSAPP
@@ -244,6 +248,8 @@ def check(
     planned = [_again(a, account, held[a.id]) if a.id in again else a for a in planned]
     if again and in_ledger:  # asked again before (a rerun): what the ledger holds of that
         held.update(in_ledger([a for a in planned if a.id not in held]))
+
+    from .ledger import ActionState
 
     # a refused action is judged again: the line may have changed, or not
     judged = {i for i, h in held.items() if h.state is not ActionState.REFUSED and not h.undone_at}
