@@ -110,6 +110,8 @@ COLUMNS: tuple[Column, ...] = (
         (
             "amt",
             "rewardamount",
+            "awardamount",
+            "awardvalue",
             "giftamount",
             "value",
             "rewardvalue",
@@ -469,10 +471,17 @@ class Columns:
             text = normalise_header(header)
             if not text:
                 continue
-            score = max(difflib.SequenceMatcher(None, text, n).ratio() for n in names)
+            score = max(_likeness(text, n) for n in names)
             if score >= 0.7 and (best is None or score > best[0]):
                 best = (score, header)
         return best[1] if best else None
+
+
+def _likeness(header: str, name: str) -> float:
+    """How like a column's name a (normalised) header is: difflib's ratio, and at least the
+    bar when the header is how the name begins ("award" for "awardamount": "Award ($)")."""
+    begins = len(header) >= 4 and name.startswith(header)
+    return max(difflib.SequenceMatcher(None, header, name).ratio(), 0.7 if begins else 0.0)
 
 
 RECIPIENTS = Columns("recipient", COLUMNS, "data/templates/", match_headers)

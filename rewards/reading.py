@@ -544,6 +544,7 @@ def _read_book(
     visible, hidden = _sheet_names(fh, name)
 
     holding: list[tuple[pd.DataFrame, str]] = []
+    read: list[tuple[pd.DataFrame, str]] = []  # the visible sheets with data
     first: tuple[pd.DataFrame, str] | InputError | None = None
     for sheet in visible[:MAX_SHEETS_TRIED]:
         try:
@@ -552,6 +553,7 @@ def _read_book(
             first = first or exc
             continue
         first = first or (raw, sheet)
+        read.append((raw, sheet))
         if _has_header(raw, columns):
             holding.append((raw, sheet))
     if len(holding) > 1:
@@ -568,12 +570,31 @@ def _read_book(
             f"{_listed(hidden_holding)} do: name the sheet to read it (--sheet, or Sheet name "
             "in the run form), or unhide it"
         )
+    if len(read) > 1:  # which sheet was meant is not known: each is said, and what it lacks
+        said = " ".join(f"Sheet {_quoted(s)}: {_sheet_lacks(raw, columns)}" for raw, s in read)
+        raise InputError(
+            f"{name}: no sheet has every required column ({', '.join(columns.required)}). "
+            f"{said} Rename the headers of the sheet that holds the rows (its header may have "
+            "a title above it), or start from " + columns.template
+        )
     if isinstance(first, InputError):
         raise first
     if first is None:
         hint = f" (hidden: {_listed(hidden)}; name one to read it)" if hidden else ""
         raise InputError(f"{name}: the workbook has no visible sheet with data{hint}")
     return first
+
+
+def _sheet_lacks(raw: pd.DataFrame, columns: Columns) -> str:
+    """What the sheet's likeliest header row lacks (:func:`_header_row`), for a message."""
+    at = _header_row(raw, columns)
+    if at is None:
+        return "no rows."
+    headers = [str(h).strip() for h in raw.loc[at].fillna("").tolist()]
+    mapping = columns.match_headers(headers)[0]
+    if not mapping:  # a notes or cover sheet: what it lacks is everything
+        return f"{_found(headers, mapping, columns.kind, int(at) + 1)}."
+    return _lacking(headers, mapping, columns, int(at) + 1)
 
 
 def _holds(fh: BinaryIO, name: str, sheet: str, limits: ReadLimits, columns: Columns) -> bool:
@@ -676,14 +697,10 @@ def _finish(
             name = f"{name} ({i + 1})"
         seen[name] = i
         names.append(name)
-    missing = [c for c in columns.required if c not in mapping.values()]
-    if missing:
-        wanted = ", ".join(f"{c} ({columns.by_name[c].description})" for c in missing)
+    lacking = _lacking(headers, mapping, columns, header_at + first_row)
+    if lacking:
         raise InputError(
-            f"{path.name}: missing required column(s) {wanted}. "
-            f"{_found(headers, mapping, columns.kind)}."
-            f"{_closest(missing, headers, mapping, columns)} "
-            f"Rename the headers or start from {columns.template}"
+            f"{path.name}: {lacking} Rename the headers or start from {columns.template}"
         )
     cells = [body.iloc[:, i] for i in range(len(names))]
     if not trimmed:  # in Arrow, as the CSV reader does: four times as fast as str.strip
@@ -786,15 +803,30 @@ QUOTE_CHARS = 40  # longest text quoted from a file in a message
 QUOTE_COUNT = 10  # most texts listed
 
 
-def _found(headers: list[str], mapping: dict[str, str], kind: str = "recipient") -> str:
-    """What the first row held, for a message: its headers only when some are a recipient
+def _lacking(headers: list[str], mapping: dict[str, str], columns: Columns, row: int) -> str:
+    """What the header row (spreadsheet row ``row``) lacks of ``columns``' required ones,
+    what it holds and the headers that may be the missing ones, for a message ('' when it
+    lacks nothing)."""
+    missing = [c for c in columns.required if c not in mapping.values()]
+    if not missing:
+        return ""
+    wanted = ", ".join(f"{c} ({columns.by_name[c].description})" for c in missing)
+    return (
+        f"missing required column(s) {wanted}. {_found(headers, mapping, columns.kind, row)}."
+        f"{_closest(missing, headers, mapping, columns)}"
+    )
+
+
+def _found(headers: list[str], mapping: dict[str, str], kind: str, row: int) -> str:
+    """What the header row held, for a message: its headers only when some are a recipient
     sheet's (anything else, a .env or a password file, is not quoted: messages land in logs
     and run states that others read)."""
+    filled = [h for h in headers if h]
     if not mapping:
-        cells = f"{len(headers)} cell" + ("s" if len(headers) != 1 else "")
+        cells = f"{len(filled)} cell" + ("s" if len(filled) != 1 else "")
         article = "an" if kind[:1] in ("a", "e", "i", "o", "u") else "a"
-        return f"No column has {article} {kind} sheet's name (the first row has {cells})"
-    return f"Columns found: {_listed([h for h in headers if h])}"
+        return f"No column has {article} {kind} sheet's name (row {row} has {cells})"
+    return f"Columns found (row {row}): {_listed(filled)}"
 
 
 def _closest(

@@ -284,7 +284,7 @@ def test_a_header_below_a_title_that_lacks_columns_is_the_one_the_message_quotes
         read_recipients(write(tmp_path, "office.csv", text))
     said = str(caught.value)
     assert "missing required column(s) utid" in said and "amount (" not in said, said
-    assert "Columns found: 'Employee Name', 'E-mail', 'Gift Card ID'" in said, said
+    assert "Columns found (row 3): 'Employee Name', 'E-mail', 'Gift Card ID'" in said, said
 
 
 def test_recipients_only_on_a_hidden_sheet_are_not_read_but_pointed_at(tmp_path: Path) -> None:
@@ -328,6 +328,34 @@ def test_a_title_row_in_a_workbook_and_sheets_to_choose_from(tmp_path: Path) -> 
     with pytest.raises(InputError, match=r"sheets 'March', 'April' each hold recipient rows"):
         read_recipients(two)
     assert read_recipients(two, "April").sheet_name == "April"
+
+
+def test_a_workbook_with_no_sheet_of_recipients_says_each_sheet_and_what_it_lacks(
+    tmp_path: Path,
+) -> None:
+    """A notes sheet first, the rows under a title with a header that lacks amount: the
+    message named the notes sheet's one cell only. It names each sheet, the row its header
+    was looked for in, what that lacks and the header that may be it."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Notes"
+    wb.active.append(["Q4 awards, approved by HR on 2026-11-20"])
+    awards = wb.create_sheet("Q4 Awards")
+    awards.append(["Q4 Spot Awards"])
+    awards.append([])
+    awards.append(["Employee Name", "Email", "Reward ID", "Award ($)", "Send Via"])
+    awards.append(["Jane Doe", "jane@example.com", "U100001", 25, "email"])
+    wb.save(tmp_path / "hr.xlsx")
+
+    with pytest.raises(InputError) as caught:
+        read_recipients(tmp_path / "hr.xlsx")
+    said = str(caught.value)
+    assert "\n" not in said
+    assert "Sheet 'Notes': No column has a recipient sheet's name (row 1 has 1 cell)." in said
+    assert "Sheet 'Q4 Awards': missing required column(s) amount (" in said, said
+    assert "Columns found (row 3): 'Employee Name', 'Email', 'Reward ID'" in said
+    assert "Did you mean 'Award ($)' for amount?" in said
 
 
 def test_headers_offices_write_for_method_phone_and_postal_code(tmp_path: Path) -> None:
