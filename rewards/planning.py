@@ -130,11 +130,6 @@ class Plan:
         return self.rows[~self.standing.isin([Standing.SENT_BEFORE, Standing.BUSY])]
 
     @property
-    def recipient_of(self) -> dict[str, str | None]:
-        """Line id -> recipient key (for :meth:`rewards.ledger.Ledger.holders`)."""
-        return dict(zip(self.line_ids, self.recipients, strict=True))
-
-    @property
     def unsent(self) -> int:
         """Rows this run would still have to send (the cost covers exactly these)."""
         return int(self.standing.isin(TO_SEND).sum())

@@ -17,7 +17,7 @@ from rewards.columns import ROW
 from rewards.errors import BooksDoNotBalanceError
 from rewards.identity import batch_id, line_item_ids, order_ref, recipient_keys
 from rewards.ledger import Ledger, LineStatus
-from rewards.planning import plan_batch
+from rewards.planning import Plan, plan_batch
 from rewards.reconcile import assert_balanced, reconcile
 from rewards.standing import Positions, Standing, stand
 from rewards.validation import ValidationOptions, validate
@@ -43,6 +43,11 @@ def valid_rows(n: int, campaign: str = "c1", **over: str) -> pd.DataFrame:
     ).astype("str")
     df.insert(0, ROW, range(2, 2 + n))
     return validate(df, CATALOG, "USD", ValidationOptions(today=date(2026, 11, 28))).valid
+
+
+def _recipient_of(*plans: Plan) -> dict[str, str | None]:
+    """Line id -> recipient key, as a run gives them to the ledger."""
+    return {i: r for p in plans for i, r in zip(p.line_ids, p.recipients, strict=True)}
 
 
 def test_line_ids_depend_on_content_not_on_position() -> None:
@@ -274,13 +279,20 @@ def test_a_renamed_recipient_is_held_by_the_line_sent_under_the_old_name(tmp_pat
     refused = first.line_ids.iloc[0]  # Tango refused Jon's first line: John's goes out
     book.record_acceptance(order.external_ref_id, 202, {refused: "name not allowed"})
     renamed = plan_batch(new, account="acct", customer="cust", chunk_size=10)
-    held = book.holders("acct", renamed.line_ids.tolist(), renamed.recipient_of)
+    held = book.holders("acct", renamed.line_ids.tolist(), _recipient_of(renamed))
     assert {h.line_id for h in held.values()} == {first.line_ids.iloc[1]}
     assert set(held) == {renamed.line_ids.iloc[1]}
     assert all(h.renamed and stand(h, renamed.batch) is Standing.SENT_BEFORE for h in held.values())
     assert book.holders("acct", renamed.line_ids.tolist()) == {}  # by line id alone: nobody
     keyed_plan = plan_batch(keyed, account="acct", customer="cust", chunk_size=10)
-    assert book.holders("acct", keyed_plan.line_ids.tolist(), keyed_plan.recipient_of) == {}
+    assert (
+        book.holders(
+            "acct",
+            keyed_plan.line_ids.tolist(),
+            _recipient_of(keyed_plan),
+        )
+        == {}
+    )
 
 
 def _claimed(book: Ledger, plan, source_name: str):
@@ -333,7 +345,11 @@ def test_the_holder_table_agrees_with_holders_renamed_refused_and_freed(tmp_path
         valid_rows(3, first_name="John"), account="acct", customer="cust", chunk_size=10
     )
     both = [*first.line_ids, *renamed.line_ids]
-    table = _same_as_holders(book, both, {**first.recipient_of, **renamed.recipient_of})
+    table = _same_as_holders(
+        book,
+        both,
+        _recipient_of(first, renamed),
+    )
     assert table["renamed"].sum() == 2  # John's 2nd and 3rd: Jon's are at Tango; the 1st refused
     assert len(_same_as_holders(book, list(renamed.line_ids), None)) == 0
     assert len(_same_as_holders(book, [], None)) == 0

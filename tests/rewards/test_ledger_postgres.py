@@ -43,7 +43,8 @@ def test_postgres_ledger_round_trip(postgres_url: str, tmp_path: Path) -> None:
     holders = book.holders("acct-rt", plan.to_send["line_id"].tolist())
     assert {h.source_name for h in holders.values()} == {"rt.csv"}
     ids = plan.to_send["line_id"].tolist()
-    table = book.holder_table("acct-rt", ids, [plan.recipient_of[i] for i in ids])
+    recipient = dict(zip(plan.line_ids, plan.recipients, strict=True))
+    table = book.holder_table("acct-rt", ids, [recipient[i] for i in ids])
 
     assert set(table["line_id"]) == set(holders) and set(table["source_name"]) == {"rt.csv"}
     assert set(book.line_table(plan.batch)["external_ref_line_item_id"]) == set(holders)
