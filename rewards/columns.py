@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -350,12 +350,6 @@ def normalise_header(header: object) -> str:
     return re.sub(r"[^0-9a-z]", "", str(header).lower())
 
 
-_LOOKUP: dict[str, str] = {}
-for _c in COLUMNS:
-    for _key in (_c.name, *_c.synonyms):
-        _LOOKUP[normalise_header(_key)] = _c.name
-
-
 # Words that name a required column inside a longer header ("Gift Card UTID", "Reward Amount
 # (USD)", "Delivery Method Preferred"), tried only when no header names the column exactly
 # and only one header holds the word: a guess between two headers is not made.
@@ -368,58 +362,24 @@ WHOLE_NAMES = ("Name", "Full Name", "Employee Name", "Recipient Name", "Employee
 WHOLE_NAME = frozenset(normalise_header(h) for h in WHOLE_NAMES)
 
 
-def _holds(header: str, column: str) -> bool:
-    """Whether ``header`` holds every word that names ``column`` inside a longer header."""
+def _holds(header: str, words: tuple[str, ...]) -> bool:
+    """Whether ``header`` holds every one of the ``words`` that name a column inside it."""
     text = normalise_header(header)
-    return any(text) and all(word in text for word in CONTAINED[column])
-
-
-def match_headers(headers: list[str]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
-    """Map each header to its canonical column. Returns (header -> column, clashes) where a
-    clash is (column, first header, second header) for two headers naming the same column.
-    Unknown headers are absent from the map (they are kept and carried into the report)."""
-    mapping: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    clashes: list[tuple[str, str, str]] = []
-    for header in headers:
-        column = _LOOKUP.get(normalise_header(header))
-        if column is None:
-            continue
-        if column in owner:
-            clashes.append((column, owner[column], header))
-            continue
-        owner[column] = header
-        mapping[header] = column
-    for column in CONTAINED:
-        holders = [h for h in headers if h not in mapping and _holds(h, column)]
-        if column not in owner and len(holders) == 1:
-            owner[column] = holders[0]
-            mapping[holders[0]] = column
-    whole = [h for h in headers if h not in mapping and normalise_header(h) in WHOLE_NAME]
-    if not ({"first_name", "last_name"} & set(owner)) and len(whole) == 1:
-        mapping[whole[0]] = "first_name"
-    return mapping, clashes
-
-
-def closest_header(column: str, headers: list[str]) -> str | None:
-    """The header most like ``column`` or one of its synonyms, if any is close: for the
-    message that says the column is missing ("Amt" for amount)."""
-    return RECIPIENTS.closest(column, headers)
-
-
-Matcher = Callable[[list[str]], tuple[dict[str, str], list[tuple[str, str, str]]]]
+    return any(text) and all(word in text for word in words)
 
 
 @dataclass(frozen=True)
 class Columns:
     """The columns of one kind of spreadsheet (recipients, actions) and how headers find
-    them; the reader takes one of these. Recipients keep their own matching (the words a
-    longer header may hold, :data:`CONTAINED`); other kinds match by name and synonym."""
+    them; the reader takes one of these. Every kind matches by name and synonym; recipients
+    also by the words a longer header holds (:data:`CONTAINED`) and by one whole-name
+    header (:data:`WHOLE_NAMES`)."""
 
     kind: str  # what a message calls such a sheet: "recipient", "action"
     columns: tuple[Column, ...]
     template: str  # where to start from, for a message
-    matcher: Matcher | None = field(default=None, compare=False)
+    contained: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    whole_names: frozenset[str] = frozenset()  # normalised headers read as first_name
 
     @property
     def by_name(self) -> dict[str, Column]:
@@ -439,9 +399,11 @@ class Columns:
     def match_headers(
         self, headers: list[str]
     ) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
-        """(header -> column, clashes), as :func:`match_headers` says."""
-        if self.matcher is not None:
-            return self.matcher(headers)
+        """Map each header to its column. Returns (header -> column, clashes) where a clash
+        is (column, first header, second header) for two headers naming the same column.
+        Unknown headers are absent from the map (they are kept and carried into the report).
+        A word inside a longer header names a column only when no header names it exactly
+        and one header alone holds the word: a guess between two headers is not made."""
         mapping: dict[str, str] = {}
         owner: dict[str, str] = {}
         clashes: list[tuple[str, str, str]] = []
@@ -454,14 +416,21 @@ class Columns:
                 continue
             owner[column] = header
             mapping[header] = column
+        for column in self.contained:
+            holders = self.holding(column, [h for h in headers if h not in mapping])
+            if column not in owner and len(holders) == 1:
+                owner[column] = holders[0]
+                mapping[holders[0]] = column
+        whole = [h for h in headers if h not in mapping and normalise_header(h) in self.whole_names]
+        if not ({"first_name", "last_name"} & set(owner)) and len(whole) == 1:
+            mapping[whole[0]] = "first_name"
         return mapping, clashes
 
     def holding(self, column: str, headers: list[str]) -> list[str]:
         """The headers holding the word that names ``column`` inside a longer header
         (:data:`CONTAINED`): two of them are why neither was taken."""
-        if column not in CONTAINED or self.matcher is None:
-            return []
-        return [h for h in headers if _holds(h, column)]
+        words = self.contained.get(column)
+        return [h for h in headers if _holds(h, words)] if words else []
 
     def closest(self, column: str, headers: list[str]) -> str | None:
         """The header most like ``column`` or one of its synonyms, if any is close."""
@@ -484,7 +453,9 @@ def _likeness(header: str, name: str) -> float:
     return max(difflib.SequenceMatcher(None, header, name).ratio(), 0.7 if begins else 0.0)
 
 
-RECIPIENTS = Columns("recipient", COLUMNS, "data/templates/", match_headers)
+RECIPIENTS = Columns(
+    "recipient", COLUMNS, "data/templates/", contained=CONTAINED, whole_names=WHOLE_NAME
+)
 
 
 def header_table() -> str:
