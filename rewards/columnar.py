@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -73,11 +74,15 @@ def without(values: pa.Array | pa.ChunkedArray, chars: str) -> pa.Array:
     data = np.frombuffer(text.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
     drop = np.zeros(256, dtype=bool)
     drop[list(chars.encode("ascii"))] = True
-    kept = ~drop[data]
-    before = np.zeros(len(data) + 1, dtype=np.int64)  # bytes kept before each position
-    np.cumsum(kept, out=before[1:])
+    dropped = drop.take(data)
+    gone = np.flatnonzero(dropped)
+    if not len(gone):
+        return text
+    starts = offsets - offsets[0]
     return pa.LargeStringArray.from_buffers(
-        len(text), pa.py_buffer(before[offsets - offsets[0]]), pa.py_buffer(data[kept])
+        len(text),
+        pa.py_buffer(starts - np.searchsorted(gone, starts)),  # less the bytes gone before
+        pa.py_buffer(data[~dropped]),
     )
 
 
@@ -111,11 +116,17 @@ class Coded:
             self.uniques = pa.concat_arrays([encoded.dictionary, pa.array([""], TEXT)])
             self.codes = np.full(len(values), len(self.uniques) - 1, dtype=np.int32)
             self.codes[written] = to_numpy(encoded.indices)
-        self.values: list[str] = self.uniques.to_pylist()
         self._kept: tuple[np.ndarray, pa.Array] | None = None
 
+    @cached_property
+    def values(self) -> list[str]:
+        """The distinct values as Python text, for checks that need Python per value (made
+        when asked: a column of amounts can have hundreds of thousands)."""
+        values: list[str] = self.uniques.to_pylist()
+        return values
+
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.uniques)
 
     def rows(self, table: np.ndarray | Sequence[object]) -> np.ndarray:
         table = np.asarray(table)

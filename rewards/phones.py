@@ -62,9 +62,7 @@ def in_plan(e164: pa.Array) -> np.ndarray:
     calling code from the first three digits (a table, no Python per number), then each
     code's plan over its numbers at once."""
     digits = pc.utf8_slice_codeunits(e164, 1)
-    start = pc.utf8_rpad(pc.utf8_slice_codeunits(digits, 0, 3), 3, "0")
-    start = pc.if_else(pc.match_substring_regex(start, r"^[1-9]\d\d$"), start, "000")
-    code = CODE_OF_PREFIX[pc.cast(start, pa.int32()).to_numpy(zero_copy_only=False)]
+    code = CODE_OF_PREFIX[_first_three(e164)]
     ok = np.zeros(len(e164), dtype=bool)
     for value in np.unique(code[code > 0]).tolist():
         each = str(value)
@@ -76,6 +74,27 @@ def in_plan(e164: pa.Array) -> np.ndarray:
         sized = np.isin(pc.utf8_length(national).to_numpy(zero_copy_only=False), lengths)
         ok[at] = shaped & sized
     return ok
+
+
+def _first_three(e164: pa.Array) -> np.ndarray:
+    """Per number, its first three digits after the ``+`` as a number (100-999; fewer digits
+    padded with zeros: "+1" is 100), 0 when they are not digits or start with 0: read from
+    the text's bytes, no string made per number."""
+    text = e164.cast(TEXT)
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    if not len(text) or text.buffers()[2] is None or not text.buffers()[2].size:
+        return np.zeros(len(text), dtype=np.int64)
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], np.uint8)
+    length = np.diff(offsets)
+    start = np.zeros(len(text), dtype=np.int64)
+    ok = length > 1
+    for k in (1, 2, 3):
+        there = length > k
+        digit = np.take(data, offsets[:-1] + k, mode="clip").astype(np.int64) - ord("0")
+        ok &= ~there | ((digit >= 0) & (digit <= 9))
+        start = start * 10 + np.where(there, digit, 0)
+    return np.where(ok & (start >= 100), start, 0)
 
 
 def normalise(raw: pd.Series, default_country: str | None) -> pd.Series:
