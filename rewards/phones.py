@@ -24,10 +24,11 @@ CODES = sorted(str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
 @cache
-def plan(code: str) -> tuple[str, tuple[int, ...]]:
+def plan(code: str, mobile: bool = False) -> tuple[str, tuple[int, ...]]:
     """The country calling code's numbering plan: a pattern every national number of it
     matches (the union over the regions sharing the code: +1 is the US, Canada and others)
-    and the lengths such numbers have."""
+    and the lengths such numbers have; ``mobile``: its mobile numbers only (where a country's
+    plan does not tell them from landlines, as in the US, they are its mobile pattern too)."""
     patterns: list[str] = []
     lengths: set[int] = set()
     for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code), ()):
@@ -36,10 +37,11 @@ def plan(code: str) -> tuple[str, tuple[int, ...]]:
             if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
             else PhoneMetadata.metadata_for_region(region)
         )
-        desc = meta.general_desc if meta else None
+        desc = (meta.mobile if mobile else meta.general_desc) if meta else None
         if desc is not None and desc.national_number_pattern:
             patterns.append(desc.national_number_pattern)
-            lengths |= set(desc.possible_length or ())
+            general = meta.general_desc.possible_length if meta and meta.general_desc else ()
+            lengths |= set(desc.possible_length or general or ())
     return "^(?:" + "|".join(patterns or ["(?!)"]) + ")$", tuple(sorted(lengths))
 
 
@@ -57,10 +59,10 @@ def _code_of_prefix() -> np.ndarray:
 CODE_OF_PREFIX = _code_of_prefix()
 
 
-def in_plan(e164: pa.Array) -> np.ndarray:
-    """Per number in E.164 (``+`` and digits), whether its country has such a number: the
-    calling code from the first three digits (a table, no Python per number), then each
-    code's plan over its numbers at once."""
+def in_plan(e164: pa.Array, mobile: bool = False) -> np.ndarray:
+    """Per number in E.164 (``+`` and digits), whether its country has such a number (a
+    mobile one, if ``mobile``): the calling code from the first three digits (a table, no
+    Python per number), then each code's plan over its numbers at once."""
     digits = pc.utf8_slice_codeunits(e164, 1)
     code = CODE_OF_PREFIX[_first_three(e164)]
     ok = np.zeros(len(e164), dtype=bool)
@@ -68,7 +70,7 @@ def in_plan(e164: pa.Array) -> np.ndarray:
         each = str(value)
         at = np.flatnonzero(code == value)
         national = pc.utf8_slice_codeunits(digits.take(pa.array(at)), len(each))
-        pattern, lengths = plan(each)
+        pattern, lengths = plan(each, mobile)
 
         shaped = pc.match_substring_regex(national, pattern).to_numpy(zero_copy_only=False)
         sized = np.isin(pc.utf8_length(national).to_numpy(zero_copy_only=False), lengths)
@@ -98,17 +100,30 @@ def _first_three(e164: pa.Array) -> np.ndarray:
 
 
 def normalise(raw: pd.Series, default_country: str | None) -> pd.Series:
-    """E.164 where the number allows it ('' where it cannot be made one): written with ``+``
-    or ``00``, or nationally in ``default_country`` (its trunk prefix, the 0 of "07700 ...",
-    dropped; a number that starts with the country's code taken as written with it)."""
-    digits = without(pa.array(raw.array), " \t.()/-")
+    """E.164 where the number allows it ('' where it cannot be made one): written with ``+``,
+    ``00`` or ``default_country``'s own international prefix (011 in the US), or nationally
+    in ``default_country`` (its trunk prefix, the 0 of "07700 ...", dropped; a number that
+    starts with the country's code taken as written with it). Written as people do: with
+    fullwidth digits or no-break spaces (made plain first), the trunk 0 in brackets after the
+    code ("+44 (0)20 ..."), or ".0" after it (a number column saved as decimals)."""
+    text = pa.array(raw.array)
+    if not pc.all(pc.string_is_ascii(text)).as_py():
+        text = pc.utf8_normalize(
+            text, "NFKC"
+        )  # fullwidth "+44" is "+44"; no-break spaces are spaces
+    text = pc.replace_substring(text, "(0)", "")
+    text = pc.replace_substring_regex(text, r"^(\+?\d{6,})\.0$", r"\1")
+    digits = without(text, " \t.()/-")
+    region = (default_country or "").upper()
+    meta = PhoneMetadata.metadata_for_region(region) if region else None
+    idd = (meta.preferred_international_prefix or meta.international_prefix) if meta else None
+    if idd and idd.isdigit() and idd != "00":  # "011 44 20 ..." from the US
+        digits = pc.replace_substring_regex(digits, f"^{idd}", "00")
     plus = pc.starts_with(digits, "+")
     intl = pc.starts_with(digits, "00")
     body = pc.if_else(intl, pc.utf8_slice_codeunits(digits, 2), pc.utf8_ltrim(digits, "+"))
     none = pa.scalar("", TEXT)
     out = pc.if_else(pc.or_(plus, intl), _plus(body), none)
-    region = (default_country or "").upper()
-    meta = PhoneMetadata.metadata_for_region(region) if region else None
     if meta is not None:
         code = str(meta.country_code)
         national = pc.and_(pc.invert(pc.or_(plus, intl)), pc.not_equal(digits, ""))

@@ -357,6 +357,32 @@ def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
 # --- the checks, in the order their problems are listed ----------------------------------------
 
 
+# columns whose cells are codes, numbers, dates or addresses: an apostrophe first is not theirs
+TYPED = tuple(
+    c.name
+    for c in COLUMNS
+    if c.kind in (Kind.CODE, Kind.MONEY, Kind.INT, Kind.DATE, Kind.EMAIL, Kind.PHONE)
+)
+APOSTROPHE = (
+    "starts with an apostrophe ('), the mark a spreadsheet keeps before text typed into a "
+    "cell: remove it"
+)
+
+
+def _apostrophe(s: _Store) -> None:
+    """No code, amount, date, email or phone starts with an apostrophe: "'b1@example.com"
+    is another address than "b1@example.com" (a quote is allowed there), so it is never sent."""
+    for name in TYPED:
+        if name not in s.df:
+            continue
+        if name in s.coded:
+            c = s.column(name)
+            s.flag(c.rows(to_numpy(pc.starts_with(c.uniques, "'"))), name, f"{name} {APOSTROPHE}")
+        else:
+            quoted = to_numpy(pc.starts_with(arrow(s.df, name), "'"))
+            s.flag(quoted, name, f"{name} {APOSTROPHE}")
+
+
 def _reward(s: _Store) -> None:
     """The reward id: written, shaped, in the catalog, active, in the account's currency."""
     u = s.u = s.column("utid")
@@ -528,7 +554,7 @@ def _email(s: _Store) -> None:
         "recipient.email",
         empty(email),
         "email",
-        "an email address" + _unread(s.df, "email", ("email", "mail")),
+        "an email address" + _unread(s.df, "email", ("email", "mail", "contact")),
     )
     for reason, mask in s.email_ok_f.result()[1].items():
         s.flag(mask, "email", reason)
@@ -560,7 +586,7 @@ def _phone(s: _Store) -> None:
         "recipient.mobileNumber",
         none,
         "mobile_number",
-        "a mobile number" + _unread(s.df, "mobile_number", ("phone", "mobile", "cell")),
+        "a mobile number" + _unread(s.df, "mobile_number", ("phone", "mobile", "cell", "contact")),
     )
 
     s.flag(
@@ -576,6 +602,22 @@ def _phone(s: _Store) -> None:
         "not a valid mobile number: use +country code and number, e.g. +14155550100"
         + (f" (a number written without + is read as a {country.upper()} one)" if country else ""),
     )
+    # a text or a WhatsApp message reaches a mobile only: a landline or a toll-free number
+    # is a number its country has, but the reward sent there would never arrive
+    texted = np.isin(s.method_u, rules.methods_needing(rules.MOBILE_NUMBER.paths[0]))
+    at = np.flatnonzero(s.m.rows(texted) & ~empty(phone))
+    if len(at):
+        landline = np.zeros(len(s.df), dtype=bool)
+        landline[at] = ~phones.in_plan(phone.take(pa.array(at)), mobile=True)
+        said = np.array(
+            [
+                "not a mobile number (a landline, toll-free or service number in its country, "
+                f"or one not given out): {m} delivery needs a mobile"
+                for m in s.method_u.tolist()
+            ]
+            or [""]
+        )
+        s.flag(landline, "mobile_number", lambda rows: said[s.m.codes[rows]])
 
     s.texts["mobile_number"] = phone
 
@@ -674,6 +716,7 @@ def _text(s: _Store) -> None:
 
 
 CHECKS: tuple[Callable[[_Store], None], ...] = (
+    _apostrophe,
     _reward,
     _amount,
     _quantity,

@@ -16,7 +16,7 @@ ROW = {  # every column, several starting as a formula would: kept, and valid, o
     "First Name": "Ada",
     "Last Name": "Lovelace",
     "Email": "ada@example.com",
-    "Mobile": "+44 7700 900123",
+    "Mobile": "+44 7911 123456",
     "UTID": "U100001",
     "Amount": "abc",  # the one problem
     "Quantity": "1",

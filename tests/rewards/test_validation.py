@@ -128,6 +128,15 @@ def test_a_good_row_is_normalised() -> None:
         ({"utid": "U100008", "delivery_date": "2026-11-30"}, "delivery_date", "at least 7 days"),
         ({"utid": "U100008", "delivery_date": "2027-06-01"}, "delivery_date", "at most 90 days"),
         ({"first_name": '=HYPERLINK("http://x","click")'}, "first_name", "spreadsheet formula"),
+        # a spreadsheet's text mark typed into the cell: "'b1@x.com" is another address
+        ({"email": "'ann@example.com"}, "email", "email starts with an apostrophe"),
+        ({"amount": "'25"}, "amount", "amount starts with an apostrophe"),
+        ({"delivery_method": "'email"}, "delivery_method", "starts with an apostrophe"),
+        (
+            {"delivery_method": "sms", "mobile_number": "'4155550100"},
+            "mobile_number",
+            "mobile_number starts with an apostrophe",
+        ),
     ],
 )
 def test_each_problem_names_its_column_and_reason(override, column, needle) -> None:
@@ -508,9 +517,9 @@ def test_a_number_its_country_does_not_have_is_rejected_not_rewritten(
     [
         ("+1 (415) 555-0100", "US", "+14155550100"),
         ("1-415-555-0107", "US", "+14155550107"),
-        ("07700 900123", "GB", "+447700900123"),
-        ("+44 7700 900123", "US", "+447700900123"),
-        ("+447700900123", "US", "+447700900123"),
+        ("07911 123456", "GB", "+447911123456"),
+        ("+44 7911 123456", "US", "+447911123456"),
+        ("+447911123456", "US", "+447911123456"),
         ("06 12 34 56 78", "FR", "+33612345678"),
         ("+61 412 345 678", "US", "+61412345678"),
     ],
@@ -518,6 +527,45 @@ def test_a_number_its_country_does_not_have_is_rejected_not_rewritten(
 def test_numbers_their_country_has_go_on_in_e164(raw: str, country: str, e164: str) -> None:
     result = check({"delivery_method": "sms", "mobile_number": raw}, default_phone_country=country)
     assert result.valid["mobile_number"].tolist() == [e164], reasons(result, 2)
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "e164"),
+    [
+        ("+44 (0)7911 123456", "US", "+447911123456"),  # the trunk 0 in brackets
+        ("+33 (0)6 12 34 56 78", "US", "+33612345678"),
+        ("011 44 7911 123456", "US", "+447911123456"),  # the US's own way out
+        ("0011 61 412 345 678", "AU", "+61412345678"),  # Australia's
+        ("4155550123.0", "US", "+14155550123"),  # a number column saved as decimals
+        ("\uff0b\uff11 \uff14\uff11\uff15 5550123", "US", "+14155550123"),  # fullwidth
+        ("415\u00a0555\u00a00123", "US", "+14155550123"),  # no-break spaces
+    ],
+)
+def test_numbers_written_as_offices_write_them_go_on_in_e164(
+    raw: str, country: str, e164: str
+) -> None:
+    """Each was refused as "not a valid mobile number" (a new-user trial's file)."""
+    result = check({"delivery_method": "sms", "mobile_number": raw}, default_phone_country=country)
+    assert result.valid["mobile_number"].tolist() == [e164], reasons(result, 2)
+
+
+@pytest.mark.parametrize(
+    ("raw", "method"),
+    [
+        ("+44 20 7946 0959", "sms"),  # a London landline
+        ("+1 800 356 9377", "sms"),  # toll-free
+        ("+44 20 7946 0959", "whatsapp"),
+    ],
+)
+def test_a_text_goes_to_a_mobile_only(raw: str, method: str) -> None:
+    """A landline or toll-free number is a number its country has, and was sent to: a text
+    there never arrives. An email reward's phone is not judged so."""
+    result = check({"delivery_method": method, "mobile_number": raw})
+    said = reasons(result, 2).get("mobile_number", "")
+    assert said.startswith("not a mobile number"), said
+    assert f"{method.upper().replace('SMS', 'PHONE')} delivery needs a mobile" in said
+    assert result.valid.empty
+    assert check({"delivery_method": "email", "mobile_number": raw}).problems.empty
 
 
 def test_the_same_contact_under_another_name_is_a_repeat_and_a_link_s_name_tells_apart() -> None:
