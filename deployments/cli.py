@@ -41,6 +41,12 @@ def _validate(args: argparse.Namespace) -> int:
     sheet = read_recipients(args.file, args.sheet)
     if args.catalog:  # offline: a saved copy of the catalog, no Tango settings needed
         catalog, currency = _catalog_file(Path(args.catalog)), _currency(args.currency)
+        held = sorted({i.currencyCode for i in catalog.items()})
+        if held and currency not in held:  # a typo would reject every row for its currency
+            raise RewardsError(
+                f"--currency {currency}: no reward in {args.catalog} is in {currency} (its "
+                f"rewards are in {', '.join(held)}); give the account's currency"
+            )
     else:
         from tasks.tango import tango_client
 

@@ -674,10 +674,12 @@ def _finish(
     **how: str | None,
 ) -> Sheet:
     check_cell_length(raw, first_row, path.name, limits)
+    sheet = how.get("sheet_name")
+    where = f"{path.name}, sheet {_quoted(sheet)}" if sheet else path.name  # for messages
     raw = raw.fillna("")
     header_at = _header_row(raw, columns)
     if header_at is None:
-        raise InputError(f"{path.name}: the file has no header row and no data")
+        raise InputError(f"{where}: the file has no header row and no data")
     headers = [str(h).strip() for h in raw.iloc[header_at].tolist()]
     body = raw.iloc[header_at + 1 :]
     body.columns = pd.RangeIndex(len(headers))
@@ -686,7 +688,7 @@ def _finish(
         detail = "; ".join(
             f"{_quoted(a)} and {_quoted(b)} both mean {col}" for col, a, b in clashes[:QUOTE_COUNT]
         )
-        raise InputError(f"{path.name}: duplicated columns ({detail}); keep one of each")
+        raise InputError(f"{where}: duplicated columns ({detail}); keep one of each")
     seen: dict[str, int] = {ROW: -1}
     names: list[str] = []
     ours = ROW in headers and "problems" in headers  # our rejected_rows, fixed and sent again
@@ -699,9 +701,7 @@ def _finish(
         names.append(name)
     lacking = _lacking(headers, mapping, columns, header_at + first_row)
     if lacking:
-        raise InputError(
-            f"{path.name}: {lacking} Rename the headers or start from {columns.template}"
-        )
+        raise InputError(f"{where}: {lacking} Rename the headers or start from {columns.template}")
     cells = [body.iloc[:, i] for i in range(len(names))]
     if not trimmed:  # in Arrow, as the CSV reader does: four times as fast as str.strip
         cells = [_trimmed(c) for c in cells]
@@ -716,7 +716,7 @@ def _finish(
         {ROW: rows, **{name: c.array for name, c in zip(names, cells, strict=True)}}, copy=False
     )  # a new frame around the same columns: no copy
     if frame.empty:
-        raise InputError(f"{path.name}: the file has a header row but no {columns.kind} rows")
+        raise InputError(f"{where}: the file has a header row but no {columns.kind} rows")
     unknown = [n for h, n in zip(headers, names, strict=True) if h not in mapping]
     return Sheet(
         frame=frame,

@@ -358,6 +358,29 @@ def test_an_actions_file_to_validate_names_the_command_that_takes_it(
     assert f"rewards manage {path}" in err, err
 
 
+def test_a_currency_no_reward_of_the_catalog_is_in_is_an_error_not_every_row_rejected(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """--currency XYZ was taken, and then each of 50 rows was rejected for "the reward is in
+    USD, the account in XYZ" (a new-user trial)."""
+    source = tmp_path / "r.csv"
+    source.write_text("Email,UTID,Amount,Delivery Method\na@x.com,U100001,5,email\n")
+    code, out, err = _cli(
+        "validate", str(source), "--catalog", str(CATALOG), "--currency", "XYZ", env={}
+    )
+    assert code == 2 and not out, out
+    assert "--currency XYZ: no reward in" in err and "USD" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_contact_column_is_named_as_what_may_be_the_email(no_tango: None, tmp_path: Path) -> None:
+    source = tmp_path / "contact.csv"
+    source.write_text("Name,Contact,UTID,Amount,Delivery Method\nAnn,a@x.com,U100001,5,email\n")
+    code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
+    assert code == 1, out + err
+    assert "no column was read as email; 'Contact' could be it" in out, out
+
+
 def test_a_needed_contact_column_that_was_not_read_names_the_headers_that_may_be_it(
     no_tango: None, tmp_path: Path
 ) -> None:

@@ -447,3 +447,18 @@ def test_every_white_space_arrow_trims_is_trimmed_at_either_end_of_a_cell(tmp_pa
     frame = read_recipients(write(tmp_path, "padded.csv", text + "\n")).frame
     assert frame.iloc[0, 5:].tolist() == ["x"] * len(padded)
     assert frame.iloc[1, 5:].tolist() == ["y"] * len(padded)
+
+
+def test_a_workbook_s_message_names_the_sheet_it_read(tmp_path: Path) -> None:
+    """One sheet, its header lacking amount: the message named the file only."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "Q4 Awards"
+    wb.active.append(["Email", "UTID", "Prize", "Delivery Method"])
+    wb.active.append(["a@example.com", "U100001", 25, "email"])
+    wb.save(tmp_path / "one.xlsx")
+    with pytest.raises(InputError) as caught:
+        read_recipients(tmp_path / "one.xlsx")
+    said = str(caught.value)
+    assert said.startswith("one.xlsx, sheet 'Q4 Awards': missing required column(s) amount"), said
