@@ -111,6 +111,12 @@ class Validated:
 AMOUNT_MISTAKES = (
     (r"^\D{0,4}-\s*\D{0,4}\d", "amount must be greater than 0: write it without a minus sign"),
     (
+        r"^\(\s*\D{0,4}\d[\d.,]*\s*\)$",
+        "amount in brackets is how accounts write a negative amount: write a positive number "
+        "without brackets",
+    ),
+    (r"^\+\s*\d", "amount has a plus sign: write it without one, e.g. 25"),
+    (
         r"^\d{1,3}([, ]\d{3})+(\.\d{1,2})?$",
         "amount has a thousands separator: write 1000, not 1,000 or 1 000",
     ),

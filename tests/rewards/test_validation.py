@@ -75,6 +75,8 @@ def test_a_good_row_is_normalised() -> None:
         ({"amount": "25,5"}, "amount", "decimal comma"),
         ({"amount": "$-25"}, "amount", "without a minus sign"),
         ({"amount": "-$25"}, "amount", "without a minus sign"),
+        ({"amount": "(25.00)"}, "amount", "how accounts write a negative amount"),
+        ({"amount": "+25"}, "amount", "plus sign"),
         ({"amount": "1 000"}, "amount", "thousands separator"),
         ({"amount": ".5"}, "amount", "both sides of its point"),
         ({"amount": "25."}, "amount", "both sides of its point"),
