@@ -83,7 +83,7 @@ def generate(
             if kind < 0.15:
                 row[2], row[3], row[9], row[11] = (
                     "",
-                    f"+1415{rng.randrange(10**7):07d}",
+                    f"+1415{rng.randrange(2, 10)}{rng.randrange(10**6):06d}",  # a real exchange
                     "U100007",
                     "sms",
                 )
@@ -121,8 +121,12 @@ ADDRESSES = (
 BAD = {2: "not-an-email", 9: "U999999", 10: "$1,000", 11: "pigeon"}
 
 
+# area codes in use: a random one is often not, and a text to it would never arrive
+AREAS = (415, 212, 312, 617, 206, 512, 303, 404, 713, 305, 213, 646, 702, 214, 480, 971)
+
+
 def _phone(rng: random.Random) -> str:
-    area, rest = rng.randrange(201, 990), rng.randrange(10**7)
+    area, rest = rng.choice(AREAS), rng.randrange(2 * 10**6, 10**7)  # an exchange from 2
     a, b = f"{rest:07d}"[:3], f"{rest:07d}"[3:]
     return rng.choice((f"+1{area}{a}{b}", f"({area}) {a}-{b}", f"+1 {area} {a} {b}"))
 

@@ -67,7 +67,14 @@ def make_file(path: Path, rng: random.Random, campaign: str) -> tuple[int, int]:
                 bad += 1
             elif kind < 0.2:
                 w.writerow(
-                    ["", f"+1415{rng.randrange(10**7):07d}", "U100007", "20", "sms", campaign]
+                    [
+                        "",
+                        f"+1415{rng.randrange(2, 10)}{rng.randrange(10**6):06d}",  # real exchange
+                        "U100007",
+                        "20",
+                        "sms",
+                        campaign,
+                    ]
                 )
             elif kind < 0.25:
                 w.writerow([f"c{i}@fail.example.com", "", "U100001", "5", "email", campaign])
