@@ -363,7 +363,7 @@ def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
 # --- the checks, in the order their problems are listed ----------------------------------------
 
 
-# columns whose cells are codes, numbers, dates or addresses: an apostrophe first is not theirs
+# columns of codes, amounts, numbers, dates, emails and phones: an apostrophe first is not theirs
 TYPED = tuple(
     c.name
     for c in COLUMNS
@@ -441,12 +441,12 @@ def _amount(s: _Store) -> None:
             f"account in {said}",
         )
     # the shapes of mistakes are looked for among the amounts that are not plain (few)
-    unread = np.flatnonzero(~empty_a & ~plain_a)
-    written = currency_marks.as_written(a.uniques.take(pa.array(unread)))
-    bare = amounts.bare.take(pa.array(unread))
+    not_plain = np.flatnonzero(~empty_a & ~plain_a)
+    written = currency_marks.as_written(a.uniques.take(pa.array(not_plain)))
+    bare = amounts.bare.take(pa.array(not_plain))
     own = currency_marks.mark(account)
     other = np.zeros(len(a), dtype=bool)
-    other[unread] = matches(written, currency_marks.ANY_SIGN) & ~matches(
+    other[not_plain] = matches(written, currency_marks.ANY_SIGN) & ~matches(
         written, rf"^\s*{own}|{own}\s*$"
     )
     s.flag(
@@ -459,7 +459,7 @@ def _amount(s: _Store) -> None:
     odd = ~empty_a & ~plain_a & ~other
     for pattern, reason in AMOUNT_MISTAKES if odd.any() else ():
         found = np.zeros(len(a), dtype=bool)
-        found[unread] = matches(bare, pattern)
+        found[not_plain] = matches(bare, pattern)
         found &= odd
         s.flag(a.rows(found), "amount", reason)
         odd &= ~found
