@@ -277,8 +277,8 @@ def _edge_bytes_in(values: pa.ChunkedArray, first: np.ndarray, last: np.ndarray 
     """Whether a cell that is not empty starts with a byte flagged in the table ``first`` or
     ends with one flagged in ``last`` (256 flags each): read in place, no copy of the text."""
     for chunk in values.chunks:
-        if not len(chunk) or chunk.buffers()[2] is None:
-            continue
+        if not len(chunk) or chunk.buffers()[2] is None or not chunk.buffers()[2].size:
+            continue  # no text at all: every cell empty
         wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         at = chunk.offset
         offsets: np.ndarray = np.frombuffer(chunk.buffers()[1], wide)[at : at + len(chunk) + 1]

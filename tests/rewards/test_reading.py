@@ -462,3 +462,19 @@ def test_a_workbook_s_message_names_the_sheet_it_read(tmp_path: Path) -> None:
         read_recipients(tmp_path / "one.xlsx")
     said = str(caught.value)
     assert said.startswith("one.xlsx, sheet 'Q4 Awards': missing required column(s) amount"), said
+
+
+def test_a_column_with_no_text_at_all_is_read(tmp_path: Path) -> None:
+    """A trailing comma on every line makes a last column with no header and no cell: its
+    text buffer is empty, and looking at its cells' first bytes raised IndexError (a
+    traceback for an everyday export)."""
+    text = (
+        "Email,UTID,Amount,Delivery Method,\na@x.com,U100001,5,email,\nb@x.com,U100001,5,email,\n"
+    )
+    frame = read_recipients(write(tmp_path, "trailing.csv", text)).frame
+    assert frame["email"].tolist() == ["a@x.com", "b@x.com"]
+    quoted = (
+        "Email,Team,UTID,Amount,Delivery Method\n'=1,,U100001,5,email\nb@x.com,,U100001,5,email\n"
+    )
+    frame = read_recipients(write(tmp_path, "empty_middle.csv", quoted)).frame
+    assert frame["Team"].tolist() == ["", ""] and frame["email"].tolist() == ["=1", "b@x.com"]
