@@ -14,7 +14,7 @@ import pandas as pd
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
-from phonenumbers import PhoneMetadata
+from phonenumbers import PhoneMetadata, PhoneNumberType
 
 from raas import rules
 
@@ -76,6 +76,15 @@ def in_plan(e164: pa.Array, mobile: bool = False) -> np.ndarray:
         sized = np.isin(pc.utf8_length(national).to_numpy(zero_copy_only=False), lengths)
         ok[at] = shaped & sized
     return ok
+
+
+@cache
+def example(region: str) -> str:
+    """A mobile number of ``region`` in E.164, for a message ("+447400123456" for GB)."""
+    number = phonenumbers.example_number_for_type(region or "US", PhoneNumberType.MOBILE)
+    if number is None:
+        return "+14155550100"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _first_three(e164: pa.Array) -> np.ndarray:

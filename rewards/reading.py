@@ -16,6 +16,7 @@ import io
 import itertools
 import mmap
 import os
+import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -738,21 +739,32 @@ TITLE_ROWS = 10
 def _header_row(raw: pd.DataFrame, columns: Columns) -> int | None:
     """The header: the first row, among the first few that are not blank, that names every
     required column (a title or a note may stand above it); else the one of them most like a
-    header (the most columns named, then the most cells filled: not a one-cell title), whose
-    message then says what is missing. None if the top of the file is blank."""
+    header (no cell that looks like a value, an email or a number: a data row's "email" in its
+    method column named a column and won; then the most columns named; then the most cells
+    filled: not a one-cell title), whose message then says what is missing. None if the top
+    of the file is blank."""
     head = raw.head(1000).fillna("")
     cells = head.apply(lambda col: col.str.strip() != "")
     filled = np.flatnonzero(cells.any(axis=1))
-    best: tuple[int, int] | None = None
+    best: tuple[bool, int, int] | None = None
     best_at = None
     for at in filled[:TITLE_ROWS]:
-        named = columns.match_headers([str(h).strip() for h in head.iloc[at].tolist()])[0]
+        texts = [str(h).strip() for h in head.iloc[at].tolist()]
+        named = columns.match_headers(texts)[0]
         if set(columns.required) <= set(named.values()):
             return int(head.index[at])
-        score = (len(named), int(cells.iloc[at].sum()))
+        score = (not any(map(_looks_like_a_value, texts)), len(named), int(cells.iloc[at].sum()))
         if best is None or score > best:
             best, best_at = score, at
     return int(head.index[best_at]) if best_at is not None else None
+
+
+_VALUE = re.compile(r"\S+@\S+\.\S+|[-+$€£(]?\s*\d[\d\s.,:/()-]*")  # an email, a number, a date
+
+
+def _looks_like_a_value(text: str) -> bool:
+    """A cell no header holds: an email address, or a number, amount, phone or date."""
+    return bool(_VALUE.fullmatch(text))
 
 
 def _has_header(raw: pd.DataFrame, columns: Columns) -> bool:
@@ -820,13 +832,17 @@ def _lacking(headers: list[str], mapping: dict[str, str], columns: Columns, row:
 def _found(headers: list[str], mapping: dict[str, str], kind: str, row: int) -> str:
     """What the header row held, for a message: its headers only when some are a recipient
     sheet's (anything else, a .env or a password file, is not quoted: messages land in logs
-    and run states that others read)."""
+    and run states that others read; a cell that looks like a value, an email or a number, is
+    not quoted either: a header holds none, a recipient's row does)."""
     filled = [h for h in headers if h]
     if not mapping:
         cells = f"{len(filled)} cell" + ("s" if len(filled) != 1 else "")
         article = "an" if kind[:1] in ("a", "e", "i", "o", "u") else "a"
         return f"No column has {article} {kind} sheet's name (row {row} has {cells})"
-    return f"Columns found (row {row}): {_listed(filled)}"
+    shown = [h for h in filled if not _looks_like_a_value(h)]
+    values = len(filled) - len(shown)
+    also = f" and {values} cell(s) that look like values, not headers" if values else ""
+    return f"Columns found (row {row}): {_listed(shown)}{also}"
 
 
 def _closest(

@@ -363,12 +363,10 @@ def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
 # --- the checks, in the order their problems are listed ----------------------------------------
 
 
-# columns of codes, amounts, numbers, dates, emails and phones: an apostrophe first is not theirs
-TYPED = tuple(
-    c.name
-    for c in COLUMNS
-    if c.kind in (Kind.CODE, Kind.MONEY, Kind.INT, Kind.DATE, Kind.EMAIL, Kind.PHONE)
-)
+# what a reward is (its identity: rewards.identity) and the codes: an apostrophe first is a
+# spreadsheet's mark for text, never part of the value ("'q4" would be another campaign, so a
+# second reward); only the message and the subject, prose, may start with one
+TYPED = tuple(c.name for c in COLUMNS if c.identity is not None or c.kind is Kind.CODE)
 APOSTROPHE = (
     "starts with an apostrophe ('), the mark a spreadsheet keeps before text typed into a "
     "cell: remove it"
@@ -376,8 +374,8 @@ APOSTROPHE = (
 
 
 def _apostrophe(s: _Store) -> None:
-    """No code, amount, date, email or phone starts with an apostrophe: "'b1@example.com"
-    is another address than "b1@example.com" (a quote is allowed there), so it is never sent."""
+    """No value of :data:`TYPED` starts with an apostrophe: "'b1@example.com" is another
+    address than "b1@example.com" (a quote is allowed there), so it is never sent."""
     for name in TYPED:  # on the cells as read: the encoded columns may not be ready yet
         if name in s.df:
             s.flag(to_numpy(pc.starts_with(arrow(s.df, name), "'")), name, f"{name} {APOSTROPHE}")
@@ -595,16 +593,27 @@ def _phone(s: _Store) -> None:
         "the number was turned into scientific notation by Excel (digits are lost); "
         "format the column as text and type the number again",
     )
-    country = s.options.default_phone_country
-    s.flag(
-        ~none & ~sci & empty(phone),
-        "mobile_number",
-        "not a valid mobile number: use +country code and number, e.g. +14155550100"
-        + (f" (a number written without + is read as a {country.upper()} one)" if country else ""),
+    country = (s.options.default_phone_country or "").upper()
+    invalid = (
+        f"not a valid mobile number: use +country code and number, e.g. {phones.example(country)}"
+        + (
+            f" (a number written without + is read in the default country, {country})"
+            if country
+            else ""
+        )
     )
+    # a reward that does not go to the phone is told so: the cell can be cleared
+    texted = np.isin(s.method_u, rules.methods_needing(rules.MOBILE_NUMBER.paths[0]))
+    told = np.array(
+        [
+            invalid if t or not m else f"{invalid}; {m} delivery does not need it: or clear it"
+            for m, t in zip(s.method_u.tolist(), texted.tolist(), strict=True)
+        ]
+        or [invalid]
+    )
+    s.flag(~none & ~sci & empty(phone), "mobile_number", lambda rows: told[s.m.codes[rows]])
     # a text or a WhatsApp message reaches a mobile only: a landline or a toll-free number
     # is a number its country has, but the reward sent there would never arrive
-    texted = np.isin(s.method_u, rules.methods_needing(rules.MOBILE_NUMBER.paths[0]))
     at = np.flatnonzero(s.m.rows(texted) & ~empty(phone))
     if len(at):
         landline = np.zeros(len(s.df), dtype=bool)

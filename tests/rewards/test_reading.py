@@ -478,3 +478,31 @@ def test_a_column_with_no_text_at_all_is_read(tmp_path: Path) -> None:
     )
     frame = read_recipients(write(tmp_path, "empty_middle.csv", quoted)).frame
     assert frame["Team"].tolist() == ["", ""] and frame["email"].tolist() == ["=1", "b@x.com"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_unknown_headers_are_the_header_not_the_first_recipient_s_row(
+    tmp_path: Path, kind: str
+) -> None:
+    """Headers the tool does not know above a row whose method cell says "email" (a column's
+    name): that row was taken for the header, and the message quoted a recipient's name and
+    address (messages land in logs) with no hint for the headers."""
+    rows = [
+        ["Employee", "Work E-mail", "Card", "Value (USD)", "Send by"],
+        ["Ann Lee", "ann@example.com", "U100001", "25", "email"],
+    ]
+    if kind == "csv":
+        path = write(tmp_path, "unknown.csv", "\n".join(",".join(r) for r in rows) + "\n")
+    else:
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        for r in rows:
+            wb.active.append(r)
+        wb.save(tmp_path / "unknown.xlsx")
+        path = tmp_path / "unknown.xlsx"
+    with pytest.raises(InputError) as caught:
+        read_recipients(path)
+    said = str(caught.value)
+    assert "ann@example.com" not in said and "Ann Lee" not in said, said
+    assert "row 1" in said, said

@@ -133,6 +133,10 @@ def test_a_good_row_is_normalised() -> None:
         # a spreadsheet's text mark typed into the cell: "'b1@x.com" is another address
         ({"email": "'ann@example.com"}, "email", "email starts with an apostrophe"),
         ({"amount": "'25"}, "amount", "amount starts with an apostrophe"),
+        ({"campaign": "'q4"}, "campaign", "campaign starts with an apostrophe"),  # a 2nd reward
+        ({"client_row_key": "'17"}, "client_row_key", "starts with an apostrophe"),
+        ({"first_name": "'Di"}, "first_name", "first_name starts with an apostrophe"),
+        ({"postal_code": "'89501"}, "postal_code", "postal_code starts with an apostrophe"),
         ({"delivery_method": "'email"}, "delivery_method", "starts with an apostrophe"),
         (
             {"delivery_method": "sms", "mobile_number": "'4155550100"},
@@ -549,6 +553,19 @@ def test_numbers_written_as_offices_write_them_go_on_in_e164(
     """Each was refused as "not a valid mobile number" (a new-user trial's file)."""
     result = check({"delivery_method": "sms", "mobile_number": raw}, default_phone_country=country)
     assert result.valid["mobile_number"].tolist() == [e164], reasons(result, 2)
+
+
+def test_a_bad_phone_on_a_row_that_does_not_need_one_says_it_can_be_cleared() -> None:
+    """An EMAIL reward with a number that is no number was refused with the SMS rows' words
+    only (a new-user trial); the default country is named as such ("a AU one" read badly),
+    with an example of its own."""
+    result = check({"mobile_number": "12"}, default_phone_country="AU")
+    said = reasons(result, 2)["mobile_number"]
+    assert said.startswith("not a valid mobile number: use +country code and number, e.g. +61")
+    assert "read in the default country, AU" in said
+    assert "EMAIL delivery does not need it: or clear it" in said
+    sms = reasons(check({"delivery_method": "sms", "mobile_number": "12"}), 2)["mobile_number"]
+    assert "does not need it" not in sms
 
 
 @pytest.mark.parametrize(
