@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_text import buffers
 from .columns import ROW
 from .reading import STR
 
@@ -68,10 +69,10 @@ def without(values: pa.Array | pa.ChunkedArray, chars: str) -> pa.Array:
         text = text.combine_chunks()
     if text.null_count:
         text = pc.fill_null(text, "")
-    if not len(text):
+    offsets, data = buffers(text)
+    if not len(data):
         return text
-    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    data = data[offsets[0] : offsets[-1]]
     drop = np.zeros(256, dtype=bool)
     drop[list(chars.encode("ascii"))] = True
     dropped = drop.take(data)

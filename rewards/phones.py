@@ -18,6 +18,7 @@ from phonenumbers import PhoneMetadata, PhoneNumberType
 
 from raas import rules
 
+from .arrow_text import buffers
 from .columnar import TEXT, as_series, without
 
 CODES = sorted(str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
@@ -93,10 +94,9 @@ def _first_three(e164: pa.Array) -> np.ndarray:
     the text's bytes, no string made per number."""
     text = e164.cast(TEXT)
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    if not len(text) or text.buffers()[2] is None or not text.buffers()[2].size:
+    offsets, data = buffers(text)
+    if not len(data):
         return np.zeros(len(text), dtype=np.int64)
-    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2], np.uint8)
     length = np.diff(offsets)
     start = np.zeros(len(text), dtype=np.int64)
     ok = length > 1
@@ -116,10 +116,8 @@ def normalise(raw: pd.Series, default_country: str | None) -> pd.Series:
     fullwidth digits or no-break spaces (made plain first), the trunk 0 in brackets after the
     code ("+44 (0)20 ..."), or ".0" after it (a number column saved as decimals)."""
     text = pa.array(raw.array)
-    if not pc.all(pc.string_is_ascii(text)).as_py():
-        text = pc.utf8_normalize(
-            text, "NFKC"
-        )  # fullwidth "+44" is "+44"; no-break spaces are spaces
+    if not pc.all(pc.string_is_ascii(text)).as_py():  # fullwidth "+44" is "+44", a no-break
+        text = pc.utf8_normalize(text, "NFKC")  # space a space
     text = pc.replace_substring(text, "(0)", "")
     text = pc.replace_substring_regex(text, r"^(\+?\d{6,})\.0$", r"\1")
     digits = without(text, " \t.()/-")

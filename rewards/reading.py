@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .actions import is_actions_sheet
+from .arrow_text import buffers
 from .columns import RECIPIENTS, ROW, Columns
 from .errors import InputError
 from .export import FORMULA_START
@@ -278,12 +279,9 @@ def _edge_bytes_in(values: pa.ChunkedArray, first: np.ndarray, last: np.ndarray 
     """Whether a cell that is not empty starts with a byte flagged in the table ``first`` or
     ends with one flagged in ``last`` (256 flags each): read in place, no copy of the text."""
     for chunk in values.chunks:
-        if not len(chunk) or chunk.buffers()[2] is None or not chunk.buffers()[2].size:
+        offsets, data = buffers(chunk)
+        if not len(data):
             continue  # no text at all: every cell empty
-        wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        at = chunk.offset
-        offsets: np.ndarray = np.frombuffer(chunk.buffers()[1], wide)[at : at + len(chunk) + 1]
-        data = np.frombuffer(chunk.buffers()[2], np.uint8)
         flagged = first.take(np.take(data, offsets[:-1], mode="clip"))
         if last is not None:
             flagged |= last.take(np.take(data, offsets[1:] - 1, mode="clip"))

@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_text import buffers
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -81,8 +83,7 @@ class Screen:
             return np.zeros(len(self.values), dtype=np.uint8)
         out = []
         for chunk in self.values.chunks:
-            offsets = np.frombuffer(chunk.buffers()[1], np.int64)
-            offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+            offsets = buffers(chunk)[0]
             data = _bytes(chunk)
             if not len(data):
                 out.append(np.zeros(len(chunk), dtype=np.uint8))
@@ -95,10 +96,8 @@ class Screen:
 
 def _bytes(chunk: pa.Array) -> np.ndarray:
     """A chunk's text bytes, in place."""
-    if not len(chunk) or chunk.buffers()[2] is None:
-        return np.zeros(0, dtype=np.uint8)
-    offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset :]
-    return np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[0] : offsets[len(chunk)]]
+    offsets, data = buffers(chunk)
+    return data[offsets[0] : offsets[-1]] if len(data) else data
 
 
 # --- text fields -----------------------------------------------------------------------------

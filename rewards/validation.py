@@ -297,8 +297,8 @@ class _Store:
         needs = np.isin(self.method_u, rules.methods_needing(path))
         if not needs.any():
             return
-        said = np.array([f"{m} delivery needs {what}" for m in self.method_u.tolist()] or [""])
-        self.flag(self.m.rows(needs) & missing, column, lambda at: said[self.m.codes[at]])
+        said = self.m.reasons([f"{m} delivery needs {what}" for m in self.method_u.tolist()])
+        self.flag(self.m.rows(needs) & missing, column, said)
 
 
 def _queue(s: _Store) -> None:
@@ -604,29 +604,27 @@ def _phone(s: _Store) -> None:
     )
     # a reward that does not go to the phone is told so: the cell can be cleared
     texted = np.isin(s.method_u, rules.methods_needing(rules.MOBILE_NUMBER.paths[0]))
-    told = np.array(
+    told = s.m.reasons(
         [
             invalid if t or not m else f"{invalid}; {m} delivery does not need it: or clear it"
             for m, t in zip(s.method_u.tolist(), texted.tolist(), strict=True)
         ]
-        or [invalid]
     )
-    s.flag(~none & ~sci & empty(phone), "mobile_number", lambda rows: told[s.m.codes[rows]])
+    s.flag(~none & ~sci & empty(phone), "mobile_number", told)
     # a text or a WhatsApp message reaches a mobile only: a landline or a toll-free number
     # is a number its country has, but the reward sent there would never arrive
     at = np.flatnonzero(s.m.rows(texted) & ~empty(phone))
     if len(at):
         landline = np.zeros(len(s.df), dtype=bool)
         landline[at] = ~phones.in_plan(phone.take(pa.array(at)), mobile=True)
-        said = np.array(
+        said = s.m.reasons(
             [
                 "not a mobile number (a landline, toll-free or service number in its country, "
                 f"or one not given out): {m} delivery needs a mobile"
                 for m in s.method_u.tolist()
             ]
-            or [""]
         )
-        s.flag(landline, "mobile_number", lambda rows: said[s.m.codes[rows]])
+        s.flag(landline, "mobile_number", said)
 
     s.texts["mobile_number"] = phone
 
