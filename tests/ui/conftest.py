@@ -68,6 +68,8 @@ def ui(
             stdout=(work / "serve.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
+        global _SERVE_LOG
+        _SERVE_LOG = work / "serve.log"
         try:
             wait_for(lambda: deployment_id(api, "fulfil-rewards/manual"), timeout=90)
             yield {"api": api, "url": api.removesuffix("/api"), "work": work}
@@ -134,9 +136,25 @@ def page(request: pytest.FixtureRequest) -> Iterator[Any]:
             browser.close()
 
 
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
+_SERVE_LOG: Path | None = None  # the module's `rewards serve` output, quoted when a wait fails
+
+
 def wait_state(api: str, run_id: str, *types: str, timeout: float = 120) -> dict[str, Any]:
+    """The run's state once it is one of ``types`` or final (the caller asserts which); a run
+    that gets to neither fails with the states it went through and serve's last lines."""
     return wait_for(
-        lambda: (s := run_state(api, run_id)).get("type") in types and s,
+        lambda: (s := run_state(api, run_id)).get("type") in {*types, *FINAL} and s,
         timeout=timeout,
         interval=0.5,
+        explain=lambda: _story(api, run_id),
     )
+
+
+def _story(api: str, run_id: str) -> str:
+    states = httpx.get(f"{api}/flow_run_states/", params={"flow_run_id": run_id}).json()
+    seen = " -> ".join(
+        f"{s['timestamp'][11:19]} {s['name']} {s.get('message') or ''}" for s in states
+    )
+    log = _SERVE_LOG.read_text(errors="replace").splitlines()[-30:] if _SERVE_LOG else []
+    return f"run {run_id}: {seen or 'no states'}\nserve.log (last lines):\n" + "\n".join(log)

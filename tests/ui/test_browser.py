@@ -85,7 +85,7 @@ def test_the_run_form_starts_a_run_whose_progress_moves_and_whose_report_downloa
 def test_approve_in_the_resume_dialog(ui, page) -> None:
     api, url = ui["api"], ui["url"]
     run_id = start_run(api, source_path=str(rows_file(ui["work"], 25)))  # 125.00 USD
-    wait_state(api, run_id, "PAUSED")
+    assert (s := wait_state(api, run_id, "PAUSED"))["type"] == "PAUSED", s
     page.goto(f"{url}/runs/flow-run/{run_id}")
     page.get_by_role("button", name="Resume").first.click()
     dialog = page.locator("[role=dialog]")
@@ -107,7 +107,7 @@ def test_approve_in_the_resume_dialog(ui, page) -> None:
 def test_an_empty_answer_is_refused_and_reject_sends_nothing(ui, page, sandbox) -> None:
     api, url = ui["api"], ui["url"]
     run_id = start_run(api, source_path=str(rows_file(ui["work"], 30)))  # 150.00 USD
-    wait_state(api, run_id, "PAUSED")
+    assert (s := wait_state(api, run_id, "PAUSED"))["type"] == "PAUSED", s
     page.goto(f"{url}/runs/flow-run/{run_id}")
     page.get_by_role("button", name="Resume").first.click()
     dialog = page.locator("[role=dialog]")
@@ -134,7 +134,7 @@ def test_cancel_while_awaiting_approval_is_recorded_as_the_answer(ui, page) -> N
 
     api, url = ui["api"], ui["url"]
     run_id = start_run(api, source_path=str(rows_file(ui["work"], 40)))  # 200.00 USD
-    wait_state(api, run_id, "PAUSED")
+    assert (s := wait_state(api, run_id, "PAUSED"))["type"] == "PAUSED", s
     page.goto(f"{url}/runs/flow-run/{run_id}")
     page.get_by_role("button", name="Cancel").first.click()
     page.get_by_role("button", name="Confirm").first.click()
