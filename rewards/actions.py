@@ -414,6 +414,14 @@ def _checked_row(
     phone = re.sub(r"[ \t.()/-]", "", phone)
     if phone and not rules.E164.match(phone):
         said.append(("new_mobile_number", "write it with + and the country code (+14155550100)"))
+    elif phone and not _mobile(phone):
+        said.append(
+            (
+                "new_mobile_number",
+                "not a mobile number its country has: a reward by text goes to a mobile only",
+            )
+        )
+
     amount = _amount(amount_text, said)
     for name, value in (("note", note), ("other_reason", other)):
         if problem := _text_problem(value):
@@ -596,3 +604,10 @@ def _costing(action: Planned, cost: Decimal, currency: str) -> Planned:
 
 def _shown(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _mobile(e164: str) -> bool:
+    """A number its country gives mobiles (as a sending run checks a text reward's)."""
+    from .phones import in_plan  # here: phones' own imports come back to this module
+
+    return bool(in_plan(pa.array([e164]), mobile=True)[0])

@@ -112,7 +112,26 @@ def test_every_row_checked_with_row_column_and_reason(tmp_path: Path) -> None:
     assert result.actions[2].amount == Decimal("12.50")
 
 
+def test_a_new_mobile_number_is_one_its_country_gives_mobiles(tmp_path: Path) -> None:
+    """A resend or reissue by text goes to a mobile, as a sending run's does: a London
+    landline, a US toll-free number and a number no country has are refused."""
+    result = checked(
+        tmp_path,
+        "action,line_id,new_mobile_number,new_delivery_method,reason_code\n"
+        "resend,L1,+44 7911 123456,PHONE,DELIVERY_INFO\n"  # 2 a UK mobile
+        "resend,L1,+44 20 7946 0958,PHONE,DELIVERY_INFO\n"  # 3 a London landline
+        "resend,L1,+1 800 555 0199,PHONE,DELIVERY_INFO\n"  # 4 toll-free
+        "resend,L1,+999 1234567,PHONE,DELIVERY_INFO\n"  # 5 no such country
+        "reissue,L1,+14155550123,PHONE,DELIVERY_INFO\n",  # 6 a US number: mobile or not, taken
+    )
+    said = {p.row_number: p.reason for p in result.problems.itertuples()}
+    assert set(said) == {3, 4, 5}, said
+    assert all("mobile" in reason for reason in said.values()), said
+    assert [a.new_mobile_number for a in result.actions] == ["+447911123456", "+14155550123"]
+
+
 def test_the_same_action_has_the_same_id_in_any_file(tmp_path: Path) -> None:
+
     one = checked(
         tmp_path, "action,line_id,new_email,reason_code\nresend,L1,A@example.com,NOT_RECEIVED\n"
     )
