@@ -226,7 +226,8 @@ def cases(big_rows: int = 1_000_000) -> list[Case]:
                 )
             ),
         ),
-        Case("formulas.xlsx", "rows", _formula_xlsx),
+        # openpyxl saves no formula's value: refused, naming the cells (read, they were empty)
+        Case("formulas.xlsx", "error", _formula_xlsx),
         Case("amount_dollar_thousands.csv", "rows", _amount("$1,000.50")),
         Case("amount_european.csv", "rows", _amount("1.000,50")),
         Case("amount_exponent.csv", "rows", _amount("1e3")),

@@ -35,7 +35,7 @@ from .columns import RECIPIENTS, ROW, Columns
 from .errors import InputError
 from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
-from .xlsx_formats import with_shown_currency
+from .xlsx_formats import as_shown, refuse_unsaved_formulas
 from .xlsx_guard import check_workbook
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ BLOCK_BYTES = 4 << 20  # fewer, larger chunks: every later kernel pays per chunk
 SHEET_BLOCK_ROWS = 1 << 16  # workbook rows turned into Arrow at a time
 WORKBOOKS = (".xlsx", ".xlsm")
 TEXTS = (".csv", ".txt", ".tsv", "")
+WHERE_A_SHEET_IS_NAMED = "(--sheet, or Sheet name in the run form)"
 
 
 @dataclass
@@ -117,6 +118,7 @@ def read_sheet(
     with open_regular(path, limits) as fh:
         if suffix in WORKBOOKS:
             raw, sheet = _read_book(fh, path.name, sheet_name, limits, columns)
+            refuse_unsaved_formulas(fh, path.name, sheet)
             return _finish(raw, path, limits, columns, sheet_name=sheet)
 
         raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)
@@ -518,7 +520,7 @@ def _read_workbook(
     finally:
         book.close()  # calamine's copy of the cells goes now, before the rest of the work
     _refuse_empty(frame, name, chosen, names)
-    return with_shown_currency(frame, fh, name, chosen), chosen
+    return as_shown(frame, fh, name, chosen), chosen
 
 
 class _EmptySheetError(InputError):
@@ -558,7 +560,7 @@ def _read_book(
     if len(holding) > 1:
         raise InputError(
             f"{name}: sheets {_listed([s for _, s in holding])} each hold {columns.kind} rows; "
-            "name the sheet to read, or put the rows in one sheet"
+            f"name the sheet to read {WHERE_A_SHEET_IS_NAMED}, or put the rows in one sheet"
         )
     if holding:
         return holding[0]
@@ -566,8 +568,8 @@ def _read_book(
     if hidden_holding:  # never read unnamed, but said: the person may not know it is hidden
         raise InputError(
             f"{name}: no visible sheet holds {columns.kind} rows; the hidden sheet(s) "
-            f"{_listed(hidden_holding)} do: name the sheet to read it (--sheet, or Sheet name "
-            "in the run form), or unhide it"
+            f"{_listed(hidden_holding)} do: name the sheet to read it {WHERE_A_SHEET_IS_NAMED}, "
+            "or unhide it"
         )
     if len(read) > 1:  # which sheet was meant is not known: each is said, and what it lacks
         said = " ".join(f"Sheet {_quoted(s)}: {_sheet_lacks(raw, columns)}" for raw, s in read)

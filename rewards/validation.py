@@ -117,6 +117,11 @@ AMOUNT_MISTAKES = (
     ),
     (r"^\+\s*\d", "amount has a plus sign: write it without one, e.g. 25"),
     (
+        r"^-?\d[\d.,]*\s*%$",
+        "amount is a percentage (a cell formatted as one shows 100 times its number): write "
+        "the amount itself, e.g. 25, in a cell formatted as a number",
+    ),
+    (
         r"^\d{1,3}([, ]\d{3})+(\.\d{1,2})?$",
         "amount has a thousands separator: write 1000, not 1,000 or 1 000",
     ),

@@ -1,39 +1,78 @@
-"""What a workbook's number formats show beside its amounts.
+"""What a workbook's cells show, where the reader's bare number is not it.
 
 A cell holding 25 formatted as ``€#,##0.00`` shows "€25.00" in Excel, and the reader gets the
 bare number 25: sent from a USD account it would pay 25 dollars for what the office meant as
 25 euros. So the currency a cell's format shows is put back in front of its text ("€25"), as
 the person sees it, and validation judges it as it judges a sign typed into the cell
-(:mod:`rewards.currency`): the account's own currency passes, any other is refused.
+(:mod:`rewards.currency`): the account's own currency passes, any other is refused. A
+percentage format is put back the same way: "25%" typed into Excel is 0.25 shown as 25%, and
+25 formatted ``0.00%`` shows 2500.00%; validation refuses an amount written as a percentage.
 
 Only formats that name their currency are read: a sign or code in the format code
 (``"£"#,##0``, ``[$€-407]``, ``[$EUR] #,##0``). Excel's built-in currency formats show the
 computer's own currency, which the file does not say.
+
+A formula's value is what Excel saved beside it. A program that writes workbooks without
+working formulas out saves none (openpyxl) or 0 and asks Excel to work them out on opening
+(XlsxWriter): the reader would get an empty cell or 0 for what Excel shows filled in, so
+such a sheet is refused, naming its cells (:func:`refuse_unsaved_formulas`).
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
-from typing import BinaryIO
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO, BinaryIO
 from xml.etree import ElementTree
 
 import pandas as pd
 
 from .errors import InputError
-from .xlsx_guard import sheet_parts, small_part
+from .xlsx_guard import WORKBOOK, sheet_parts, small_part
 
 STYLES = "xl/styles.xml"
 # "[$€-407]", "[$EUR]", "[$US$-409]": the currency Excel's dialog writes into a format
 BRACKETED = re.compile(r"\[\$([^\]-]+)(?:-[0-9A-Fa-f]+)?\]")
 SIGNS = re.compile(r"[$£€¥₹₩]")
+BRACKETS = re.compile(r"\[[^\]]*\]")
+LITERAL = re.compile(r'"[^"]*"|\\.')  # quoted text, an escaped character
+
+BUILT_IN = {"9": "0%", "10": "0.00%"}  # Excel's built-in percentage formats (not in the file)
 CELL = rb'<(?:\w+:)?c\s+r="([A-Z]{1,3})([0-9]{1,7})"'  # a cell and its reference
 NUMBER = re.compile(r"-?[0-9][0-9.]*(?:E[-+]?[0-9]+)?")
+# a cell with a formula, and the value saved beside it if any (group 2)
+FORMULA_CELL = re.compile(
+    rb"<(?:\w+:)?c\s([^>]*)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>)\s*"
+    rb"(<(?:\w+:)?v\s*/>|<(?:\w+:)?v>[^<]*</(?:\w+:)?v>)?"
+)
+EMPTY_VALUE = re.compile(rb"<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>")
+RECALCULATE = re.compile(rb'fullCalcOnLoad="(?:1|true)"')  # "work every formula out on opening"
+PART_BLOCK = 4 << 20
+QUOTED_CELLS = 5
 
 
-def shown_currencies(fh: BinaryIO, name: str, sheet: str | None) -> dict[int, str]:
-    """Style index -> the currency mark its number format shows ("€", "EUR", "US$"), for
-    the styles whose format names one; empty for most workbooks."""
+@dataclass(frozen=True)
+class Shown:
+    """What a number format shows around a cell's number."""
+
+    currency: str | None = None  # "€", "EUR", "US$"
+    percent: bool = False  # the number is shown followed by "%"
+    scaled: bool = False  # ... and 100 times itself (a "%" the format does not quote)
+
+    def text(self, number: str) -> str:
+        if self.percent:
+            value = Decimal(number).scaleb(2) if self.scaled else Decimal(number)
+            return f"{value.normalize():f}%"
+        mark = self.currency or ""
+        return f"{mark}{number}" if SIGNS.search(mark) else f"{mark} {number}"
+
+
+def shown_formats(fh: BinaryIO, name: str) -> dict[int, Shown]:
+    """Style index -> what its number format shows around a number, for the styles whose
+    format names a currency or is a percentage; empty for most workbooks."""
     fh.seek(0)
     with zipfile.ZipFile(fh) as book:
         if STYLES not in book.namelist():
@@ -42,30 +81,27 @@ def shown_currencies(fh: BinaryIO, name: str, sheet: str | None) -> dict[int, st
             styles = ElementTree.fromstring(small_part(book, STYLES, name))
         except (ElementTree.ParseError, InputError):  # damaged, or bloated past 8 MiB
             return {}
-    codes = {
-        el.get("numFmtId"): el.get("formatCode", "")
+    codes = dict(BUILT_IN)
+    codes.update(
+        (el.get("numFmtId") or "", el.get("formatCode", ""))
         for el in styles.iter()
         if el.tag.rpartition("}")[2] == "numFmt"
-    }
-    marks = {fid: m for fid, code in codes.items() if (m := _mark(code))}
-    if not marks:
-        return {}
+    )
+    formats = {fid: s for fid, code in codes.items() if (s := _shown(code))}
     xfs = next((el for el in styles.iter() if el.tag.rpartition("}")[2] == "cellXfs"), None)
     if xfs is None:
         return {}
-    shown: dict[int, str] = {}
+    shown: dict[int, Shown] = {}
     for i, xf in enumerate(el for el in xfs if el.tag.rpartition("}")[2] == "xf"):
-        if (mark := marks.get(xf.get("numFmtId"))) is not None:
-            shown[i] = mark
+        if (found := formats.get(xf.get("numFmtId") or "")) is not None:
+            shown[i] = found
     return shown
 
 
-def with_shown_currency(
-    frame: pd.DataFrame, fh: BinaryIO, name: str, sheet: str | None
-) -> pd.DataFrame:
+def as_shown(frame: pd.DataFrame, fh: BinaryIO, name: str, sheet: str | None) -> pd.DataFrame:
     """``frame`` (the sheet's cells from A1, as text) with each number whose format shows a
-    currency written as it is shown: "€25", "EUR 25"."""
-    shown = shown_currencies(fh, name, sheet)
+    currency or a percentage written as it is shown: "€25", "EUR 25", "25%"."""
+    shown = shown_formats(fh, name)
     if not shown:
         return frame
     fh.seek(0)
@@ -77,7 +113,7 @@ def with_shown_currency(
             xml = part.read()  # its size was checked by xlsx_guard before the reader ran
     ids = b"|".join(str(i).encode() for i in shown)
     cell = re.compile(CELL + rb'(?:\s[\w:]+="[^"]*")*?\ss="(' + ids + rb')"')
-    by_column: dict[int, list[tuple[int, str]]] = {}
+    by_column: dict[int, list[tuple[int, Shown]]] = {}
     for letters, row, style in cell.findall(xml):  # only the cells with such a format
         by_column.setdefault(_column(letters), []).append((int(row) - 1, shown[int(style)]))
     out = frame.copy(deep=False)  # the columns changed are replaced, not written into
@@ -85,21 +121,84 @@ def with_shown_currency(
         if col >= len(out.columns):
             continue
         values = out.iloc[:, col].to_numpy(dtype=object, copy=True)
-        for row, mark in cells:
+        for row, how in cells:
             text = values[row] if row < len(values) else ""
             if text and NUMBER.fullmatch(text):
-                values[row] = f"{mark}{text}" if SIGNS.search(mark) else f"{mark} {text}"
+                values[row] = how.text(text)
         out[out.columns[col]] = pd.array(values, dtype=frame.dtypes.iloc[col])
     return out
 
 
-def _mark(code: str) -> str | None:
-    """The currency a format code shows, if it names one."""
-    if found := BRACKETED.search(code):
-        return found.group(1).strip() or None
-    if found := SIGNS.search(code):  # quoted ("€") or escaped (\€) or bare
-        return found.group(0)
-    return None
+def refuse_unsaved_formulas(fh: BinaryIO, name: str, sheet: str) -> None:
+    """A sheet with formulas whose value was not saved is refused, naming the cells: the
+    reader would read them empty (or 0) where Excel shows their result."""
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as book:
+        parts = sheet_parts(book, name, sheet)
+        if len(parts) != 1:
+            return
+        try:
+            recalculate = bool(RECALCULATE.search(small_part(book, WORKBOOK, name)))
+        except (KeyError, InputError):
+            recalculate = False
+        with book.open(parts[0]) as part:
+            cells = [
+                ref
+                for attributes, value in _formula_cells(part)
+                if recalculate or _unsaved(attributes, value)
+                if (ref := re.search(rb'\br="([A-Z]{1,3}[0-9]{1,7})"', attributes))
+            ]
+    if not cells:
+        return
+    quoted = ", ".join(c.group(1).decode() for c in cells[:QUOTED_CELLS])
+    more = f" and {len(cells) - QUOTED_CELLS} more" if len(cells) > QUOTED_CELLS else ""
+    which = f"cells {quoted}{more} hold" if len(cells) > 1 else f"cell {quoted} holds"
+    raise InputError(
+        f"{name}, sheet '{sheet}': {which} a formula with no saved value (the program that "
+        "wrote the file did not work it out, so the cell would be read empty or 0): open it in "
+        "Excel or LibreOffice and save it, then run it again; nothing was sent"
+    )
+
+
+def _formula_cells(part: IO[bytes]) -> Iterator[tuple[bytes, bytes | None]]:
+    """(attributes, saved value element or None) of each cell with a formula, read block by
+    block (a sheet's XML can be hundreds of MiB), each block cut after a row's end."""
+    rest = b""
+    while block := part.read(PART_BLOCK):
+        data = rest + block
+        cut = data.rfind(b"row>") + 4  # "</row>" (or a prefixed one): between two cells
+        if cut < 4:
+            rest = data
+            continue
+        yield from _in(data[:cut])
+        rest = data[cut:]
+    yield from _in(rest)
+
+
+def _in(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
+    if b"<f" in data or b":f" in data:  # most sheets have no formula: one scan says so
+        for found in FORMULA_CELL.finditer(data):
+            yield found.group(1), found.group(2)
+
+
+def _unsaved(attributes: bytes, value: bytes | None) -> bool:
+    """No value, or an empty one that is not a saved empty text (t="str")."""
+    if value is None:
+        return True
+    return bool(EMPTY_VALUE.fullmatch(value)) and b't="str"' not in attributes
+
+
+def _shown(code: str) -> Shown | None:
+    """What a format code shows around its number, if a currency or a percentage."""
+    if (found := BRACKETED.search(code)) and (mark := found.group(1).strip()):
+        return Shown(currency=mark)
+    shown = BRACKETS.sub("", code)  # [$-409] (a locale), [Red], [>=100] show no sign
+    sign = SIGNS.search(shown)  # quoted ("€") or escaped (\€) or bare
+    if "%" in LITERAL.sub("", shown):
+        return Shown(percent=True, scaled=True)
+    if "%" in shown and not sign:  # 0.0"%": shown followed by %, not scaled
+        return Shown(percent=True)
+    return Shown(currency=sign.group(0)) if sign else None
 
 
 def _column(letters: bytes) -> int:

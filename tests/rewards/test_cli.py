@@ -268,6 +268,99 @@ def test_amount_cells_formatted_in_another_currency_are_refused(
     assert rejected["amount"].tolist() == ["€25", "£25", "EUR 25"]  # as Excel shows them
 
 
+def test_amount_cells_formatted_as_percentages_are_refused(no_tango: None, tmp_path: Path) -> None:
+    """ "25%" typed into Excel is 0.25, shown 25%; 25 formatted 0.00% is shown 2500.00%, and
+    12.5 formatted 0.0"%" is shown 12.5%. Each was read as its bare number (a quarter dollar
+    refused for the wrong reason, 25 sent for what the sheet shows as 2500%): refused as a
+    percentage, as the same text in a CSV is."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Email", "UTID", "Amount", "Delivery Method"])
+    for i, (value, number_format) in enumerate(
+        [(0.25, "0%"), (25, "0.00%"), (25, "General"), (12.5, '0.0"%"'), (30, "#,##0.00")]
+    ):
+        sheet.append([f"p{i}@example.com", "U100001", value, "email"])
+        sheet.cell(row=i + 2, column=3).number_format = number_format
+    sheet.append(["q@example.com", "U100001", "7%", "email"])  # typed as text
+    source = tmp_path / "percent.xlsx"
+    book.save(source)
+    code, out, err = _cli(
+        "validate", str(source), "--catalog", str(CATALOG), "--out", str(tmp_path), env={}
+    )
+    assert code == 1, out + err
+    assert "2 valid, 4 rejected" in out, out
+    assert "row 2: amount: amount is a percentage" in out, out
+    rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str)
+    assert rejected["row_number"].tolist() == ["2", "3", "5", "7"]
+    assert rejected["amount"].tolist() == ["25%", "2500%", "12.5%", "7%"]  # as Excel shows them
+
+
+def test_a_workbook_whose_formulas_have_no_saved_value_is_refused_naming_the_cells(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """A workbook written by a program (openpyxl) keeps a formula and no value: the reader got
+    an empty cell and said "amount is empty" or "needs an email address" for what Excel shows
+    filled. XlsxWriter saves 0 for each formula and asks Excel to work them out on opening.
+    Both: the file is refused, naming the cells and what to do; a formula Excel saved goes on."""
+    import openpyxl
+    import xlsxwriter
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Email", "UTID", "Amount", "Delivery Method"])
+    sheet.append(["a@example.com", "U100001", "=20+5", "email"])
+    sheet.append(['="b"&"@example.com"', "U100001", 10, "email"])
+    sheet.append(["c@example.com", "U100001", 10, "email"])
+    unsaved = tmp_path / "unsaved.xlsx"
+    book.save(unsaved)
+    code, out, err = _cli("validate", str(unsaved), "--catalog", str(CATALOG), env={})
+    assert code == 2, out + err
+    assert "unsaved.xlsx, sheet 'Sheet': cells C2, A3 hold a formula with no saved value" in err
+    assert "open it in Excel or LibreOffice and save it" in err, err
+    assert "amount is empty" not in out + err
+
+    written = tmp_path / "xlsxwriter.xlsx"
+    with xlsxwriter.Workbook(str(written)) as wb:
+        ws = wb.add_worksheet("Rewards")
+        ws.write_row(0, 0, ["Email", "UTID", "Amount", "Delivery Method"])
+        ws.write_row(1, 0, ["a@example.com", "U100001"])
+        ws.write_formula(1, 2, "=20+5")
+        ws.write(1, 3, "email")
+    code, out, err = _cli("validate", str(written), "--catalog", str(CATALOG), env={})
+    assert code == 2, out + err
+    assert "sheet 'Rewards': cell C2 holds a formula with no saved value" in err, err
+
+
+def test_a_formula_excel_saved_is_read_as_its_value(no_tango: None, tmp_path: Path) -> None:
+    """The same cells as Excel saves them (the formula and its value, and no request to work
+    every formula out on opening, which openpyxl writes): read as the value."""
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Email", "UTID", "Amount", "Delivery Method"])
+    sheet.append(["a@example.com", "U100001", "=20+5", "email"])
+    path = tmp_path / "saved.xlsx"
+    book.save(path)
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    part = "xl/worksheets/sheet1.xml"
+    assert b"<f>20+5</f><v />" in parts[part]
+    parts[part] = parts[part].replace(b"<f>20+5</f><v />", b"<f>20+5</f><v>25</v>")
+    assert b'fullCalcOnLoad="1"' in parts["xl/workbook.xml"]
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")
+
+    with zipfile.ZipFile(path, "w") as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    code, out, err = _cli("validate", str(path), "--catalog", str(CATALOG), env={})
+    assert code == 0 and "1 valid, 0 rejected" in out, out + err
+
+
 @pytest.mark.parametrize(
     "header", ["Reward Amount (USD)", "Amount $", "Amount US$", "Amount (usd)", "Amount in dollars"]
 )

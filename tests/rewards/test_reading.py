@@ -325,8 +325,10 @@ def test_a_title_row_in_a_workbook_and_sheets_to_choose_from(tmp_path: Path) -> 
     sheet = read_recipients(titled)
     assert sheet.sheet_name == "Recipients" and sheet.frame[ROW].tolist() == [4]
     two = book("two.xlsx", {"Notes": notes, "March": table, "April": table})
-    with pytest.raises(InputError, match=r"sheets 'March', 'April' each hold recipient rows"):
+    with pytest.raises(InputError, match=r"sheets 'March', 'April' each hold recipient rows") as e:
         read_recipients(two)
+    assert "(--sheet, or Sheet name in the run form)" in str(e.value)  # where to name it
+
     assert read_recipients(two, "April").sheet_name == "April"
 
 
