@@ -31,10 +31,13 @@ from rewards.memory import give_back_freed_memory
 if TYPE_CHECKING:
     from raas import Catalog
 
+PROBLEM_LINES = 50  # lines of problems printed; --out writes every one
+
 
 def _validate(args: argparse.Namespace) -> int:
     from rewards import export
     from rewards.reading import read_recipients
+    from rewards.summary import problem_lines
     from rewards.validation import ValidationOptions, validate
 
     out = _out_folder(args.out) if args.out else None
@@ -78,11 +81,15 @@ def _validate(args: argparse.Namespace) -> int:
         f"{Path(args.file).name}{read_from}: {result.rows_in} rows, {len(result.valid)} valid, "
         f"{len(result.rejected)} rejected (account currency {currency})"
     )
-    for p in result.problems.head(50).itertuples():
-        print(f"  row {p.row_number}: {p.column}: {p.reason}")
-    if len(result.problems) > 50:
+    print(f"  {sheet.read_as()}")
+
+    lines, unsaid = problem_lines(result.problems, PROBLEM_LINES)
+    for line in lines:
+        print(f"  {line}")
+    if unsaid:
         more = "" if out else " (--out DIR writes them all)"
-        print(f"  ... and {len(result.problems) - 50} more{more}")
+        print(f"  ... and {unsaid} more{more}")
+
     if len(result.warnings):  # rows that go on, but should be looked at
         print(f"{len(result.warnings)} warning(s); these rows are valid:")
         for w in result.warnings.head(20).itertuples():

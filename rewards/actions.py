@@ -451,6 +451,24 @@ def _checked_row(
         said.append(("new_delivery_method", f"a resend goes by {', '.join(RESEND_METHODS)}"))
     if act is Act.REISSUE and method and method not in REISSUE_METHODS:
         said.append(("new_delivery_method", f"a reissue goes by {', '.join(REISSUE_METHODS)}"))
+    # Tango uses a resend's new contact only by the method that takes it (its document)
+    sent = lines.get(reference)
+    went = sent.deliveryMethod if sent else None
+    if act is Act.RESEND and email and (method or went) not in (None, "EMAIL"):
+        said.append(
+            (
+                "new_email",
+                f"a resend uses a new email only by EMAIL; this one goes by {method or went}",
+            )
+        )
+    if act is Act.RESEND and phone and (method or went or "") not in PHONED:
+        said.append(
+            (
+                "new_mobile_number",
+                f"a resend uses a new number only by text: give new_delivery_method PHONE or "
+                f"WHATSAPP (the line went by {went or 'another method'}, and would go so again)",
+            )
+        )
     if act in (Act.RESEND, Act.REISSUE) and method in PHONED and not phone:
         detail = lines.get(reference)
         if not (detail and detail.recipient and detail.recipient.mobileNumber):

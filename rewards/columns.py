@@ -232,7 +232,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "message",
         "Message shown to the recipient",
-        ("giftmessage", "personalmessage", "note"),
+        ("giftmessage", "personalmessage", "messagetorecipient"),  # not "note": an office's own
         kind=Kind.LINES,
         wire=("message",),
         limit=rules.FREE_TEXT_MAX_CHARS,
@@ -240,7 +240,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "email_subject",
         "Email subject",
-        ("emailsubject", "subject"),
+        ("emailsubject", "subjectline"),  # not "subject" alone: a school's, an office's own
         wire=("emailSubject",),
         limit=rules.FREE_TEXT_MAX_CHARS,
     ),

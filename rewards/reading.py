@@ -31,11 +31,11 @@ import pyarrow.compute as pc
 
 from .actions import is_actions_sheet
 from .arrow_text import buffers
-from .columns import RECIPIENTS, ROW, Columns
+from .columns import RECIPIENTS, ROW, Columns, normalise_header
 from .errors import InputError
 from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
-from .xlsx_formats import as_shown, refuse_unsaved_formulas
+from .xlsx_formats import Unseen, as_shown, refuse_unsaved_formulas, unseen
 from .xlsx_guard import check_workbook
 
 if TYPE_CHECKING:
@@ -62,6 +62,16 @@ class Sheet:
     sheet_name: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     header_map: dict[str, str] = field(default_factory=dict)  # original header -> column
+
+    def read_as(self) -> str:
+        """Which header was read as which column, and the columns kept as written: said
+        before anything is sent (a "Note" read as the gift message reached recipients)."""
+        read = ", ".join(
+            f"{_quoted(h)} as {c}" if normalise_header(h) != normalise_header(c) else c
+            for h, c in self.header_map.items()
+        )
+        kept = f"; kept as written: {_listed(self.unknown_columns)}" if self.unknown_columns else ""
+        return f"columns read: {read}{kept}"
 
     def for_report(self) -> Sheet:
         """The sheet once validated: its row numbers and the columns the file added (the
@@ -118,8 +128,9 @@ def read_sheet(
     with open_regular(path, limits) as fh:
         if suffix in WORKBOOKS:
             raw, sheet = _read_book(fh, path.name, sheet_name, limits, columns)
-            refuse_unsaved_formulas(fh, path.name, sheet)
-            return _finish(raw, path, limits, columns, sheet_name=sheet)
+            found = unseen(fh, path.name, sheet)
+            refuse_unsaved_formulas(found, path.name, sheet)
+            return _finish(raw, path, limits, columns, unseen=found, sheet_name=sheet)
 
         raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)
     return _finish(
@@ -309,6 +320,18 @@ def _may_be_padded(values: pa.ChunkedArray) -> bool:
     return _edge_bytes_in(values, _PADDED_START, _PADDED_END)
 
 
+SEP_LINE = re.compile(rb"sep=([,;\t|])[ \t]*\r?\n", re.IGNORECASE)
+
+
+def _separator_line(data: bytes) -> tuple[bytes, str | None]:
+    """Excel's "sep=;" first line, which names the delimiter (a parser took it for a header
+    of one column): the data after it, and the delimiter it names."""
+    found = SEP_LINE.match(data)
+    if found is None:
+        return data, None
+    return data[found.end() :], found.group(1).decode()
+
+
 def _skip_blank_head(data: bytes) -> tuple[bytes, int]:
     """Drop the blank lines above the header (a parser would take the first as the header),
     and a title or note of one cell above it ("Q4 rewards - Sales"), which a parser would
@@ -381,11 +404,13 @@ def _read_mapped(
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not a character cut at the end of the sample
             return None
-    body, skipped = _skip_blank_head(head[bom:])
+    rest, named = _separator_line(head[bom:])
+    body, skipped = _skip_blank_head(rest)
     if not body.strip(b" \t\r\n,;|"):
         return None  # empty, or blank beyond the sample
     sample = body.decode("utf-8", errors="ignore")
-    delimiter = _sniff_delimiter(sample)
+    delimiter = named or _sniff_delimiter(sample)
+    skipped += named is not None
     mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     try:
         data = pa.py_buffer(mapped).slice(len(head) - len(body))
@@ -433,9 +458,12 @@ def _read_csv_bytes(
                 f"{name}: this is not a text CSV file (it contains binary "
                 "data); export the spreadsheet as CSV"
             )
+    data, named = _separator_line(data)
     data, skipped = _skip_blank_head(data)
     sample = data[:SNIFF_BYTES].decode("utf-8", errors="ignore")
-    delimiter = _sniff_delimiter(sample)
+    delimiter = named or _sniff_delimiter(sample)
+    skipped += named is not None
+
     options = dict(sep=delimiter, header=None, dtype=str, keep_default_na=False)
     frame = _read_fast(data, delimiter, sample, name, limits)
     trimmed = frame is not None
@@ -672,6 +700,7 @@ def _finish(
     columns: Columns,
     first_row: int = 1,
     trimmed: bool = False,
+    unseen: Unseen | None = None,
     **how: str | None,
 ) -> Sheet:
     check_cell_length(raw, first_row, path.name, limits)
@@ -718,6 +747,9 @@ def _finish(
     )  # a new frame around the same columns: no copy
     if frame.empty:
         raise InputError(f"{where}: the file has a header row but no {columns.kind} rows")
+    if unseen is not None:
+        _refuse_hidden(unseen, headers, mapping, rows, where)
+
     unknown = [n for h, n in zip(headers, names, strict=True) if h not in mapping]
     return Sheet(
         frame=frame,
@@ -870,3 +902,41 @@ def _quoted(text: str) -> str:
 def _listed(texts: list[str]) -> str:
     shown = ", ".join(_quoted(t) for t in texts[:QUOTE_COUNT])
     return shown + (f" and {len(texts) - QUOTE_COUNT} more" if len(texts) > QUOTE_COUNT else "")
+
+
+def _refuse_hidden(
+    unseen: Unseen, headers: list[str], mapping: dict[str, str], rows: np.ndarray, where: str
+) -> None:
+    """A hidden column that would be read, or a hidden row of recipients, is refused: what is
+    sent is what a person looking at the sheet sees (a hidden "Amount" beside a visible
+    "Revised Amount" was sent, and a row hidden to leave it out was paid)."""
+    columns = [
+        f"{_letters(i)} {_quoted(h)}"
+        for i, h in enumerate(headers)
+        if h in mapping and i in unseen.hidden_columns
+    ]
+    if columns:
+        raise InputError(
+            f"{where}: column(s) {', '.join(columns)} are hidden, and would be read unseen: unhide "
+            "them, or delete them if another column holds what is meant, then run it again; "
+            "nothing was sent"
+        )
+    hidden = sorted(set(rows.tolist()) & unseen.hidden_rows)
+    if hidden:
+        quoted = ", ".join(str(r) for r in hidden[:QUOTE_COUNT])
+        more = f" and {len(hidden) - QUOTE_COUNT} more" if len(hidden) > QUOTE_COUNT else ""
+        raise InputError(
+            f"{where}: row(s) {quoted}{more} are hidden (or filtered out), and would be sent "
+            "unseen: unhide them to send them, or delete them, then run it again; nothing was "
+            "sent"
+        )
+
+
+def _letters(index: int) -> str:
+    """A column's letters from its position (0: A, 26: AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+import pandas as pd
 
 from .errors import RewardsError
 
@@ -90,3 +93,23 @@ def summary_of(result: object) -> RunSummary | None:
     """The summary a run's final state carries: its result, or its stopping error's."""
     found = getattr(result, "summary", result)
     return found if isinstance(found, RunSummary) else None
+
+
+def problem_lines(problems: pd.DataFrame, limit: int = 50) -> tuple[list[str], int]:
+    """The rows' problems to print, a reason many rows share said once with their rows
+    ("rows 2, 3, 4 and 9 more: email: ..."): a column the file lacks is one line, not one
+    per row. In the order the rows first have them; at most ``limit`` lines, and how many
+    problems they leave unsaid."""
+    groups = problems.groupby(["column", "reason"], sort=False)["row_number"]
+    lines, said = [], 0
+    for (column, reason), rows in itertools.islice(groups, limit):
+        said += len(rows)
+        numbers = rows.tolist()
+        shown = ", ".join(str(n) for n in numbers[:ROWS_SHOWN])
+        more = f" and {len(numbers) - ROWS_SHOWN} more" if len(numbers) > ROWS_SHOWN else ""
+        which = f"rows {shown}{more}" if len(numbers) > 1 else f"row {shown}"
+        lines.append(f"{which}: {column}: {reason}")
+    return lines, len(problems) - said
+
+
+ROWS_SHOWN = 5

@@ -109,6 +109,11 @@ class Validated:
 
 # amounts written as people do, but not as Tango takes them: (pattern, what to write instead)
 AMOUNT_MISTAKES = (
+    (  # rewards.xlsx_formats writes a number its cell's format rounds so
+        r"\(shown as [^)]*\)$",
+        "amount has more decimals than its cell shows (its format rounds it): type the "
+        "amount meant, with at most 2 decimals, in a cell that shows them (e.g. 0.00)",
+    ),
     (r"^\D{0,4}-\s*\D{0,4}\d", "amount must be greater than 0: write it without a minus sign"),
     (
         r"^\(\s*\D{0,4}\d[\d.,]*\s*\)$",

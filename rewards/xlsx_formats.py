@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, BinaryIO
 from xml.etree import ElementTree
 
@@ -40,7 +40,14 @@ SIGNS = re.compile(r"[$£€¥₹₩]")
 BRACKETS = re.compile(r"\[[^\]]*\]")
 LITERAL = re.compile(r'"[^"]*"|\\.')  # quoted text, an escaped character
 
-BUILT_IN = {"9": "0%", "10": "0.00%"}  # Excel's built-in percentage formats (not in the file)
+# Excel's built-in number formats (never written in the file): numbers, currencies (in the
+# computer's own currency, which the file does not say: their decimals only), percentages
+BUILT_IN = {
+    **dict.fromkeys(("1", "3", "5", "6", "37", "38"), "#,##0"),
+    **dict.fromkeys(("2", "4", "7", "8", "39", "40"), "#,##0.00"),
+    "9": "0%",
+    "10": "0.00%",
+}
 CELL = rb'<(?:\w+:)?c\s+r="([A-Z]{1,3})([0-9]{1,7})"'  # a cell and its reference
 NUMBER = re.compile(r"-?[0-9][0-9.]*(?:E[-+]?[0-9]+)?")
 # a cell with a formula, and the value saved beside it if any (group 2)
@@ -49,7 +56,15 @@ FORMULA_CELL = re.compile(
     rb"(<(?:\w+:)?v\s*/>|<(?:\w+:)?v>[^<]*</(?:\w+:)?v>)?"
 )
 EMPTY_VALUE = re.compile(rb"<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>")
+PLACEHOLDER = re.compile(rb"<(?:\w+:)?v>0</(?:\w+:)?v>")  # XlsxWriter's, when given no value
 RECALCULATE = re.compile(rb'fullCalcOnLoad="(?:1|true)"')  # "work every formula out on opening"
+REFERENCE = re.compile(rb'\br="([A-Z]{1,3}[0-9]{1,7})"')
+# a row or column element, and its attributes; hidden="1" on it (also what a filter sets)
+LINE = re.compile(rb"<(?:\w+:)?(row|col)\s([^>]*)>")
+HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
+ROW_NUMBER = re.compile(rb'\br="([0-9]{1,7})"')
+COL_MIN, COL_MAX = re.compile(rb'\bmin="([0-9]{1,5})"'), re.compile(rb'\bmax="([0-9]{1,5})"')
+MAX_COLUMNS = 16384  # XFD
 PART_BLOCK = 4 << 20
 QUOTED_CELLS = 5
 
@@ -61,12 +76,24 @@ class Shown:
     currency: str | None = None  # "€", "EUR", "US$"
     percent: bool = False  # the number is shown followed by "%"
     scaled: bool = False  # ... and 100 times itself (a "%" the format does not quote)
+    decimals: int | None = None  # the decimals it shows ("#,##0": 0), when it fixes them
 
     def text(self, number: str) -> str:
+        """The cell as shown; a number the format rounds is written with what it shows
+        ("25.5 (shown as 26)"): which of the two was meant is not guessed."""
+        value = Decimal(number)
         if self.percent:
-            value = Decimal(number).scaleb(2) if self.scaled else Decimal(number)
-            return f"{value.normalize():f}%"
-        mark = self.currency or ""
+            return f"{(value.scaleb(2) if self.scaled else value).normalize():f}%"
+        written = self._marked(number)
+        if self.decimals is not None and -int(value.as_tuple().exponent) > self.decimals:
+            rounded = value.quantize(Decimal(1).scaleb(-self.decimals), ROUND_HALF_UP)
+            return f"{written} (shown as {self._marked(f'{rounded:f}')})"
+        return written
+
+    def _marked(self, number: str) -> str:
+        mark = self.currency
+        if not mark:
+            return number
         return f"{mark}{number}" if SIGNS.search(mark) else f"{mark} {number}"
 
 
@@ -129,28 +156,42 @@ def as_shown(frame: pd.DataFrame, fh: BinaryIO, name: str, sheet: str | None) ->
     return out
 
 
-def refuse_unsaved_formulas(fh: BinaryIO, name: str, sheet: str) -> None:
-    """A sheet with formulas whose value was not saved is refused, naming the cells: the
-    reader would read them empty (or 0) where Excel shows their result."""
+@dataclass
+class Unseen:
+    """What a sheet holds that a person looking at it in Excel does not see as the reader
+    would read it: formulas whose value was not saved, hidden (or filtered out) rows and
+    columns."""
+
+    unsaved: list[str] = field(default_factory=list)  # cell references ("C2")
+    hidden_rows: set[int] = field(default_factory=set)  # spreadsheet rows, from 1
+    hidden_columns: set[int] = field(default_factory=set)  # from 0 (A)
+
+
+def unseen(fh: BinaryIO, name: str, sheet: str) -> Unseen:
+    """One pass over the sheet's XML, block by block (it can be hundreds of MiB)."""
+    found = Unseen()
     fh.seek(0)
     with zipfile.ZipFile(fh) as book:
         parts = sheet_parts(book, name, sheet)
         if len(parts) != 1:
-            return
+            return found
         try:
             recalculate = bool(RECALCULATE.search(small_part(book, WORKBOOK, name)))
         except (KeyError, InputError):
             recalculate = False
         with book.open(parts[0]) as part:
-            cells = [
-                ref
-                for attributes, value in _formula_cells(part)
-                if recalculate or _unsaved(attributes, value)
-                if (ref := re.search(rb'\br="([A-Z]{1,3}[0-9]{1,7})"', attributes))
-            ]
+            for block in _blocks(part):
+                _look(block, recalculate, found)
+    return found
+
+
+def refuse_unsaved_formulas(found: Unseen, name: str, sheet: str) -> None:
+    """A sheet with formulas whose value was not saved is refused, naming the cells: the
+    reader would read them empty (or 0) where Excel shows their result."""
+    cells = found.unsaved
     if not cells:
         return
-    quoted = ", ".join(c.group(1).decode() for c in cells[:QUOTED_CELLS])
+    quoted = ", ".join(cells[:QUOTED_CELLS])
     more = f" and {len(cells) - QUOTED_CELLS} more" if len(cells) > QUOTED_CELLS else ""
     which = f"cells {quoted}{more} hold" if len(cells) > 1 else f"cell {quoted} holds"
     raise InputError(
@@ -160,9 +201,8 @@ def refuse_unsaved_formulas(fh: BinaryIO, name: str, sheet: str) -> None:
     )
 
 
-def _formula_cells(part: IO[bytes]) -> Iterator[tuple[bytes, bytes | None]]:
-    """(attributes, saved value element or None) of each cell with a formula, read block by
-    block (a sheet's XML can be hundreds of MiB), each block cut after a row's end."""
+def _blocks(part: IO[bytes]) -> Iterator[bytes]:
+    """The part's XML in blocks, each cut after a row's end (never inside a cell)."""
     rest = b""
     while block := part.read(PART_BLOCK):
         data = rest + block
@@ -170,35 +210,67 @@ def _formula_cells(part: IO[bytes]) -> Iterator[tuple[bytes, bytes | None]]:
         if cut < 4:
             rest = data
             continue
-        yield from _in(data[:cut])
+        yield data[:cut]
         rest = data[cut:]
-    yield from _in(rest)
+    yield rest
 
 
-def _in(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
+def _look(data: bytes, recalculate: bool, found: Unseen) -> None:
     if b"<f" in data or b":f" in data:  # most sheets have no formula: one scan says so
-        for found in FORMULA_CELL.finditer(data):
-            yield found.group(1), found.group(2)
+        for cell in FORMULA_CELL.finditer(data):
+            attributes, value = cell.group(1), cell.group(2)
+            ref = REFERENCE.search(attributes)
+            if ref and _unsaved(attributes, value, recalculate):
+                found.unsaved.append(ref.group(1).decode())
+    if HIDDEN.search(data):  # most sheets hide nothing
+        for tag in LINE.finditer(data):
+            attributes = tag.group(2)
+            if not HIDDEN.search(attributes):
+                continue
+            if tag.group(1) == b"row":
+                if row := ROW_NUMBER.search(attributes):
+                    found.hidden_rows.add(int(row.group(1)))
+            elif (low := COL_MIN.search(attributes)) and (high := COL_MAX.search(attributes)):
+                last = min(int(high.group(1)), MAX_COLUMNS)
+                found.hidden_columns.update(range(int(low.group(1)) - 1, last))
 
 
-def _unsaved(attributes: bytes, value: bytes | None) -> bool:
-    """No value, or an empty one that is not a saved empty text (t="str")."""
+def _unsaved(attributes: bytes, value: bytes | None, recalculate: bool) -> bool:
+    """No value, or an empty one that is not a saved empty text (t="str"); in a workbook
+    that asks to be worked out on opening, a 0 too (what XlsxWriter saves when the program
+    gave no value; a value it gave is kept)."""
     if value is None:
+        return True
+    if recalculate and PLACEHOLDER.fullmatch(value):
         return True
     return bool(EMPTY_VALUE.fullmatch(value)) and b't="str"' not in attributes
 
 
 def _shown(code: str) -> Shown | None:
-    """What a format code shows around its number, if a currency or a percentage."""
+    """What a format code shows around its number: a currency, a percentage, or a fixed
+    number of decimals (None for General, dates, text)."""
     if (found := BRACKETED.search(code)) and (mark := found.group(1).strip()):
-        return Shown(currency=mark)
+        return Shown(currency=mark, decimals=_decimals(code))
     shown = BRACKETS.sub("", code)  # [$-409] (a locale), [Red], [>=100] show no sign
     sign = SIGNS.search(shown)  # quoted ("€") or escaped (\€) or bare
     if "%" in LITERAL.sub("", shown):
         return Shown(percent=True, scaled=True)
     if "%" in shown and not sign:  # 0.0"%": shown followed by %, not scaled
         return Shown(percent=True)
-    return Shown(currency=sign.group(0)) if sign else None
+    decimals = _decimals(code)
+    if sign or decimals is not None:
+        return Shown(currency=sign.group(0) if sign else None, decimals=decimals)
+    return None
+
+
+def _decimals(code: str) -> int | None:
+    """The decimals a number format shows, from its first section; None when it is not a
+    plain number's (General, a date or time, scientific, text)."""
+    first = LITERAL.sub("", BRACKETS.sub("", code)).split(";")[0]
+    if re.search(r"[A-Za-z@]", first) or not re.search(r"[0#?]", first):
+        return None
+    _, point, fraction = first.partition(".")
+    return len(re.findall(r"[0#?]", fraction)) if point else 0
 
 
 def _column(letters: bytes) -> int:

@@ -126,6 +126,7 @@ def load_spreadsheet(path: str, sheet_name: str | None) -> Sheet:
         Path(sheet.source).name,
         sheet.encoding or f"sheet {sheet.sheet_name!r}",
     )
+    get_run_logger().info("%s", sheet.read_as())
     return sheet
 
 

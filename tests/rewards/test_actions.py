@@ -34,6 +34,7 @@ def line(ref: str, **kw: object) -> LineItemDetail:
         "amountIssued": {"value": "10.00", "currencyCode": "USD"},
         "amountCharged": {"value": "10.00", "currencyCode": "USD", "total": "10.00"},
         "recipient": {"email": "old@example.com"},
+        "deliveryMethod": "EMAIL",
         **kw,
     }
     return LineItemDetail.model_validate(body)
@@ -128,6 +129,26 @@ def test_a_new_mobile_number_is_one_its_country_gives_mobiles(tmp_path: Path) ->
     assert set(said) == {3, 4, 5}, said
     assert all("mobile" in reason for reason in said.values()), said
     assert [a.new_mobile_number for a in result.actions] == ["+447911123456", "+14155550123"]
+
+
+def test_a_new_contact_the_delivery_method_would_not_use_is_refused(tmp_path: Path) -> None:
+    """Tango uses a resend's new mobile number only when it goes by PHONE or WHATSAPP, and its
+    new email only by EMAIL: a new number on a line sent by email, with no new method, was
+    resent by email to the address that had bounced. Refused, saying which method to give."""
+    result = checked(
+        tmp_path,
+        "action,line_id,new_email,new_mobile_number,new_delivery_method,reason_code\n"
+        "resend,L1,,+447911123456,,DELIVERY_INFO\n"  # 2 L1 went by email: the number unused
+        "resend,L1,,+447911123456,PHONE,DELIVERY_INFO\n"  # 3 by text: fine
+        "resend,L1,new@example.com,,PHONE,DELIVERY_INFO\n"  # 4 the email unused
+        "resend,L1,new@example.com,,,DELIVERY_INFO\n",  # 5 by email, as L1 went: fine
+    )
+    said = {(p.row_number, p.column): p.reason for p in result.problems.itertuples()}
+    assert {row for row, _ in said} == {2, 4}, said
+    assert "give new_delivery_method PHONE or WHATSAPP" in said[2, "new_mobile_number"]
+    assert "this one goes by PHONE" in said[4, "new_email"], said
+
+    assert [a.row_number for a in result.actions] == [3, 5]
 
 
 def test_the_same_action_has_the_same_id_in_any_file(tmp_path: Path) -> None:

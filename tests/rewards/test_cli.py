@@ -34,11 +34,35 @@ def test_offline_with_a_saved_catalog_writes_the_rows_to_fix(
     out = capsys.readouterr().out
     assert code == 1
     assert "50 rows, 46 valid, 4 rejected (account currency USD)" in out
+    # which header was read as what, before anything is sent
+    assert "columns read: first_name, last_name, 'Email Address' as email," in out, out
+    assert "; kept as written: 'Department'" in out, out
+
     assert "row 50: utid: utid U999999 is not in the account's catalog" in out
     rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str, keep_default_na=False)
     assert rejected["row_number"].astype(int).tolist() == REJECTED
     assert rejected.loc[2, "problems"] == "utid: utid U999999 is not in the account's catalog"
     assert (tmp_path / "rejected_rows.xlsx").exists()
+
+
+def test_a_reason_many_rows_share_is_said_once_with_their_rows(
+    no_tango: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A header nothing reads ("Work Email") printed the same line for each of the rows: one
+    line now, naming the first rows and how many more; the other rows' own lines stay."""
+    source = tmp_path / "work.csv"
+    lines = [f"P{i},p{i}@example.com,U100001,10,email" for i in range(12)]
+    source.write_text(
+        "Name,Work Email,UTID,Amount,Delivery Method\n"
+        + "\n".join(lines)
+        + "\nB,b@x.com,U9,1,email\n"
+    )
+    code = main(["validate", str(source), "--catalog", str(CATALOG)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    said = [line for line in out.splitlines() if "EMAIL delivery needs an email address" in line]
+    assert len(said) == 1 and said[0].startswith("  rows 2, 3, 4, 5, 6 and 8 more: email: "), out
+    assert "  row 14: utid: utid U9 is not in the account's catalog" in out, out
 
 
 def test_a_clean_file_exits_0_and_writes_nothing(
@@ -241,28 +265,37 @@ def test_an_amount_header_that_names_another_currency_rejects_every_amount(
     assert "the account is in USD" in out and "convert" in out, out
 
 
-def test_amount_cells_formatted_in_another_currency_are_refused(
-    no_tango: None, tmp_path: Path
-) -> None:
-    """Excel shows "€25.00" for 25 formatted in euros; the reader gets 25. In a USD account
-    the row is refused as if the sign were typed; dollars and plain numbers go on."""
+def _amounts_book(path: Path, cells: list[tuple[object, str]]) -> Path:
+    """A workbook of one reward per (amount cell, its number format), as Excel saves them."""
     import openpyxl
 
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["Email", "UTID", "Amount", "Delivery Method"])
-    formats = ["[$€-407]#,##0.00", '"£"#,##0.00', "$#,##0.00", "General", "#,##0.00 [$EUR]"]
-    for i, number_format in enumerate(formats):
-        sheet.append([f"p{i}@example.com", "U100001", 25, "email"])
+    for i, (value, number_format) in enumerate(cells):
+        sheet.append([f"p{i}@example.com", "U100001", value, "email"])
         sheet.cell(row=i + 2, column=3).number_format = number_format
-    source = tmp_path / "formatted.xlsx"
-    book.save(source)
+    book.save(path)
+    return path
+
+
+def test_amount_cells_formatted_in_another_currency_are_refused(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """Excel shows "€25.00" for 25 formatted in euros; the reader gets 25. In a USD account
+    the row is refused as if the sign were typed; dollars and plain numbers go on."""
+
+    formats = ["[$€-407]#,##0.00", '"£"#,##0.00', "$#,##0.00", "General", "#,##0.00 [$EUR]"]
+    source = _amounts_book(tmp_path / "formatted.xlsx", [(25, f) for f in formats])
     code, out, err = _cli(
         "validate", str(source), "--catalog", str(CATALOG), "--out", str(tmp_path), env={}
     )
     assert code == 1, out + err
     assert "2 valid, 3 rejected" in out, out
-    assert "row 2: amount: amount is written in another currency than the account's (USD)" in out
+    assert (
+        "rows 2, 3, 6: amount: amount is written in another currency than the account's (USD)"
+        in out
+    )
     rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str)
     assert rejected["row_number"].tolist() == ["2", "3", "6"]
     assert rejected["amount"].tolist() == ["€25", "£25", "EUR 25"]  # as Excel shows them
@@ -273,25 +306,15 @@ def test_amount_cells_formatted_as_percentages_are_refused(no_tango: None, tmp_p
     12.5 formatted 0.0"%" is shown 12.5%. Each was read as its bare number (a quarter dollar
     refused for the wrong reason, 25 sent for what the sheet shows as 2500%): refused as a
     percentage, as the same text in a CSV is."""
-    import openpyxl
 
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["Email", "UTID", "Amount", "Delivery Method"])
-    for i, (value, number_format) in enumerate(
-        [(0.25, "0%"), (25, "0.00%"), (25, "General"), (12.5, '0.0"%"'), (30, "#,##0.00")]
-    ):
-        sheet.append([f"p{i}@example.com", "U100001", value, "email"])
-        sheet.cell(row=i + 2, column=3).number_format = number_format
-    sheet.append(["q@example.com", "U100001", "7%", "email"])  # typed as text
-    source = tmp_path / "percent.xlsx"
-    book.save(source)
+    cells = [(0.25, "0%"), (25, "0.00%"), (25, "General"), (12.5, '0.0"%"'), (30, "#,##0.00")]
+    source = _amounts_book(tmp_path / "percent.xlsx", [*cells, ("7%", "General")])  # 7: text
     code, out, err = _cli(
         "validate", str(source), "--catalog", str(CATALOG), "--out", str(tmp_path), env={}
     )
     assert code == 1, out + err
     assert "2 valid, 4 rejected" in out, out
-    assert "row 2: amount: amount is a percentage" in out, out
+    assert "rows 2, 3, 5, 7: amount: amount is a percentage" in out, out
     rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str)
     assert rejected["row_number"].tolist() == ["2", "3", "5", "7"]
     assert rejected["amount"].tolist() == ["25%", "2500%", "12.5%", "7%"]  # as Excel shows them
@@ -331,6 +354,104 @@ def test_a_workbook_whose_formulas_have_no_saved_value_is_refused_naming_the_cel
     code, out, err = _cli("validate", str(written), "--catalog", str(CATALOG), env={})
     assert code == 2, out + err
     assert "sheet 'Rewards': cell C2 holds a formula with no saved value" in err, err
+
+    given = tmp_path / "given.xlsx"  # the program gave XlsxWriter the formula's value: read
+    with xlsxwriter.Workbook(str(given)) as wb:
+        ws = wb.add_worksheet("Rewards")
+        ws.write_row(0, 0, ["Email", "UTID", "Amount", "Delivery Method"])
+        ws.write_row(1, 0, ["a@example.com", "U100001"])
+        ws.write_formula(1, 2, "=20+5", None, 25)
+        ws.write(1, 3, "email")
+    code, out, err = _cli("validate", str(given), "--catalog", str(CATALOG), env={})
+    assert code == 0 and "1 valid, 0 rejected" in out, out + err
+
+
+def test_an_amount_its_cell_shows_rounded_is_refused_saying_both(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """25.5 formatted "$"#,##0 shows $26 and 1999.99 shows $2,000: the hidden decimals were
+    sent (25.50, 1,999.99) for what the sheet showed. Refused, the rows to fix saying the
+    value and what the cell showed; a whole amount, General and a cell that shows its cents
+    go on."""
+
+    cells = [
+        (25.5, '"$"#,##0'),
+        (1999.99, '"$"#,##0'),
+        (25.4, "0"),
+        (12.345, '"$"#,##0.00'),
+        (26, '"$"#,##0'),
+        (25.5, "General"),
+        (25.5, "#,##0.00"),
+    ]
+    source = _amounts_book(tmp_path / "rounded.xlsx", cells)
+    code, out, err = _cli(
+        "validate", str(source), "--catalog", str(CATALOG), "--out", str(tmp_path), env={}
+    )
+    assert code == 1, out + err
+    assert "3 valid, 4 rejected" in out, out
+    assert "rows 2, 3, 4, 5: amount: amount has more decimals than its cell shows" in out, out
+    rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str)
+    assert rejected["amount"].tolist() == [
+        "$25.5 (shown as $26)",
+        "$1999.99 (shown as $2000)",
+        "25.4 (shown as 25)",
+        "$12.345 (shown as $12.35)",
+    ]
+
+
+def test_hidden_columns_and_rows_are_not_read_unseen(no_tango: None, tmp_path: Path) -> None:
+    """A hidden "Amount" beside a visible "Revised Amount" was read (300.00 USD sent for what
+    the sheet shows as 125.00), a hidden work "Email" beside the visible personal one too,
+    and a row hidden to leave it out was paid: each is refused, naming the column or row. A
+    hidden column nothing reads, and a hidden blank row, change nothing."""
+    import openpyxl
+
+    def book(name: str, header: list[str], rows: list[list[object]], hide) -> Path:
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(header)
+        for row in rows:
+            ws.append(row)
+        hide(ws)
+        path = tmp_path / name
+        wb.save(path)
+        return path
+
+    header = ["Name", "Email", "UTID", "Amount", "Revised Amount", "Delivery Method"]
+    rows: list[list[object]] = [
+        ["Hid One", "hid1@example.com", "U100001", 100, 50, "email"],
+        ["Hid Two", "hid2@example.com", "U100001", 200, 75, "email"],
+    ]
+
+    def column_d(ws) -> None:
+        ws.column_dimensions["D"].hidden = True
+
+    code, out, err = _cli("validate", str(book("c.xlsx", header, rows, column_d)), env={})
+    assert code == 2, out + err
+    assert "c.xlsx, sheet 'Sheet': column(s) D 'Amount' are hidden" in err, err
+
+    def row_3(ws) -> None:
+        ws.row_dimensions[3].hidden = True
+
+    plain = [h for h in header if h != "Revised Amount"]
+    kept = [[c for i, c in enumerate(r) if i != 4] for r in rows]
+    code, out, err = _cli("validate", str(book("r.xlsx", plain, kept, row_3)), env={})
+    assert code == 2, out + err
+    assert "row(s) 3 are hidden (or filtered out), and would be sent unseen" in err, err
+
+    def harmless(ws) -> None:
+        ws.column_dimensions["G"].hidden = True  # a column of the office's own
+        ws.row_dimensions[3].hidden = True  # blank
+
+    extra = [[*r, "internal"] for r in kept]
+    code, out, err = _cli(
+        "validate",
+        str(book("ok.xlsx", [*plain, "Cost centre"], [extra[0], [], extra[1]], harmless)),
+        "--catalog",
+        str(CATALOG),
+        env={},
+    )
+    assert code == 0 and "2 valid, 0 rejected" in out, out + err
 
 
 def test_a_formula_excel_saved_is_read_as_its_value(no_tango: None, tmp_path: Path) -> None:

@@ -35,6 +35,24 @@ def test_synonyms_case_and_punctuation_find_columns(tmp_path: Path) -> None:
     assert sheet.frame.loc[0, "Team"] == "007"  # text: leading zeros survive
 
 
+def test_an_office_s_own_note_or_subject_is_not_what_the_recipient_reads(tmp_path: Path) -> None:
+    """A "Note" column ("internal: manager approved, token award only") reached the
+    recipient as the gift message, a school's "Subject" as the email's subject: neither is
+    read as what the recipient sees; "Gift Message" and "Email Subject" are."""
+    text = (
+        "Email,UTID,Amount,Delivery Method,Note,Subject\n"
+        "a@example.com,U100001,10,email,internal: token award only,Math\n"
+    )
+    sheet = read_recipients(write(tmp_path, "notes.csv", text))
+    assert "message" not in sheet.frame and "email_subject" not in sheet.frame
+    assert sheet.unknown_columns == ["Note", "Subject"]
+    said = (
+        "Email,UTID,Amount,Delivery Method,Gift Message,Email Subject\na@x.com,U1,1,email,Hi,Yo\n"
+    )
+    sheet = read_recipients(write(tmp_path, "said.csv", said))
+    assert {"message", "email_subject"} <= set(sheet.frame.columns)
+
+
 def test_one_whole_name_column_is_read_as_the_first_name_unless_names_are_split(
     tmp_path: Path,
 ) -> None:
@@ -56,8 +74,20 @@ def test_delimiters_are_sniffed(tmp_path: Path, sep: str) -> None:
     assert sheet.delimiter == sep and sheet.frame.loc[0, "email"] == "a@x.com"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_excel_s_sep_line_names_the_delimiter(tmp_path: Path, encoding: str) -> None:
+    """ "sep=;" on the first line (Excel reads it as the delimiter to use): the file was
+    "malformed (Expected 2 fields in line 2, saw 5)"; it is read by it, rows numbered as in
+    the file."""
+    text = "sep=;\r\nName;Email;UTID;Amount;Delivery\r\nAnn;a@example.com;U100001;10,5;email\r\n"
+    sheet = read_recipients(write(tmp_path, "sep.csv", text.encode(encoding)))
+    assert sheet.delimiter == ";" and sheet.frame.loc[0, "amount"] == "10,5"
+    assert sheet.frame[ROW].tolist() == [3]
+
+
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"])
 def test_encodings(tmp_path: Path, encoding: str) -> None:
+
     text = BASIC.replace("a@x.com", "zoë@x.com")
     sheet = read_recipients(write(tmp_path, "a.csv", text.encode(encoding)))
     assert sheet.frame.loc[0, "email"] == "zoë@x.com"
