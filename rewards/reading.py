@@ -129,7 +129,6 @@ def read_sheet(
         if suffix in WORKBOOKS:
             raw, sheet = _read_book(fh, path.name, sheet_name, limits, columns)
             found = unseen(fh, path.name, sheet)
-            refuse_unsaved_formulas(found, path.name, sheet)
             return _finish(raw, path, limits, columns, unseen=found, sheet_name=sheet)
 
         raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)
@@ -325,7 +324,9 @@ SEP_LINE = re.compile(rb"sep=([,;\t|])[ \t]*\r?\n", re.IGNORECASE)
 
 def _separator_line(data: bytes) -> tuple[bytes, str | None]:
     """Excel's "sep=;" first line, which names the delimiter (a parser took it for a header
-    of one column): the data after it, and the delimiter it names."""
+    of one column): the data after it, and the delimiter it names. Excel does not show the
+    line, so rows are numbered as if it were not there (the header is row 1)."""
+
     found = SEP_LINE.match(data)
     if found is None:
         return data, None
@@ -410,7 +411,6 @@ def _read_mapped(
         return None  # empty, or blank beyond the sample
     sample = body.decode("utf-8", errors="ignore")
     delimiter = named or _sniff_delimiter(sample)
-    skipped += named is not None
     mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     try:
         data = pa.py_buffer(mapped).slice(len(head) - len(body))
@@ -462,7 +462,6 @@ def _read_csv_bytes(
     data, skipped = _skip_blank_head(data)
     sample = data[:SNIFF_BYTES].decode("utf-8", errors="ignore")
     delimiter = named or _sniff_delimiter(sample)
-    skipped += named is not None
 
     options = dict(sep=delimiter, header=None, dtype=str, keep_default_na=False)
     frame = _read_fast(data, delimiter, sample, name, limits)
@@ -748,7 +747,7 @@ def _finish(
     if frame.empty:
         raise InputError(f"{where}: the file has a header row but no {columns.kind} rows")
     if unseen is not None:
-        _refuse_hidden(unseen, headers, mapping, rows, where)
+        _refuse_unseen(unseen, headers, mapping, rows, where)
 
     unknown = [n for h, n in zip(headers, names, strict=True) if h not in mapping]
     return Sheet(
@@ -904,12 +903,20 @@ def _listed(texts: list[str]) -> str:
     return shown + (f" and {len(texts) - QUOTE_COUNT} more" if len(texts) > QUOTE_COUNT else "")
 
 
-def _refuse_hidden(
+def _refuse_unseen(
     unseen: Unseen, headers: list[str], mapping: dict[str, str], rows: np.ndarray, where: str
 ) -> None:
-    """A hidden column that would be read, or a hidden row of recipients, is refused: what is
-    sent is what a person looking at the sheet sees (a hidden "Amount" beside a visible
-    "Revised Amount" was sent, and a row hidden to leave it out was paid)."""
+    """A formula with no saved value in a column that is read, a hidden column that would be
+    read, or a hidden row of recipients, is refused: what is sent is what a person looking at
+    the sheet sees (a hidden "Amount" beside a visible "Revised Amount" was sent, and a row
+    hidden to leave it out was paid). A column kept as written may hold such formulas: the
+    report carries it as read."""
+    read = {i for i, h in enumerate(headers) if h in mapping}
+    data = set(rows.tolist())
+    refuse_unsaved_formulas(
+        [ref for ref, col, row in unseen.unsaved if col in read and row in data], where
+    )
+
     columns = [
         f"{_letters(i)} {_quoted(h)}"
         for i, h in enumerate(headers)

@@ -39,6 +39,8 @@ BRACKETED = re.compile(r"\[\$([^\]-]+)(?:-[0-9A-Fa-f]+)?\]")
 SIGNS = re.compile(r"[$£€¥₹₩]")
 BRACKETS = re.compile(r"\[[^\]]*\]")
 LITERAL = re.compile(r'"[^"]*"|\\.')  # quoted text, an escaped character
+QUOTED = re.compile(r'"([^"]*)"')
+
 
 # Excel's built-in number formats (never written in the file): numbers, currencies (in the
 # computer's own currency, which the file does not say: their decimals only), percentages
@@ -58,7 +60,8 @@ FORMULA_CELL = re.compile(
 EMPTY_VALUE = re.compile(rb"<(?:\w+:)?v\s*/>|<(?:\w+:)?v>\s*</(?:\w+:)?v>")
 PLACEHOLDER = re.compile(rb"<(?:\w+:)?v>0</(?:\w+:)?v>")  # XlsxWriter's, when given no value
 RECALCULATE = re.compile(rb'fullCalcOnLoad="(?:1|true)"')  # "work every formula out on opening"
-REFERENCE = re.compile(rb'\br="([A-Z]{1,3}[0-9]{1,7})"')
+REFERENCE = re.compile(rb'\br="(([A-Z]{1,3})([0-9]{1,7}))"')
+
 # a row or column element, and its attributes; hidden="1" on it (also what a filter sets)
 LINE = re.compile(rb"<(?:\w+:)?(row|col)\s([^>]*)>")
 HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
@@ -162,7 +165,7 @@ class Unseen:
     would read it: formulas whose value was not saved, hidden (or filtered out) rows and
     columns."""
 
-    unsaved: list[str] = field(default_factory=list)  # cell references ("C2")
+    unsaved: list[tuple[str, int, int]] = field(default_factory=list)  # "C2", column, row
     hidden_rows: set[int] = field(default_factory=set)  # spreadsheet rows, from 1
     hidden_columns: set[int] = field(default_factory=set)  # from 0 (A)
 
@@ -185,17 +188,16 @@ def unseen(fh: BinaryIO, name: str, sheet: str) -> Unseen:
     return found
 
 
-def refuse_unsaved_formulas(found: Unseen, name: str, sheet: str) -> None:
-    """A sheet with formulas whose value was not saved is refused, naming the cells: the
+def refuse_unsaved_formulas(cells: list[str], where: str) -> None:
+    """Cells (references) with formulas whose value was not saved are refused, named: the
     reader would read them empty (or 0) where Excel shows their result."""
-    cells = found.unsaved
     if not cells:
         return
     quoted = ", ".join(cells[:QUOTED_CELLS])
     more = f" and {len(cells) - QUOTED_CELLS} more" if len(cells) > QUOTED_CELLS else ""
     which = f"cells {quoted}{more} hold" if len(cells) > 1 else f"cell {quoted} holds"
     raise InputError(
-        f"{name}, sheet '{sheet}': {which} a formula with no saved value (the program that "
+        f"{where}: {which} a formula with no saved value (the program that "
         "wrote the file did not work it out, so the cell would be read empty or 0): open it in "
         "Excel or LibreOffice and save it, then run it again; nothing was sent"
     )
@@ -221,7 +223,9 @@ def _look(data: bytes, recalculate: bool, found: Unseen) -> None:
             attributes, value = cell.group(1), cell.group(2)
             ref = REFERENCE.search(attributes)
             if ref and _unsaved(attributes, value, recalculate):
-                found.unsaved.append(ref.group(1).decode())
+                column, row_number = _column(ref.group(2)), int(ref.group(3))
+                found.unsaved.append((ref.group(1).decode(), column, row_number))
+
     if HIDDEN.search(data):  # most sheets hide nothing
         for tag in LINE.finditer(data):
             attributes = tag.group(2)
@@ -258,8 +262,13 @@ def _shown(code: str) -> Shown | None:
     if "%" in shown and not sign:  # 0.0"%": shown followed by %, not scaled
         return Shown(percent=True)
     decimals = _decimals(code)
-    if sign or decimals is not None:
-        return Shown(currency=sign.group(0) if sign else None, decimals=decimals)
+    # text the format writes beside the number ("GBP", "C$", "pts"): shown with it, so the
+    # amount is judged as typed text would be (25.00 "GBP" was charged as 25 USD)
+    words = (w.strip() for w in QUOTED.findall(shown.split(";")[0]))
+    mark = next((w for w in words if re.search(r"[^\W\d_]", w) or SIGNS.search(w)), None)
+    mark = mark or (sign.group(0) if sign else None)
+    if mark or decimals is not None:
+        return Shown(currency=mark, decimals=decimals)
     return None
 
 

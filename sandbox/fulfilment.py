@@ -136,27 +136,7 @@ class Fulfilment:
 
     def maybe_finish(self, c: Connection, ref_order: str) -> None:
         """Make the order final (and announce it) once only scheduled lines are left."""
-        left = c.execute(
-            "SELECT COUNT(*) FROM line_items WHERE reference_order_id=? AND status='PENDING' "
-            "AND scheduled_delivery_date IS NULL",
-            (ref_order,),
-        ).fetchone()[0]
-        if left:
-            return
-        counts = dict(
-            c.execute(
-                "SELECT status, COUNT(*) FROM line_items WHERE reference_order_id=? GROUP BY status",
-                (ref_order,),
-            ).fetchall()
-        )
-        failed = counts.get("FAILED", 0)
-        total = sum(counts.values())
-        status = "FAILED" if failed == total else ("PARTIAL" if failed else "COMPLETE")
-        c.execute(
-            "UPDATE orders SET status=?, completed_at=? WHERE reference_order_id=?",
-            (status, now_iso(), ref_order),
-        )
-        self.events.order_status(c, ref_order)
+        finish_if_done(c, self.events, ref_order)
 
 
 def _resent(c: Connection) -> set[str]:
@@ -165,3 +145,30 @@ def _resent(c: Connection) -> set[str]:
         "SELECT DISTINCT reference_line_item_id FROM resends WHERE delivery_status='PENDING'"
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def finish_if_done(c: Connection, events: Events, ref_order: str) -> None:
+    """Make the order final (and announce it) once only scheduled lines are left: when its
+    last due line is done, or when it is placed with none due (reward links all scheduled
+    for later: an order waited for without end)."""
+    left = c.execute(
+        "SELECT COUNT(*) FROM line_items WHERE reference_order_id=? AND status='PENDING' "
+        "AND scheduled_delivery_date IS NULL",
+        (ref_order,),
+    ).fetchone()[0]
+    if left:
+        return
+    counts = dict(
+        c.execute(
+            "SELECT status, COUNT(*) FROM line_items WHERE reference_order_id=? GROUP BY status",
+            (ref_order,),
+        ).fetchall()
+    )
+    failed = counts.get("FAILED", 0)
+    total = sum(counts.values())
+    status = "FAILED" if failed == total else ("PARTIAL" if failed else "COMPLETE")
+    c.execute(
+        "UPDATE orders SET status=?, completed_at=? WHERE reference_order_id=?",
+        (status, now_iso(), ref_order),
+    )
+    events.order_status(c, ref_order)

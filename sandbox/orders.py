@@ -19,6 +19,7 @@ from raas._models import Catalog, CatalogItem, CreateAsyncOrderCriteria, LineIte
 from .config import SandboxConfig
 from .errors import ApiError
 from .events import Events
+from .fulfilment import finish_if_done
 from .line_checks import line_cost, line_error, line_problems, scheduled_date
 from .money import Money
 from .store import Store, insert
@@ -170,6 +171,8 @@ class Orders:
         insert(c, "orders", row)
         if status == "FAILED":
             self.events.order_status(c, ref_order)
+        elif all(p.problems or p.line.deliveryDate for p in plans):  # nothing due: all scheduled
+            finish_if_done(c, self.events, ref_order)
         return entity
 
 

@@ -204,6 +204,20 @@ def test_scheduled_and_failed_rows_are_reported(env: Path, sandbox, campaign) ->
     assert "fail.example.com" in failed["reason"]
 
 
+def test_a_run_whose_rewards_are_all_scheduled_ends(env: Path, sandbox, campaign) -> None:
+    """Reward links all scheduled for later (dates typed as dates in a workbook): the order was
+    accepted and charged, then the run waited for it without end (a trial killed it after
+    300 s); an order holding only scheduled lines is as final as it gets before their day."""
+    rows = recipients(campaign, 2)
+    for i, row in enumerate(rows):
+        day = datetime.now(UTC).date() + timedelta(days=19 + i)
+        row.update({"UTID": "U100008", "Delivery Method": "link", "Delivery Date": day.isoformat()})
+        row["Email"] = ""
+    state, out = run(write_csv(env / "later.csv", rows, header=[*rows[0].keys()]))
+    assert state.is_completed(), state
+    assert (out["scheduled"], out["complete"]) == (2, 0), out
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -285,20 +285,31 @@ def test_amount_cells_formatted_in_another_currency_are_refused(
     """Excel shows "€25.00" for 25 formatted in euros; the reader gets 25. In a USD account
     the row is refused as if the sign were typed; dollars and plain numbers go on."""
 
-    formats = ["[$€-407]#,##0.00", '"£"#,##0.00', "$#,##0.00", "General", "#,##0.00 [$EUR]"]
+    formats = [
+        "[$€-407]#,##0.00",
+        '"£"#,##0.00',
+        "$#,##0.00",
+        "General",
+        "#,##0.00 [$EUR]",
+        '#,##0.00" GBP"',  # 7: a code written as text in the format (sent as 25 USD)
+        '"C$"#,##0.00',  # 8
+        '0.00 "USD"',  # 9: the account's own
+        '0.00" pts"',  # 10: points, not dollars
+    ]
     source = _amounts_book(tmp_path / "formatted.xlsx", [(25, f) for f in formats])
     code, out, err = _cli(
         "validate", str(source), "--catalog", str(CATALOG), "--out", str(tmp_path), env={}
     )
     assert code == 1, out + err
-    assert "2 valid, 3 rejected" in out, out
+    assert "3 valid, 6 rejected" in out, out
     assert (
-        "rows 2, 3, 6: amount: amount is written in another currency than the account's (USD)"
-        in out
-    )
+        "rows 2, 3, 6, 7, 8 and 1 more: amount: amount is written in another currency than the "
+        "account's (USD)" in out
+    ), out
     rejected = pd.read_csv(tmp_path / "rejected_rows.csv", dtype=str)
-    assert rejected["row_number"].tolist() == ["2", "3", "6"]
-    assert rejected["amount"].tolist() == ["€25", "£25", "EUR 25"]  # as Excel shows them
+    assert rejected["row_number"].tolist() == ["2", "3", "6", "7", "8", "10"]
+    shown = ["€25", "£25", "EUR 25", "GBP 25", "C$25", "pts 25"]  # as Excel shows them
+    assert rejected["amount"].tolist() == shown
 
 
 def test_amount_cells_formatted_as_percentages_are_refused(no_tango: None, tmp_path: Path) -> None:
@@ -343,6 +354,15 @@ def test_a_workbook_whose_formulas_have_no_saved_value_is_refused_naming_the_cel
     assert "unsaved.xlsx, sheet 'Sheet': cells C2, A3 hold a formula with no saved value" in err
     assert "open it in Excel or LibreOffice and save it" in err, err
     assert "amount is empty" not in out + err
+
+    sheet["F1"], sheet["F3"] = "Full", "=A3"  # in a column of the office's own: kept, read
+    kept = tmp_path / "kept.xlsx"
+    for row in (2, 3):
+        sheet.cell(row=row, column=1).value = f"{'ab'[row - 2]}@example.com"
+        sheet.cell(row=row, column=3).value = 10
+    book.save(kept)
+    code, out, err = _cli("validate", str(kept), "--catalog", str(CATALOG), env={})
+    assert code == 0 and "3 valid, 0 rejected" in out, out + err
 
     written = tmp_path / "xlsxwriter.xlsx"
     with xlsxwriter.Workbook(str(written)) as wb:

@@ -77,12 +77,12 @@ def test_delimiters_are_sniffed(tmp_path: Path, sep: str) -> None:
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
 def test_excel_s_sep_line_names_the_delimiter(tmp_path: Path, encoding: str) -> None:
     """ "sep=;" on the first line (Excel reads it as the delimiter to use): the file was
-    "malformed (Expected 2 fields in line 2, saw 5)"; it is read by it, rows numbered as in
-    the file."""
+    "malformed (Expected 2 fields in line 2, saw 5)"; it is read by it, rows numbered as
+    Excel shows them (the line hidden: the header is row 1)."""
     text = "sep=;\r\nName;Email;UTID;Amount;Delivery\r\nAnn;a@example.com;U100001;10,5;email\r\n"
     sheet = read_recipients(write(tmp_path, "sep.csv", text.encode(encoding)))
     assert sheet.delimiter == ";" and sheet.frame.loc[0, "amount"] == "10,5"
-    assert sheet.frame[ROW].tolist() == [3]
+    assert sheet.frame[ROW].tolist() == [2]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"])
