@@ -20,3 +20,13 @@ def buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if data is None or not data.size:
         return offsets, np.zeros(0, dtype=np.uint8)
     return offsets, np.frombuffer(data, np.uint8)
+
+
+def holds(values: pa.ChunkedArray, byte: int) -> bool:
+    """Whether any cell of ``values`` holds the ASCII ``byte`` (one pass over the bytes, no
+    string made): a screen before a regex over the rows."""
+    for chunk in values.chunks:
+        offsets, data = buffers(chunk)
+        if len(data) and (data[offsets[0] : offsets[-1]] == byte).any():
+            return True
+    return False

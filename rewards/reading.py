@@ -35,7 +35,7 @@ from .columns import RECIPIENTS, ROW, Columns, normalise_header
 from .errors import InputError
 from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
-from .xlsx_formats import Unseen, as_shown, refuse_unsaved_formulas, unseen
+from .xlsx_formats import Unseen, as_shown, refuse_unsaved_formulas, unseen, with_errors
 from .xlsx_guard import check_workbook
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def read_sheet(
         if suffix in WORKBOOKS:
             raw, sheet = _read_book(fh, path.name, sheet_name, limits, columns)
             found = unseen(fh, path.name, sheet)
+            raw = with_errors(raw, found)
             return _finish(raw, path, limits, columns, unseen=found, sheet_name=sheet)
 
         raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)

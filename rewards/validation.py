@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from raas import rules
 from raas._models import Catalog, CatalogItem
 
-from . import columnar, phones, text_checks
+from . import arrow_text, columnar, phones, text_checks
 from . import currency as currency_marks
 from .columnar import (
     TEXT,
@@ -381,6 +381,28 @@ APOSTROPHE = (
     "starts with an apostrophe ('), the mark a spreadsheet keeps before text typed into a "
     "cell: remove it"
 )
+
+
+# what a spreadsheet shows in a cell whose formula failed (a VLOOKUP that found nothing):
+# read from a workbook (rewards.xlsx_formats.with_errors) or exported as text in a CSV
+FORMULA_ERROR = (
+    r"^#(NULL!|DIV/0!|VALUE!|REF!|NAME\?|NUM!|N/A|GETTING_DATA|SPILL!|CALC!|FIELD!|BLOCKED!|"
+    r"UNKNOWN!|CONNECT!|BUSY!)$"
+)
+FAILED_FORMULA = (
+    "shows a formula's error (#N/A, #DIV/0!, #VALUE!...): fix the formula in the spreadsheet, "
+    "or type the value"
+)
+
+
+def _formula_errors(s: _Store) -> None:
+    """No cell the row sends shows a formula's error: "#N/A" is not a reward, an amount or
+    a message (read empty, it was "utid is empty" for a cell Excel shows as #N/A)."""
+    for c in COLUMNS:
+        if c.name in s.df and c.kind is not Kind.INT:
+            values = arrow(s.df, c.name)
+            if arrow_text.holds(values, ord("#")):
+                s.flag(matches(values, FORMULA_ERROR), c.name, f"{c.name} {FAILED_FORMULA}")
 
 
 def _apostrophe(s: _Store) -> None:
@@ -733,6 +755,7 @@ def _text(s: _Store) -> None:
 
 
 CHECKS: tuple[Callable[[_Store], None], ...] = (
+    _formula_errors,
     _apostrophe,
     _reward,
     _amount,

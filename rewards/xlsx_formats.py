@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, BinaryIO
@@ -68,6 +68,8 @@ HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
 ROW_NUMBER = re.compile(rb'\br="([0-9]{1,7})"')
 COL_MIN, COL_MAX = re.compile(rb'\bmin="([0-9]{1,5})"'), re.compile(rb'\bmax="([0-9]{1,5})"')
 MAX_COLUMNS = 16384  # XFD
+ERROR_CELL = re.compile(rb'<(?:\w+:)?c\s([^>]*\bt="e"[^>]*)>(.*?)</(?:\w+:)?c>', re.DOTALL)
+VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 PART_BLOCK = 4 << 20
 QUOTED_CELLS = 5
 
@@ -143,18 +145,42 @@ def as_shown(frame: pd.DataFrame, fh: BinaryIO, name: str, sheet: str | None) ->
             xml = part.read()  # its size was checked by xlsx_guard before the reader ran
     ids = b"|".join(str(i).encode() for i in shown)
     cell = re.compile(CELL + rb'(?:\s[\w:]+="[^"]*")*?\ss="(' + ids + rb')"')
-    by_column: dict[int, list[tuple[int, Shown]]] = {}
-    for letters, row, style in cell.findall(xml):  # only the cells with such a format
-        by_column.setdefault(_column(letters), []).append((int(row) - 1, shown[int(style)]))
+    cells = [
+        (_column(letters), int(row), shown[int(style)].text)
+        for letters, row, style in cell.findall(xml)  # only the cells with such a format
+    ]
+    return _rewritten(frame, cells, lambda text: bool(text) and bool(NUMBER.fullmatch(text)))
+
+
+def with_errors(frame: pd.DataFrame, found: Unseen) -> pd.DataFrame:
+    """``frame`` with each cell whose formula failed showing its error ("#N/A"), as Excel
+    shows it (the reader read it empty: "utid is empty" for a VLOOKUP's #N/A)."""
+    cells = [(col, row, lambda _, shown=error: shown) for col, row, error in found.errors]
+    return _rewritten(frame, cells, lambda text: not text)
+
+
+def _rewritten(
+    frame: pd.DataFrame,
+    cells: Sequence[tuple[int, int, Callable[[str], str]]],
+    applies: Callable[[str], bool],
+) -> pd.DataFrame:
+    """``frame`` (the sheet's cells from A1) with the cells at (column, spreadsheet row)
+    written anew from their text, where ``applies`` to it."""
+    if not cells:
+        return frame
+    by_column: dict[int, list[tuple[int, Callable[[str], str]]]] = {}
+    for col, row, write in cells:
+        by_column.setdefault(col, []).append((row - 1, write))
     out = frame.copy(deep=False)  # the columns changed are replaced, not written into
-    for col, cells in by_column.items():
+    for col, written in by_column.items():
         if col >= len(out.columns):
             continue
         values = out.iloc[:, col].to_numpy(dtype=object, copy=True)
-        for row, how in cells:
+        for row, write in written:
             text = values[row] if row < len(values) else ""
-            if text and NUMBER.fullmatch(text):
-                values[row] = how.text(text)
+            text = "" if text is None or text != text else text  # NaN: an empty cell
+            if row < len(values) and applies(text):
+                values[row] = write(text)
         out[out.columns[col]] = pd.array(values, dtype=frame.dtypes.iloc[col])
     return out
 
@@ -168,6 +194,7 @@ class Unseen:
     unsaved: list[tuple[str, int, int]] = field(default_factory=list)  # "C2", column, row
     hidden_rows: set[int] = field(default_factory=set)  # spreadsheet rows, from 1
     hidden_columns: set[int] = field(default_factory=set)  # from 0 (A)
+    errors: list[tuple[int, int, str]] = field(default_factory=list)  # column, row, "#N/A"
 
 
 def unseen(fh: BinaryIO, name: str, sheet: str) -> Unseen:
@@ -226,6 +253,12 @@ def _look(data: bytes, recalculate: bool, found: Unseen) -> None:
                 column, row_number = _column(ref.group(2)), int(ref.group(3))
                 found.unsaved.append((ref.group(1).decode(), column, row_number))
 
+    if b't="e"' in data:  # a formula's error ("#N/A"), which the reader reads empty
+        for cell in ERROR_CELL.finditer(data):
+            ref, value = REFERENCE.search(cell.group(1)), VALUE.search(cell.group(2))
+            if ref and value:
+                error = value.group(1).decode("utf-8", errors="replace")
+                found.errors.append((_column(ref.group(2)), int(ref.group(3)), error))
     if HIDDEN.search(data):  # most sheets hide nothing
         for tag in LINE.finditer(data):
             attributes = tag.group(2)

@@ -474,6 +474,36 @@ def test_hidden_columns_and_rows_are_not_read_unseen(no_tango: None, tmp_path: P
     assert code == 0 and "2 valid, 0 rejected" in out, out + err
 
 
+def test_a_formula_s_error_is_read_as_excel_shows_it_and_refused(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """A VLOOKUP that found nothing shows #N/A: the reader read the cell empty and said "utid
+    is empty"; #DIV/0! in an amount was "amount is empty". Read as shown and refused as an
+    error, as the same text exported in a CSV is; the other rows go on."""
+    import xlsxwriter
+
+    book = tmp_path / "errors.xlsx"
+    with xlsxwriter.Workbook(str(book)) as wb:
+        ws = wb.add_worksheet("Rewards")
+        ws.write_row(0, 0, ["Email", "UTID", "Amount", "Delivery Method", "Message"])
+        ws.write_row(1, 0, ["a@example.com"])
+        ws.write_formula(1, 1, "=VLOOKUP(A2,Z:Z,1,0)", None, "#N/A")
+        ws.write_row(1, 2, [10, "email"])
+        ws.write_row(2, 0, ["b@example.com", "U100001"])
+        ws.write_formula(2, 2, "=1/0", None, "#DIV/0!")
+        ws.write_row(2, 3, ["email"])
+        ws.write_row(3, 0, ["c@example.com", "U100001", 10, "email"])
+        ws.write_formula(3, 4, '="Thanks "&Z1', None, "Thanks")  # a saved text: read
+    code, out, err = _cli("validate", str(book), "--catalog", str(CATALOG), env={})
+    assert code == 1 and "1 valid, 2 rejected" in out, out + err
+    assert "row 2: utid: utid shows a formula's error (#N/A, #DIV/0!" in out, out
+    assert "row 3: amount: amount shows a formula's error" in out, out
+    exported = tmp_path / "errors.csv"
+    exported.write_text("Email,UTID,Amount,Delivery Method\na@example.com,#N/A,10,email\n")
+    code, out, err = _cli("validate", str(exported), "--catalog", str(CATALOG), env={})
+    assert code == 1 and "row 2: utid: utid shows a formula's error" in out, out + err
+
+
 def test_a_formula_excel_saved_is_read_as_its_value(no_tango: None, tmp_path: Path) -> None:
     """The same cells as Excel saves them (the formula and its value, and no request to work
     every formula out on opening, which openpyxl writes): read as the value."""
