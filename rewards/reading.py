@@ -917,6 +917,20 @@ def _refuse_unseen(
     refuse_unsaved_formulas(
         [ref for ref, col, row in unseen.unsaved if col in read and row in data], where
     )
+    # merged over recipient rows: Excel shows the value across them, the file holds it in the
+    # first cell only (the others were "delivery method is empty"); which rows it was meant
+    # for is not guessed
+    merged = [
+        ref
+        for ref, left, right, top, bottom in unseen.merged
+        if read & set(range(left, right + 1)) and len(data & set(range(top, bottom + 1))) > 1
+    ]
+    if merged:
+        raise InputError(
+            f"{where}: merged cells {', '.join(merged[:QUOTE_COUNT])} span recipient rows, and "
+            "only the first of them holds the value: unmerge them and fill in each row, then "
+            "run it again; nothing was sent"
+        )
 
     columns = [
         f"{_letters(i)} {_quoted(h)}"

@@ -70,6 +70,9 @@ COL_MIN, COL_MAX = re.compile(rb'\bmin="([0-9]{1,5})"'), re.compile(rb'\bmax="([
 MAX_COLUMNS = 16384  # XFD
 ERROR_CELL = re.compile(rb'<(?:\w+:)?c\s([^>]*\bt="e"[^>]*)>(.*?)</(?:\w+:)?c>', re.DOTALL)
 VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+MERGED = re.compile(
+    rb'<(?:\w+:)?mergeCell\s[^>]*?\bref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"'
+)
 PART_BLOCK = 4 << 20
 QUOTED_CELLS = 5
 
@@ -195,6 +198,8 @@ class Unseen:
     hidden_rows: set[int] = field(default_factory=set)  # spreadsheet rows, from 1
     hidden_columns: set[int] = field(default_factory=set)  # from 0 (A)
     errors: list[tuple[int, int, str]] = field(default_factory=list)  # column, row, "#N/A"
+    # merged cells: "F2:F4" and its first and last column (from 0) and row (from 1)
+    merged: list[tuple[str, int, int, int, int]] = field(default_factory=list)
 
 
 def unseen(fh: BinaryIO, name: str, sheet: str) -> Unseen:
@@ -259,6 +264,12 @@ def _look(data: bytes, recalculate: bool, found: Unseen) -> None:
             if ref and value:
                 error = value.group(1).decode("utf-8", errors="replace")
                 found.errors.append((_column(ref.group(2)), int(ref.group(3)), error))
+    if b"mergeCell" in data:  # the value is in the first cell only: the others read empty
+        for merge in MERGED.finditer(data):
+            a, first, b, last = merge.groups()
+            span = f"{a.decode()}{int(first)}:{b.decode()}{int(last)}"
+            found.merged.append((span, _column(a), _column(b), int(first), int(last)))
+
     if HIDDEN.search(data):  # most sheets hide nothing
         for tag in LINE.finditer(data):
             attributes = tag.group(2)

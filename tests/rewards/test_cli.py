@@ -504,6 +504,45 @@ def test_a_formula_s_error_is_read_as_excel_shows_it_and_refused(
     assert code == 1 and "row 2: utid: utid shows a formula's error" in out, out + err
 
 
+def test_cells_merged_over_recipient_rows_are_refused_naming_them(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """ "Email" merged down F2:F4 shows on three rows and is held by the first: rows 3 and 4
+    were "delivery method is empty". The file is refused naming the range; a merged title
+    above the header and a header merged over two columns read as before."""
+    import xlsxwriter
+
+    header = ["First Name", "Last Name", "Email", "UTID", "Amount", "Delivery Method"]
+    rows = [["Pat", "Jones", f"p{i}@example.com", "U100001", 10] for i in range(3)]
+
+    def book(name: str, merge) -> Path:
+        path = tmp_path / name
+        with xlsxwriter.Workbook(str(path)) as wb:
+            ws = wb.add_worksheet("Rewards")
+            ws.merge_range(0, 0, 0, 5, "Q4 rewards")  # a title over the header
+            ws.write_row(1, 0, header)
+            for i, row in enumerate(rows):
+                ws.write_row(i + 2, 0, row)
+            merge(ws)
+        return path
+
+    def down(ws) -> None:
+        ws.merge_range(2, 5, 4, 5, "Email")
+
+    code, out, err = _cli("validate", str(book("down.xlsx", down)), env={})
+    assert code == 2, out + err
+    assert "sheet 'Rewards': merged cells F3:F5 span recipient rows" in err, err
+
+    def each(ws) -> None:
+        for r in (2, 3, 4):
+            ws.write(r, 5, "Email")
+
+    code, out, err = _cli(
+        "validate", str(book("each.xlsx", each)), "--catalog", str(CATALOG), env={}
+    )
+    assert code == 0 and "3 valid, 0 rejected" in out, out + err
+
+
 def test_a_formula_excel_saved_is_read_as_its_value(no_tango: None, tmp_path: Path) -> None:
     """The same cells as Excel saves them (the formula and its value, and no request to work
     every formula out on opening, which openpyxl writes): read as the value."""
