@@ -35,7 +35,14 @@ from .columns import RECIPIENTS, ROW, Columns, normalise_header
 from .errors import InputError
 from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
-from .xlsx_formats import Unseen, as_shown, refuse_unsaved_formulas, unseen, with_errors
+from .xlsx_formats import (
+    Unseen,
+    as_shown,
+    refuse_unsaved_formulas,
+    unseen,
+    with_errors,
+    with_merged_down,
+)
 from .xlsx_guard import check_workbook
 
 if TYPE_CHECKING:
@@ -129,7 +136,8 @@ def read_sheet(
         if suffix in WORKBOOKS:
             raw, sheet = _read_book(fh, path.name, sheet_name, limits, columns)
             found = unseen(fh, path.name, sheet)
-            raw = with_errors(raw, found)
+            raw = with_merged_down(with_errors(raw, found), found)
+
             return _finish(raw, path, limits, columns, unseen=found, sheet_name=sheet)
 
         raw, encoding, delimiter, skipped, trimmed = _read_csv(fh, path.name, limits)
@@ -492,7 +500,12 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float):
         if value != value:  # NaN
             return ""
-        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        # as Excel shows and computes it, to 15 significant digits: a formula's 25 * 1.1 is
+        # saved as 27.500000000000004 and shown 27.5 (its noise was "at most 2 decimals")
+        return format(value, ".15g")
+
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time(0) else value.isoformat()
     if isinstance(value, date):
@@ -748,7 +761,7 @@ def _finish(
     if frame.empty:
         raise InputError(f"{where}: the file has a header row but no {columns.kind} rows")
     if unseen is not None:
-        _refuse_unseen(unseen, headers, mapping, rows, where)
+        _refuse_unseen(unseen, headers, mapping, columns, cells, rows, where)
 
     unknown = [n for h, n in zip(headers, names, strict=True) if h not in mapping]
     return Sheet(
@@ -905,7 +918,13 @@ def _listed(texts: list[str]) -> str:
 
 
 def _refuse_unseen(
-    unseen: Unseen, headers: list[str], mapping: dict[str, str], rows: np.ndarray, where: str
+    unseen: Unseen,
+    headers: list[str],
+    mapping: dict[str, str],
+    columns: Columns,
+    cells: list[pd.Series],
+    rows: np.ndarray,
+    where: str,
 ) -> None:
     """A formula with no saved value in a column that is read, a hidden column that would be
     read, or a hidden row of recipients, is refused: what is sent is what a person looking at
@@ -932,18 +951,25 @@ def _refuse_unseen(
             "run it again; nothing was sent"
         )
 
-    columns = [
+    # hidden, and holding something that would be read: an empty hidden column (a template's
+    # unused "Mobile") or a hidden note with no reward in it is no one's reward
+    filled = [(c != "").to_numpy(dtype=bool) for c in cells]
+    unseen_columns = [
         f"{_letters(i)} {_quoted(h)}"
         for i, h in enumerate(headers)
-        if h in mapping and i in unseen.hidden_columns
+        if h in mapping and i in unseen.hidden_columns and filled[i].any()
     ]
-    if columns:
+    if unseen_columns:
         raise InputError(
-            f"{where}: column(s) {', '.join(columns)} are hidden, and would be read unseen: unhide "
+            f"{where}: column(s) {', '.join(unseen_columns)} are hidden, and would be read "
+            "unseen: unhide "
             "them, or delete them if another column holds what is meant, then run it again; "
             "nothing was sent"
         )
-    hidden = sorted(set(rows.tolist()) & unseen.hidden_rows)
+    required = [i for i, h in enumerate(headers) if mapping.get(h) in columns.required]
+    rewarded = np.logical_or.reduce([filled[i] for i in required]) if required else filled[0]
+    hidden = sorted(set(rows[rewarded].tolist()) & unseen.hidden_rows)
+
     if hidden:
         quoted = ", ".join(str(r) for r in hidden[:QUOTE_COUNT])
         more = f" and {len(hidden) - QUOTE_COUNT} more" if len(hidden) > QUOTE_COUNT else ""

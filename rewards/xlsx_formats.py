@@ -64,7 +64,7 @@ REFERENCE = re.compile(rb'\br="(([A-Z]{1,3})([0-9]{1,7}))"')
 
 # a row or column element, and its attributes; hidden="1" on it (also what a filter sets)
 LINE = re.compile(rb"<(?:\w+:)?(row|col)\s([^>]*)>")
-HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
+HIDDEN = re.compile(rb'\bhidden="(?:1|true)"|\b(?:ht|width)="0(?:\.0+)?"')  # or shut to nothing
 ROW_NUMBER = re.compile(rb'\br="([0-9]{1,7})"')
 COL_MIN, COL_MAX = re.compile(rb'\bmin="([0-9]{1,5})"'), re.compile(rb'\bmax="([0-9]{1,5})"')
 MAX_COLUMNS = 16384  # XFD
@@ -85,6 +85,7 @@ class Shown:
     percent: bool = False  # the number is shown followed by "%"
     scaled: bool = False  # ... and 100 times itself (a "%" the format does not quote)
     decimals: int | None = None  # the decimals it shows ("#,##0": 0), when it fixes them
+    width: int = 0  # the digits it shows before the point, zeros first ("00000": a ZIP code)
 
     def text(self, number: str) -> str:
         """The cell as shown; a number the format rounds is written with what it shows
@@ -92,6 +93,9 @@ class Shown:
         value = Decimal(number)
         if self.percent:
             return f"{(value.scaleb(2) if self.scaled else value).normalize():f}%"
+        whole, point, fraction = number.partition(".")
+        if self.width > len(whole) and whole.isdigit():  # 2134 formatted 00000 shows 02134
+            number = whole.zfill(self.width) + point + fraction
         written = self._marked(number)
         if self.decimals is not None and -int(value.as_tuple().exponent) > self.decimals:
             rounded = value.quantize(Decimal(1).scaleb(-self.decimals), ROUND_HALF_UP)
@@ -159,6 +163,21 @@ def with_errors(frame: pd.DataFrame, found: Unseen) -> pd.DataFrame:
     """``frame`` with each cell whose formula failed showing its error ("#N/A"), as Excel
     shows it (the reader read it empty: "utid is empty" for a VLOOKUP's #N/A)."""
     cells = [(col, row, lambda _, shown=error: shown) for col, row, error in found.errors]
+    return _rewritten(frame, cells, lambda text: not text)
+
+
+def with_merged_down(frame: pd.DataFrame, found: Unseen) -> pd.DataFrame:
+    """``frame`` with the value of cells merged down several rows in each of those rows, as
+    Excel shows it: a two-row header whose "First Name" is merged over both rows was read
+    without it (the names were dropped). A value merged down recipient rows is refused
+    after (:func:`rewards.reading._refuse_unseen`): which rows it was meant for is not
+    guessed."""
+    cells = []
+    for _, left, _, top, bottom in found.merged:
+        if bottom > top and left < frame.shape[1] and top <= len(frame):
+            value = frame.iat[top - 1, left]
+            if isinstance(value, str) and value:
+                cells += [(left, row, lambda _, v=value: v) for row in range(top + 1, bottom + 1)]
     return _rewritten(frame, cells, lambda text: not text)
 
 
@@ -312,8 +331,16 @@ def _shown(code: str) -> Shown | None:
     mark = next((w for w in words if re.search(r"[^\W\d_]", w) or SIGNS.search(w)), None)
     mark = mark or (sign.group(0) if sign else None)
     if mark or decimals is not None:
-        return Shown(currency=mark, decimals=decimals)
+        return Shown(currency=mark, decimals=decimals, width=_width(code))
     return None
+
+
+def _width(code: str) -> int:
+    """The digits a number format shows before its point, zeros first ("00000": 5); 0 when
+    it pads none ("#,##0", "0")."""
+    first = LITERAL.sub("", BRACKETS.sub("", code)).split(";")[0].partition(".")[0]
+    zeros = first.count("0")
+    return zeros if zeros > 1 and "#" not in first and "," not in first else 0
 
 
 def _decimals(code: str) -> int | None:

@@ -543,6 +543,54 @@ def test_cells_merged_over_recipient_rows_are_refused_naming_them(
     assert code == 0 and "3 valid, 0 rejected" in out, out + err
 
 
+def test_ordinary_office_workbooks_are_read_as_excel_shows_them(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """Found by a trial, each refused or misread before: a two-row header whose "First Name"
+    is merged over both rows (the names were dropped, two people called repeats of the
+    first); an amount a formula saved as 27.500000000000004 (shown 27.5: "at most 2
+    decimals"); a ZIP code 2134 formatted 00000 (shown 02134: "has 5 digits"); an empty hidden
+    "Mobile" column and a hidden note under the list (each refused the whole file). A row
+    shut to no height is hidden, as a hidden row is."""
+    import xlsxwriter
+
+    path = tmp_path / "office.xlsx"
+    with xlsxwriter.Workbook(str(path)) as wb:
+        ws = wb.add_worksheet("Recipients")
+        for c, h in enumerate(["First Name", "Last Name", "Email"]):
+            ws.merge_range(0, c, 1, c, h)
+        ws.merge_range(0, 3, 0, 9, "Reward")
+        header = ["UTID", "Amount", "Delivery Method", "Street Line 1", "City", "Postal Code"]
+        ws.write_row(1, 3, [*header, "Country", "Shipping Method", "Mobile"])
+        zip_code = wb.add_format({"num_format": "00000"})
+        for i, name in enumerate(["Ann", "Bob", "Cy"]):
+            row = 2 + i
+            ws.write_row(row, 0, [name, "Smith", f"{name.lower()}@example.com", "U100006"])
+            ws.write_formula(row, 4, "=25*1.1", None, 25 * 1.1)  # 27.500000000000004
+            ws.write_row(row, 5, ["address", "1 Main St", "Boston"])
+            ws.write_number(row, 8, 2134, zip_code)
+            ws.write_row(row, 9, ["US", "uspspriority"])
+        ws.set_column(11, 11, None, None, {"hidden": True})  # the template's unused Mobile
+        ws.write(6, 0, "internal note: check with payroll")
+        ws.set_row(6, None, None, {"hidden": True})
+    code, out, err = _cli(
+        "validate", str(path), "--catalog", str(CATALOG), "--out", str(tmp_path), env={}
+    )
+    assert code == 1 and "4 rows, 3 valid, 1 rejected" in out, out + err
+    assert "columns read: first_name, last_name, email, utid, amount," in out, out
+    assert "row 7: utid: utid is empty" in out, out  # the note: said, never sent
+
+    shut = tmp_path / "shut.xlsx"
+    with xlsxwriter.Workbook(str(shut)) as wb:
+        ws = wb.add_worksheet("Recipients")
+        ws.write_row(0, 0, ["Email", "UTID", "Amount", "Delivery Method"])
+        for row in (1, 2):
+            ws.write_row(row, 0, [f"p{row}@example.com", "U100001", 10, "email"])
+        ws.set_row(2, 0)  # dragged shut
+    code, out, err = _cli("validate", str(shut), env={})
+    assert code == 2 and "row(s) 3 are hidden" in err, out + err
+
+
 def test_a_formula_excel_saved_is_read_as_its_value(no_tango: None, tmp_path: Path) -> None:
     """The same cells as Excel saves them (the formula and its value, and no request to work
     every formula out on opening, which openpyxl writes): read as the value."""
