@@ -737,6 +737,29 @@ def _schedule(s: _Store) -> None:
     s.by_value["delivery_date"] = (d, day_of)
 
 
+TOTAL_WORD = r"(?i)^\s*((grand|sub)[\s-]*)?(totals?|sum)\b"
+TOTAL_ROW = (
+    "looks like a total row under the list (no reward, no method, and a cell saying total), "
+    "not a recipient: nothing is sent for it; delete it to keep the file clean"
+)
+
+
+def _total_row(s: _Store) -> None:
+    """A "Total" row under the list is said to be one: its reasons alone ("utid is empty",
+    "delivery method is empty") read as if a recipient's row were broken."""
+    bare = np.flatnonzero(empty(arrow(s.df, "utid")) & empty(arrow(s.df, "delivery_method")))
+    if not len(bare):
+        return
+    at = pa.array(bare)
+    said = np.zeros(len(bare), dtype=bool)
+    for name in s.df.columns:
+        if name != ROW:
+            said |= matches(arrow(s.df, name).take(at), TOTAL_WORD)
+    mask = np.zeros(len(s.df), dtype=bool)
+    mask[bare[said]] = True
+    s.flag(mask, "row", TOTAL_ROW)
+
+
 def _text(s: _Store) -> None:
     """Text sent to Tango: no formulas, controls or garbling, within its length (shorter
     names on a mailed card); lost letters in a name are warned about."""
@@ -767,6 +790,7 @@ CHECKS: tuple[Callable[[_Store], None], ...] = (
     _shipping,
     _schedule,
     _text,
+    _total_row,
 )
 
 

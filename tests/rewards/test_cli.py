@@ -591,6 +591,21 @@ def test_ordinary_office_workbooks_are_read_as_excel_shows_them(
     assert code == 2 and "row(s) 3 are hidden" in err, out + err
 
 
+def test_a_total_row_under_the_list_is_said_to_be_one(no_tango: None, tmp_path: Path) -> None:
+    """ "Total" and a SUM under the list was refused as a broken recipient ("utid must be U
+    followed by digits", "delivery method is empty"): it is said to be a total row."""
+    source = tmp_path / "totals.csv"
+    source.write_text(
+        "Name,Email,UTID,Amount,Delivery Method\n"
+        "Ann,a@example.com,U100001,10,email\n"
+        "Bob,b@example.com,U100001,15,email\n"
+        "Grand Total,,,25,\n"
+    )
+    code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
+    assert code == 1 and "2 valid, 1 rejected" in out, out + err
+    assert "row 4: row: looks like a total row under the list" in out, out
+
+
 def test_a_formula_excel_saved_is_read_as_its_value(no_tango: None, tmp_path: Path) -> None:
     """The same cells as Excel saves them (the formula and its value, and no request to work
     every formula out on opening, which openpyxl writes): read as the value."""
