@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -28,8 +28,8 @@ import pyarrow as pa
 
 from raas import CatalogItem, LineItemDetail, rules
 
-from . import text_checks
-from .columns import ROW, Column, Columns
+from . import amounts, phones, text_checks
+from .columns import ROW
 from .export import FORMULA_START
 from .identity import action_id, actions_batch
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # the ledger (sqlalchemy) loads when an action is checked, no
     # is read: the reader asks this module whether a sheet is an actions file
     from .ledger import ActionState
 
-TEMPLATE = "a report's failed_deliveries.csv or data/templates/actions_template.csv"
 PHONED = frozenset(rules.methods_needing(rules.MOBILE_NUMBER.paths[0]))  # PHONE, WHATSAPP
 
 
@@ -70,71 +69,10 @@ ACT_SYNONYMS = {
     "addnote": Act.NOTE,
 }
 
-ACTION_COLUMNS = Columns(
-    "action",
-    (
-        Column(
-            "action",
-            "resend, reissue, cancel, reschedule, note, freeze or unfreeze",
-            ("whattodo", "todo", "actiontype"),
-            required=True,
-        ),
-        Column(
-            "line_id",
-            "The line: the report's reference_line_item_id (Tango's referenceLineItemId)",
-            ("referencelineitemid", "lineitemid", "referencelineid", "line"),
-        ),
-        Column(
-            "external_ref_line_item_id",
-            "Or the line's externalRefLineItemID (the report's column of that name)",
-            ("externalreflineitemid", "externalreferencelineitemid"),
-        ),
-        Column(
-            "new_email",
-            "resend / reissue: the new email address (blank: the line's own)",
-            ("newemail", "newemailaddress", "correctemail"),
-        ),
-        Column(
-            "new_mobile_number",
-            "resend / reissue: the new mobile number, +E.164 (blank: the line's own)",
-            ("newmobile", "newphone", "newmobilenumber", "newphonenumber"),
-        ),
-        Column(
-            "new_delivery_method",
-            "resend: EMAIL, PHONE or WHATSAPP; reissue: EMAIL, PHONE, EMBEDDED... (blank: same)",
-            ("newdeliverymethod", "newmethod"),
-        ),
-        Column("amount", "reissue: the new amount (blank: the same)", ("newamount",)),
-        Column(
-            "delivery_date",
-            "reschedule: the new delivery date, YYYY-MM-DD, 7-90 days ahead",
-            ("newdeliverydate", "newdate", "deliverydate"),
-        ),
-        Column("note", "note: the line's note (reissue: the new line's notes)", ("linenote",)),
-        Column(
-            "reason_code",
-            "Tango's reason code for the action (resend, reissue, cancel, freeze, unfreeze)",
-            ("reasoncode", "reason"),
-        ),
-        Column("other_reason", "Why, in words, when reason_code is OTHER", ("otherreason",)),
-        Column(
-            "repeat_key",
-            "Anything new here makes an action done before a new one (a second reminder)",
-            ("repeatkey",),
-        ),
-    ),
-    TEMPLATE,
-)
 RESEND_METHODS, REISSUE_METHODS = rules.RESEND_METHODS, rules.REISSUE_METHODS
 
 TEXT_LIMIT = 1024
 ISSUED = ("ACTIVE", "FROZEN")  # a reward that exists: a reissue refunds its charge first
-
-
-def is_actions_sheet(headers: list[str]) -> bool:
-    """A header with an ``action`` column and a line column: an actions file, not recipients."""
-    found = {ACTION_COLUMNS.column_of(h) for h in headers}
-    return "action" in found and bool(found & {"line_id", "external_ref_line_item_id"})
 
 
 @dataclass(frozen=True)
@@ -213,6 +151,7 @@ def check(
     amounts: Mapping[str, Decimal] | None = None,
     today: date | None = None,
     in_ledger: Callable[[list[Planned]], Mapping[str, Held]] | None = None,
+    phone_country: str | None = phones.DEFAULT_COUNTRY,
 ) -> Checked:
     """Check every row of an actions sheet. ``reason_codes``: Tango's, per action (``RESEND``:
     {code: meaning}); ``lines``: each reference line id named (directly or through ``known``,
@@ -221,7 +160,8 @@ def check(
     reference line id -> the amount it was sent with (the ledger's: Tango shows a refunded
     line's amount as 0); ``in_ledger``: what the ledger holds of these actions (their lines'
     state is theirs to explain, see :func:`_allowed_by_state`; one done costs nothing more;
-    one done and undone since is asked again, as a new action)."""
+    one done and undone since is asked again, as a new action); ``phone_country``: where a
+    new mobile number written without + is read, as a recipients file's is."""
     today = today or datetime.now(UTC).date()
     catalog = catalog or {}
     problems: list[tuple[int, str, str]] = []
@@ -230,7 +170,9 @@ def check(
     for cells in frame.to_dict("records"):
         row = int(cells[ROW])
         said: list[tuple[str, str]] = []
-        action = _checked_row(cells, said, account, currency, reason_codes, lines, known)
+        action = _checked_row(
+            cells, said, account, currency, reason_codes, lines, known, phone_country
+        )
         if action is not None and not said:
             unit = (amounts or {}).get(action.line_id)
             action = _with_cost(action, lines[action.line_id], catalog, unit, said)
@@ -367,6 +309,7 @@ def _checked_row(
     reason_codes: Mapping[str, Mapping[str, str]],
     lines: Mapping[str, LineItemDetail | None],
     known: Mapping[str, str],
+    phone_country: str | None,
 ) -> Planned | None:
     """The row as an action, its problems appended to ``said`` (column, reason)."""
     act = parse_act(_text(cells, "action"))
@@ -404,16 +347,26 @@ def _checked_row(
         )
 
     email, phone = _text(cells, "new_email"), _text(cells, "new_mobile_number")
-    method = _text(cells, "new_delivery_method").upper()
+    method_text = _text(cells, "new_delivery_method")
+    method = rules.method_named(method_text) or method_text.upper()  # "sms": PHONE
     amount_text, day = _text(cells, "amount"), _text(cells, "delivery_date")
     note, code = _text(cells, "note"), _text(cells, "reason_code").upper()
     other = _text(cells, "other_reason")
 
     if email and (problem := _text_problem(email) or _email_problem(email)):
         said.append(("new_email", problem))
-    phone = re.sub(r"[ \t.()/-]", "", phone)
-    if phone and not rules.E164.match(phone):
-        said.append(("new_mobile_number", "write it with + and the country code (+14155550100)"))
+    written, phone = phone, _e164(phone, phone_country)
+    if written and not phone:
+        said.append(
+            (
+                "new_mobile_number",
+                "not a valid mobile number: write it with + and the country code, e.g. "
+                f"{phones.example(phone_country or '')} (a number without + is read in the "
+                f"default country, {phone_country})"
+                if phone_country
+                else "not a valid mobile number: write it with + and the country code",
+            )
+        )
     elif phone and not _mobile(phone):
         said.append(
             (
@@ -422,7 +375,11 @@ def _checked_row(
             )
         )
 
-    amount = _amount(amount_text, said)
+    amount = None
+    if amount_text:
+        amount, problem = amounts.one(amount_text, currency)
+        if problem:
+            said.append(("amount", problem))
     for name, value in (("note", note), ("other_reason", other)):
         if problem := _text_problem(value):
             said.append((name, problem))
@@ -447,7 +404,15 @@ def _checked_row(
         if text and name not in allowed:
             said.append((name, f"{act} takes no {name}; leave it blank or change the action"))
 
-    if act is Act.RESEND and method and method not in RESEND_METHODS:
+    if method and method not in rules.METHODS:
+        said.append(
+            (
+                "new_delivery_method",
+                f"unknown delivery method {_shown(method_text)}: use "
+                f"{', '.join(RESEND_METHODS if act is Act.RESEND else REISSUE_METHODS)}",
+            )
+        )
+    elif act is Act.RESEND and method and method not in RESEND_METHODS:
         said.append(("new_delivery_method", f"a resend goes by {', '.join(RESEND_METHODS)}"))
     if act is Act.REISSUE and method and method not in REISSUE_METHODS:
         said.append(("new_delivery_method", f"a reissue goes by {', '.join(REISSUE_METHODS)}"))
@@ -524,19 +489,6 @@ def parse_act(text: str) -> Act | None:
 
 def _ext_of(detail: LineItemDetail | None) -> str:
     return (detail.externalReferenceLineItemID or "") if detail else ""
-
-
-def _amount(text: str, said: list[tuple[str, str]]) -> Decimal | None:
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not re.fullmatch(r"\d+(\.\d{1,2})?", text) or not value.is_finite() or value <= 0:
-        said.append(("amount", "a plain number above 0 with at most 2 decimals, e.g. 25.50"))
-        return None
-    return value
 
 
 def _email_problem(email: str) -> str | None:
@@ -624,8 +576,15 @@ def _shown(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
+def _e164(written: str, country: str | None) -> str:
+    """A number as a recipients file reads it: E.164 ('' when it cannot be made one, or its
+    country does not have it)."""
+    if not written:
+        return ""
+    number = str(phones.normalise(pd.Series([written]), country).iloc[0])
+    return number if number and phones.in_plan(pa.array([number]))[0] else ""
+
+
 def _mobile(e164: str) -> bool:
     """A number its country gives mobiles (as a sending run checks a text reward's)."""
-    from .phones import in_plan  # here: phones' own imports come back to this module
-
-    return bool(in_plan(pa.array([e164]), mobile=True)[0])
+    return bool(phones.in_plan(pa.array([e164]), mobile=True)[0])

@@ -458,6 +458,71 @@ RECIPIENTS = Columns(
 )
 
 
+# the actions spreadsheet (rewards.actions): what to do about rewards already sent
+ACTIONS_TEMPLATE = "a report's failed_deliveries.csv or data/templates/actions_template.csv"
+ACTION_COLUMNS = Columns(
+    "action",
+    (
+        Column(
+            "action",
+            "resend, reissue, cancel, reschedule, note, freeze or unfreeze",
+            ("whattodo", "todo", "actiontype"),
+            required=True,
+        ),
+        Column(
+            "line_id",
+            "The line: the report's reference_line_item_id (Tango's referenceLineItemId)",
+            ("referencelineitemid", "lineitemid", "referencelineid", "line"),
+        ),
+        Column(
+            "external_ref_line_item_id",
+            "Or the line's externalRefLineItemID (the report's column of that name)",
+            ("externalreflineitemid", "externalreferencelineitemid"),
+        ),
+        Column(
+            "new_email",
+            "resend / reissue: the new email address (blank: the line's own)",
+            ("newemail", "newemailaddress", "correctemail"),
+        ),
+        Column(
+            "new_mobile_number",
+            "resend / reissue: the new mobile number (blank: the line's own)",
+            ("newmobile", "newphone", "newmobilenumber", "newphonenumber"),
+        ),
+        Column(
+            "new_delivery_method",
+            "resend: EMAIL, PHONE or WHATSAPP; reissue: EMAIL, PHONE, EMBEDDED... (blank: same)",
+            ("newdeliverymethod", "newmethod"),
+        ),
+        Column("amount", "reissue: the new amount (blank: the same)", ("newamount",)),
+        Column(
+            "delivery_date",
+            "reschedule: the new delivery date, YYYY-MM-DD, 7-90 days ahead",
+            ("newdeliverydate", "newdate", "deliverydate"),
+        ),
+        Column("note", "note: the line's note (reissue: the new line's notes)", ("linenote",)),
+        Column(
+            "reason_code",
+            "Tango's reason code for the action (resend, reissue, cancel, freeze, unfreeze)",
+            ("reasoncode", "reason"),
+        ),
+        Column("other_reason", "Why, in words, when reason_code is OTHER", ("otherreason",)),
+        Column(
+            "repeat_key",
+            "Anything new here makes an action done before a new one (a second reminder)",
+            ("repeatkey",),
+        ),
+    ),
+    ACTIONS_TEMPLATE,
+)
+
+
+def is_actions_sheet(headers: list[str]) -> bool:
+    """A header with an ``action`` column and a line column: an actions file, not recipients."""
+    found = {ACTION_COLUMNS.column_of(h) for h in headers}
+    return "action" in found and bool(found & {"line_id", "external_ref_line_item_id"})
+
+
 def header_table() -> str:
     """The README's table of columns and the headers read as each (kept equal by a test)."""
     lines = [

@@ -30,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .actions import is_actions_sheet
+from .columns import is_actions_sheet
 from .errors import InputError
 from .ledger import add_columns, create_tables
 from .reading import headers

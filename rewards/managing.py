@@ -39,8 +39,8 @@ from raas import (
 )
 
 from . import sending, sources
-from .actions import ACTION_COLUMNS, Act, Checked, Held, Planned, check, line_facts, line_refs
-from .columns import ROW
+from .actions import Act, Checked, Held, Planned, check, line_facts, line_refs
+from .columns import ACTION_COLUMNS, ROW
 from .export import mask_email, mask_phone
 from .ledger import (
     ActionRow,

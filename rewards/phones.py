@@ -22,6 +22,7 @@ from .arrow_text import buffers
 from .columnar import TEXT, as_series, without
 
 CODES = sorted(str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+DEFAULT_COUNTRY = "US"  # where a number written without + is read, unless a run says otherwise
 
 
 @cache

@@ -29,9 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .actions import is_actions_sheet
 from .arrow_text import buffers
-from .columns import RECIPIENTS, ROW, Columns, normalise_header
+from .columns import RECIPIENTS, ROW, Columns, is_actions_sheet, normalise_header
 from .errors import InputError
 from .export import FORMULA_START
 from .limits import ReadLimits, check_cell_length, check_csv_shape, open_regular
@@ -99,7 +98,7 @@ def read_recipients(
 
 def refuse_actions_file(path: str | Path, limits: ReadLimits | None = None) -> None:
     """An actions file (its header: ``action`` and a line column, as the inbox tells them,
-    :func:`rewards.actions.is_actions_sheet`) where recipients are expected: an error naming
+    :func:`rewards.columns.is_actions_sheet`) where recipients are expected: an error naming
     the command that takes it. A header that also has every required recipients column is
     left to be read as recipients; a file that cannot be read is left to the reader."""
     try:
@@ -136,7 +135,7 @@ def read_sheet(
         if suffix in WORKBOOKS:
             raw, sheet = _read_book(fh, path.name, sheet_name, limits, columns)
             found = unseen(fh, path.name, sheet)
-            raw = with_merged_down(with_errors(raw, found), found)
+            raw = with_merged_down(with_errors(as_shown(raw, found), found), found)
 
             return _finish(raw, path, limits, columns, unseen=found, sheet_name=sheet)
 
@@ -561,7 +560,7 @@ def _read_workbook(
     finally:
         book.close()  # calamine's copy of the cells goes now, before the rest of the work
     _refuse_empty(frame, name, chosen, names)
-    return as_shown(frame, fh, name, chosen), chosen
+    return frame, chosen
 
 
 class _EmptySheetError(InputError):
@@ -931,6 +930,8 @@ def _refuse_unseen(
     the sheet sees (a hidden "Amount" beside a visible "Revised Amount" was sent, and a row
     hidden to leave it out was paid). A column kept as written may hold such formulas: the
     report carries it as read."""
+    if not unseen.hides_rows_or_columns():  # most workbooks
+        return
     read = {i for i, h in enumerate(headers) if h in mapping}
     data = set(rows.tolist())
     refuse_unsaved_formulas(

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from raas import rules
 from raas._models import Catalog, CatalogItem
 
+from . import amounts as amounts_read
 from . import arrow_text, columnar, phones, text_checks
 from . import currency as currency_marks
 from .columnar import (
@@ -85,7 +86,7 @@ VALID_COLUMNS = (ROW, *(n for c in COLUMNS for n in (c.name, *ADDED.get(c.name, 
 
 @dataclass(frozen=True)
 class ValidationOptions:
-    default_phone_country: str | None = "US"
+    default_phone_country: str | None = phones.DEFAULT_COUNTRY
     default_campaign: str | None = None
     today: date | None = None
 
@@ -107,40 +108,6 @@ class Validated:
 # --- values ------------------------------------------------------------------------------------
 
 
-# amounts written as people do, but not as Tango takes them: (pattern, what to write instead)
-AMOUNT_MISTAKES = (
-    (  # rewards.xlsx_formats writes a number its cell's format rounds so
-        r"\(shown as [^)]*\)$",
-        "amount has more decimals than its cell shows (its format rounds it): type the "
-        "amount meant, with at most 2 decimals, in a cell that shows them (e.g. 0.00)",
-    ),
-    (r"^\D{0,4}-\s*\D{0,4}\d", "amount must be greater than 0: write it without a minus sign"),
-    (
-        r"^\(\s*\D{0,4}\d[\d.,]*\s*\)$",
-        "amount in brackets is how accounts write a negative amount: write a positive number "
-        "without brackets",
-    ),
-    (r"^\+\s*\d", "amount has a plus sign: write it without one, e.g. 25"),
-    (
-        r"^-?\d[\d.,]*\s*%$",
-        "amount is a percentage (a cell formatted as one shows 100 times its number): write "
-        "the amount itself, e.g. 25, in a cell formatted as a number",
-    ),
-    (
-        r"^\d{1,3}([, ]\d{3})+(\.\d{1,2})?$",
-        "amount has a thousands separator: write 1000, not 1,000 or 1 000",
-    ),
-    (r"^\.\d+$|^\d+\.$", "amount needs digits on both sides of its point: write 0.50 or 25.00"),
-    (r"^\d+,\d{1,2}$", "amount has a decimal comma: write it with a decimal point, e.g. 25.50"),
-    (
-        r"^\d{1,3}(\.\d{3})+,\d{1,2}$|^\d{1,3}(\.\d{3}){2,}$",
-        "amount has a point for thousands (and a comma for decimals): write 1000.50, not 1.000,50",
-    ),
-    (r"^\d+\.\d{3,}$", "amount must have at most 2 decimals, e.g. 25.50"),
-    (r"^\d+(\.\d+)?[eE][-+]?\d+$", "amount is in scientific notation: write it in full, e.g. 1000"),
-)
-
-
 def _amount_verdicts(rule: rules.AmountRule, cents: np.ndarray) -> np.ndarray:
     """:func:`raas.rules.amount_problem` for many positive amounts (in cents) of one item at once: per
     amount, the index in ``rule.said`` of what is wrong, or -1."""
@@ -160,25 +127,6 @@ def _amount_verdicts(rule: rules.AmountRule, cents: np.ndarray) -> np.ndarray:
     if low is not None:
         out[cents < low] = rules.BELOW
     return out
-
-
-@dataclass(frozen=True)
-class _Amounts:
-    """Per distinct amount: as written without the account currency's sign, whether that is
-    a plain decimal, and its integer cents (0 if not). Made once, on the pool: the amount
-    check and the repeat key both read it."""
-
-    bare: pa.Array
-    plain: np.ndarray
-    cents: np.ndarray
-
-
-def _cents(amounts: Coded, currency: str) -> _Amounts:
-    values = currency_marks.unsigned(amounts.uniques, currency)
-    plain = matches(values, r"^\d{1,9}(\.\d{1,2})?$")
-    zero = pa.scalar("0", values.type)
-    number = pc.cast(pc.if_else(pa.array(plain), values, zero), pa.float64())
-    return _Amounts(values, plain, np.round(to_numpy(number) * 100).astype(np.int64))
 
 
 def _shipping_name(value: str) -> str:
@@ -280,7 +228,7 @@ class _Store:
     by_value: dict[str, tuple[Coded, Sequence[str] | pa.Array]] = field(default_factory=dict)
 
     email_f: Future[pa.ChunkedArray] = field(init=False)  # _queue
-    amounts_f: Future[_Amounts] = field(init=False)  # _queue
+    amounts_f: Future[amounts_read.Amounts] = field(init=False)  # _queue
     email_ok_f: Future[tuple[np.ndarray, dict[str, np.ndarray]]] = field(init=False)  # _queue
     phones_f: Future[tuple[pa.Array, np.ndarray]] = field(init=False)  # _queue
     texts_f: Future[tuple[list[_Flag], list[_Flag]]] = field(init=False)  # _queue
@@ -321,7 +269,9 @@ def _queue(s: _Store) -> None:
         s.coded.update({n: pool.submit(lambda n: Coded(arrow(df, n)), n) for n in names})
 
     encode("utid", "amount")
-    s.amounts_f = pool.submit(lambda: _cents(s.column("amount"), s.account_currency))
+    s.amounts_f = pool.submit(
+        lambda: amounts_read.read(s.column("amount").uniques, s.account_currency)
+    )
     s.email_f = pool.submit(lambda: lower(arrow(df, "email")))
     s.email_ok_f = pool.submit(lambda: text_checks.email_problems(s.email_f.result()))
     encode("quantity", "delivery_method")
@@ -458,7 +408,6 @@ def _amount(s: _Store) -> None:
     plain_a, cents_a = amounts.plain, amounts.cents
     s.cents_a = cents_a
     empty_a = empty(a.uniques)
-    s.flag(a.rows(empty_a), "amount", "amount is empty")
     account = s.account_currency
     named = currency_marks.named_in_header(s.amount_header)
     if named and account not in named:
@@ -470,37 +419,8 @@ def _amount(s: _Store) -> None:
             f"{account}: convert them to {account} and rename the header, or send from an "
             f"account in {said}",
         )
-    # the shapes of mistakes are looked for among the amounts that are not plain (few)
-    not_plain = np.flatnonzero(~empty_a & ~plain_a)
-    written = currency_marks.as_written(a.uniques.take(pa.array(not_plain)))
-    bare = amounts.bare.take(pa.array(not_plain))
-    own = currency_marks.mark(account)
-    other = np.zeros(len(a), dtype=bool)
-    other[not_plain] = matches(written, currency_marks.ANY_SIGN) & ~matches(
-        written, rf"^\s*{own}|{own}\s*$"
-    )
-    s.flag(
-        a.rows(other),
-        "amount",
-        f"amount is written in another currency than the account's ({account}): "
-        f"write it in {account}, as a plain number (in Excel, also the cell's format: "
-        "Number, not another currency)",
-    )
-    odd = ~empty_a & ~plain_a & ~other
-    for pattern, reason in AMOUNT_MISTAKES if odd.any() else ():
-        found = np.zeros(len(a), dtype=bool)
-        found[not_plain] = matches(bare, pattern)
-        found &= odd
-        s.flag(a.rows(found), "amount", reason)
-        odd &= ~found
-
-    s.flag(
-        a.rows(odd),
-        "amount",
-        "amount is not a number: write it as 25 or 25.50 (the account currency's sign may "
-        "stand before it)",
-    )
-    s.flag(a.rows(plain_a & (cents_a <= 0)), "amount", "amount must be greater than 0")
+    as_written = amounts_read.problems(a.uniques, amounts, account)
+    s.flag(a.rows(as_written.astype(bool)), "amount", a.reasons(as_written.tolist()))
 
     judged = [rules.amount_rule(i) if i is not None else None for i in s.item_of]
 

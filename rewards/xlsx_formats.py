@@ -81,7 +81,7 @@ QUOTED_CELLS = 5
 class Shown:
     """What a number format shows around a cell's number."""
 
-    currency: str | None = None  # "€", "EUR", "US$"
+    mark: str | None = None  # the currency or text shown beside it: "€", "EUR", "US$", "pts"
     percent: bool = False  # the number is shown followed by "%"
     scaled: bool = False  # ... and 100 times itself (a "%" the format does not quote)
     decimals: int | None = None  # the decimals it shows ("#,##0": 0), when it fixes them
@@ -103,7 +103,7 @@ class Shown:
         return written
 
     def _marked(self, number: str) -> str:
-        mark = self.currency
+        mark = self.mark
         if not mark:
             return number
         return f"{mark}{number}" if SIGNS.search(mark) else f"{mark} {number}"
@@ -137,26 +137,13 @@ def shown_formats(fh: BinaryIO, name: str) -> dict[int, Shown]:
     return shown
 
 
-def as_shown(frame: pd.DataFrame, fh: BinaryIO, name: str, sheet: str | None) -> pd.DataFrame:
+def as_shown(frame: pd.DataFrame, found: Unseen) -> pd.DataFrame:
     """``frame`` (the sheet's cells from A1, as text) with each number whose format shows a
-    currency or a percentage written as it is shown: "€25", "EUR 25", "25%"."""
-    shown = shown_formats(fh, name)
-    if not shown:
-        return frame
-    fh.seek(0)
-    with zipfile.ZipFile(fh) as book:
-        parts = sheet_parts(book, name, sheet)
-        if len(parts) != 1:
-            return frame
-        with book.open(parts[0]) as part:
-            xml = part.read()  # its size was checked by xlsx_guard before the reader ran
-    ids = b"|".join(str(i).encode() for i in shown)
-    cell = re.compile(CELL + rb'(?:\s[\w:]+="[^"]*")*?\ss="(' + ids + rb')"')
-    cells = [
-        (_column(letters), int(row), shown[int(style)].text)
-        for letters, row, style in cell.findall(xml)  # only the cells with such a format
-    ]
-    return _rewritten(frame, cells, lambda text: bool(text) and bool(NUMBER.fullmatch(text)))
+    currency, a percentage, rounding or leading zeros written as it is shown: "€25",
+    "EUR 25", "25%", "25.5 (shown as 26)", "02134"."""
+    return _rewritten(
+        frame, found.formatted, lambda text: bool(text) and bool(NUMBER.fullmatch(text))
+    )
 
 
 def with_errors(frame: pd.DataFrame, found: Unseen) -> pd.DataFrame:
@@ -211,7 +198,7 @@ def _rewritten(
 class Unseen:
     """What a sheet holds that a person looking at it in Excel does not see as the reader
     would read it: formulas whose value was not saved, hidden (or filtered out) rows and
-    columns."""
+    columns, merged cells, failed formulas, numbers shown otherwise by their format."""
 
     unsaved: list[tuple[str, int, int]] = field(default_factory=list)  # "C2", column, row
     hidden_rows: set[int] = field(default_factory=set)  # spreadsheet rows, from 1
@@ -219,11 +206,23 @@ class Unseen:
     errors: list[tuple[int, int, str]] = field(default_factory=list)  # column, row, "#N/A"
     # merged cells: "F2:F4" and its first and last column (from 0) and row (from 1)
     merged: list[tuple[str, int, int, int, int]] = field(default_factory=list)
+    # column, row and how it is shown, for the numbers whose cell format shows them otherwise
+    formatted: list[tuple[int, int, Callable[[str], str]]] = field(default_factory=list)
+
+    def hides_rows_or_columns(self) -> bool:
+        """Whether anything here may leave a recipient's value unseen (the rest is read as
+        shown)."""
+        return bool(self.unsaved or self.merged or self.hidden_rows or self.hidden_columns)
 
 
 def unseen(fh: BinaryIO, name: str, sheet: str) -> Unseen:
     """One pass over the sheet's XML, block by block (it can be hundreds of MiB)."""
     found = Unseen()
+    shown = shown_formats(fh, name)
+    styled = None
+    if shown:  # a cell naming one of these styles: <c r="B2" ... s="7"
+        ids = b"|".join(str(i).encode() for i in shown)
+        styled = re.compile(CELL + rb'(?:\s[\w:]+="[^"]*")*?\ss="(' + ids + rb')"')
     fh.seek(0)
     with zipfile.ZipFile(fh) as book:
         parts = sheet_parts(book, name, sheet)
@@ -236,6 +235,11 @@ def unseen(fh: BinaryIO, name: str, sheet: str) -> Unseen:
         with book.open(parts[0]) as part:
             for block in _blocks(part):
                 _look(block, recalculate, found)
+                if styled is not None:
+                    found.formatted += [
+                        (_column(letters), int(row), shown[int(style)].text)
+                        for letters, row, style in styled.findall(block)
+                    ]
     return found
 
 
@@ -317,7 +321,7 @@ def _shown(code: str) -> Shown | None:
     """What a format code shows around its number: a currency, a percentage, or a fixed
     number of decimals (None for General, dates, text)."""
     if (found := BRACKETED.search(code)) and (mark := found.group(1).strip()):
-        return Shown(currency=mark, decimals=_decimals(code))
+        return Shown(mark=mark, decimals=_decimals(code))
     shown = BRACKETS.sub("", code)  # [$-409] (a locale), [Red], [>=100] show no sign
     sign = SIGNS.search(shown)  # quoted ("€") or escaped (\€) or bare
     if "%" in LITERAL.sub("", shown):
@@ -331,14 +335,19 @@ def _shown(code: str) -> Shown | None:
     mark = next((w for w in words if re.search(r"[^\W\d_]", w) or SIGNS.search(w)), None)
     mark = mark or (sign.group(0) if sign else None)
     if mark or decimals is not None:
-        return Shown(currency=mark, decimals=decimals, width=_width(code))
+        return Shown(mark=mark, decimals=decimals, width=_width(code))
     return None
+
+
+def _first_section(code: str) -> str:
+    """A format code's section for positive numbers, without its quoted text and brackets."""
+    return LITERAL.sub("", BRACKETS.sub("", code)).split(";")[0]
 
 
 def _width(code: str) -> int:
     """The digits a number format shows before its point, zeros first ("00000": 5); 0 when
     it pads none ("#,##0", "0")."""
-    first = LITERAL.sub("", BRACKETS.sub("", code)).split(";")[0].partition(".")[0]
+    first = _first_section(code).partition(".")[0]
     zeros = first.count("0")
     return zeros if zeros > 1 and "#" not in first and "," not in first else 0
 
@@ -346,7 +355,7 @@ def _width(code: str) -> int:
 def _decimals(code: str) -> int | None:
     """The decimals a number format shows, from its first section; None when it is not a
     plain number's (General, a date or time, scientific, text)."""
-    first = LITERAL.sub("", BRACKETS.sub("", code)).split(";")[0]
+    first = _first_section(code)
     if re.search(r"[A-Za-z@]", first) or not re.search(r"[0#?]", first):
         return None
     _, point, fraction = first.partition(".")

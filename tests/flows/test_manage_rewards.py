@@ -192,7 +192,7 @@ def test_a_resend_whose_answer_was_lost_is_not_sent_again(
     """The run recorded the resend, Tango did it, and the process died before the ledger
     heard: the rerun finds the resend in the line's history and does not deliver it again."""
     from rewards import managing
-    from rewards.actions import ACTION_COLUMNS
+    from rewards.columns import ACTION_COLUMNS
     from rewards.reading import read_sheet
 
     _, sent = sent_lines(env, campaign, 1)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from raas import LineItemDetail
-from rewards.actions import ACTION_COLUMNS, Act, check, is_actions_sheet
+from rewards.actions import Act, check
+from rewards.columns import ACTION_COLUMNS, is_actions_sheet
 from rewards.errors import InputError
 from rewards.reading import read_sheet
 
@@ -149,6 +150,42 @@ def test_a_new_contact_the_delivery_method_would_not_use_is_refused(tmp_path: Pa
     assert "this one goes by PHONE" in said[4, "new_email"], said
 
     assert [a.row_number for a in result.actions] == [3, 5]
+
+
+def test_new_values_are_read_as_the_recipients_file_reads_them(tmp_path: Path) -> None:
+    """What a recipients file accepts, an actions file accepts: an amount with the account's
+    sign ("$12.50"), a method by its everyday name ("sms", "text"), a national number read in
+    the default country. Each was refused ("a plain number", "a resend goes by EMAIL, PHONE,
+    WHATSAPP", "write it with + and the country code"). What is wrong is said as a
+    recipients file says it."""
+    result = checked(
+        tmp_path,
+        "action,line_id,new_mobile_number,new_delivery_method,amount,reason_code\n"
+        "resend,L1,(415) 555-0123,sms,,DELIVERY_INFO\n"  # 2
+        "reissue,L1,,Text,$12.50,REWARD_AMOUNT\n"  # 3 (L1 has no number: PHONE needs one)
+        "reissue,L1,,email,12.50 USD,REWARD_AMOUNT\n"  # 4
+        'reissue,L1,,,"1,250.00",REWARD_AMOUNT\n'  # 5: a thousands separator
+        "reissue,L1,,,€12.50,REWARD_AMOUNT\n"  # 6: another currency
+        "reissue,L1,,,12.5%,REWARD_AMOUNT\n"  # 7: a percentage
+        "resend,L1,,carrier pigeon,,DELIVERY_INFO\n",  # 8: no such method
+    )
+    said = {(p.row_number, p.column): p.reason for p in result.problems.itertuples()}
+    assert said.keys() == {
+        (3, "new_mobile_number"),
+        (5, "amount"),
+        (6, "amount"),
+        (7, "amount"),
+        (8, "new_delivery_method"),
+    }, said
+    assert "PHONE needs a mobile number" in said[3, "new_mobile_number"]
+    assert "thousands separator" in said[5, "amount"]
+    assert "another currency than the account's (USD)" in said[6, "amount"]
+    assert "percentage" in said[7, "amount"]
+    assert "unknown delivery method 'carrier pigeon'" in said[8, "new_delivery_method"]
+    by_row = {a.row_number: a for a in result.actions}
+    assert by_row[2].new_mobile_number == "+14155550123"
+    assert by_row[2].new_delivery_method == "PHONE"
+    assert by_row[4].new_delivery_method == "EMAIL" and by_row[4].amount == Decimal("12.50")
 
 
 def test_the_same_action_has_the_same_id_in_any_file(tmp_path: Path) -> None:
