@@ -210,6 +210,7 @@ def _manage(args: argparse.Namespace) -> int:
             "customer_identifier": args.customer or "",
             "account_identifier": args.account or "",
             "dry_run": args.dry_run,
+            "default_phone_country": args.phone_country,
         }
     )
 
@@ -369,6 +370,12 @@ def _parser() -> argparse.ArgumentParser:
     manage.add_argument("--customer", default=None, help="Tango customer")
     manage.add_argument("--account", default=None, help="Tango account")
     manage.add_argument("--dry-run", action="store_true", help="check and price; do nothing")
+    manage.add_argument(
+        "--phone-country",
+        default="US",
+        type=_country,
+        help="country of new numbers written without +, two letters (default US)",
+    )
     history_said = "a line's whole life: sent, failed, resent, delivered"
     history = sub.add_parser("history", help=history_said, description=history_said)
     history.add_argument(

@@ -21,7 +21,14 @@ from rewards import export
 from rewards.actions import Checked, Planned
 from rewards.errors import RewardsError
 from rewards.managing import Acted, Done, Outcome, report
-from rewards.params import Approval, ApprovalSeconds, Money, RewardsSettings, Seconds
+from rewards.params import (
+    Approval,
+    ApprovalSeconds,
+    Money,
+    RewardsSettings,
+    Seconds,
+    phone_region,
+)
 from rewards.reading import Sheet
 from rewards.summary import CostPreview, RunStoppedError, RunSummary
 from tasks.fulfil import expected_ending
@@ -71,6 +78,9 @@ def manage_rewards(
     sheet_name: str = Field(
         "", description="XLSX sheet to read (empty: the one visible sheet with actions)"
     ),
+    default_phone_country: str = Field(
+        "US", description="Country for new mobile numbers written without +country code"
+    ),
     timeout_seconds: Seconds = Field(
         120, description="How long to wait for resent and reissued lines to be delivered"
     ),
@@ -96,7 +106,8 @@ def manage_rewards(
         tag_run(account_id, dry_run=dry_run)
         sheet = load_actions(source_path, sheet_name or None)
         account = fetch_account(customer, account_id)
-        checked, cost = check_actions(quote(sheet), customer, account)
+        country = phone_region(default_phone_country) if default_phone_country else None
+        checked, cost = check_actions(quote(sheet), customer, account, country)
         run = _Run(sheet, checked, cost, account, customer, settings)
         if dry_run:
             ahead = approval.ahead(cost, doing="doing them")

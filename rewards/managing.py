@@ -38,7 +38,7 @@ from raas import (
     rules,
 )
 
-from . import sending, sources
+from . import phones, sending, sources
 from .actions import Act, Checked, Held, Planned, check, line_facts, line_refs
 from .columns import ACTION_COLUMNS, ROW
 from .export import mask_email, mask_phone
@@ -130,10 +130,16 @@ def look_up(
 
 
 def check_sheet(
-    client: RaasClient, book: Ledger, sheet: Sheet, lines: Lines, account: Account
+    client: RaasClient,
+    book: Ledger,
+    sheet: Sheet,
+    lines: Lines,
+    account: Account,
+    phone_country: str | None = phones.DEFAULT_COUNTRY,
 ) -> Checked:
     """Every row checked against Tango's reason codes, the lines (their state too) and the
-    catalog; what the ledger holds of each action (done before: no cost)."""
+    catalog; what the ledger holds of each action (done before: no cost). A new number
+    written without + is read in ``phone_country``."""
     codes = client.get_async_reason_codes().reasonCodes
     utids = {d.utid for d in lines.details.values() if d and d.utid}
     catalog = {}
@@ -149,6 +155,7 @@ def check_sheet(
         catalog=catalog,
         amounts=lines.amounts,
         in_ledger=lambda actions: held_in(book, actions, lines.details),
+        phone_country=phone_country,
     )
 
 

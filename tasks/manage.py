@@ -36,11 +36,13 @@ def fetch_account(customer: str, account: str) -> Account:
 
 
 @step("check-actions")
-def check_actions(sheet: Sheet, customer: str, account: Account) -> tuple[Checked, CostPreview]:
+def check_actions(
+    sheet: Sheet, customer: str, account: Account, phone_country: str | None
+) -> tuple[Checked, CostPreview]:
     """Look the lines up at Tango, check every row, and price what would cost money."""
     client = tango_client(customer, account.accountIdentifier)
     lines = managing.look_up(client, ledger(), account.accountIdentifier, sheet.frame)
-    checked = managing.check_sheet(client, ledger(), sheet, lines, account)
+    checked = managing.check_sheet(client, ledger(), sheet, lines, account, phone_country)
     preview = managing.cost(checked, account)
     get_run_logger().info(
         "%d action(s) valid, %d row(s) rejected; cost %s",

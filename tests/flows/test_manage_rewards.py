@@ -305,6 +305,14 @@ def test_rewards_manage_on_the_command_line(
 
     code, said = rewards("manage", str(fixed), "--dry-run")
     assert code == 0 and "1 would be done" in said, said
+    # a new number written as the office does, read in the country the run names
+    texted = fix.assign(new_email="", new_mobile_number="07911 123456", new_delivery_method="sms")
+    texted.to_csv(env / "texted.csv", index=False)
+    code, said = rewards("manage", str(env / "texted.csv"), "--dry-run", "--phone-country", "GB")
+    assert code == 0 and "1 would be done" in said, said
+    code, said = rewards("manage", str(env / "texted.csv"), "--dry-run")
+    assert code == 1 and "read in the default country, US" in said, said
+
 
     bad = write_actions(env / "bad.csv", [{"action": "resend", "line_id": fix.loc[0, "line_id"]}])
     code, said = rewards("manage", str(bad))
