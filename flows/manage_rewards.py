@@ -211,10 +211,13 @@ def _not_done(action: Planned, reason: str) -> Done:
 
 
 def _charged(preview: CostPreview, table: pd.DataFrame) -> CostPreview:
-    """What the report's rows cost (a dry run: would cost): not the price asked before
-    acting, which counted actions Tango then refused or whose delivery failed again."""
+    """What the report's rows took from the balance (a dry run: would take), net of what was
+    refunded: not the price asked before acting, which counted actions Tango then
+    refused or whose delivery failed again."""
     costs = [Decimal(c) for c in table["cost"] if c]
-    return replace(preview, cost=sum(costs, Decimal(0)), rows=len(costs))
+    refunds = [Decimal(r) for r in table["refunded"] if r]
+    net = sum(costs, Decimal(0)) - sum(refunds, Decimal(0))
+    return replace(preview, cost=max(net, Decimal(0)), rows=len(costs))
 
 
 def _publish(

@@ -92,8 +92,15 @@ class Planned:
     amount: Decimal | None = None
     delivery_date: str | None = None
     note: str | None = None
-    cost: Decimal = Decimal(0)  # what it may take from the balance
+    charge: Decimal = Decimal(0)  # what Tango charges for it (a reissue's new line)
+    refund: Decimal = Decimal(0)  # what Tango gives back (a cancelled or reissued charge)
     currency: str = ""
+
+    @property
+    def cost(self) -> Decimal:
+        """What it may take from the balance: Tango refunds a reissued reward's charge before
+        it charges the new line, so the balance needs the difference (DECISIONS.md)."""
+        return max(self.charge - self.refund, Decimal(0))
 
     def values(self) -> dict[str, str]:
         """The new values it takes (the request, as the ledger records it)."""
@@ -200,7 +207,7 @@ def check(
     problems += refused
     out = {row for row, _, _ in refused}
     planned = [
-        _costing(a, Decimal(0), a.currency) if a.id in done else a
+        replace(a, charge=Decimal(0), refund=Decimal(0)) if a.id in done else a
         for a in planned
         if a.row_number not in out
     ]
@@ -537,10 +544,17 @@ def _with_cost(
     unit: Decimal | None,
     said: list[tuple[str, str]],
 ) -> Planned:
-    """The action with what it may take from the balance (DECISIONS.md): a reissue costs its
-    new line, less the old charge when the old reward was issued; a resend of a line whose
-    delivery failed costs the line again; the rest nothing."""
-    if line is None or not action.action.charged:
+    """The action with what it is charged and refunded (DECISIONS.md): a reissue is charged
+    its new line and refunded the old charge when the old reward was issued; a resend of a
+    line whose delivery failed is charged the line again; a cancel is refunded the line's
+    charge; the rest nothing."""
+    if line is None:
+        return action
+    charged = line.amountCharged
+    paid = charged.total if charged else None
+    if action.action is Act.CANCEL and charged and paid:  # allowed only pending or issued
+        return replace(action, refund=paid, currency=charged.currencyCode or action.currency)
+    if not action.action.charged:
         return action
     item = catalog.get(line.utid or "")
     quantity = line.quantity or 1
@@ -550,7 +564,7 @@ def _with_cost(
         if line.status != "FAILED" or issued is None or item is None:
             return action
         value, fee = rules.line_cost(item, issued, quantity)
-        return _costing(action, value + fee, item.currencyCode)
+        return replace(action, charge=value + fee, currency=item.currencyCode)
     amount = action.amount or issued
     if amount is None:
         return action
@@ -562,14 +576,10 @@ def _with_cost(
         rules.line_cost(item, amount, quantity) if item else (amount * quantity, Decimal(0))
     )
     refund = Decimal(0)
-    if line.rewardStatus in ISSUED and line.amountCharged and line.amountCharged.total:
-        refund = line.amountCharged.total
-    currency = item.currencyCode if item else action.currency
-    return _costing(action, max(value + fee - refund, Decimal(0)), currency)
-
-
-def _costing(action: Planned, cost: Decimal, currency: str) -> Planned:
-    return replace(action, cost=cost, currency=currency or action.currency)
+    if line.rewardStatus in ISSUED and paid:
+        refund = paid
+    currency = (item.currencyCode if item else None) or action.currency
+    return replace(action, charge=value + fee, refund=refund, currency=currency)
 
 
 def _shown(text: str, limit: int = 40) -> str:

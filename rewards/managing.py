@@ -441,7 +441,8 @@ REPORT_COLUMNS = [
     "new_line_status",
     "new_delivery_status",
     "new_reward_status",
-    "cost",
+    "cost",  # what Tango charged for it (or would)
+    "refunded",  # what Tango gave back (a cancelled line, a reissued reward's old charge)
     "action_id",
 ]
 
@@ -491,7 +492,8 @@ def report(
                 **_statuses("new_", replacement),
                 # what this run charged (or would): a failed delivery is not charged
                 # (DECISIONS.md), a refusal charges nothing, an earlier run's action is its own
-                "cost": f"{a.cost:.2f}" if a.cost and outcome in CHARGING else "",
+                "cost": f"{a.charge:.2f}" if a.charge and outcome in CHARGING else "",
+                "refunded": f"{a.refund:.2f}" if a.refund and outcome in CHARGING else "",
                 "action_id": a.id,
                 "line_id_found": a.line_id,
             }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +239,13 @@ def test_a_dry_run_does_nothing_and_prices_a_reissue(
     state, summary, report, _ = manage(path, dry_run=True)
     assert state.is_completed(), state.message
     assert report["outcome"].tolist() == ["would_do"]
-    assert summary.cost.cost > 0 and "dry-run-" in summary.report_dir
+    assert "dry-run-" in summary.report_dir
+    # the money trail: the new line charged, the old charge given back (the report said
+    # nothing of the refund, and a reissue for less showed no cost at all)
+    old = Decimal(sent.loc[0, "amount_charged"])
+    assert Decimal(report.loc[0, "cost"]) >= Decimal("8.00"), report.loc[0].to_dict()
+    assert Decimal(report.loc[0, "refunded"]) == old, (report.loc[0].to_dict(), old)
+    assert summary.cost.cost == max(Decimal(report.loc[0, "cost"]) - old, Decimal(0))
     assert client.get_line_item(line).reissuedToReferenceLineItemId is None
     artifacts = json.dumps([summary.counts])
     assert "would_do" in artifacts
@@ -581,6 +588,8 @@ def test_a_scheduled_reward_moved_noted_then_cancelled(
     state, _, report, _ = manage(path)
     assert state.is_completed(), state.message
     assert report.loc[0, "line_status"] == "CANCELLED"
+    paid = sent.loc[sent["reference_line_item_id"] == line, "amount_charged"].item()
+    assert report.loc[0, "refunded"] == paid and report.loc[0, "cost"] == "", report.loc[0]
     assert client.get_line_item(line).status == "CANCELLED"
 
     # its history: scheduled (for the date it was moved to), never issued, then cancelled
