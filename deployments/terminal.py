@@ -123,3 +123,8 @@ def print_actions(report: Path, limit: int = 20) -> None:
         print(f"  row {row.row_number}: {row.action} {row.line_id}: {row.outcome}: {row.reason}")
     if len(trouble) > limit:
         print(f"  ... and {len(trouble) - limit} more (see {report})")
+    warned = frame[(frame["warning"] != "") & ~frame.index.isin(trouble.index)]
+    if len(warned):
+        print(f"warning(s) ({len(warned)}; these rows are valid):")
+    for row in warned.head(limit).itertuples():
+        print(f"  row {row.row_number}: {row.action} {row.line_id}: {row.warning}")

@@ -92,6 +92,7 @@ class Planned:
     amount: Decimal | None = None
     delivery_date: str | None = None
     note: str | None = None
+    warning: str | None = None  # valid, but worth a look before it is done
     charge: Decimal = Decimal(0)  # what Tango charges for it (a reissue's new line)
     refund: Decimal = Decimal(0)  # what Tango gives back (a cancelled or reissued charge)
     currency: str = ""
@@ -183,6 +184,7 @@ def check(
         if action is not None and not said:
             unit = (amounts or {}).get(action.line_id)
             action = _with_cost(action, lines[action.line_id], catalog, unit, said)
+            action = _warned(action, lines[action.line_id])
             if action.action is Act.RESCHEDULE and action.delivery_date:
                 _check_date(action.delivery_date, today, said)
         if action is not None and not said:
@@ -535,6 +537,26 @@ def _check_date(day: str, today: date, said: list[tuple[str, str]]) -> None:
                 f"ahead: between {first} and {last}",
             )
         )
+
+
+def _warned(action: Planned, line: LineItemDetail | None) -> Planned:
+    """A resend of a line whose delivery failed, with no new contact or method, goes where it
+    failed before: charged again, and most likely refunded again."""
+    new = action.new_email or action.new_mobile_number or action.new_delivery_method
+    if (
+        action.action is not Act.RESEND
+        or new
+        or line is None
+        or not line_facts(line).delivery_failed
+    ):
+        return action
+    to = "email address" if line.deliveryMethod == "EMAIL" else "number"
+    return replace(
+        action,
+        warning=f"its delivery failed, and no new contact is given: it goes to the same {to} "
+        "again (charged again, refunded if it fails again); give new_email or "
+        "new_mobile_number if the contact was wrong",
+    )
 
 
 def _with_cost(

@@ -434,6 +434,7 @@ REPORT_COLUMNS = [
     "external_ref_line_item_id",
     "outcome",
     "reason",
+    "warning",  # a valid action worth a look (a failed line resent to the same contact)
     "line_status",  # of line_id, the line the row names (a reissue's old line)
     "delivery_status",
     "reward_status",
@@ -487,6 +488,7 @@ def report(
                 ROW: a.row_number,
                 "outcome": outcome.value,
                 "reason": said,
+                "warning": a.warning or "",
                 **_statuses("", line),
                 "new_line_id": d.new_line_id or "",
                 **_statuses("new_", replacement),

@@ -306,12 +306,17 @@ def test_rewards_manage_on_the_command_line(
 
     out, _ = sent_lines(env, campaign, 2, emails={0: f"ann@{BOUNCE}"})
     fix = pd.read_csv(Path(out["report_dir"]) / "failed_deliveries.csv", dtype=str)
+    # resent as it is: to the address that bounced, charged again; valid, but said
+    fix.to_csv(env / "unfixed.csv", index=False)
+    code, said = rewards("manage", str(env / "unfixed.csv"), "--dry-run")
+    assert code == 0 and "1 would be done" in said, said
+    assert "row 2: resend" in said and "goes to the same email address again" in said, said
     fix["new_email"] = "ann@example.com"
     fixed = env / "fixed.csv"
     fix.to_csv(fixed, index=False)
 
     code, said = rewards("manage", str(fixed), "--dry-run")
-    assert code == 0 and "1 would be done" in said, said
+    assert code == 0 and "1 would be done" in said and "warning" not in said, said
     # a new number written as the office does, read in the country the run names
     texted = fix.assign(new_email="", new_mobile_number="07911 123456", new_delivery_method="sms")
     texted.to_csv(env / "texted.csv", index=False)
@@ -319,7 +324,6 @@ def test_rewards_manage_on_the_command_line(
     assert code == 0 and "1 would be done" in said, said
     code, said = rewards("manage", str(env / "texted.csv"), "--dry-run")
     assert code == 1 and "read in the default country, US" in said, said
-
 
     bad = write_actions(env / "bad.csv", [{"action": "resend", "line_id": fix.loc[0, "line_id"]}])
     code, said = rewards("manage", str(bad))
