@@ -254,6 +254,18 @@ class Problems:
             self.parts.append((at, column, None, [reason]))
         self.bad[at] = True
 
+    def only(self, mask: np.ndarray, column: str) -> None:
+        """The rows in ``mask`` keep their problems in ``column`` alone (flagged before): a
+        row said to be a total is not also a recipient with an empty reward."""
+        kept = []
+        for at, name, codes, texts in self.parts:
+            if name != column:
+                keep = ~mask[at]
+                at, codes = at[keep], None if codes is None else codes[keep]
+            if len(at):
+                kept.append((at, name, codes, texts))
+        self.parts = kept
+
     def table(self) -> pd.DataFrame:
         """One line per problem, by row (within a row in check order); column and reason
         are categoricals."""

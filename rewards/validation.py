@@ -662,22 +662,35 @@ TOTAL_ROW = (
     "looks like a total row under the list (no reward, no method, and a cell saying total), "
     "not a recipient: nothing is sent for it; delete it to keep the file clean"
 )
+NOTE_ROW = (
+    "holds one cell only (no reward, no method): a note or a section label, not a recipient: "
+    "nothing is sent for it; delete it, or move the note out of the list"
+)
 
 
 def _total_row(s: _Store) -> None:
-    """A "Total" row under the list is said to be one: its reasons alone ("utid is empty",
+    """A "Total" row under the list, or a row of one cell (a note under the list, a section
+    label between groups: "Sales team"), is said to be one: its reasons alone ("utid is empty",
     "delivery method is empty") read as if a recipient's row were broken."""
     bare = np.flatnonzero(empty(arrow(s.df, "utid")) & empty(arrow(s.df, "delivery_method")))
     if not len(bare):
         return
     at = pa.array(bare)
-    said = np.zeros(len(bare), dtype=bool)
+    total = np.zeros(len(bare), dtype=bool)
+    filled = np.zeros(len(bare), dtype=np.int64)
     for name in s.df.columns:
         if name != ROW:
-            said |= matches(arrow(s.df, name).take(at), TOTAL_WORD)
-    mask = np.zeros(len(s.df), dtype=bool)
-    mask[bare[said]] = True
-    s.flag(mask, "row", TOTAL_ROW)
+            cells = arrow(s.df, name).take(at)
+            total |= matches(cells, TOTAL_WORD)
+            filled += ~empty(cells)
+    said = np.zeros(len(s.df), dtype=bool)
+    for found, reason in ((total, TOTAL_ROW), (~total & (filled == 1), NOTE_ROW)):
+        mask = np.zeros(len(s.df), dtype=bool)
+        mask[bare[found]] = True
+        s.flag(mask, "row", reason)
+        said |= mask
+    if said.any():  # its other reasons ("utid is empty") would say it is a broken recipient
+        s.problems.only(said, "row")
 
 
 def _text(s: _Store) -> None:

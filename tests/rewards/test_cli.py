@@ -578,7 +578,7 @@ def test_ordinary_office_workbooks_are_read_as_excel_shows_them(
     )
     assert code == 1 and "4 rows, 3 valid, 1 rejected" in out, out + err
     assert "columns read: first_name, last_name, email, utid, amount," in out, out
-    assert "row 7: utid: utid is empty" in out, out  # the note: said, never sent
+    assert "row 7: row: holds one cell only" in out, out  # the note: said, never sent
 
     shut = tmp_path / "shut.xlsx"
     with xlsxwriter.Workbook(str(shut)) as wb:
@@ -604,6 +604,27 @@ def test_a_total_row_under_the_list_is_said_to_be_one(no_tango: None, tmp_path: 
     code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
     assert code == 1 and "2 valid, 1 rejected" in out, out + err
     assert "row 4: row: looks like a total row under the list" in out, out
+    assert "delivery method is empty" not in out, out
+
+
+def test_a_note_or_a_section_label_in_the_list_is_said_to_be_one(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """A section label between groups ("Sales team") and a note under the list ("approved by
+    HR") were refused with a broken recipient's reasons ("utid is empty", "delivery method is
+    empty"): each is said to be a row of one cell."""
+    source = tmp_path / "sections.csv"
+    source.write_text(
+        "Name,Email,UTID,Amount,Delivery Method\n"
+        "Sales team,,,,\n"
+        "Ann,a@example.com,U100001,10,email\n"
+        "Bob,b@example.com,U100001,15,email\n"
+        ",approved by HR on 3 March,,,\n"
+    )
+    code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
+    assert code == 1 and "2 valid, 2 rejected" in out, out + err
+    assert "rows 2, 5: row: holds one cell only (no reward, no method)" in out, out
+    assert "utid is empty" not in out and "contains a space" not in out, out
 
 
 def test_a_formula_excel_saved_is_read_as_its_value(no_tango: None, tmp_path: Path) -> None:
