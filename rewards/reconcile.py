@@ -297,7 +297,10 @@ def reconcile(
                     "amount_charged": pd.Series(charged).fillna("").replace("", "0").array,
                     "line_item_status": ours("line_item_status"),
                     "delivery_status": ours("delivery_status"),
-                    "scheduled_delivery_date": ours("scheduled_delivery_date"),
+                    # Tango's; a dry run's: the date the row would be scheduled for
+                    "scheduled_delivery_date": valid["delivery_date"].array
+                    if mode is Mode.DRY_RUN
+                    else ours("scheduled_delivery_date"),
                     "external_ref_line_item_id": pd.array(ids, dtype="str"),
                     "external_ref_id": pd.array(order_ref.array, dtype="str"),
                     "reference_order_id": _lookup(order_ref, order_id).array,

@@ -195,10 +195,15 @@ def test_scheduled_and_failed_rows_are_reported(env: Path, sandbox, campaign) ->
     rows[0].update({"UTID": "U100008", "Delivery Date": when})
     rows[1]["Email"] = "nobody@fail.example.com"
     header = [*list(rows[0].keys())]
+    # a dry run's report says the date each row would be scheduled for (it was empty)
+    state, out = run(write_csv(env / "mix.csv", rows, header=header), dry_run=True)
+    report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str)
+    assert report["scheduled_delivery_date"].fillna("").tolist() == [when, "", ""], report
     state, out = run(write_csv(env / "mix.csv", rows, header=header))
     assert state.is_completed()
     assert (out["scheduled"], out["failed"], out["complete"]) == (1, 1, 1)
     report = pd.read_csv(Path(out["report_dir"]) / "report.csv", dtype=str)
+    assert report["scheduled_delivery_date"].fillna("").str[:10].tolist() == [when, "", ""]
     failed = report[report["outcome"] == "failed"].iloc[0]
     assert failed["amount_charged"] == "0.00" or float(failed["amount_charged"]) == 0
     assert "fail.example.com" in failed["reason"]
