@@ -30,6 +30,9 @@ class SandboxConfig(BaseSettings):
     fail_email_domain: str = Field(
         "fail.example.com", description="emails at this domain always fail delivery"
     )
+    fail_mobile_number: str = Field(
+        "+14155550199", description="texts and WhatsApp messages to it always fail delivery"
+    )
     max_line_items_per_order: int = Field(500, description="larger orders are refused (400)")
     requests_per_second: float | None = Field(None, description="rate limit (429 above it)")
     send_retry_after: bool = Field(True, description="Retry-After on 429 answers")

@@ -61,12 +61,17 @@ class Fulfilment:
             return len(rows)
 
     def fails(self, row: Row | dict[str, Any], first_attempt: bool = True) -> str | None:
-        """Why delivering this line fails, if it does: the failing domain, or (on a first
-        attempt only, so a resend can succeed) the seeded dice."""
+        """Why delivering this line fails, if it does: the failing domain (by email) or number
+        (by text or WhatsApp), or (on a first attempt only, so a resend can succeed) the
+        seeded dice. A contact the method does not use fails nothing."""
         recipient = json.loads(row["recipient_json"])
+        method = row["delivery_method"]
         email = (recipient.get("email") or "").lower()
-        if email.endswith("@" + self.config.fail_email_domain):
+        if method == "EMAIL" and email.endswith("@" + self.config.fail_email_domain):
             return f"delivery to {self.config.fail_email_domain} is refused by the sandbox"
+        number = self.config.fail_mobile_number
+        if method in ("PHONE", "WHATSAPP") and recipient.get("mobileNumber") == number:
+            return f"delivery to {number} is refused by the sandbox"
         if first_attempt and self.config.failure_rate > 0:
             rng = random.Random(f"{self.config.failure_seed}:{row['external_ref_line_item_id']}")
             if rng.random() < self.config.failure_rate:

@@ -120,7 +120,7 @@ class Redelivery:
         self, c: Connection, li: Row, method: str, recipient: dict[str, Any]
     ) -> str:
         """The reward exists: it is delivered now (or bounces), nothing is charged."""
-        probe = {**dict(li), "recipient_json": json.dumps(recipient)}
+        probe = {**dict(li), "recipient_json": json.dumps(recipient), "delivery_method": method}
         delivery = "FAILED" if self.fulfilment.fails(probe, first_attempt=False) else "DELIVERED"
         c.execute(
             "UPDATE line_items SET delivery_status=?, delivery_method=?, recipient_json=? "

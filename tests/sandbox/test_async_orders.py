@@ -54,6 +54,32 @@ def test_fulfilment_moves_money_exactly_and_refunds_failures(client: RaasClient)
     assert client.get_account().currentBalance == before - charged
 
 
+def test_a_delivery_fails_by_the_contact_its_method_uses(client: RaasClient) -> None:
+    """A text to a recipient whose email is at the failing domain was failed by that email,
+    which a text never uses; a text fails by the failing number, an email by the domain."""
+    bad_email = {"email": "x@fail.example.com", "mobileNumber": "+14155550123"}
+    bad_number = {"email": "x@example.com", "mobileNumber": "+14155550199"}
+    r = ref()
+    client.create_async_order(
+        order(
+            r,
+            [
+                line("text", deliveryMethod="PHONE", recipient=bad_email),
+                line("text-fails", deliveryMethod="PHONE", recipient=bad_number),
+                line("email", recipient=bad_number),
+                line("email-fails", recipient=bad_email),
+            ],
+        )
+    )
+    status = {li.externalRefLineItemID: li.lineItemStatus for li in wait_final(client, r).lineItems}
+    assert status == {
+        "text": "COMPLETE",
+        "text-fails": "FAILED",
+        "email": "COMPLETE",
+        "email-fails": "FAILED",
+    }
+
+
 def test_request_level_problems_are_400_with_field_errors(client: RaasClient) -> None:
     raw = client._http  # bypass the model to send what a careless caller might
     resp = raw.post(
