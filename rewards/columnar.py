@@ -254,12 +254,15 @@ class Problems:
             self.parts.append((at, column, None, [reason]))
         self.bad[at] = True
 
-    def only(self, mask: np.ndarray, column: str) -> None:
+    def only(self, mask: np.ndarray, column: str, reason: str | None = None) -> None:
         """The rows in ``mask`` keep their problems in ``column`` alone (flagged before): a
-        row said to be a total is not also a recipient with an empty reward."""
+        row said to be a total is not also a recipient with an empty reward. With ``reason``,
+        only that column's other reasons go: a cell showing #N/A is not also "not a
+        number"."""
         kept = []
         for at, name, codes, texts in self.parts:
-            if name != column:
+            ours = name == column and (reason is None or (codes is None and texts == [reason]))
+            if not ours and (reason is None or name == column):
                 keep = ~mask[at]
                 at, codes = at[keep], None if codes is None else codes[keep]
             if len(at):

@@ -226,6 +226,7 @@ class _Store:
     texts: dict[str, pa.ChunkedArray] = field(default_factory=dict)
     # per distinct value of a coded column, what goes on (the reward id upper-cased...)
     by_value: dict[str, tuple[Coded, Sequence[str] | pa.Array]] = field(default_factory=dict)
+    failed_formulas: dict[str, np.ndarray] = field(default_factory=dict)  # column: its #N/A
 
     email_f: Future[pa.ChunkedArray] = field(init=False)  # _queue
     amounts_f: Future[amounts_read.Amounts] = field(init=False)  # _queue
@@ -352,7 +353,17 @@ def _formula_errors(s: _Store) -> None:
         if c.name in s.df and c.kind is not Kind.INT:
             values = arrow(s.df, c.name)
             if arrow_text.holds(values, ord("#")):
-                s.flag(matches(values, FORMULA_ERROR), c.name, f"{c.name} {FAILED_FORMULA}")
+                failed = matches(values, FORMULA_ERROR)
+                s.flag(failed, c.name, f"{c.name} {FAILED_FORMULA}")
+                if failed.any():
+                    s.failed_formulas[c.name] = failed
+
+
+def _failed_formulas_alone(s: _Store) -> None:
+    """A cell showing a formula's error says so alone: "#N/A" is not also "utid must be U
+    followed by digits"."""
+    for name, failed in s.failed_formulas.items():
+        s.problems.only(failed, name, f"{name} {FAILED_FORMULA}")
 
 
 def _apostrophe(s: _Store) -> None:
@@ -724,6 +735,7 @@ CHECKS: tuple[Callable[[_Store], None], ...] = (
     _schedule,
     _text,
     _total_row,
+    _failed_formulas_alone,
 )
 
 

@@ -498,6 +498,8 @@ def test_a_formula_s_error_is_read_as_excel_shows_it_and_refused(
     assert code == 1 and "1 valid, 2 rejected" in out, out + err
     assert "row 2: utid: utid shows a formula's error (#N/A, #DIV/0!" in out, out
     assert "row 3: amount: amount shows a formula's error" in out, out
+    # and that alone: "#N/A" is not also "utid must be U followed by digits"
+    assert "U followed by digits" not in out and "not a number" not in out, out
     exported = tmp_path / "errors.csv"
     exported.write_text("Email,UTID,Amount,Delivery Method\na@example.com,#N/A,10,email\n")
     code, out, err = _cli("validate", str(exported), "--catalog", str(CATALOG), env={})
