@@ -645,6 +645,9 @@ def _shipping(s: _Store) -> None:
     s.by_value["shipping_method"] = (shipping, shipping_of)
 
 
+MIDNIGHT = r"(T?0?0:00(:00(\.0+)?)?Z?)?"  # a date cell read with its time: no time meant
+
+
 def _schedule(s: _Store) -> None:
     """A real date written YYYY-MM-DD, that the reward can be scheduled for."""
     d = s.column("delivery_date")
@@ -665,6 +668,21 @@ def _schedule(s: _Store) -> None:
         ),
     )
     s.flag(found.found, "delivery_date", found.reasons)
+    # a time of day is not sent (Tango schedules a day): said, so no one counts on it
+    timed = [
+        bool(x) and not re.fullmatch(MIDNIGHT, v[10:].strip())
+        for v, x in zip(d.values, day_of, strict=True)
+    ]
+    s.warned.flag(
+        d.rows(np.array(timed or [False], dtype=bool)),
+        "delivery_date",
+        d.reasons(
+            [
+                f"the time ({v[10:].strip()[:8]}) is not sent: Tango delivers on the day, {x}"
+                for v, x in zip(d.values, day_of, strict=True)
+            ]
+        ),
+    )
     s.by_value["delivery_date"] = (d, day_of)
 
 

@@ -174,6 +174,19 @@ def test_scheduled_link_in_the_window_is_valid() -> None:
     assert result.problems.empty and result.valid.loc[0, "delivery_date"] == "2026-12-10"
 
 
+def test_a_delivery_time_is_said_not_to_be_sent() -> None:
+    """A time with the date ("2026-12-10 09:30") was dropped without a word: the reward goes
+    on the day, at Tango's hour. Valid, with a warning; a date cell's midnight says nothing."""
+    result = check(
+        {"utid": "U100008", "delivery_date": "2026-12-10 09:30"},
+        {"utid": "U100008", "delivery_date": "2026-12-10T00:00:00", "email": "b@example.com"},
+    )
+    assert result.problems.empty and len(result.valid) == 2
+    warned = reasons(result, 2, "warnings")
+    assert "the time (09:30) is not sent" in warned["delivery_date"], warned
+    assert reasons(result, 3, "warnings") == {}
+
+
 def test_address_delivery_with_everything() -> None:
     result = check(
         {
