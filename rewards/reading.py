@@ -754,8 +754,16 @@ def _finish(
     keep = np.flatnonzero(_filled(cells))
     if len(keep) < len(body):
         cells, rows = [c.take(keep) for c in cells], rows[keep]
+    # a spacer (no header, nothing in it) is no column of the file's: not carried, not listed
+    spacer = {
+        n for h, n, c in zip(headers, names, cells, strict=True) if not h and not _filled([c]).any()
+    }
     frame = pd.DataFrame(
-        {ROW: rows, **{name: c.array for name, c in zip(names, cells, strict=True)}}, copy=False
+        {
+            ROW: rows,
+            **{n: c.array for n, c in zip(names, cells, strict=True) if n not in spacer},
+        },
+        copy=False,
     )  # a new frame around the same columns: no copy
     if frame.empty:
         raise InputError(f"{where}: the file has a header row but no {columns.kind} rows")
@@ -763,6 +771,7 @@ def _finish(
         _refuse_unseen(unseen, headers, mapping, columns, cells, rows, where)
 
     unknown = [n for h, n in zip(headers, names, strict=True) if h not in mapping]
+    unknown = [n for n in unknown if n not in spacer]
     return Sheet(
         frame=frame,
         source=str(path),

@@ -609,6 +609,21 @@ def test_a_total_row_under_the_list_is_said_to_be_one(no_tango: None, tmp_path: 
     assert "delivery method is empty" not in out, out
 
 
+def test_a_spacer_column_is_no_column_of_the_file(no_tango: None, tmp_path: Path) -> None:
+    """An empty column with no header (a gap an office leaves between groups) was listed as
+    kept ('column_2') and carried into the report; a headerless column holding something is
+    kept."""
+    source = tmp_path / "spacer.csv"
+    source.write_text(
+        "Name,,Email,UTID,Amount,Delivery Method,,Dept\n"
+        "Ann,,a@example.com,U100001,10,email,x,HR\n"
+        "Bob,,b@example.com,U100001,10,email,,\n"
+    )
+    code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
+    assert code == 0 and "kept as written: 'column_7', 'Dept'" in out, out + err
+    assert "column_2" not in out, out
+
+
 def test_a_note_or_a_section_label_in_the_list_is_said_to_be_one(
     no_tango: None, tmp_path: Path
 ) -> None:
