@@ -360,10 +360,9 @@ class RowKey:
 HASH_SLICE = 1 << 18  # rows hashed at a time: polars' copy of them stays small
 
 
-def shared_hashes(key: RowKey, rows: int) -> np.ndarray:
-    """Rows whose key hashes like another row's: every repeat is among them (with any hash
-    collision, so the caller compares the values). polars hashes the rows in its own
-    threads, several times as fast as dictionary-encoding joined keys."""
+def row_hashes(key: RowKey, rows: int) -> np.ndarray:
+    """Each row's key hashed. polars hashes the rows in its own threads, several times as
+    fast as dictionary-encoding joined keys."""
     import polars as pl
 
     hashes = np.empty(rows, dtype=np.uint64)
@@ -373,6 +372,22 @@ def shared_hashes(key: RowKey, rows: int) -> np.ndarray:
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         hashes[start:stop] = frame.hash_rows().to_numpy()
+    return hashes
+
+
+def with_number(hashes: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """The hashes of the key with one more integer column (mixed in, wrapping: a collision
+    only adds a candidate, since the caller compares values)."""
+    mixed: np.ndarray = (hashes ^ (numbers.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))) * (
+        np.uint64(0xBF58476D1CE4E5B9)
+    )
+    return mixed
+
+
+def shared(hashes: np.ndarray) -> np.ndarray:
+    """Rows whose hash is another row's: every repeat is among them (with any hash collision,
+    so the caller compares the values)."""
+    rows = len(hashes)
     ordered = np.sort(hashes)
     twice = ordered[1:][ordered[1:] == ordered[:-1]]
     if not len(twice):  # the usual case: no two rows alike

@@ -233,7 +233,7 @@ class _Store:
     email_ok_f: Future[tuple[np.ndarray, dict[str, np.ndarray]]] = field(init=False)  # _queue
     phones_f: Future[tuple[pa.Array, np.ndarray]] = field(init=False)  # _queue
     texts_f: Future[tuple[list[_Flag], list[_Flag]]] = field(init=False)  # _queue
-    shared_f: Future[tuple[np.ndarray, RowKey]] = field(init=False)  # _queue
+    keys_f: Future[_Keys] = field(init=False)  # _queue
     u: Coded = field(init=False)  # _reward
     item_of: list[CatalogItem | None] = field(init=False)  # _reward: per distinct utid
     usable: np.ndarray = field(init=False)  # _reward: rows whose reward takes further checks
@@ -285,16 +285,28 @@ def _queue(s: _Store) -> None:
         default = pa.scalar(s.options.default_campaign, TEXT)
         campaign = s.texts["campaign"]
         s.texts["campaign"] = pc.if_else(empty(campaign), default, campaign)
-    s.shared_f = pool.submit(_repeat_key, s)
+    s.keys_f = pool.submit(_repeat_key, s)
     encode("country", "shipping_method", "delivery_date")
     s.texts_f = pool.submit(_text_problems, df, s.email_f)
 
 
-def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
-    """Rows whose repeat key (rewards.columns: ``repeat``) hashes like another row's, and the
-    key: the reward's code ("u100001" is "U100001"), the amount in cents ("10" is "10.00"),
-    the email and phone as normalised, names and address lines without case, other text as
-    typed."""
+@dataclass(frozen=True)
+class _Keys:
+    """The repeat key and the same key without the amount (a recipient's reward), each with
+    the rows whose hash another row's shares (the candidates: values decide)."""
+
+    key: RowKey
+    shared: np.ndarray
+    reward: RowKey  # without the amount
+    reward_shared: np.ndarray
+    cents: np.ndarray
+
+
+def _repeat_key(s: _Store) -> _Keys:
+    """The repeat key (rewards.columns: ``repeat``): the reward's code ("u100001" is
+    "U100001"), the amount in cents ("10" is "10.00"), the email and phone as normalised,
+    names and address lines without case, other text as typed. The rows are hashed once,
+    without the amount; the amount is mixed in after."""
     u, a = s.column("utid"), s.column("amount")
     same: dict[str, int] = {}
     upper = pc.utf8_upper(u.uniques).to_pylist()
@@ -313,12 +325,17 @@ def _repeat_key(s: _Store) -> tuple[np.ndarray, RowKey]:
             pc.if_else(reachable, pa.scalar("", v.type), v) if c.kind is Kind.NAME else v
             for c, v in zip(texts, values, strict=True)
         ]
-    key = RowKey(
-        texts=values,
-        caseless=[c.kind in (Kind.NAME, Kind.ADDRESS) for c in texts],
-        numbers=[reward, a.rows(s.amounts_f.result().cents)],
+    caseless = [c.kind in (Kind.NAME, Kind.ADDRESS) for c in texts]
+    cents = a.rows(s.amounts_f.result().cents)
+    loose = RowKey(texts=values, caseless=caseless, numbers=[reward])
+    hashes = columnar.row_hashes(loose, len(s.df))
+    return _Keys(
+        key=RowKey(texts=values, caseless=caseless, numbers=[reward, cents]),
+        shared=columnar.shared(columnar.with_number(hashes, cents)),
+        reward=loose,
+        reward_shared=columnar.shared(hashes),
+        cents=cents,
     )
-    return columnar.shared_hashes(key, len(s.df)), key
 
 
 # --- the checks, in the order their problems are listed ----------------------------------------
@@ -850,8 +867,9 @@ def _outcome(s: _Store) -> Validated:
 
 def _flag_repeats(s: _Store, keep: np.ndarray) -> bool:
     """Flag the rows that repeat an earlier good row's key; whether there were any."""
-    shared, key = s.shared_f.result()
-    again, first = repeats(np.flatnonzero(shared & keep), key)
+    keys = s.keys_f.result()
+    again, first = repeats(np.flatnonzero(keys.shared & keep), keys.key)
+    _another_amount(s, keys, keep, again)
     if not len(again):
         return False
     mask = np.zeros(len(s.df), dtype=bool)
@@ -868,6 +886,32 @@ def _flag_repeats(s: _Store, keep: np.ndarray) -> bool:
         ],
     )
     return True
+
+
+def _another_amount(s: _Store, keys: _Keys, keep: np.ndarray, repeated: np.ndarray) -> None:
+    """Warn of a row that gives a recipient the reward an earlier row gives them, at another
+    amount: both are sent, and a correction typed under the list without deleting the row it
+    corrects pays twice. (Two rewards may be meant: a warning, not a refusal.)"""
+    valid = keep.copy()
+    valid[repeated] = False  # a repeat is refused already
+    later, first = repeats(np.flatnonzero(keys.reward_shared & valid), keys.reward)
+    other = keys.cents[later] != keys.cents[first]
+    if not other.any():
+        return
+    mask = np.zeros(len(s.df), dtype=bool)
+    mask[later[other]] = True
+    earlier = dict(zip(later[other], first[other], strict=True))
+    rows = s.problems.row_numbers
+    s.warned.flag(
+        mask,
+        "amount",
+        lambda at: [
+            f"the same recipient and reward as row {rows[earlier[i]]}, at another amount "
+            f"({keys.cents[earlier[i]] / 100:.2f} there): both are sent; if one corrects the "
+            "other, delete the one not meant"
+            for i in at
+        ],
+    )
 
 
 def _fee_cents(

@@ -238,9 +238,9 @@ def test_repeats_are_decided_by_values_even_if_every_hash_collided(monkeypatch) 
         {"first_name": "ANN", "delivery_method": "embedded", "email": ""},  # row 7 again
     )
     honest = check(*rows)
-    monkeypatch.setattr(columnar, "shared_hashes", lambda key, n: np.ones(n, dtype=bool))
+    monkeypatch.setattr(columnar, "shared", lambda hashes: np.ones(len(hashes), dtype=bool))
     collided = check(*rows)
-    for name in ("valid", "problems", "rejected"):
+    for name in ("valid", "problems", "rejected", "warnings"):
         pd.testing.assert_frame_equal(getattr(honest, name), getattr(collided, name))
     assert honest.valid[ROW].tolist() == [2, 5, 6, 7]
     assert {r: reasons(honest, r)["row"][:43] for r in (3, 4, 8)} == {
@@ -248,6 +248,29 @@ def test_repeats_are_decided_by_values_even_if_every_hash_collided(monkeypatch) 
         4: "same recipient, reward, amount and campaign as row 2"[:43],
         8: "same recipient, reward, amount and campaign as row 7"[:43],
     }
+
+
+def test_the_same_recipient_and_reward_at_another_amount_is_pointed_out(monkeypatch) -> None:
+    """A correction typed under the list ("Ann: 50, not 25") with the row it corrects left in
+    was sent twice without a word: both rows are valid (two rewards may be meant), and the
+    later one is warned of, naming the earlier. Decided by values, whatever the hashes."""
+    import rewards.columnar as columnar
+
+    rows = (
+        {"amount": "25"},
+        {"email": "b@example.com", "amount": "25"},
+        {"amount": "50"},  # row 2 at another amount
+        {"email": "b@example.com", "amount": "25", "campaign": "q4"},  # another campaign
+        {"amount": "50.00"},  # row 4 again: a repeat, refused (not also warned)
+    )
+    for collided in (False, True):
+        if collided:
+            monkeypatch.setattr(columnar, "shared", lambda h: np.ones(len(h), dtype=bool))
+        result = check(*rows)
+        assert result.valid[ROW].tolist() == [2, 3, 4, 5], result.problems
+        assert set(result.warnings[ROW]) == {4}, result.warnings
+        said = reasons(result, 4, "warnings")["amount"]
+        assert "same recipient and reward as row 2, at another amount (25.00 there)" in said
 
 
 def test_many_distinct_amounts_are_checked_one_by_one() -> None:
