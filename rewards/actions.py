@@ -29,7 +29,8 @@ import pyarrow as pa
 from raas import CatalogItem, LineItemDetail, rules
 
 from . import amounts, phones, text_checks
-from .columns import ROW
+from .columns import ROW, normalise_header
+from .errors import InputError
 from .export import FORMULA_START
 from .identity import action_id, actions_batch
 
@@ -246,6 +247,40 @@ def _again(action: Planned, account: str, held: Held) -> Planned:
     was undone (a rerun of the same file finds this one, not a third)."""
     new = action_id(account, action.action, action.line_id, [action.id, held.undone_at or ""])
     return replace(action, id=new)
+
+
+# words a header holds when it means a new value ("Correct Amount", "Updated Email"): left
+# unread, a reissue went out at the old amount and a resend to the old address, without a word
+NEW_VALUE_WORDS = {
+    "amount": "amount",
+    "email": "new_email",
+    "phone": "new_mobile_number",
+    "mobile": "new_mobile_number",
+    "method": "new_delivery_method",
+    "date": "delivery_date",
+}
+# what our own files carry beside the new values: the old contact, the run's outcome
+CONTEXT = frozenset(
+    normalise_header(h)
+    for h in ("email", "mobile_number", "delivery_method", "scheduled_delivery_date")
+)
+
+
+def refuse_unread_new_values(unknown: list[str], where: str) -> None:
+    """An actions file whose header is not read, and says it holds a new value, is refused
+    naming the column to rename it as: a guess ("Old Email" is no new email) is not made."""
+    said = []
+    for header in unknown:
+        name = normalise_header(header)
+        meant = next((c for w, c in NEW_VALUE_WORDS.items() if w in name), None)
+        if meant and name not in CONTEXT and name != normalise_header(meant):
+            said.append(f"{_shown(header)} (if it is the new value: {meant})")
+    if said:
+        raise InputError(
+            f"{where}: column(s) {', '.join(said)} are not read: rename each to the column it "
+            "is, or to something that does not look like a new value if it is not one; "
+            "nothing was done"
+        )
 
 
 def line_facts(line: LineItemDetail) -> rules.LineFacts:

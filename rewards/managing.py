@@ -39,7 +39,16 @@ from raas import (
 )
 
 from . import phones, sending, sources
-from .actions import Act, Checked, Held, Planned, check, line_facts, line_refs
+from .actions import (
+    Act,
+    Checked,
+    Held,
+    Planned,
+    check,
+    line_facts,
+    line_refs,
+    refuse_unread_new_values,
+)
 from .columns import ACTION_COLUMNS, ROW
 from .export import mask_email, mask_phone
 from .ledger import (
@@ -98,7 +107,9 @@ class Acted:
 
 
 def load(path: str | Path, sheet_name: str | None, confined: bool = True) -> Sheet:
-    return read_sheet(sources.confine(path) if confined else path, ACTION_COLUMNS, sheet_name)
+    sheet = read_sheet(sources.confine(path) if confined else path, ACTION_COLUMNS, sheet_name)
+    refuse_unread_new_values(sheet.unknown_columns, Path(path).name)
+    return sheet
 
 
 def look_up(

@@ -26,7 +26,9 @@ from .tango import ledger, tango_client
 @step("load-actions")
 def load_actions(path: str, sheet_name: str | None) -> Sheet:
     sheet = managing.load(path, sheet_name)
-    get_run_logger().info("Read %d actions from %s", len(sheet.frame), Path(sheet.source).name)
+    get_run_logger().info(
+        "Read %d actions from %s; %s", len(sheet.frame), Path(sheet.source).name, sheet.read_as()
+    )
     return sheet
 
 

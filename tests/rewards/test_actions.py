@@ -293,3 +293,32 @@ def test_files_without_a_valid_action_are_runs_of_their_own(tmp_path: Path) -> N
     assert not one.actions and not two.actions
     assert one.batch != two.batch
     assert checked(tmp_path, "action,line_id\nresend,NOPE1\n").batch == one.batch
+
+
+def test_a_header_that_looks_like_a_new_value_but_is_not_read_is_refused(tmp_path: Path) -> None:
+    """ "Correct Amount" and "Updated Email" were kept as written and unread: the reissue went
+    out at the old amount, the resend to the old address, and the run said "2 done". The
+    file is refused naming each and the column to rename it as; our own failed_deliveries
+    (the old email beside new_email) reads as before."""
+    from rewards.managing import load
+
+    path = tmp_path / "fixes.csv"
+    path.write_text(
+        "Action,Line ID,Correct Amount,Reason Code,Updated Email,Notes\n"
+        "reissue,L1,$30.00,REWARD_AMOUNT,,\n"
+        "resend,L2,,DELIVERY_INFO,sid.t@example.com,\n"
+    )
+    with pytest.raises(InputError) as refused:
+        load(path, None, confined=False)
+    said = str(refused.value)
+    assert said.startswith("fixes.csv: column(s) 'Correct Amount' (if it is the new value: amount)")
+    assert (
+        "'Updated Email' (if it is the new value: new_email)" in said and "nothing was done" in said
+    )
+    ours = tmp_path / "failed_deliveries.csv"
+    ours.write_text(
+        "action,line_id,first_name,delivery_method,email,new_email,mobile_number,"
+        "new_mobile_number,reason_code,why_it_failed\n"
+        "resend,L2,Sid,EMAIL,sid@fail.example.com,sid.t@example.com,,,DELIVERY_INFO,bounced\n"
+    )
+    assert load(ours, None, confined=False).frame["new_email"].tolist() == ["sid.t@example.com"]
