@@ -90,10 +90,35 @@ def read_recipients(
     path: str | Path, sheet_name: str | None = None, limits: ReadLimits | None = None
 ) -> Sheet:
     try:
-        return read_sheet(path, RECIPIENTS, sheet_name, limits)
+        sheet = read_sheet(path, RECIPIENTS, sheet_name, limits)
     except InputError:
         refuse_actions_file(path, limits)  # an actions file: say which command takes it
         raise
+    _refuse_unread_delivery_dates(sheet)
+    return sheet
+
+
+# words of a header that may be meant as the delivery date ("Deliver On", "Send Out")
+DELIVERY_WORDS = ("deliver", "send", "schedul", "dispatch")
+DATE_LIKE = r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}$"
+
+
+def _refuse_unread_delivery_dates(sheet: Sheet) -> None:
+    """A column of dates whose header speaks of delivering or sending, not read as the
+    delivery date, is refused: read as it is, each reward would go at once, and a reward sent
+    cannot be unsent ("Deliver On" was kept as written and its reward link sent that day)."""
+    if "delivery_date" in sheet.header_map.values():
+        return
+    for name in sheet.unknown_columns:
+        if not any(w in normalise_header(name) for w in DELIVERY_WORDS):
+            continue
+        cells = pa.array(sheet.frame[name].array)
+        if pc.any(pc.match_substring_regex(cells, DATE_LIKE)).as_py():
+            raise InputError(
+                f"{Path(sheet.source).name}: column {_quoted(name)} holds dates but is not read: "
+                "if it is the day to deliver the rewards on, name it delivery_date (unread, "
+                "each reward would go at once); else rename it; nothing was sent"
+            )
 
 
 def refuse_actions_file(path: str | Path, limits: ReadLimits | None = None) -> None:

@@ -609,6 +609,26 @@ def test_a_total_row_under_the_list_is_said_to_be_one(no_tango: None, tmp_path: 
     assert "delivery method is empty" not in out, out
 
 
+def test_a_delivery_date_under_another_header_is_read_or_refused(
+    no_tango: None, tmp_path: Path
+) -> None:
+    """"Deliver On" was kept as written, unread: the reward link went out at once, and a
+    reward sent cannot be unsent. Read as the delivery date; a column of dates whose header
+    speaks of sending, not read, refuses the file."""
+    read = tmp_path / "on.csv"
+    read.write_text(
+        "Email,UTID,Amount,Delivery Method,Deliver On\na@example.com,U100008,10,link,2026-12-20\n"
+    )
+    code, out, err = _cli("validate", str(read), "--catalog", str(CATALOG), env={})
+    assert "'Deliver On' as delivery_date" in out, out + err
+    unread = tmp_path / "out.csv"
+    unread.write_text(
+        "Email,UTID,Amount,Delivery Method,Send Out\na@example.com,U100008,10,link,12/20/2026\n"
+    )
+    code, out, err = _cli("validate", str(unread), "--catalog", str(CATALOG), env={})
+    assert code == 2 and "column 'Send Out' holds dates but is not read" in err, out + err
+
+
 def test_a_spacer_column_is_no_column_of_the_file(no_tango: None, tmp_path: Path) -> None:
     """An empty column with no header (a gap an office leaves between groups) was listed as
     kept ('column_2') and carried into the report; a headerless column holding something is
