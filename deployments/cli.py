@@ -37,7 +37,7 @@ PROBLEM_LINES = 50  # lines of problems printed; --out writes every one
 def _validate(args: argparse.Namespace) -> int:
     from rewards import export
     from rewards.reading import read_recipients
-    from rewards.summary import problem_lines
+    from rewards.summary import problem_lines, warning_lines
     from rewards.validation import ValidationOptions, validate
 
     out = _out_folder(args.out) if args.out else None
@@ -90,12 +90,8 @@ def _validate(args: argparse.Namespace) -> int:
         more = "" if out else " (--out DIR writes them all)"
         print(f"  ... and {unsaid} more{more}")
 
-    if len(result.warnings):  # rows that go on, but should be looked at
-        print(f"{len(result.warnings)} warning(s); these rows are valid:")
-        for w in result.warnings.head(20).itertuples():
-            print(f"  row {w.row_number}: {w.column}: {w.reason}")
-        if len(result.warnings) > 20:
-            print(f"  ... and {len(result.warnings) - 20} more")
+    for line in warning_lines(result.warnings):  # rows that go on, but should be looked at
+        print(line)
     if rejected:
         print("rejected rows, with their problems, ready to fix: " + ", ".join(map(str, rejected)))
     if warned:

@@ -31,6 +31,8 @@ def run_and_print(params: dict[str, Any], point_at_fixes: bool = True) -> int:
     _said(state, summary, "batch", cost, shown=lambda key, value: bool(value) or key in ALWAYS)
     if summary and summary.dry_run:
         print_sent_before(Path(summary.report_dir) / "report.csv")
+    if summary:
+        print_warnings(Path(summary.report_dir) / "warnings.csv")
     bounced = Path(summary.report_dir) / "failed_deliveries.csv" if summary else None
     if bounced and bounced.is_file() and point_at_fixes:
         print(
@@ -69,6 +71,17 @@ def _said(
     if cost:
         print(f"  {'cost':13} {cost}")
     print(f"  {'report_dir':13} {summary.report_dir}")
+
+
+def print_warnings(table: Path) -> None:
+    """The valid rows the run sent (or would send) with a warning, from its report."""
+    import pandas as pd
+
+    from rewards.summary import warning_lines
+
+    if table.is_file():
+        for line in warning_lines(pd.read_csv(table, dtype=str, keep_default_na=False)):
+            print(line)
 
 
 def print_sent_before(report: Path, limit: int = 20) -> None:

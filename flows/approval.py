@@ -123,8 +123,23 @@ def question(
         f"{read}balance {cost.balance:,.2f} {cost.currency}; {len(validated.rejected)} rows "
         f"rejected (not sent), {len(plan.already_sent)} sent before, {len(plan.busy)} being "
         f"sent by another run. Batch `{plan.batch}`; approval needed above {limit:,.2f} "
-        f"{cost.currency}."
+        f"{cost.currency}." + _warned(validated)
     )
+
+
+def _warned(validated: Validated, shown: int = 10) -> str:
+    """The rows sent with a warning (the same recipient and reward at another amount...):
+    what the approver should look at before paying for them."""
+    warnings = validated.warnings
+    if not len(warnings):
+        return ""
+    rows = [
+        f"- row {w.row_number}: {w.column}: {w.reason}" for w in warnings.head(shown).itertuples()
+    ]
+    more = (
+        f"\n- ...and {len(warnings) - shown} more (warnings.csv)" if len(warnings) > shown else ""
+    )
+    return f"\n\n{len(warnings)} warning(s) on rows that are sent:\n" + "\n".join(rows) + more
 
 
 def ask(

@@ -95,6 +95,21 @@ def summary_of(result: object) -> RunSummary | None:
     return found if isinstance(found, RunSummary) else None
 
 
+def warning_lines(warnings: pd.DataFrame, limit: int = 20) -> list[str]:
+    """The rows that are valid but should be looked at (the same recipient and reward at
+    another amount, a time not sent...), one line each, as validate, a run and its log say
+    them."""
+    if not len(warnings):
+        return []
+    lines = [f"{len(warnings)} warning(s); these rows are valid and sent:"]
+    lines += [
+        f"  row {w.row_number}: {w.column}: {w.reason}" for w in warnings.head(limit).itertuples()
+    ]
+    if len(warnings) > limit:
+        lines.append(f"  ... and {len(warnings) - limit} more (warnings.csv)")
+    return lines
+
+
 def problem_lines(problems: pd.DataFrame, limit: int = 50) -> tuple[list[str], int]:
     """The rows' problems to print, a reason many rows share said once with their rows
     ("rows 2, 3, 4 and 9 more: email: ..."): a column the file lacks is one line, not one

@@ -29,7 +29,7 @@ from rewards.params import RewardsSettings
 from rewards.planning import Plan
 from rewards.reading import Sheet
 from rewards.reconcile import Mode, Reconciliation
-from rewards.summary import CostPreview
+from rewards.summary import CostPreview, warning_lines
 from rewards.validation import Validated, ValidationOptions, validate
 
 from .progress import ProgressCards
@@ -148,7 +148,10 @@ def validate_rows(
     sheet: Sheet, catalog: Catalog, currency: str, options: ValidationOptions
 ) -> Validated:
     result = validate(sheet.frame, catalog, currency, options, sheet.header_map)
-    get_run_logger().info("%d rows valid, %d rejected", len(result.valid), len(result.rejected))
+    log = get_run_logger()
+    log.info("%d rows valid, %d rejected", len(result.valid), len(result.rejected))
+    for line in warning_lines(result.warnings):  # valid rows to look at before they are paid
+        log.warning("%s", line)
     return result
 
 

@@ -57,6 +57,20 @@ def test_a_dry_run_prints_the_cost_and_the_rows_sent_before(
     assert "row 2: sent before in batch" in out and "first.csv" in out and "COMPLETE" in out
 
 
+def test_a_run_says_its_warnings_as_validate_does(
+    prefect_server: str, sandbox: SandboxServer, tmp_path: Path, campaign: str
+) -> None:
+    """A correction typed under the list (the same person and reward at another amount) was
+    warned of by `rewards validate` only: `rewards run` and its dry run said "2 sent", and
+    both rewards were paid. The run prints the warning too."""
+    env = team_env(sandbox, prefect_server, tmp_path)
+    rows = recipients(campaign, 2)
+    rows.append({**rows[0], "Amount": "7"})
+    code, out = rewards("run", str(write_csv(tmp_path / "fix.csv", rows)), "--dry-run", env=env)
+    assert code == 0 and "1 warning(s); these rows are valid and sent:" in out, out
+    assert "row 4: amount: the same recipient and reward as row 2, at another amount" in out
+
+
 def test_a_corrected_name_does_not_send_a_second_reward(
     prefect_server: str, sandbox: SandboxServer, tmp_path: Path, campaign: str
 ) -> None:

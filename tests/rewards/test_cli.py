@@ -612,7 +612,7 @@ def test_a_total_row_under_the_list_is_said_to_be_one(no_tango: None, tmp_path: 
 def test_a_delivery_date_under_another_header_is_read_or_refused(
     no_tango: None, tmp_path: Path
 ) -> None:
-    """"Deliver On" was kept as written, unread: the reward link went out at once, and a
+    """ "Deliver On" was kept as written, unread: the reward link went out at once, and a
     reward sent cannot be unsent. Read as the delivery date; a column of dates whose header
     speaks of sending, not read, refuses the file."""
     read = tmp_path / "on.csv"
