@@ -137,6 +137,16 @@ def mask_phone(number: object) -> str:
     return text[:3] + "*" * max(len(text) - 5, 0) + text[-2:] if len(text) > 5 else text
 
 
+def masked_contact(method: str | None, email: object, phone: object) -> str:
+    """The contact a reward went to by ``method``, masked: the number for a text or a
+    WhatsApp message (the email beside it was not used), else the email."""
+    if (method or "").upper() in ("PHONE", "WHATSAPP") and phone:
+        return mask_phone(phone)
+    if email:
+        return mask_email(email)
+    return mask_phone(phone) if phone else "no contact"
+
+
 RESULT_COLUMNS = [
     "row_number",
     "outcome",

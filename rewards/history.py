@@ -11,7 +11,7 @@ from typing import Any
 from raas import LineItemDetail, NotFoundError, RaasClient
 
 from .errors import RewardsError
-from .export import mask_email, mask_phone
+from .export import mask_email, masked_contact
 from .ledger import Ledger, delivery_failed
 
 
@@ -85,7 +85,7 @@ def _tango_events(
 ) -> list[Event]:
     """What Tango says: where the reward went (issued, scheduled, failed), each resend, each
     action, the reward's states, and where the line is now."""
-    to = f"by {line.deliveryMethod or '?'} to {_contact(line.recipient)}"
+    to = f"by {line.deliveryMethod or '?'} to {_contact(line.recipient, line.deliveryMethod)}"
     status = (line.status or "").upper()
     scheduled = (sent or {}).get("scheduled_delivery_date")
     events: list[Event] = []
@@ -115,7 +115,7 @@ def _tango_events(
             Event(
                 r.dateIssued or "",
                 "Tango",
-                f"resent by {r.deliveryMethod} to {_contact(r.recipient)}: "
+                f"resent by {r.deliveryMethod} to {_contact(r.recipient, r.deliveryMethod)}: "
                 f"{r.deliveryStatus or 'pending'} ({r.reasonCode or 'no reason'})",
             )
         )
@@ -150,9 +150,9 @@ def _masked(text: str) -> str:
 EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\"',;:]+@[^\s@<>()\"',;:]+")
 
 
-def _contact(recipient: object) -> str:
+def _contact(recipient: object, method: str | None) -> str:
     email = getattr(recipient, "email", None)
     phone = getattr(recipient, "mobileNumber", None)
     if isinstance(recipient, dict):
         email, phone = recipient.get("email"), recipient.get("mobileNumber")
-    return mask_email(email) if email else mask_phone(phone) if phone else "no contact"
+    return masked_contact(method, email, phone)

@@ -50,7 +50,7 @@ from .actions import (
     refuse_unread_new_values,
 )
 from .columns import ACTION_COLUMNS, ROW
-from .export import mask_email, mask_phone
+from .export import masked_contact
 from .ledger import (
     ActionRow,
     ActionState,
@@ -354,7 +354,7 @@ def _call(client: RaasClient, a: Planned) -> tuple[str, str | None]:
             new_mobile_number=a.new_mobile_number,
             new_delivery_method=a.new_delivery_method,
         )
-        to = mask_email(sent.email) if sent.email else mask_phone(sent.mobileNumber)
+        to = masked_contact(sent.deliveryMethod, sent.email, sent.mobileNumber)
         return f"resent by {sent.deliveryMethod or 'the same method'} to {to}", None
     if a.action is Act.REISSUE:
         recipient = None

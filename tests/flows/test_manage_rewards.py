@@ -120,6 +120,25 @@ def test_a_bounced_email_fixed_in_failed_deliveries_is_resent_and_delivered(
     assert "now: COMPLETE" in told and "bob@" not in told, told
 
 
+def test_a_resend_by_text_names_the_number_it_went_to(
+    env: Path, client: RaasClient, campaign: str
+) -> None:
+    """A resend by text of a line whose email bounced said "resent by PHONE to
+    b***@fail.example.com" (the report, the history): it went to the number."""
+    out, _ = sent_lines(env, campaign, 1, emails={0: f"bob@{BOUNCE}"})
+    fix = pd.read_csv(Path(out["report_dir"]) / "failed_deliveries.csv", dtype=str)
+    fix["new_mobile_number"], fix["new_delivery_method"] = "+14155550125", "sms"
+    fix.to_csv(env / "texted.csv", index=False)
+    state, _, report, _ = manage(env / "texted.csv")
+    assert state.is_completed() and report["outcome"].tolist() == ["done"], state.message
+    assert "resent by PHONE to +14*******25" in report.loc[0, "reason"], report.loc[0, "reason"]
+    from rewards.history import line_history
+
+    book = Ledger(f"sqlite:///{env / 'ledger.db'}")
+    told = "\n".join(e.what for e in line_history(book, client, fix.loc[0, "line_id"]))
+    assert "resent by PHONE to +14*******25" in told and BOUNCE not in told.split("resent")[1]
+
+
 def test_a_resend_that_bounces_again_is_not_called_done(
     env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
 ) -> None:
