@@ -718,7 +718,9 @@ def _total_row(s: _Store) -> None:
     """A "Total" row under the list, or a row of one cell (a note under the list, a section
     label between groups: "Sales team"), is said to be one: its reasons alone ("utid is empty",
     "delivery method is empty") read as if a recipient's row were broken."""
-    bare = np.flatnonzero(empty(arrow(s.df, "utid")) & empty(arrow(s.df, "delivery_method")))
+    # no reward and no method (a "Total" typed in the reward's cell, left of the sum, is none)
+    no_reward = s.u.rows(empty(s.u.uniques) | matches(s.u.uniques, TOTAL_WORD))
+    bare = np.flatnonzero(no_reward & empty(arrow(s.df, "delivery_method")))
     if not len(bare):
         return
     at = pa.array(bare)

@@ -602,10 +602,11 @@ def test_a_total_row_under_the_list_is_said_to_be_one(no_tango: None, tmp_path: 
         "Ann,a@example.com,U100001,10,email\n"
         "Bob,b@example.com,U100001,15,email\n"
         "Grand Total,,,25,\n"
+        ",,Total,25,\n"  # typed in the cell left of the sum
     )
     code, out, err = _cli("validate", str(source), "--catalog", str(CATALOG), env={})
-    assert code == 1 and "2 valid, 1 rejected" in out, out + err
-    assert "row 4: row: looks like a total row under the list" in out, out
+    assert code == 1 and "2 valid, 2 rejected" in out, out + err
+    assert "rows 4, 5: row: looks like a total row under the list" in out, out
     assert "delivery method is empty" not in out, out
 
 
