@@ -33,6 +33,7 @@ from .columns import ROW, normalise_header
 from .errors import InputError
 from .export import FORMULA_START
 from .identity import action_id, actions_batch
+from .validation import time_not_sent, unsent_time, written_day
 
 if TYPE_CHECKING:  # the ledger (sqlalchemy) loads when an action is checked, not when a file
     # is read: the reader asks this module whether a sheet is an actions file
@@ -393,7 +394,9 @@ def _checked_row(
     email, phone = _text(cells, "new_email"), _text(cells, "new_mobile_number")
     method_text = _text(cells, "new_delivery_method")
     method = rules.method_named(method_text) or method_text.upper()  # "sms": PHONE
-    amount_text, day = _text(cells, "amount"), _text(cells, "delivery_date")
+    amount_text, day_text = _text(cells, "amount"), _text(cells, "delivery_date")
+    day = written_day(day_text) or day_text  # a date cell's "2026-12-31 00:00:00" is the day
+    time = unsent_time(day_text) if day != day_text else None
     note, code = _text(cells, "note"), _text(cells, "reason_code").upper()
     other = _text(cells, "other_reason")
 
@@ -518,6 +521,7 @@ def _checked_row(
         new_delivery_method=method or None,
         amount=amount,
         delivery_date=day or None,
+        warning=time_not_sent(time, day) if time else None,
         note=note or None,
         currency=currency,
     )
@@ -555,10 +559,7 @@ def _text_problem(value: str) -> str | None:
 
 
 def _check_date(day: str, today: date, said: list[tuple[str, str]]) -> None:
-    try:
-        when = date.fromisoformat(day) if len(day) == 10 else None
-    except ValueError:
-        when = None
+    when = date.fromisoformat(day) if written_day(day) else None
     if when is None:
         said.append(("delivery_date", "not a date; write YYYY-MM-DD"))
         return

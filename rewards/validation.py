@@ -133,7 +133,23 @@ def _shipping_name(value: str) -> str:
     return value.lower().replace(" ", "").replace("_", "").replace("-", "")
 
 
-def _schedule_day(value: str) -> str:
+MIDNIGHT = r"0?0:00(:00(\.0+)?)?Z?"  # a date cell read with its time: no time meant
+
+
+def time_not_sent(time: str | None, day: str) -> str:
+    return f"the time ({time}) is not sent: Tango delivers on the day, {day}"
+
+
+def unsent_time(value: str) -> str | None:
+    """The time of day written after a date ("09:30"), which Tango's schedule by day does
+    not take; None when there is none, or it is a date cell's midnight."""
+    time = value[10:].strip().lstrip("T")
+    if not time or re.fullmatch(MIDNIGHT, time):
+        return None
+    return time[:5] if re.fullmatch(r"\d\d:\d\d(:\d\d(\.\d+)?)?Z?", time) else time[:8]
+
+
+def written_day(value: str) -> str:
     """A written delivery date as YYYY-MM-DD ('' if it is not a real date so written)."""
     day = value[:10]
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day, re.ASCII):
@@ -662,13 +678,10 @@ def _shipping(s: _Store) -> None:
     s.by_value["shipping_method"] = (shipping, shipping_of)
 
 
-MIDNIGHT = r"(T?0?0:00(:00(\.0+)?)?Z?)?"  # a date cell read with its time: no time meant
-
-
 def _schedule(s: _Store) -> None:
     """A real date written YYYY-MM-DD, that the reward can be scheduled for."""
     d = s.column("delivery_date")
-    day_of = [_schedule_day(v) for v in d.values]
+    day_of = [written_day(v) for v in d.values]
     dated_d = np.array([x != "" for x in day_of] or [False], dtype=bool)
     s.flag(
         d.rows(np.array([v != "" for v in d.values] or [False], dtype=bool) & ~dated_d),
@@ -686,19 +699,11 @@ def _schedule(s: _Store) -> None:
     )
     s.flag(found.found, "delivery_date", found.reasons)
     # a time of day is not sent (Tango schedules a day): said, so no one counts on it
-    timed = [
-        bool(x) and not re.fullmatch(MIDNIGHT, v[10:].strip())
-        for v, x in zip(d.values, day_of, strict=True)
-    ]
+    times = [unsent_time(v) if x else None for v, x in zip(d.values, day_of, strict=True)]
     s.warned.flag(
-        d.rows(np.array(timed or [False], dtype=bool)),
+        d.rows(np.array([t is not None for t in times] or [False], dtype=bool)),
         "delivery_date",
-        d.reasons(
-            [
-                f"the time ({v[10:].strip()[:8]}) is not sent: Tango delivers on the day, {x}"
-                for v, x in zip(d.values, day_of, strict=True)
-            ]
-        ),
+        d.reasons([time_not_sent(t, x) for t, x in zip(times, day_of, strict=True)]),
     )
     s.by_value["delivery_date"] = (d, day_of)
 

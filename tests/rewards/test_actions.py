@@ -322,3 +322,30 @@ def test_a_header_that_looks_like_a_new_value_but_is_not_read_is_refused(tmp_pat
         "resend,L2,Sid,EMAIL,sid@fail.example.com,sid.t@example.com,,,DELIVERY_INFO,bounced\n"
     )
     assert load(ours, None, confined=False).frame["new_email"].tolist() == ["sid.t@example.com"]
+
+
+def test_a_reschedule_to_a_date_cell_with_its_time_is_read_as_its_day(tmp_path: Path) -> None:
+    """A workbook's date cell reads "2026-12-20 00:00:00": it was "not a date; write
+    YYYY-MM-DD". Read as its day, as a recipients file reads it; a time of day, not sent, is
+    said in the action's warning."""
+    result = check(
+        sheet(
+            tmp_path,
+            "action,line_id,delivery_date\n"
+            "reschedule,L4,2026-12-20 00:00:00\n"
+            "reschedule,L4,2026-12-21T09:30:00\n"
+            "reschedule,L4,next week\n",
+        ),
+        account="acct",
+        currency="USD",
+        reason_codes=CODES,
+        lines={"L4": line("L4", status="PENDING", rewardStatus=None)},
+        known={},
+        today=TODAY,
+    )
+    said = {(p.row_number, p.column): p.reason for p in result.problems.itertuples()}
+    assert list(said) == [(4, "delivery_date")], said
+    assert [(a.delivery_date, a.warning) for a in result.actions] == [
+        ("2026-12-20", None),
+        ("2026-12-21", "the time (09:30) is not sent: Tango delivers on the day, 2026-12-21"),
+    ]

@@ -180,11 +180,13 @@ def test_a_delivery_time_is_said_not_to_be_sent() -> None:
     result = check(
         {"utid": "U100008", "delivery_date": "2026-12-10 09:30"},
         {"utid": "U100008", "delivery_date": "2026-12-10T00:00:00", "email": "b@example.com"},
+        {"utid": "U100008", "delivery_date": "2026-12-10T09:00:00", "email": "c@example.com"},
     )
-    assert result.problems.empty and len(result.valid) == 2
+    assert result.problems.empty and len(result.valid) == 3
     warned = reasons(result, 2, "warnings")
     assert "the time (09:30) is not sent" in warned["delivery_date"], warned
     assert reasons(result, 3, "warnings") == {}
+    assert "the time (09:00) is not sent" in reasons(result, 4, "warnings")["delivery_date"]
 
 
 def test_address_delivery_with_everything() -> None:
