@@ -172,7 +172,13 @@ def ask_about(
         )
     logger = get_run_logger()
     logger.info("Waiting for approval (up to %d s): %s", timeout_seconds, text.replace("**", ""))
-    logger.info("To answer: %s, Resume; choose approve or reject and give your name", _run_page())
+    # the page stands alone on its line: a comma after it became part of the link the UI
+    # made of it ("Page not found")
+    logger.info(
+        "To answer, press Resume on the run's page, choose approve or reject and give your "
+        "name:\n%s",
+        _run_page(),
+    )
     asked = {
         "cost": str(cost.cost),
         "currency": cost.currency,
