@@ -171,8 +171,10 @@ def read_sheet(
 
 
 def headers(path: str | Path, limits: ReadLimits | None = None) -> list[str]:
-    """The header row of a spreadsheet (its first row that is not blank), read as the sheet
-    would be and within the same limits; enough to tell recipients from actions."""
+    """The header row of a spreadsheet, read as the sheet would be and within the same
+    limits; enough to tell recipients from actions: among its first rows that are not blank
+    (a title may stand above the header), the first that heads an actions file, else the
+    first of them."""
     path, limits = Path(path), limits or ReadLimits()
     suffix = path.suffix.lower()
     if suffix not in WORKBOOKS + TEXTS:
@@ -187,8 +189,9 @@ def headers(path: str | Path, limits: ReadLimits | None = None) -> list[str]:
             text = data.decode(_detect_encoding(data, path.name), errors="replace")
             lines = text.splitlines()[:-1] or text.splitlines()  # the last may be cut short
             rows = list(csv.reader(lines, delimiter=_sniff_delimiter(text)))
-    first = next((r for r in rows if any(str(c).strip() for c in r)), [])
-    return [str(c).strip() for c in first]
+    filled = [[str(c).strip() for c in r] for r in rows if any(str(c).strip() for c in r)]
+    top = filled[:TITLE_ROWS]
+    return next((r for r in top if is_actions_sheet(r)), top[0] if top else [])
 
 
 # --- CSV ------------------------------------------------------------------------------------

@@ -349,3 +349,17 @@ def test_a_reschedule_to_a_date_cell_with_its_time_is_read_as_its_day(tmp_path: 
         ("2026-12-20", None),
         ("2026-12-21", "the time (09:30) is not sent: Tango delivers on the day, 2026-12-21"),
     ]
+
+
+def test_an_actions_file_under_a_title_row_is_told_from_recipients(tmp_path: Path) -> None:
+    """A title above the header ("Fixes for December", then Action, Line ID, Note): dropped in
+    the inbox it started the sending flow ("missing required column(s) utid..."), and `rewards
+    run` said so too; an actions file is told by its header wherever the title rows end."""
+    from rewards.inbox import UploadKind, kind_of
+    from rewards.reading import read_recipients
+
+    path = tmp_path / "fixes-dec.csv"
+    path.write_text("Fixes for December,,\nAction,Line ID,Note\nnote,L1,called her\n")
+    assert kind_of(path) is UploadKind.ACTIONS
+    with pytest.raises(InputError, match="an actions file .* run it with `rewards manage"):
+        read_recipients(path)
