@@ -361,5 +361,5 @@ def test_an_actions_file_under_a_title_row_is_told_from_recipients(tmp_path: Pat
     path = tmp_path / "fixes-dec.csv"
     path.write_text("Fixes for December,,\nAction,Line ID,Note\nnote,L1,called her\n")
     assert kind_of(path) is UploadKind.ACTIONS
-    with pytest.raises(InputError, match="an actions file .* run it with `rewards manage"):
+    with pytest.raises(InputError, match=r"an actions file .* run it with `rewards manage"):
         read_recipients(path)
