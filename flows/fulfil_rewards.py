@@ -153,9 +153,10 @@ def fulfil_rewards(
         )
         cost = check_balance(quote(plan), account)
         run = Run(sheet, validated, plan, cost, settings)
-        if dry_run:
-            return stop(run, Mode.DRY_RUN, approval.ahead(cost))
-        if why := gate(validated, cost, all_or_nothing):
+        why = gate(validated, cost, all_or_nothing)
+        if dry_run:  # a dry run says where the real run would stop, and ends as it would
+            return stop(run, Mode.DRY_RUN, approval.ahead(cost), would_stop=why)
+        if why:
             return stop(run, Mode.STOPPED, why)
         verdict = None
         if cost.rows and approval.needed(cost.cost):

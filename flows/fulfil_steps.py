@@ -118,8 +118,16 @@ def finish(run: Run, said: list[str], trouble: list[str]) -> State[RunSummary]:
     return Completed(message=done, data=summary)
 
 
-def stop(run: Run, mode: Mode, reason: str | None, cancelled: bool = False) -> State[RunSummary]:
-    """A dry run or a gate: publish what was found (nothing sent) and end the run."""
+def stop(
+    run: Run,
+    mode: Mode,
+    reason: str | None,
+    cancelled: bool = False,
+    would_stop: str | None = None,
+) -> State[RunSummary]:
+    """A dry run or a gate: publish what was found (nothing sent) and end the run. A dry run
+    whose real run would stop (``would_stop``: the gate's reason) says so and fails as that
+    run would: "2 would be sent" and exit 0 told a script to go on."""
     result = reconcile_batch(
         quote(run.sheet),
         quote(run.validated),
@@ -130,10 +138,13 @@ def stop(run: Run, mode: Mode, reason: str | None, cancelled: bool = False) -> S
     summary = publish(run, result, mode, reason)
     logger = get_run_logger()
     if summary.dry_run:
+        stops = f"the real run would stop: {would_stop}" if would_stop else None
         message = "; ".join(
-            [f"dry run: {summary.line()}", run.cost.text(), *filter(None, [reason])]
+            [f"dry run: {summary.line()}", run.cost.text(), *filter(None, [reason, stops])]
         )
-
+        if stops:
+            logger.warning("%s", message)
+            return Failed(message=message, data=RunStoppedError(message, summary))
         logger.info("%s", message)
         return Completed(message=message, data=summary)
     logger.warning("%s", reason)

@@ -169,8 +169,10 @@ def _end(
     logger = get_run_logger()
     if dry:
         message = f"dry run: {line}; {run.cost.text()}" + (f"; {note}" if note else "")
+        if run.cost.shortfall:  # the real run would stop there: said, and ended as it would
+            message += f"; the real run would stop: {_short(run.cost)}"
         logger.info("%s", message)
-        if c.get("invalid", 0) == len(table):  # as the real run would: nothing to do
+        if c.get("invalid", 0) == len(table) or run.cost.shortfall:  # as the real run would
             return Failed(message=message, data=RunStoppedError(message, summary))
         return Completed(message=message, data=summary)
 

@@ -189,6 +189,21 @@ def test_dry_run_previews_and_lists_already_sent(env: Path, sandbox, campaign) -
     assert report["reason"].str.contains("dry run: would be sent").sum() == 3
 
 
+def test_a_dry_run_ends_as_the_real_run_would(env: Path, sandbox, campaign) -> None:
+    """With all_or_nothing and a rejected row, the dry run said "2 would be sent" and exit 0,
+    the real run sent nothing and failed: the dry run says where the real run would stop,
+    and fails as it would."""
+    rows = recipients(campaign, 3)
+    rows[2]["UTID"] = "nope"
+    path = write_csv(env / "aon.csv", rows)
+    state, out = run(path, dry_run=True, all_or_nothing=True)
+    assert state.is_failed() and "the real run would stop: all_or_nothing" in state.message
+    assert out["would_send"] == 2 and "dry-run-" in out["report_dir"], out
+    state, _ = run(path, dry_run=True)  # without the gate: the rows that can go, go
+    assert state.is_completed(), state.message
+    assert len(sandbox_lines(sandbox, campaign)) == 0
+
+
 def test_scheduled_and_failed_rows_are_reported(env: Path, sandbox, campaign) -> None:
     when = (datetime.now(UTC).date() + timedelta(days=12)).isoformat()
     rows = recipients(campaign, 3)

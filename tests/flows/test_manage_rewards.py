@@ -270,6 +270,29 @@ def test_a_dry_run_does_nothing_and_prices_a_reissue(
     assert "would_do" in artifacts
 
 
+def test_a_dry_run_short_of_balance_ends_as_the_real_run_would(env: Path, campaign: str) -> None:
+    """The dry run said "1 would be done; ... short by 15.00" and exit 0; the real run said
+    "cannot pay" and exit 1: the dry run says where the real run would stop, and fails."""
+    rows = recipients(campaign, 1)
+    state = fulfil_rewards(
+        source_path=str(write_csv(env / "low.csv", rows)),
+        account_identifier="sandbox-low",
+        poll_interval_seconds=0.1,
+        return_state=True,
+    )
+    sent = summary_of(state.result(raise_on_failure=False))
+    assert sent is not None and state.is_completed(), state.message
+    report = pd.read_csv(Path(sent.report_dir) / "report.csv", dtype=str)
+    line = report.loc[0, "reference_line_item_id"]
+    path = write_actions(
+        env / "big.csv",
+        [{"action": "reissue", "line_id": line, "amount": "900", "reason_code": "REWARD_AMOUNT"}],
+    )
+    state, _, report, _ = manage(path, dry_run=True, account_identifier="sandbox-low")
+    assert state.is_failed() and "the real run would stop: account sandbox-low" in state.message
+    assert report["outcome"].tolist() == ["would_do"], report.to_dict("records")
+
+
 def test_tango_did_the_resend_but_the_answer_was_lost_then_a_rerun(
     env: Path, sandbox: SandboxServer, client: RaasClient, campaign: str
 ) -> None:
