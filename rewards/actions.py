@@ -577,15 +577,21 @@ def _check_date(day: str, today: date, said: list[tuple[str, str]]) -> None:
 
 def _warned(action: Planned, line: LineItemDetail | None) -> Planned:
     """A resend of a line whose delivery failed, with no new contact or method, goes where it
-    failed before: charged again, and most likely refunded again."""
+    failed before: charged again, and most likely refunded again. A resend of a line resent
+    before and delivered since (an old failed_deliveries file run again) sends it again."""
     new = action.new_email or action.new_mobile_number or action.new_delivery_method
-    if (
-        action.action is not Act.RESEND
-        or new
-        or line is None
-        or not line_facts(line).delivery_failed
-    ):
+    if action.action is not Act.RESEND or new or line is None:
         return action
+    if not line_facts(line).delivery_failed:
+        last = line.resendHistory[-1] if line.resendHistory else None
+        if last is None or last.deliveryStatus == "FAILED":
+            return action
+        when = (last.dateIssued or "")[:10] or "before"
+        return replace(
+            action,
+            warning=f"resent before ({when}, {last.deliveryStatus or 'pending'}): this sends "
+            "the reward to its recipient again; leave the row out if that resend was the fix",
+        )
     to = "email address" if line.deliveryMethod == "EMAIL" else "number"
     return replace(
         action,

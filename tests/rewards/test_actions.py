@@ -363,3 +363,35 @@ def test_an_actions_file_under_a_title_row_is_told_from_recipients(tmp_path: Pat
     assert kind_of(path) is UploadKind.ACTIONS
     with pytest.raises(InputError, match=r"an actions file .* run it with `rewards manage"):
         read_recipients(path)
+
+
+def test_a_resend_of_a_line_resent_and_delivered_since_is_warned_of(tmp_path: Path) -> None:
+    """The batch's first failed_deliveries file, run again after its lines were fixed and
+    delivered, resent each once more without a word: valid (a reminder is a resend), but
+    said."""
+    fixed = line(
+        "L5",
+        resendHistory=[
+            {
+                "dateIssued": "2026-11-29T10:00:00Z",
+                "deliveryStatus": "DELIVERED",
+                "deliveryMethod": "EMAIL",
+            }
+        ],
+    )
+    result = check(
+        sheet(
+            tmp_path, "action,line_id,reason_code\nresend,L5,DELIVERY_INFO\nresend,L1,REMINDER\n"
+        ),
+        account="acct",
+        currency="USD",
+        reason_codes={"RESEND": {"DELIVERY_INFO": "", "REMINDER": ""}},
+        lines={"L5": fixed, "L1": LINES["L1"]},
+        known={},
+        today=TODAY,
+    )
+    assert [a.warning for a in result.actions] == [
+        "resent before (2026-11-29, DELIVERED): this sends the reward to its recipient again; "
+        "leave the row out if that resend was the fix",
+        None,
+    ]
