@@ -1016,6 +1016,21 @@ def _refuse_unseen(
             "unseen: unhide them to send them, or delete them, then run it again; nothing was "
             "sent"
         )
+    # struck through: an office's way of crossing a row out ("left the company"); which it
+    # means, a row kept or a row dropped, is not guessed
+    struck = set()
+    for col, row in unseen.struck:
+        at = int(np.searchsorted(rows, row))
+        if col in read and at < len(rows) and rows[at] == row and filled[col][at]:
+            struck.add(row)
+    if struck:
+        shown = sorted(struck)
+        quoted = ", ".join(str(r) for r in shown[:QUOTE_COUNT])
+        more = f" and {len(shown) - QUOTE_COUNT} more" if len(shown) > QUOTE_COUNT else ""
+        raise InputError(
+            f"{where}: row(s) {quoted}{more} are struck through: delete them if they are not "
+            "meant, or clear the strikethrough to send them, then run it again; nothing was sent"
+        )
 
 
 def _letters(index: int) -> str:

@@ -109,17 +109,40 @@ class Shown:
         return f"{mark}{number}" if SIGNS.search(mark) else f"{mark} {number}"
 
 
-def shown_formats(fh: BinaryIO, name: str) -> dict[int, Shown]:
+def shown_formats(fh: BinaryIO, name: str) -> tuple[dict[int, Shown], set[int]]:
     """Style index -> what its number format shows around a number, for the styles whose
-    format names a currency or is a percentage; empty for most workbooks."""
+    format names a currency or is a percentage (empty for most workbooks); and the styles
+    whose font is struck through (a row an office crossed out)."""
     fh.seek(0)
     with zipfile.ZipFile(fh) as book:
         if STYLES not in book.namelist():
-            return {}
+            return {}, set()
         try:
             styles = ElementTree.fromstring(small_part(book, STYLES, name))
         except (ElementTree.ParseError, InputError):  # damaged, or bloated past 8 MiB
-            return {}
+            return {}, set()
+    return _number_formats(styles), _struck(styles)
+
+
+def _struck(styles: ElementTree.Element) -> set[int]:
+    fonts = next((el for el in styles.iter() if _tag(el) == "fonts"), None)
+    xfs = next((el for el in styles.iter() if _tag(el) == "cellXfs"), None)
+    if fonts is None or xfs is None:
+        return set()
+    struck = {
+        str(i)
+        for i, font in enumerate(el for el in fonts if _tag(el) == "font")
+        if any(_tag(p) == "strike" and p.get("val", "1") not in ("0", "false") for p in font)
+    }
+    cells = (el for el in xfs if _tag(el) == "xf")
+    return {i for i, xf in enumerate(cells) if (xf.get("fontId") or "0") in struck}
+
+
+def _tag(el: ElementTree.Element) -> str:
+    return el.tag.rpartition("}")[2]
+
+
+def _number_formats(styles: ElementTree.Element) -> dict[int, Shown]:
     codes = dict(BUILT_IN)
     codes.update(
         (el.get("numFmtId") or "", el.get("formatCode", ""))
@@ -208,20 +231,23 @@ class Unseen:
     merged: list[tuple[str, int, int, int, int]] = field(default_factory=list)
     # column, row and how it is shown, for the numbers whose cell format shows them otherwise
     formatted: list[tuple[int, int, Callable[[str], str]]] = field(default_factory=list)
+    struck: list[tuple[int, int]] = field(default_factory=list)  # column, row: crossed out
 
     def hides_rows_or_columns(self) -> bool:
-        """Whether anything here may leave a recipient's value unseen (the rest is read as
-        shown)."""
-        return bool(self.unsaved or self.merged or self.hidden_rows or self.hidden_columns)
+        """Whether anything here may leave a recipient's value unseen or crossed out (the
+        rest is read as shown)."""
+        return bool(
+            self.unsaved or self.merged or self.hidden_rows or self.hidden_columns or self.struck
+        )
 
 
 def unseen(fh: BinaryIO, name: str, sheet: str) -> Unseen:
     """One pass over the sheet's XML, block by block (it can be hundreds of MiB)."""
     found = Unseen()
-    shown = shown_formats(fh, name)
+    shown, struck = shown_formats(fh, name)
     styled = None
-    if shown:  # a cell naming one of these styles: <c r="B2" ... s="7"
-        ids = b"|".join(str(i).encode() for i in shown)
+    if shown or struck:  # a cell naming one of these styles: <c r="B2" ... s="7"
+        ids = b"|".join(str(i).encode() for i in {*shown, *struck})
         styled = re.compile(CELL + rb'(?:\s[\w:]+="[^"]*")*?\ss="(' + ids + rb')"')
     fh.seek(0)
     with zipfile.ZipFile(fh) as book:
@@ -235,11 +261,12 @@ def unseen(fh: BinaryIO, name: str, sheet: str) -> Unseen:
         with book.open(parts[0]) as part:
             for block in _blocks(part):
                 _look(block, recalculate, found)
-                if styled is not None:
-                    found.formatted += [
-                        (_column(letters), int(row), shown[int(style)].text)
-                        for letters, row, style in styled.findall(block)
-                    ]
+                for letters, row, style in styled.findall(block) if styled else ():
+                    at = (_column(letters), int(row))
+                    if int(style) in shown:
+                        found.formatted.append((*at, shown[int(style)].text))
+                    if int(style) in struck:
+                        found.struck.append(at)
     return found
 
 

@@ -419,6 +419,25 @@ def test_an_amount_its_cell_shows_rounded_is_refused_saying_both(
     ]
 
 
+def test_a_row_struck_through_is_not_sent_unseen(no_tango: None, tmp_path: Path) -> None:
+    """A row an office crossed out (strikethrough: "left the company") was sent as any
+    other: the file is refused naming it. A struck-through cell in a column nothing reads,
+    or an empty one, changes nothing."""
+    import xlsxwriter
+
+    path = tmp_path / "struck.xlsx"
+    with xlsxwriter.Workbook(path) as wb:
+        ws, struck = wb.add_worksheet("Recipients"), wb.add_format({"font_strikeout": True})
+        ws.write_row(0, 0, ["Email", "UTID", "Amount", "Delivery Method", "Status"])
+        ws.write_row(1, 0, ["a@example.com", "U100001", 10, "email", "ok"])
+        ws.write_row(2, 0, ["b@example.com", "U100001", 10, "email", "left"], struck)
+        ws.write_row(3, 0, ["c@example.com", "U100001", 10, "email"])
+        ws.write(3, 4, "old note", struck)  # only an unread cell: nothing crossed out
+        ws.write_blank(3, 5, None, struck)
+    code, out, err = _cli("validate", str(path), "--catalog", str(CATALOG), env={})
+    assert code == 2 and "row(s) 3 are struck through" in err, out + err
+
+
 def test_hidden_columns_and_rows_are_not_read_unseen(no_tango: None, tmp_path: Path) -> None:
     """A hidden "Amount" beside a visible "Revised Amount" was read (300.00 USD sent for what
     the sheet shows as 125.00), a hidden work "Email" beside the visible personal one too,
