@@ -101,7 +101,7 @@ def warning_lines(warnings: pd.DataFrame, limit: int = 20) -> list[str]:
     them."""
     if not len(warnings):
         return []
-    lines = [f"{len(warnings)} warning(s); these rows are valid and sent:"]
+    lines = [f"{len(warnings)} warning(s); these rows are valid and go on:"]
     lines += [
         f"  row {w.row_number}: {w.column}: {w.reason}" for w in warnings.head(limit).itertuples()
     ]

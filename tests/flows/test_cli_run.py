@@ -67,7 +67,7 @@ def test_a_run_says_its_warnings_as_validate_does(
     rows = recipients(campaign, 2)
     rows.append({**rows[0], "Amount": "7"})
     code, out = rewards("run", str(write_csv(tmp_path / "fix.csv", rows)), "--dry-run", env=env)
-    assert code == 0 and "1 warning(s); these rows are valid and sent:" in out, out
+    assert code == 0 and "1 warning(s); these rows are valid and go on:" in out, out
     assert "row 4: amount: the same recipient and reward as row 2, at another amount" in out
 
 

@@ -126,7 +126,7 @@ def test_warnings_are_shown_and_written_beside_the_rejected_rows(
     code = main(["validate", str(lossy), "--catalog", str(CATALOG), "--out", str(tmp_path / "o")])
     out = capsys.readouterr().out
     assert code == 0 and "1 rows, 1 valid, 0 rejected" in out
-    assert "1 warning(s); these rows are valid and sent:" in out and "row 2: first_name:" in out
+    assert "1 warning(s); these rows are valid and go on:" in out and "row 2: first_name:" in out
     assert "lost letters" in (tmp_path / "o" / "warnings.csv").read_text()
 
 
