@@ -51,7 +51,7 @@ from .columnar import (
     repeats,
     to_numpy,
 )
-from .columns import AT_WIRE, COLUMNS, REPEAT, ROW, TEXT_SENT, Kind, normalise_header
+from .columns import AT_WIRE, BY_NAME, COLUMNS, REPEAT, ROW, TEXT_SENT, Kind, normalise_header
 from .identity import REACH
 from .phones import normalise as normalise_phone
 
@@ -390,6 +390,26 @@ def _formula_errors(s: _Store) -> None:
                 s.flag(failed, c.name, f"{c.name} {FAILED_FORMULA}")
                 if failed.any():
                     s.failed_formulas[c.name] = failed
+
+
+# a note an office writes on a row it means to leave out ("DO NOT SEND", "don't send yet")
+NOT_TO_SEND = r"\b(do\s+not|don'?t|never)\s+send\b|\bnot\s+to\s+be\s+sent\b"
+
+
+def _marked_not_to_send(s: _Store) -> None:
+    """A row whose own column (a status, a note) says not to send it is not sent: it was,
+    as any other ("DO NOT SEND" in a Status column)."""
+    for name in s.df.columns:
+        if name == ROW or name in BY_NAME:
+            continue
+        values = arrow(s.df, name)
+        said = to_numpy(pc.match_substring_regex(values, NOT_TO_SEND, ignore_case=True))
+        s.flag(
+            said,
+            "row",
+            f"its {name!r} says not to send it: nothing is sent for it; clear that cell if it "
+            "should go",
+        )
 
 
 def _failed_formulas_alone(s: _Store) -> None:
@@ -776,6 +796,7 @@ CHECKS: tuple[Callable[[_Store], None], ...] = (
     _shipping,
     _schedule,
     _text,
+    _marked_not_to_send,
     _total_row,
     _failed_formulas_alone,
 )

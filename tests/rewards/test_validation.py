@@ -189,6 +189,18 @@ def test_a_delivery_time_is_said_not_to_be_sent() -> None:
     assert "the time (09:00) is not sent" in reasons(result, 4, "warnings")["delivery_date"]
 
 
+def test_a_row_its_own_note_says_not_to_send_is_not_sent() -> None:
+    """"DO NOT SEND" in an office's Status column was sent as any other row."""
+    rows = [
+        {"Status": "DO NOT SEND"},
+        {"email": "b@example.com", "Status": "sent already? don't send twice"},
+        {"email": "c@example.com", "Status": "send on Monday"},
+    ]
+    result = check(*rows)
+    assert result.valid[ROW].tolist() == [4], result.problems
+    assert "its 'Status' says not to send it" in reasons(result, 2)["row"]
+
+
 def test_address_delivery_with_everything() -> None:
     result = check(
         {
