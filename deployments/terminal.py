@@ -111,7 +111,8 @@ def manage_and_print(params: dict[str, Any]) -> int:
     result = state.result(raise_on_failure=False)
     summary = summary_of(result)
     price = summary.cost if summary and summary.cost and summary.cost.cost else None
-    cost = f"{price.cost:,.2f} {price.currency}" if price else None
+    # what the actions took from the balance, net of what they gave back (a cancel's refund)
+    cost = f"{price.cost:,.2f} {price.currency} (net of refunds)" if price else None
     _said(state, summary, "actions", cost, shown=lambda key, value: True)
     if summary:
         print_actions(Path(summary.report_dir) / "actions_report.csv")

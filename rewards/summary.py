@@ -20,6 +20,7 @@ class CostPreview:
     balance: Decimal
     rows: int  # rows it covers (this run's to send)
     account: str = ""
+    covers: str = "row(s) to send"  # what the rows are ("action(s) charged", for actions)
 
     @property
     def shortfall(self) -> Decimal:
@@ -27,7 +28,7 @@ class CostPreview:
 
     def text(self) -> str:
         return (
-            f"{self.rows} row(s) to send for {self.cost:,.2f} {self.currency}; balance "
+            f"{self.rows} {self.covers} for {self.cost:,.2f} {self.currency}; balance "
             f"{self.balance:,.2f} {self.currency}"
             + (f", short by {self.shortfall:,.2f}" if self.shortfall else "")
         )
