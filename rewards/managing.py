@@ -216,7 +216,7 @@ def cost(checked: Checked, account: Account) -> CostPreview:
         balance=account.currentBalance,
         rows=len(charged),
         account=account.accountIdentifier,
-        covers="action(s) to pay for",
+        covers="action(s) to pay",
     )
 
 

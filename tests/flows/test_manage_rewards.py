@@ -353,7 +353,7 @@ def test_rewards_manage_on_the_command_line(
     code, said = rewards("manage", str(env / "unfixed.csv"), "--dry-run")
     assert code == 0 and "1 would be done" in said, said
     assert "row 2: resend" in said and "goes to the same email address again" in said, said
-    assert "1 action(s) to pay for 5.00 USD" in said and "row(s) to send" not in said, said
+    assert "1 action(s) to pay for 5.00 USD;" in said and "row(s) to send" not in said, said
     fix["new_email"] = "ann@example.com"
     fixed = env / "fixed.csv"
     fix.to_csv(fixed, index=False)
