@@ -190,7 +190,7 @@ def test_a_delivery_time_is_said_not_to_be_sent() -> None:
 
 
 def test_a_row_its_own_note_says_not_to_send_is_not_sent() -> None:
-    """"DO NOT SEND" in an office's Status column was sent as any other row."""
+    """ "DO NOT SEND" in an office's Status column was sent as any other row."""
     rows = [
         {"Status": "DO NOT SEND"},
         {"email": "b@example.com", "Status": "sent already? don't send twice"},
