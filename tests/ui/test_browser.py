@@ -169,20 +169,18 @@ def _submit(page) -> None:
     """Submit the run form and open the run it started. The test's Prefect server keeps its
     state in SQLite; busy with serve's writes it can fail the request ("Oops. Something went
     wrong."), and a person then submits again: so does this, up to three times."""
-    # a link to the run just started, not one the page already showed (an earlier run's): a
-    # test read an older run of 10.00 USD, not paused, as the one its form had started
-    before = page.locator("a[href*='/runs/flow-run/']").evaluate_all(
-        "links => links.map(a => a.getAttribute('href'))"
-    )
-    fresh = "".join(f":not([href='{href}'])" for href in before)
-    link = page.locator(f"a[href*='/runs/flow-run/']{fresh}").first
+    # the run just started is the one the toast offers ("... scheduled to start now, View
+    # run"), as a person opens it: the first run link new to the page was an earlier run's
+    # (the deployment's list of runs shows after the submit), and a test read that run of
+    # 10.00 USD, completed, as the one its form had started
+    view = page.get_by_text("View run", exact=True).first
     oops = page.get_by_text("Something went wrong").first
     for _ in range(3):
         page.get_by_role("button", name="Submit").click()
-        link.or_(oops).wait_for()
+        view.or_(oops).wait_for()
 
-        if link.is_visible():
-            link.click()
+        if view.is_visible():
+            view.dispatch_event("click")  # the toast still slides in: never "stable" to click
             return
         page.snap("submit-failed")
         page.wait_for_timeout(2000)
